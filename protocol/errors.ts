@@ -1,0 +1,29 @@
+/**
+ * Every error that crosses the wire: a stable code, its HTTP status and a human sentence.
+ * Clients switch on `code`; the sentence may change wording, the code never does.
+ */
+export const ERRORS = {
+  AUTH_REQUIRED: { status: 401, message: 'A bearer token is required.' },
+  AUTH_INVALID: { status: 401, message: 'The bearer token is invalid or has expired.' },
+  HANDSHAKE_REQUIRED: { status: 412, message: 'The X-N3XUS-Handshake header must be 55-45-17.' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },
+  UNKNOWN_TIER: { status: 400, message: 'That resource tier does not exist.' },
+  ILLEGAL_TRANSITION: { status: 409, message: 'The session is not in a state that allows this.' },
+  TRANSITION_IN_PROGRESS: { status: 409, message: 'Another change to this session is in progress.' },
+  DEV_LOGIN_DISABLED: { status: 404, message: 'Dev login is disabled on this server.' },
+  SESSION_NOT_STREAMABLE: { status: 409, message: 'The session has no running desktop to stream.' },
+  RUNTIME_FAILED: { status: 500, message: 'The desktop could not be started.' },
+  STREAM_PROTOCOL: { status: 400, message: 'The stream message is malformed.' },
+  UPSTREAM_PROTOCOL: { status: 502, message: 'The desktop sent data that is not valid RFB.' },
+  UPSTREAM_CLOSED: { status: 502, message: 'The desktop closed the connection.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on the server.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}

@@ -1,0 +1,53 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * IMVU lifecycle states. Genesis covers `requested` and `provisioning`; Termination covers
+ * `terminating` and `terminated`; `failed` carries a reason.
+ */
+export const SESSION_STATES = [
+  'requested',
+  'provisioning',
+  'active',
+  'pausing',
+  'paused',
+  'resuming',
+  'terminating',
+  'terminated',
+  'failed',
+] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export const TIER_IDS = ['basic', 'standard', 'pro', 'ultra', 'gpu'] as const;
+export type TierId = (typeof TIER_IDS)[number];
+
+export const AllocatedResourcesSchema = Type.Object({
+  cpuMillicores: Type.Integer({ minimum: 0 }),
+  memoryMiB: Type.Integer({ minimum: 0 }),
+  storageGiB: Type.Integer({ minimum: 0 }),
+  gpus: Type.Integer({ minimum: 0 }),
+  display: Type.Object({ width: Type.Integer(), height: Type.Integer() }),
+});
+export type AllocatedResources = Static<typeof AllocatedResourcesSchema>;
+
+/** The spec's SuperCoreSession, as the API returns it. */
+export const SessionSchema = Type.Object({
+  sessionId: Type.String(),
+  userId: Type.String(),
+  tenantId: Type.String(),
+  tier: Type.Union(TIER_IDS.map((t) => Type.Literal(t))),
+  resources: AllocatedResourcesSchema,
+  state: Type.Union(SESSION_STATES.map((s) => Type.Literal(s))),
+  failureReason: Type.Optional(Type.String()),
+  createdAt: Type.String({ format: 'date-time' }),
+  canonTimestamp: Type.String({ format: 'date-time' }),
+  handshake: Type.Literal('55-45-17'),
+});
+export type Session = Static<typeof SessionSchema>;
+
+export const TierSchema = Type.Object({
+  id: Type.Union(TIER_IDS.map((t) => Type.Literal(t))),
+  label: Type.String(),
+  resources: AllocatedResourcesSchema,
+  microNexCoinPerHour: Type.Integer({ minimum: 0 }),
+});
+export type Tier = Static<typeof TierSchema>;

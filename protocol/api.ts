@@ -37,9 +37,12 @@ export const HandshakeCheckSchema = Type.Object({
   id: Type.String(),
   group: Type.Union([Type.Literal('55'), Type.Literal('45'), Type.Literal('17')]),
   label: Type.String(),
+  /** False when the check does not apply to this deployment (e.g. Kubernetes health on the local runtime). */
+  applicable: Type.Boolean(),
   ok: Type.Boolean(),
   evidence: Type.String(),
 });
+export type HandshakeCheck = Static<typeof HandshakeCheckSchema>;
 export const HandshakeReportSchema = Type.Object({
   handshake: Type.Literal('55-45-17'),
   ok: Type.Boolean(),

@@ -7,6 +7,8 @@ export const ERRORS = {
   AUTH_INVALID: { status: 401, message: 'The bearer token is invalid or has expired.' },
   HANDSHAKE_REQUIRED: { status: 412, message: 'The X-N3XUS-Handshake header must be 55-45-17.' },
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
   SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },
   UNKNOWN_TIER: { status: 400, message: 'That resource tier does not exist.' },

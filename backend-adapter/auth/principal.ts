@@ -1,0 +1,13 @@
+/** Who is calling, as the verified token says. Every read and write is scoped to this user and tenant. */
+export interface Principal {
+  userId: string;
+  tenantId: string;
+  email?: string;
+  /** The user's v-auth subscription (decides which tiers they may launch, later). */
+  subscription?: string;
+}
+
+/** Port: turns a bearer token into a Principal, or throws ApiError AUTH_INVALID. */
+export interface Authenticator {
+  verify(token: string): Promise<Principal>;
+}

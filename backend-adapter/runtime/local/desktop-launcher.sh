@@ -1,0 +1,29 @@
+#!/bin/sh
+# One desktop: Xvnc, a window manager and a terminal, all in the process group this script leads,
+# so the runtime can freeze (SIGSTOP), thaw (SIGCONT) or end them together.
+# Prints "ready <display> <xvnc pid>" once Xvnc accepts connections; exits when Xvnc exits.
+set -u
+: "${XVNC_BIN:?}" "${RFB_PORT:?}" "${PASSWORD_FILE:?}" "${GEOMETRY:?}" "${SESSION_DIR:?}" "${DESKTOP_WM:?}" "${DESKTOP_TERMINAL:?}"
+
+display_file="$SESSION_DIR/display"
+rm -f "$display_file"
+"$XVNC_BIN" -displayfd 3 -rfbport "$RFB_PORT" -localhost yes -SecurityTypes VncAuth \
+  -PasswordFile "$PASSWORD_FILE" -geometry "$GEOMETRY" -depth 24 -AlwaysShared -desktop v-supercore \
+  3>"$display_file" >>"$SESSION_DIR/xvnc.log" 2>&1 &
+xvnc=$!
+
+while [ ! -s "$display_file" ]; do
+  if ! kill -0 "$xvnc" 2>/dev/null; then
+    wait "$xvnc"
+    echo "exited $?"
+    exit 1
+  fi
+  sleep 0.02
+done
+
+display=$(head -n 1 "$display_file")
+export DISPLAY=":$display"
+"$DESKTOP_WM" >>"$SESSION_DIR/wm.log" 2>&1 &
+"$DESKTOP_TERMINAL" -geometry 100x30+30+30 >>"$SESSION_DIR/terminal.log" 2>&1 &
+echo "ready $display $xvnc"
+wait "$xvnc"

@@ -32,7 +32,13 @@ const STREAM_MESSAGE_LIMIT_BYTES = 1024 * 1024;
 
 /** The HTTP surface of the backend adapter: health, the `/api/v1` REST API and streams, and the dev site. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: BODY_LIMIT_BYTES });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Fastify's defaults silently drop unknown fields and coerce types; a malformed request must be refused instead.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
   app.decorateRequest('principal', null);
   installErrorHandling(app);
 

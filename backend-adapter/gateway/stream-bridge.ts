@@ -1,0 +1,305 @@
+import { pack, unpack } from 'msgpackr';
+import type { Logger } from 'pino';
+import type { RawData, WebSocket } from 'ws';
+import { ERRORS, type ErrorCode } from '../../protocol/errors.ts';
+import {
+  STREAM_ACK_WINDOW,
+  STREAM_PROTOCOL_VERSION,
+  StreamCloseCode,
+  type ServerStreamMessage,
+} from '../../protocol/stream.ts';
+import { RfbConnection } from './rfb-connection.ts';
+import type { RfbServerMessage } from './rfb-message-parser.ts';
+import { parseClientStreamMessage } from './stream-client-message.ts';
+import { RfbUpstreamError, UPSTREAM_PUBLIC_MESSAGES, type UpstreamErrorCode } from './upstream-error.ts';
+
+export interface StreamTarget {
+  host: string;
+  port: number;
+  password?: string | undefined;
+}
+
+export interface BridgeStreamOptions {
+  logger: Logger;
+  /** Aborting ends the stream: the VNC connection is closed and the WebSocket closed with 1000. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * No new update is requested while more than this is queued on the WebSocket, whatever the acks say:
+ * a viewer that acknowledges without reading cannot make the gateway's memory grow.
+ */
+export const STREAM_BUFFERED_HIGH_WATER = 2 * 1024 * 1024;
+
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERRORS, code);
+
+/** Gateway codes the wire does not know yet travel as UPSTREAM_CLOSED; the sentence keeps the detail. */
+function wireCode(code: UpstreamErrorCode): ErrorCode {
+  return isErrorCode(code) ? code : 'UPSTREAM_CLOSED';
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/**
+ * Bridges one viewer's WebSocket to its own RFB connection to the session's VNC server, until either
+ * side ends. Resolves when both are closed; never rejects (failures are logged and reported to the viewer).
+ *
+ * Flow control: the next FramebufferUpdateRequest goes to the VNC server only while fewer than
+ * STREAM_ACK_WINDOW updates are unacknowledged and the WebSocket's send queue is short, so a slow
+ * viewer slows the desktop's updates instead of growing a queue.
+ */
+export async function bridgeStream(
+  socket: WebSocket,
+  target: StreamTarget,
+  options: BridgeStreamOptions,
+): Promise<void> {
+  const bridge = new StreamBridge(socket, target, options);
+  try {
+    await bridge.run();
+  } catch (err) {
+    bridge.crash(err);
+    await bridge.done;
+  }
+}
+
+class StreamBridge {
+  readonly done: Promise<void>;
+  private resolveDone: () => void = () => {};
+  private readonly log: Logger;
+  private readonly rfb: RfbConnection;
+  private finished = false;
+  /** Last update sent to the viewer, and the highest the viewer acknowledged. */
+  private seqSent = 0;
+  private seqAcked = 0;
+  /** A FramebufferUpdateRequest is at the server and not yet answered. */
+  private requestOutstanding = false;
+  private streaming = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly target: StreamTarget,
+    private readonly options: BridgeStreamOptions,
+  ) {
+    this.log = options.logger;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    this.rfb = new RfbConnection({ host: target.host, port: target.port, password: target.password });
+  }
+
+  async run(): Promise<void> {
+    const { ws, rfb } = this;
+    if (ws.readyState !== ws.OPEN) return;
+    const signal = this.options.signal;
+    if (signal?.aborted) {
+      this.finish(StreamCloseCode.Normal, 'stream aborted');
+      return this.done;
+    }
+    ws.on('message', this.onViewerMessage);
+    ws.on('close', this.onViewerClose);
+    ws.on('error', this.onViewerError);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    rfb.on('message', this.onUpstreamMessage);
+    rfb.on('closed', this.onUpstreamClosed);
+
+    try {
+      const init = await rfb.connect();
+      if (this.finished) return this.done;
+      this.log.info(
+        { host: this.target.host, port: this.target.port, width: init.width, height: init.height },
+        'stream connected to VNC server',
+      );
+      this.streaming = true;
+      this.send({
+        t: 'init',
+        version: STREAM_PROTOCOL_VERSION,
+        width: init.width,
+        height: init.height,
+        name: init.name,
+      });
+      rfb.requestUpdate(false); // the first update is the whole screen
+      this.requestOutstanding = true;
+    } catch (err) {
+      if (!this.finished) this.upstreamFailed(err);
+    }
+    return this.done;
+  }
+
+  /** An unexpected exception: report it as INTERNAL and close; never throws. */
+  crash(err: unknown): void {
+    this.log.error({ err }, 'stream bridge failed');
+    this.finish(1011, 'internal error', { code: 'INTERNAL', message: ERRORS.INTERNAL.message });
+  }
+
+  private readonly onViewerMessage = (data: RawData, isBinary: boolean): void => {
+    try {
+      this.handleViewerMessage(data, isBinary);
+    } catch (err) {
+      this.crash(err);
+    }
+  };
+
+  private handleViewerMessage(data: RawData, isBinary: boolean): void {
+    if (this.finished) return;
+    let decoded: unknown;
+    try {
+      decoded = isBinary ? unpack(toBuffer(data)) : undefined;
+    } catch {
+      decoded = undefined;
+    }
+    const message = parseClientStreamMessage(decoded);
+    if (!message) return this.viewerProtocolError('malformed viewer message');
+    const { rfb } = this;
+    switch (message.t) {
+      case 'ack':
+        if (message.seq > this.seqSent)
+          return this.viewerProtocolError(`ack ${message.seq} for an update not sent`);
+        if (message.seq > this.seqAcked) this.seqAcked = message.seq;
+        this.maybeRequestUpdate();
+        return;
+      case 'key':
+        rfb.sendKey(message.keysym, message.down);
+        return;
+      case 'pointer': {
+        if (!rfb.isOpen) return;
+        const x = Math.min(Math.max(Math.round(message.x), 0), Math.max(rfb.width - 1, 0));
+        const y = Math.min(Math.max(Math.round(message.y), 0), Math.max(rfb.height - 1, 0));
+        rfb.sendPointer(x, y, message.buttons);
+        return;
+      }
+      case 'clipboard':
+        rfb.sendClipboard(message.text);
+        return;
+    }
+  }
+
+  private readonly onUpstreamMessage = (message: RfbServerMessage): void => {
+    try {
+      this.handleUpstreamMessage(message);
+    } catch (err) {
+      this.crash(err);
+    }
+  };
+
+  private handleUpstreamMessage(message: RfbServerMessage): void {
+    if (this.finished) return;
+    switch (message.type) {
+      case 'framebufferUpdate':
+        this.requestOutstanding = false;
+        this.seqSent += 1;
+        this.send({ t: 'update', seq: this.seqSent, rects: message.rects });
+        this.maybeRequestUpdate();
+        return;
+      case 'bell':
+        this.send({ t: 'bell' });
+        return;
+      case 'serverCutText':
+        this.send({ t: 'clipboard', text: message.text });
+        return;
+      case 'setColourMapEntries':
+        return; // we always ask for true colour; a colour map means nothing to the viewer
+    }
+  }
+
+  private maybeRequestUpdate(): void {
+    if (this.finished || !this.streaming || this.requestOutstanding) return;
+    if (this.seqSent - this.seqAcked >= STREAM_ACK_WINDOW) return;
+    if (this.ws.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) return; // re-checked when a send completes
+    this.rfb.requestUpdate(true);
+    this.requestOutstanding = true;
+  }
+
+  private send(message: ServerStreamMessage): void {
+    const { ws } = this;
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(pack(message), { binary: true }, (err) => {
+      if (err || ws.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) return;
+      this.rfb.resumeReading();
+      this.maybeRequestUpdate();
+    });
+    // Requests are already held back; this also stops what a server sends unasked (bells, clipboard,
+    // or a misbehaving server's updates) from piling up here: TCP pushes back on the server instead.
+    if (ws.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) this.rfb.pauseReading();
+  }
+
+  private readonly onUpstreamClosed = (error: RfbUpstreamError | undefined): void => {
+    if (this.finished) return;
+    if (error) return this.upstreamFailed(error);
+    this.log.info('VNC server closed the stream');
+    this.finish(StreamCloseCode.SessionEnded, 'desktop closed', {
+      code: 'UPSTREAM_CLOSED',
+      message: UPSTREAM_PUBLIC_MESSAGES.UPSTREAM_CLOSED,
+    });
+  };
+
+  private upstreamFailed(err: unknown): void {
+    const error =
+      err instanceof RfbUpstreamError
+        ? err
+        : new RfbUpstreamError('UPSTREAM_PROTOCOL', 'VNC connection failed', { cause: err });
+    if (error.code === 'UPSTREAM_ABORTED') return this.finish(StreamCloseCode.Normal, 'stream aborted');
+    this.log.warn({ code: error.code, reason: error.message }, 'VNC upstream failed');
+    this.finish(StreamCloseCode.UpstreamError, error.code, {
+      code: wireCode(error.code),
+      message: UPSTREAM_PUBLIC_MESSAGES[error.code],
+    });
+  }
+
+  private viewerProtocolError(reason: string): void {
+    this.log.debug({ reason }, 'viewer protocol error');
+    this.finish(StreamCloseCode.ProtocolError, 'protocol error', {
+      code: 'STREAM_PROTOCOL',
+      message: ERRORS.STREAM_PROTOCOL.message,
+    });
+  }
+
+  private readonly onViewerClose = (): void => {
+    this.finish(StreamCloseCode.Normal, 'viewer closed');
+  };
+
+  private readonly onViewerError = (err: Error): void => {
+    this.log.debug({ reason: err.message }, 'viewer WebSocket error');
+    // ws closes the socket itself after an error; 'close' follows.
+  };
+
+  private readonly onAbort = (): void => {
+    this.finish(StreamCloseCode.Normal, 'stream aborted');
+  };
+
+  /** Ends both sides once: optional error message to the viewer, then the close code. */
+  private finish(closeCode: number, reason: string, error?: { code: ErrorCode; message: string }): void {
+    const { ws } = this;
+    if (this.finished) return;
+    this.finished = true;
+    this.streaming = false;
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.rfb.off('message', this.onUpstreamMessage);
+    this.rfb.off('closed', this.onUpstreamClosed);
+    this.rfb.close();
+    if (ws.readyState === ws.OPEN) {
+      try {
+        if (error)
+          ws.send(
+            pack({ t: 'error', code: error.code, message: error.message } satisfies ServerStreamMessage),
+          );
+        ws.close(closeCode, reason);
+      } catch (err) {
+        this.log.error({ err }, 'closing the viewer WebSocket failed');
+        ws.terminate();
+      }
+    }
+    if (ws.readyState === ws.CLOSED) this.cleanup();
+    else ws.once('close', () => this.cleanup());
+  }
+
+  private cleanup(): void {
+    this.ws.off('message', this.onViewerMessage);
+    this.ws.off('close', this.onViewerClose);
+    this.ws.off('error', this.onViewerError);
+    this.resolveDone();
+  }
+}

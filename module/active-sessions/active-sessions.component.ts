@@ -1,0 +1,274 @@
+import { html, nothing, type TemplateResult } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import type { Session } from '../../protocol/session.ts';
+import { toApiError, type ApiError } from '../api/api-client.ts';
+import type { NavigateDetail, OpenSessionDetail } from '../shared/events.ts';
+import { formatDateTime, shortId, stateLabel, stateTone } from '../shared/format.ts';
+import { VscElement } from '../shared/vsc-element.ts';
+import type { SessionsState, SessionsStore } from '../state/sessions-store.ts';
+import { StoreController } from '../state/store-controller.ts';
+import { styles } from './active-sessions.styles.ts';
+
+type Action = 'pause' | 'resume' | 'terminate';
+
+const ACTION_LABELS: Record<Action, string> = { pause: 'Pause', resume: 'Resume', terminate: 'Terminate' };
+
+/**
+ * @summary The user's sessions in a table, with the actions each state allows. Terminating asks for confirmation
+ * in the row itself.
+ *
+ * Rows carry `data-session-id`; buttons carry `data-action` (`open`, `pause`, `resume`, `terminate`,
+ * `confirm-terminate`, `cancel-terminate`) so end-to-end tests can find them.
+ *
+ * @event vsc-open-session - Open was pressed on an active session. `detail: { sessionId }`.
+ * @event vsc-navigate - The empty state's "Quick Launch" button. `detail: { view: 'launch' }`.
+ *
+ * @csspart table - The sessions table.
+ * @csspart row - A session's row.
+ *
+ * @cssproperty --vsc-color-border - Table rules.
+ */
+export class VscActiveSessions extends VscElement {
+  static override styles = styles;
+
+  @property({ attribute: false }) store?: SessionsStore;
+
+  /** Also list terminated sessions. */
+  @property({ type: Boolean, attribute: 'show-ended' }) showEnded = false;
+
+  @state() private confirming: string | null = null;
+  @state() private busy: ReadonlyMap<string, Action> = new Map();
+  @state() private actionError: { sessionId: string; action: Action; error: ApiError } | null = null;
+
+  private readonly sessions = new StoreController<SessionsState>(this, () => this.store?.state$);
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.confirming = null;
+  }
+
+  private async run(sessionId: string, action: Action): Promise<void> {
+    const store = this.store;
+    if (!store || this.busy.has(sessionId)) return;
+    this.busy = new Map(this.busy).set(sessionId, action);
+    this.actionError = null;
+    try {
+      await store[action](sessionId);
+      if (action === 'terminate') this.confirming = null;
+    } catch (error) {
+      this.actionError = { sessionId, action, error: toApiError(error) };
+    } finally {
+      const busy = new Map(this.busy);
+      busy.delete(sessionId);
+      this.busy = busy;
+    }
+  }
+
+  private async askTerminate(sessionId: string): Promise<void> {
+    this.confirming = sessionId;
+    await this.updateComplete;
+    this.button(sessionId, 'cancel-terminate')?.focus();
+  }
+
+  private async cancelTerminate(sessionId: string): Promise<void> {
+    this.confirming = null;
+    await this.updateComplete;
+    this.button(sessionId, 'terminate')?.focus();
+  }
+
+  private button(sessionId: string, action: string): HTMLButtonElement | null {
+    const row = [...this.renderRoot.querySelectorAll<HTMLElement>('tr[data-session-id]')].find(
+      (r) => r.dataset['sessionId'] === sessionId,
+    );
+    return row?.querySelector<HTMLButtonElement>(`button[data-action="${action}"]`) ?? null;
+  }
+
+  private open(sessionId: string): void {
+    this.emit<OpenSessionDetail>('vsc-open-session', { sessionId });
+  }
+
+  override render(): TemplateResult {
+    const value = this.sessions.value;
+    const all = value?.sessions ?? [];
+    const sessions = this.showEnded ? all : all.filter((s) => s.state !== 'terminated');
+    const hidden = all.length - sessions.length;
+    return html`
+      <div class="header">
+        <h2 id="heading">Active Sessions</h2>
+        <label class="toggle">
+          <input
+            type="checkbox"
+            data-action="show-ended"
+            .checked=${this.showEnded}
+            @change=${(e: Event) => (this.showEnded = (e.target as HTMLInputElement).checked)}
+          />
+          Show terminated${hidden > 0 ? ` (${hidden})` : ''}
+        </label>
+        <button
+          type="button"
+          class="quiet"
+          data-action="refresh"
+          ?disabled=${!this.store || value?.loading}
+          @click=${() => this.store?.refresh()}
+        >
+          Refresh
+        </button>
+      </div>
+      ${
+        value?.error
+          ? html`<div class="alert" role="alert" data-code=${value.error.code}>
+              Could not load your sessions: ${value.error.message} <code>${value.error.code}</code>
+              <button type="button" data-action="retry" @click=${() => this.store?.refresh()}>Retry</button>
+            </div>`
+          : nothing
+      }
+      ${
+        this.actionError
+          ? html`<div class="alert" role="alert" data-code=${this.actionError.error.code}>
+              Could not ${this.actionError.action} session
+              <code>${shortId(this.actionError.sessionId)}</code>: ${this.actionError.error.message}
+              <code>${this.actionError.error.code}</code>
+            </div>`
+          : nothing
+      }
+      ${this.renderBody(value, sessions)}
+    `;
+  }
+
+  private renderBody(value: SessionsState | undefined, sessions: readonly Session[]): TemplateResult {
+    if (!value || (value.updatedAt === null && !value.error)) {
+      return html`<p class="empty" role="status">Loading sessions…</p>`;
+    }
+    if (value.updatedAt === null) return html``;
+    if (sessions.length === 0) {
+      return html`<div class="empty" role="status">
+        <p>You have no ${this.showEnded ? '' : 'running '}sessions.</p>
+        <button
+          type="button"
+          class="primary"
+          data-action="quick-launch"
+          @click=${() => this.emit<NavigateDetail>('vsc-navigate', { view: 'launch' })}
+        >
+          Launch a virtual PC
+        </button>
+      </div>`;
+    }
+    return html`<div class="table-wrap">
+      <table part="table" aria-labelledby="heading" aria-busy=${value.loading ? 'true' : 'false'}>
+        <thead>
+          <tr>
+            <th scope="col">Session</th>
+            <th scope="col">Tier</th>
+            <th scope="col">State</th>
+            <th scope="col">Created</th>
+            <th scope="col"><span class="visually-hidden">Actions</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${sessions.map((s) => this.renderRow(s))}
+        </tbody>
+      </table>
+    </div>`;
+  }
+
+  private renderRow(session: Session): TemplateResult {
+    const id = session.sessionId;
+    const short = shortId(id);
+    return html`<tr part="row" data-session-id=${id} data-state=${session.state}>
+      <th scope="row"><code title=${id}>${short}</code></th>
+      <td class="tier">${session.tier}</td>
+      <td>
+        <span class="badge" data-tone=${stateTone(session.state)}>${stateLabel(session.state)}</span>
+        ${
+          session.state === 'failed' && session.failureReason
+            ? html`<span class="reason">${session.failureReason}</span>`
+            : nothing
+        }
+      </td>
+      <td><time datetime=${session.createdAt}>${formatDateTime(session.createdAt, this.locale)}</time></td>
+      <td class="actions">${this.renderActions(session, short)}</td>
+    </tr>`;
+  }
+
+  private renderActions(session: Session, short: string): TemplateResult {
+    const id = session.sessionId;
+    const busy = this.busy.get(id);
+    if (this.confirming === id) {
+      return html`<div
+        class="confirm"
+        role="group"
+        aria-label="Confirm termination of session ${short}"
+        @keydown=${(e: KeyboardEvent) => {
+          if (e.key === 'Escape') {
+            e.preventDefault();
+            void this.cancelTerminate(id);
+          }
+        }}
+      >
+        <span>Terminate ${short}? Unsaved work is lost.</span>
+        <button
+          type="button"
+          class="danger"
+          data-action="confirm-terminate"
+          ?disabled=${busy !== undefined}
+          @click=${() => this.run(id, 'terminate')}
+        >
+          ${busy === 'terminate' ? 'Terminating…' : 'Terminate'}
+        </button>
+        <button type="button" data-action="cancel-terminate" @click=${() => this.cancelTerminate(id)}>
+          Cancel
+        </button>
+      </div>`;
+    }
+    const state = session.state;
+    const canTerminate = state !== 'terminated' && state !== 'terminating';
+    return html`
+      ${
+        state === 'active'
+          ? html`<button
+                type="button"
+                class="primary"
+                data-action="open"
+                aria-label="Open session ${short}"
+                @click=${() => this.open(id)}
+              >
+                Open
+              </button>
+              ${this.actionButton(id, short, 'pause', busy)}`
+          : nothing
+      }
+      ${state === 'paused' ? this.actionButton(id, short, 'resume', busy) : nothing}
+      ${
+        canTerminate
+          ? html`<button
+              type="button"
+              class="danger"
+              data-action="terminate"
+              aria-label="Terminate session ${short}"
+              ?disabled=${busy !== undefined}
+              @click=${() => this.askTerminate(id)}
+            >
+              Terminate
+            </button>`
+          : nothing
+      }
+    `;
+  }
+
+  private actionButton(
+    id: string,
+    short: string,
+    action: 'pause' | 'resume',
+    busy: Action | undefined,
+  ): TemplateResult {
+    return html`<button
+      type="button"
+      data-action=${action}
+      aria-label="${ACTION_LABELS[action]} session ${short}"
+      ?disabled=${busy !== undefined}
+      @click=${() => this.run(id, action)}
+    >
+      ${busy === action ? `${ACTION_LABELS[action]}…` : ACTION_LABELS[action]}
+    </button>`;
+  }
+}

@@ -1,0 +1,92 @@
+import { css } from 'lit';
+import { controlStyles, themeStyles } from '../shared/theme.ts';
+
+export const styles = [
+  themeStyles,
+  controlStyles,
+  css`
+    :host {
+      display: block;
+    }
+    .header {
+      display: flex;
+      flex-wrap: wrap;
+      align-items: center;
+      gap: 0.75rem;
+    }
+    h2 {
+      font-size: 1.25rem;
+      margin: 0;
+      flex: 1;
+    }
+    .toggle {
+      display: inline-flex;
+      align-items: center;
+      gap: 0.35rem;
+      font-size: 0.875rem;
+      color: var(--_color-text-muted);
+    }
+    .toggle input {
+      accent-color: var(--_color-accent);
+    }
+    .table-wrap {
+      overflow-x: auto;
+      margin-top: 0.75rem;
+    }
+    table {
+      width: 100%;
+      border-collapse: collapse;
+      font-size: 0.9rem;
+    }
+    th,
+    td {
+      text-align: left;
+      padding: 0.55rem 0.6rem;
+      border-bottom: 1px solid var(--_color-border);
+      vertical-align: middle;
+    }
+    thead th {
+      font-size: 0.8rem;
+      text-transform: uppercase;
+      letter-spacing: 0.03em;
+      color: var(--_color-text-muted);
+    }
+    tbody th {
+      font-weight: 400;
+    }
+    code {
+      font-family: var(--_font-mono);
+    }
+    .tier {
+      text-transform: capitalize;
+    }
+    .reason {
+      display: block;
+      font-size: 0.8rem;
+      color: var(--_color-text-muted);
+      margin-top: 0.2rem;
+    }
+    tr[data-state='terminated'] {
+      color: var(--_color-text-muted);
+    }
+    .actions {
+      white-space: nowrap;
+      text-align: right;
+    }
+    .actions button + button {
+      margin-left: 0.35rem;
+    }
+    .confirm {
+      display: inline-flex;
+      flex-wrap: wrap;
+      justify-content: flex-end;
+      align-items: center;
+      gap: 0.4rem;
+      white-space: normal;
+    }
+    .empty {
+      margin-top: 1rem;
+      color: var(--_color-text-muted);
+    }
+  `,
+];

@@ -1,0 +1,12 @@
+import { define } from '../shared/define.ts';
+import { VscActiveSessions } from './active-sessions.component.ts';
+
+export { VscActiveSessions };
+
+define('vsc-active-sessions', VscActiveSessions);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'vsc-active-sessions': VscActiveSessions;
+  }
+}

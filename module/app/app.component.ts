@@ -1,0 +1,245 @@
+import { html, type TemplateResult } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import type { ApiClient } from '../api/api-client.ts';
+import '../active-sessions/active-sessions.ts';
+import '../quick-launch/quick-launch.ts';
+import '../viewer/viewer.ts';
+import type { DecoderWorkerFactory } from '../viewer/viewer.component.ts';
+import {
+  SESSION_CHANGED_EVENT,
+  type CloseViewerDetail,
+  type NavigateDetail,
+  type OpenSessionDetail,
+  type SessionChangedDetail,
+} from '../shared/events.ts';
+import { shortId, stateLabel } from '../shared/format.ts';
+import { VscElement } from '../shared/vsc-element.ts';
+import { diffSessions, type SessionsState, type SessionsStore } from '../state/sessions-store.ts';
+import { StoreController } from '../state/store-controller.ts';
+import { DEFAULT_BASE_PATH, parseRoute, routePath, type Route } from './routes.ts';
+import { styles } from './app.styles.ts';
+
+type Tab = 'launch' | 'sessions';
+
+const TABS: readonly { id: Tab; label: string }[] = [
+  { id: 'launch', label: 'Quick Launch' },
+  { id: 'sessions', label: 'Active Sessions' },
+];
+
+/**
+ * @summary v-SuperCore's root: the "Virtual Super PC" header, the Quick Launch / Active Sessions tabs and the
+ * viewer, routed by `location.pathname` under `base-path`.
+ *
+ * While connected it observes the sessions store (which keeps the list fresh), announces every session state
+ * change in a polite live region and on the host's `eventBus` as `v-supercore:session-changed`. Removing the
+ * element releases everything it and its panes hold.
+ *
+ * @csspart header - The title bar.
+ * @csspart tabs - The tab list.
+ * @csspart panel - The tab panel.
+ *
+ * @cssproperty --vsc-color-bg - Page background of the module.
+ * @cssproperty --vsc-color-surface - Raised areas (toolbars, progress).
+ * @cssproperty --vsc-color-surface-raised - Cards and buttons.
+ * @cssproperty --vsc-color-text - Text.
+ * @cssproperty --vsc-color-text-muted - Secondary text.
+ * @cssproperty --vsc-color-border - Borders and table rules.
+ * @cssproperty --vsc-color-accent - Primary actions, selection, the active tab.
+ * @cssproperty --vsc-color-on-accent - Text on the accent colour.
+ * @cssproperty --vsc-color-danger - Terminate and errors.
+ * @cssproperty --vsc-color-focus - Focus ring.
+ * @cssproperty --vsc-radius - Corner radius.
+ * @cssproperty --vsc-font-family - Text font.
+ */
+export class VscApp extends VscElement {
+  static override styles = styles;
+
+  @property({ attribute: false }) api?: ApiClient;
+  @property({ attribute: false }) store?: SessionsStore;
+  /** The host's event bus; session changes are dispatched on it. */
+  @property({ attribute: false }) eventBus?: EventTarget;
+  /** Starts the viewer's decoder worker; the real one by default (tests and embedders may pass their own). */
+  @property({ attribute: false }) workerFactory?: DecoderWorkerFactory;
+  /** Path the module's routes live under. */
+  @property({ attribute: 'base-path' }) basePath = DEFAULT_BASE_PATH;
+
+  @state() private route: Route = { view: 'launch' };
+  @state() private announcement = '';
+  @state() private launchingId: string | null = null;
+
+  private readonly sessions = new StoreController<SessionsState>(
+    this,
+    () => this.store?.state$,
+    (value, previous) => this.onSessions(value, previous),
+  );
+
+  private readonly onPopState = (): void => {
+    this.route = parseRoute(location.pathname, this.basePath);
+  };
+
+  /** The route on screen. */
+  get currentRoute(): Route {
+    return this.route;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.route = parseRoute(location.pathname, this.basePath);
+    window.addEventListener('popstate', this.onPopState);
+    this.addEventListener('vsc-open-session', this.onOpenSession);
+    this.addEventListener('vsc-close-viewer', this.onCloseViewer);
+    this.addEventListener('vsc-navigate', this.onNavigate);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    window.removeEventListener('popstate', this.onPopState);
+    this.removeEventListener('vsc-open-session', this.onOpenSession);
+    this.removeEventListener('vsc-close-viewer', this.onCloseViewer);
+    this.removeEventListener('vsc-navigate', this.onNavigate);
+  }
+
+  /** Shows a route and records it in the history (pushState), unless it is already the current URL. */
+  navigate(route: Route, options: { focus?: boolean } = {}): void {
+    const path = routePath(route, this.basePath);
+    if (location.pathname !== path) history.pushState(history.state, '', path);
+    this.route = route;
+    if (route.view !== 'viewer') this.launchingId = null;
+    if (options.focus) void this.updateComplete.then(() => this.panel()?.focus({ preventScroll: true }));
+  }
+
+  private readonly onOpenSession = (event: CustomEvent<OpenSessionDetail>): void => {
+    this.launchingId = event.detail.launching ? event.detail.sessionId : null;
+    this.navigate({ view: 'viewer', sessionId: event.detail.sessionId });
+  };
+
+  private readonly onCloseViewer = (_event: CustomEvent<CloseViewerDetail>): void => {
+    this.navigate({ view: 'sessions' }, { focus: true });
+  };
+
+  private readonly onNavigate = (event: CustomEvent<NavigateDetail>): void => {
+    this.navigate({ view: event.detail.view }, { focus: true });
+  };
+
+  private onSessions(value: SessionsState, previous: SessionsState | undefined): void {
+    // The first listing is the starting point, not a change.
+    if (!previous || previous.updatedAt === null) return;
+    const changes = diffSessions(previous.sessions, value.sessions);
+    if (changes.length === 0) return;
+    for (const change of changes) {
+      const detail: SessionChangedDetail = {
+        module: 'v-supercore',
+        sessionId: change.sessionId,
+        state: change.state,
+        previousState: change.previousState,
+      };
+      this.eventBus?.dispatchEvent(new CustomEvent(SESSION_CHANGED_EVENT, { detail }));
+    }
+    this.announcement = changes
+      .map((c) => `Session ${shortId(c.sessionId)} is now ${stateLabel(c.state).toLowerCase()}.`)
+      .join(' ');
+  }
+
+  private panel(): HTMLElement | null {
+    return this.renderRoot.querySelector<HTMLElement>('[role="tabpanel"]');
+  }
+
+  private get selectedTab(): Tab {
+    return this.route.view === 'launch' ? 'launch' : 'sessions';
+  }
+
+  private onTabKeydown(event: KeyboardEvent): void {
+    const index = TABS.findIndex((t) => t.id === this.selectedTab);
+    let next: number;
+    switch (event.key) {
+      case 'ArrowRight':
+        next = (index + 1) % TABS.length;
+        break;
+      case 'ArrowLeft':
+        next = (index - 1 + TABS.length) % TABS.length;
+        break;
+      case 'Home':
+        next = 0;
+        break;
+      case 'End':
+        next = TABS.length - 1;
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+    const tab = TABS[next];
+    if (!tab) return;
+    this.navigate({ view: tab.id });
+    void this.updateComplete.then(() =>
+      this.renderRoot.querySelector<HTMLElement>(`#tab-${tab.id}`)?.focus(),
+    );
+  }
+
+  private selectTab(tab: Tab): void {
+    if (this.route.view === tab) return;
+    this.navigate({ view: tab });
+  }
+
+  override render(): TemplateResult {
+    const selected = this.selectedTab;
+    return html`
+      <header part="header">
+        <h1>Virtual Super PC</h1>
+        <span class="module">v-SuperCore · module 18</span>
+      </header>
+      <div role="tablist" part="tabs" aria-label="Virtual Super PC" @keydown=${this.onTabKeydown}>
+        ${TABS.map(
+          (tab) =>
+            html`<button
+              type="button"
+              role="tab"
+              id="tab-${tab.id}"
+              data-tab=${tab.id}
+              aria-selected=${tab.id === selected ? 'true' : 'false'}
+              aria-controls="panel"
+              tabindex=${tab.id === selected ? 0 : -1}
+              @click=${() => this.selectTab(tab.id)}
+            >
+              ${tab.label}
+            </button>`,
+        )}
+      </div>
+      <section role="tabpanel" id="panel" part="panel" aria-labelledby="tab-${selected}" tabindex="-1">
+        ${this.renderView()}
+      </section>
+      <div class="visually-hidden" role="status" aria-live="polite" aria-atomic="true">
+        ${this.announcement}
+      </div>
+    `;
+  }
+
+  private renderView(): TemplateResult {
+    const { api, store, theme, locale } = this;
+    switch (this.route.view) {
+      case 'launch':
+        return html`<vsc-quick-launch
+          .api=${api}
+          .store=${store}
+          theme=${theme}
+          locale=${locale}
+        ></vsc-quick-launch>`;
+      case 'sessions':
+        return html`<vsc-active-sessions
+          .store=${store}
+          theme=${theme}
+          locale=${locale}
+        ></vsc-active-sessions>`;
+      case 'viewer':
+        return html`<vsc-viewer
+          session-id=${this.route.sessionId}
+          .api=${api}
+          .store=${store}
+          .workerFactory=${this.workerFactory}
+          theme=${theme}
+          locale=${locale}
+          ?launching=${this.launchingId === this.route.sessionId}
+        ></vsc-viewer>`;
+    }
+  }
+}

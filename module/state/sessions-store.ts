@@ -1,0 +1,282 @@
+import {
+  BehaviorSubject,
+  Subject,
+  type Observable,
+  defer,
+  exhaustMap,
+  finalize,
+  ignoreElements,
+  merge,
+  share,
+  takeUntil,
+  timer,
+} from 'rxjs';
+import type { Session, SessionState } from '../../protocol/session.ts';
+import {
+  ApiError,
+  isAbortError,
+  toApiError,
+  type ApiClient,
+  type RequestOptions,
+} from '../api/api-client.ts';
+
+export interface SessionsState {
+  /** The user's sessions as the server last listed them, newest first. */
+  readonly sessions: readonly Session[];
+  /** A refresh is in flight. */
+  readonly loading: boolean;
+  /** Why the last refresh failed; null once a refresh succeeds. */
+  readonly error: ApiError | null;
+  /** `Date.now()` of the last successful refresh; null before the first. */
+  readonly updatedAt: number | null;
+}
+
+/** States a session passes through on its way to a stable one. */
+export const TRANSITIONAL_STATES: ReadonlySet<SessionState> = new Set([
+  'requested',
+  'provisioning',
+  'pausing',
+  'resuming',
+  'terminating',
+]);
+
+export function isTransitional(state: SessionState): boolean {
+  return TRANSITIONAL_STATES.has(state);
+}
+
+/** The part of the API client the store uses. */
+export type SessionsApi = Pick<
+  ApiClient,
+  'listSessions' | 'getSession' | 'createSession' | 'pause' | 'resume' | 'terminate'
+>;
+
+/**
+ * Where the store learns that sessions changed. It is subscribed while anyone observes the store and its
+ * emissions are ignored: it only has to call `refresh()` (or feed sessions in) at the right times. Polling is
+ * the default; a server-push feed (SSE / WebSocket events) replaces it here and nowhere else.
+ */
+export type ChangeFeed = (store: SessionsStore) => Observable<unknown>;
+
+/** Refreshes now, then every `periodMs` while observed; never overlaps two refreshes. */
+export function pollingFeed(periodMs = 3000): ChangeFeed {
+  return (store) => timer(0, periodMs).pipe(exhaustMap(() => store.refresh()));
+}
+
+export interface SessionsStoreOptions {
+  api: SessionsApi;
+  /** Default: `pollingFeed(3000)` — the list is refreshed every 3 s while the module is mounted. */
+  changeFeed?: ChangeFeed;
+  /** How often `waitForSession` asks for one session (ms). Default 1000. */
+  waitIntervalMs?: number;
+}
+
+export interface WaitOptions extends RequestOptions {
+  intervalMs?: number;
+  /** Give up after this many ms (rejects with an ApiError `RUNTIME_FAILED`). Default 180000. */
+  timeoutMs?: number;
+}
+
+export interface SessionChange {
+  sessionId: string;
+  state: SessionState;
+  /** null when the session is new to the list. */
+  previousState: SessionState | null;
+  session: Session;
+}
+
+/** Sessions whose state differs between two lists (new sessions included; vanished ones are not). */
+export function diffSessions(previous: readonly Session[], next: readonly Session[]): SessionChange[] {
+  const before = new Map(previous.map((s) => [s.sessionId, s.state]));
+  const changes: SessionChange[] = [];
+  for (const session of next) {
+    const previousState = before.get(session.sessionId) ?? null;
+    if (previousState !== session.state) {
+      changes.push({ sessionId: session.sessionId, state: session.state, previousState, session });
+    }
+  }
+  return changes;
+}
+
+const INITIAL: SessionsState = { sessions: [], loading: false, error: null, updatedAt: null };
+
+/**
+ * The user's sessions as an RxJS store. `state$` replays the current state and, while it has observers, keeps
+ * the change feed running; actions call the API and then refresh. One store per mounted module: no state is
+ * shared with the host.
+ */
+export class SessionsStore {
+  /** The current state, then every change. Subscribing starts the change feed; the last unsubscribe stops it. */
+  readonly state$: Observable<SessionsState>;
+
+  private readonly api: SessionsApi;
+  private readonly subject = new BehaviorSubject<SessionsState>(INITIAL);
+  private readonly waitIntervalMs: number;
+  private readonly aborter = new AbortController();
+  private readonly closed$ = new Subject<void>();
+  private observers = 0;
+  private inFlight = 0;
+  private issued = 0;
+  private applied = 0;
+
+  constructor(options: SessionsStoreOptions) {
+    this.api = options.api;
+    this.waitIntervalMs = options.waitIntervalMs ?? 1000;
+    const feed$ = defer(() => (options.changeFeed ?? pollingFeed())(this)).pipe(
+      takeUntil(this.closed$),
+      ignoreElements(),
+      share(),
+    );
+    this.state$ = defer(() => {
+      if (this.disposed) return this.subject;
+      this.observers++;
+      return merge(this.subject, feed$).pipe(
+        finalize(() => {
+          this.observers--;
+        }),
+      );
+    });
+  }
+
+  /** How many subscriptions to `state$` are open (tests check that unmount releases them all). */
+  get observerCount(): number {
+    return this.observers;
+  }
+
+  get value(): SessionsState {
+    return this.subject.value;
+  }
+
+  get disposed(): boolean {
+    return this.aborter.signal.aborted;
+  }
+
+  find(sessionId: string): Session | undefined {
+    return this.subject.value.sessions.find((s) => s.sessionId === sessionId);
+  }
+
+  /** Lists the sessions again. Never rejects: a failure lands in `state.error`. */
+  async refresh(): Promise<void> {
+    if (this.disposed) return;
+    const ticket = ++this.issued;
+    this.inFlight++;
+    this.patch({ loading: true });
+    try {
+      const sessions = await this.api.listSessions({ signal: this.aborter.signal });
+      // A slower, older answer must not overwrite a newer one (e.g. the one after an action).
+      if (ticket > this.applied) {
+        this.applied = ticket;
+        this.patch({ sessions: sortNewestFirst(sessions), error: null, updatedAt: Date.now() });
+      }
+    } catch (error) {
+      if (!isAbortError(error) && ticket > this.applied) this.patch({ error: toApiError(error) });
+    } finally {
+      this.inFlight--;
+      this.patch({ loading: this.inFlight > 0 });
+    }
+  }
+
+  /** Requests a new session; resolves with it as the server returned it. */
+  create(tier: string, options?: RequestOptions): Promise<Session> {
+    return this.act(() => this.api.createSession(tier, this.signal(options)));
+  }
+
+  pause(sessionId: string): Promise<Session | null> {
+    return this.act(() => this.api.pause(sessionId, this.signal()));
+  }
+
+  resume(sessionId: string): Promise<Session | null> {
+    return this.act(() => this.api.resume(sessionId, this.signal()));
+  }
+
+  terminate(sessionId: string): Promise<Session | null> {
+    return this.act(() => this.api.terminate(sessionId, this.signal()));
+  }
+
+  /**
+   * Asks for one session every `intervalMs` until `until(session)` holds; each answer also updates the list.
+   * Used while a launch waits for `active`. Rejects on abort, on timeout and on API errors.
+   */
+  async waitForSession(
+    sessionId: string,
+    until: (session: Session) => boolean,
+    options: WaitOptions = {},
+  ): Promise<Session> {
+    const interval = options.intervalMs ?? this.waitIntervalMs;
+    const deadline = Date.now() + (options.timeoutMs ?? 180_000);
+    const signal = this.signal(options).signal;
+    for (;;) {
+      const session = await this.api.getSession(sessionId, { signal });
+      this.upsert(session);
+      if (until(session)) return session;
+      if (Date.now() >= deadline) {
+        throw new ApiError(
+          'RUNTIME_FAILED',
+          0,
+          `The desktop did not become ready in time (still ${session.state}).`,
+        );
+      }
+      await sleep(interval, signal);
+    }
+  }
+
+  /** Stops everything: in-flight requests are aborted, observers complete, later calls do nothing. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.aborter.abort();
+    this.closed$.next();
+    this.closed$.complete();
+    this.subject.complete();
+  }
+
+  private async act<T extends Session | null>(call: () => Promise<T>): Promise<T> {
+    try {
+      const session = await call();
+      if (session) this.upsert(session);
+      return session;
+    } finally {
+      // Refresh whether the action worked or not: a rejected action often means the list is stale.
+      void this.refresh();
+    }
+  }
+
+  private signal(options?: RequestOptions): { signal: AbortSignal } {
+    return {
+      signal: options?.signal ? AbortSignal.any([options.signal, this.aborter.signal]) : this.aborter.signal,
+    };
+  }
+
+  private upsert(session: Session): void {
+    const sessions = this.subject.value.sessions;
+    const index = sessions.findIndex((s) => s.sessionId === session.sessionId);
+    const next = index === -1 ? [session, ...sessions] : sessions.map((s, i) => (i === index ? session : s));
+    this.patch({ sessions: sortNewestFirst(next) });
+  }
+
+  private patch(changes: Partial<SessionsState>): void {
+    if (this.subject.closed) return;
+    this.subject.next({ ...this.subject.value, ...changes });
+  }
+}
+
+function sortNewestFirst(sessions: readonly Session[]): Session[] {
+  return [...sessions].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const done = (): void => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    };
+    const abort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', abort, { once: true });
+  });
+}

@@ -1,0 +1,561 @@
+import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import { proxy, transfer } from 'comlink';
+import type { ClientStreamMessage } from '../../protocol/stream.ts';
+import { StreamCloseCode } from '../../protocol/stream.ts';
+import type { Session } from '../../protocol/session.ts';
+import type { ViewerEvent } from '../../worker/decoder-worker-api.ts';
+import { toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
+import { shortId, stateLabel, stateTone } from '../shared/format.ts';
+import { renderLaunchSteps } from '../shared/launch-steps.ts';
+import { VscElement } from '../shared/vsc-element.ts';
+import type { SessionsState, SessionsStore } from '../state/sessions-store.ts';
+import { StoreController } from '../state/store-controller.ts';
+import type { DecoderWorkerHandle } from './start-decoder-worker.ts';
+import { keysymFromEvent } from './keysym.ts';
+import { WheelAccumulator, mapToFramebuffer, rfbButtons } from './pointer.ts';
+import { styles } from './viewer.styles.ts';
+
+export type DecoderWorkerFactory = () => DecoderWorkerHandle | Promise<DecoderWorkerHandle>;
+
+/** Starts the real decoder worker; loaded on first use so the module's entry stays small. */
+const startRealDecoderWorker: DecoderWorkerFactory = async () =>
+  (await import('./start-decoder-worker.ts')).startDecoderWorker();
+
+export type ViewerStatus =
+  | { kind: 'idle' }
+  | { kind: 'connecting' }
+  | { kind: 'connected'; width: number; height: number; name: string }
+  | { kind: 'closed'; code: number; reason: string }
+  | { kind: 'error'; code: string; message: string };
+
+/** Ctrl+Shift+F12 moves focus from the desktop to the toolbar: every other key goes to the desktop. */
+function isReleaseShortcut(event: KeyboardEvent): boolean {
+  return event.key === 'F12' && event.ctrlKey && event.shiftKey && !event.altKey && !event.metaKey;
+}
+
+const CLOSE_REASONS: Readonly<Record<number, string>> = {
+  [StreamCloseCode.Normal]: 'The stream was closed.',
+  [StreamCloseCode.AuthFailed]: 'Authentication failed.',
+  [StreamCloseCode.NotFound]: 'The session was not found.',
+  [StreamCloseCode.NotStreamable]: 'The session has no running desktop to show.',
+  [StreamCloseCode.ProtocolError]: 'The stream was malformed.',
+  [StreamCloseCode.UpstreamError]: 'The connection to the desktop was lost.',
+  [StreamCloseCode.SessionEnded]: 'The session has ended.',
+  1006: 'The connection was lost.',
+};
+
+/**
+ * @summary The remote desktop of one session: a canvas the decoder worker draws into, keyboard and pointer input
+ * sent back as RFB events, and a toolbar with the session's actions.
+ *
+ * The canvas is transferred to the worker (`transferControlToOffscreen`), so pixels never touch the main thread.
+ * While the canvas has focus every key goes to the desktop (Tab included); Ctrl+Shift+F12 moves focus back to the
+ * toolbar, and leaving the canvas releases every key and button still held. Removing the element closes the
+ * stream, terminates the worker and removes every listener.
+ *
+ * @event vsc-close-viewer - The user asked to leave the viewer (Back, or after Terminate). `detail: { sessionId }`.
+ * @event vsc-viewer-status - The stream's status changed. `detail: ViewerStatus`.
+ * @event vsc-first-frame - The first update of a connection has been drawn. `detail: { sessionId }`.
+ *
+ * @csspart toolbar - The row of session controls.
+ * @csspart status - The status line (an aria-live region).
+ * @csspart screen - The box the desktop is scaled into.
+ * @csspart canvas - The desktop's canvas.
+ *
+ * @cssproperty --vsc-color-surface - Toolbar background.
+ * @cssproperty --vsc-color-focus - Focus ring colour.
+ */
+export class VscViewer extends VscElement {
+  static override styles = styles;
+
+  /** The session to show. Changing it reconnects. */
+  @property({ attribute: 'session-id' }) sessionId = '';
+
+  /** API client: stream URL, token and subprotocols. */
+  @property({ attribute: false }) api?: ApiClient;
+
+  /** Sessions store: the toolbar's actions and the session's state. Optional (no toolbar actions without it). */
+  @property({ attribute: false }) store?: SessionsStore;
+
+  /** Set when opened straight from a launch: shows the last launch step until the desktop is connected. */
+  @property({ type: Boolean }) launching = false;
+
+  /** Starts the decoder worker. Tests pass a fake; by default the real worker is loaded lazily. */
+  @property({ attribute: false }) workerFactory?: DecoderWorkerFactory;
+
+  @state() private status: ViewerStatus = { kind: 'idle' };
+  @state() private confirmingTerminate = false;
+  @state() private busy = false;
+  @state() private actionError: ApiError | null = null;
+
+  private readonly sessions = new StoreController<SessionsState>(
+    this,
+    () => this.store?.state$,
+    (value, previous) => this.onSessions(value, previous),
+  );
+
+  private canvas: HTMLCanvasElement = this.createCanvas();
+  private canvasUsed = false;
+  private worker: DecoderWorkerHandle | undefined;
+  /** Bumped on every (re)start and teardown; events and async steps of an older generation are dropped. */
+  private generation = 0;
+  private listeners: AbortController | undefined;
+  private framebuffer = { width: 0, height: 0 };
+  /** Keys held down on the desktop, by `code`, with the keysym sent for them (so key-up matches key-down). */
+  private readonly heldKeys = new Map<string, number>();
+  private buttons = 0;
+  /** Whether this connection has drawn its first update (reported once as `vsc-first-frame`). */
+  private firstFrameSeen = false;
+  private lastPointer = { x: -1, y: -1, buttons: -1 };
+  private readonly wheel = new WheelAccumulator();
+  private lastError: { code: string; message: string } | null = null;
+
+  /** The stream's status (read-only). */
+  get streamStatus(): ViewerStatus {
+    return this.status;
+  }
+
+  /** Keysyms currently held down on the desktop (read-only copy, for tests and diagnostics). */
+  get heldKeysyms(): number[] {
+    return [...this.heldKeys.values()];
+  }
+
+  private get session(): Session | undefined {
+    return this.sessions.value?.sessions.find((s) => s.sessionId === this.sessionId);
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    // Reattached after a teardown: the previous canvas was handed to a worker that is gone.
+    if (this.hasUpdated) this.requestUpdate();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.teardown();
+    this.confirmingTerminate = false;
+  }
+
+  protected override willUpdate(changed: PropertyValues): void {
+    if ((changed.has('sessionId') || changed.has('api')) && this.status.kind !== 'idle') this.teardown();
+    if (this.isConnected && this.status.kind === 'idle' && this.api && this.sessionId) void this.start();
+  }
+
+  private setStatus(status: ViewerStatus): void {
+    this.status = status;
+    this.emit('vsc-viewer-status', status);
+  }
+
+  /** Drops the current stream and starts a new one (a new worker and a new canvas). */
+  reconnect(): void {
+    this.teardown();
+    this.requestUpdate();
+  }
+
+  private async start(): Promise<void> {
+    const generation = ++this.generation;
+    const api = this.api;
+    if (!api) return;
+    this.setStatus({ kind: 'connecting' });
+    this.lastError = null;
+    if (this.canvasUsed) this.canvas = this.createCanvas();
+    const canvas = this.canvas;
+    this.attachListeners(canvas);
+    let handle: DecoderWorkerHandle | undefined;
+    try {
+      handle = await (this.workerFactory ?? startRealDecoderWorker)();
+      if (generation !== this.generation) {
+        handle.terminate();
+        return;
+      }
+      this.worker = handle;
+      this.canvasUsed = true;
+      const offscreen = canvas.transferControlToOffscreen();
+      await handle.api.attach(transfer(offscreen, [offscreen]));
+      const token = await api.token();
+      if (generation !== this.generation) return;
+      const onEvent = (event: ViewerEvent): void => this.onViewerEvent(generation, event);
+      await handle.api.connect(
+        { url: api.streamUrl(this.sessionId), protocols: api.streamProtocols(token) },
+        proxy(onEvent),
+      );
+    } catch (error) {
+      if (generation !== this.generation) return;
+      const apiError = toApiError(error);
+      this.setStatus({ kind: 'error', code: apiError.code, message: apiError.message });
+    }
+  }
+
+  /** Stops the stream: keys released, socket closed, worker terminated, listeners removed. */
+  private teardown(): void {
+    this.generation++;
+    this.releaseInput();
+    this.listeners?.abort();
+    this.listeners = undefined;
+    const handle = this.worker;
+    this.worker = undefined;
+    if (handle) {
+      // Let the worker close its socket cleanly (code 1000), but never wait on it for long.
+      const closed = Promise.resolve()
+        .then(() => handle.api.disconnect())
+        .catch(() => undefined);
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, 250));
+      void Promise.race([closed, timeout]).then(() => handle.terminate());
+    }
+    this.framebuffer = { width: 0, height: 0 };
+    if (this.status.kind !== 'idle') this.setStatus({ kind: 'idle' });
+  }
+
+  private onViewerEvent(generation: number, event: ViewerEvent): void {
+    if (generation !== this.generation) return;
+    switch (event.type) {
+      case 'connected':
+        this.firstFrameSeen = false;
+        this.framebuffer = { width: event.width, height: event.height };
+        this.setStatus({ kind: 'connected', width: event.width, height: event.height, name: event.name });
+        this.launching = false;
+        this.canvas.focus({ preventScroll: true });
+        return;
+      case 'resize':
+        this.framebuffer = { width: event.width, height: event.height };
+        if (this.status.kind === 'connected')
+          this.setStatus({ ...this.status, width: event.width, height: event.height });
+        return;
+      case 'error':
+        this.lastError = { code: event.code, message: event.message };
+        return;
+      case 'closed':
+        this.heldKeys.clear();
+        this.buttons = 0;
+        this.setStatus(
+          this.lastError
+            ? { kind: 'error', ...this.lastError }
+            : { kind: 'closed', code: event.code, reason: event.reason },
+        );
+        return;
+      case 'frame':
+        if (!this.firstFrameSeen) {
+          this.firstFrameSeen = true;
+          this.emit('vsc-first-frame', { sessionId: this.sessionId });
+        }
+        return;
+      case 'bell':
+      case 'clipboard':
+        // Not shown yet: bell and clipboard come with the clipboard feature.
+        return;
+    }
+  }
+
+  /** A stream that ended while its session was paused comes back by itself once the session is active again. */
+  private onSessions(value: SessionsState, previous: SessionsState | undefined): void {
+    const now = value.sessions.find((s) => s.sessionId === this.sessionId)?.state;
+    const before = previous?.sessions.find((s) => s.sessionId === this.sessionId)?.state;
+    const ended = this.status.kind === 'closed' || this.status.kind === 'error';
+    if (ended && now === 'active' && before !== undefined && before !== 'active') this.reconnect();
+  }
+
+  private createCanvas(): HTMLCanvasElement {
+    const canvas = document.createElement('canvas');
+    canvas.tabIndex = 0;
+    canvas.setAttribute('part', 'canvas');
+    canvas.setAttribute('role', 'application');
+    canvas.setAttribute('aria-roledescription', 'remote desktop');
+    canvas.setAttribute('aria-describedby', 'keyboard-hint');
+    return canvas;
+  }
+
+  private attachListeners(canvas: HTMLCanvasElement): void {
+    if (this.listeners) return;
+    this.listeners = new AbortController();
+    const options = { signal: this.listeners.signal };
+    canvas.addEventListener('keydown', (e) => this.onKeyDown(e), options);
+    canvas.addEventListener('keyup', (e) => this.onKeyUp(e), options);
+    canvas.addEventListener('blur', () => this.releaseInput(), options);
+    canvas.addEventListener('pointerdown', (e) => this.onPointer(e), options);
+    canvas.addEventListener('pointermove', (e) => this.onPointer(e), options);
+    canvas.addEventListener('pointerup', (e) => this.onPointer(e), options);
+    canvas.addEventListener('pointercancel', () => this.releaseInput(), options);
+    canvas.addEventListener('wheel', (e) => this.onWheel(e), { ...options, passive: false });
+    canvas.addEventListener('contextmenu', (e) => e.preventDefault(), options);
+  }
+
+  private get connected(): boolean {
+    return this.status.kind === 'connected' && this.worker !== undefined;
+  }
+
+  private send(message: ClientStreamMessage): void {
+    if (!this.connected) return;
+    this.worker?.api.send(message).catch(() => undefined);
+  }
+
+  private onKeyDown(event: KeyboardEvent): void {
+    if (!this.connected || event.isComposing) return;
+    if (isReleaseShortcut(event)) {
+      event.preventDefault();
+      this.renderRoot.querySelector<HTMLElement>('.toolbar button:not(:disabled)')?.focus();
+      return;
+    }
+    const keysym = keysymFromEvent(event);
+    if (keysym === null) return;
+    event.preventDefault();
+    const id = event.code || event.key;
+    const held = this.heldKeys.get(id);
+    // The same physical key now means another keysym (a modifier changed under auto-repeat): release the old one.
+    if (held !== undefined && held !== keysym) this.send({ t: 'key', keysym: held, down: false });
+    this.heldKeys.set(id, keysym);
+    this.send({ t: 'key', keysym, down: true });
+  }
+
+  private onKeyUp(event: KeyboardEvent): void {
+    if (!this.connected) return;
+    const id = event.code || event.key;
+    const keysym = this.heldKeys.get(id) ?? keysymFromEvent(event);
+    if (keysym === null) return;
+    event.preventDefault();
+    this.heldKeys.delete(id);
+    this.send({ t: 'key', keysym, down: false });
+  }
+
+  /** Key-up for every key still held and release of every button: nothing sticks when focus leaves. */
+  private releaseInput(): void {
+    for (const keysym of this.heldKeys.values()) this.send({ t: 'key', keysym, down: false });
+    this.heldKeys.clear();
+    if (this.buttons !== 0 && this.lastPointer.x >= 0) {
+      this.buttons = 0;
+      this.send({ t: 'pointer', x: this.lastPointer.x, y: this.lastPointer.y, buttons: 0 });
+    }
+    this.buttons = 0;
+    this.wheel.reset();
+  }
+
+  private pointerPosition(event: MouseEvent): { x: number; y: number } | null {
+    return mapToFramebuffer(
+      event.clientX,
+      event.clientY,
+      this.canvas.getBoundingClientRect(),
+      this.framebuffer,
+    );
+  }
+
+  private onPointer(event: PointerEvent): void {
+    if (!this.connected) return;
+    if (event.type === 'pointerdown') {
+      event.preventDefault();
+      this.canvas.focus({ preventScroll: true });
+      try {
+        this.canvas.setPointerCapture(event.pointerId);
+      } catch {
+        // Synthetic or already-ended pointers cannot be captured; input still works without capture.
+      }
+    }
+    const position = this.pointerPosition(event);
+    if (!position) return;
+    this.buttons = rfbButtons(event.buttons);
+    const { x, y } = position;
+    const last = this.lastPointer;
+    if (last.x === x && last.y === y && last.buttons === this.buttons) return;
+    this.lastPointer = { x, y, buttons: this.buttons };
+    this.send({ t: 'pointer', x, y, buttons: this.buttons });
+  }
+
+  private onWheel(event: WheelEvent): void {
+    if (!this.connected) return;
+    event.preventDefault();
+    const position = this.pointerPosition(event);
+    if (!position) return;
+    const { x, y } = position;
+    for (const button of this.wheel.push(event, this.framebuffer)) {
+      this.send({ t: 'pointer', x, y, buttons: this.buttons | button });
+      this.send({ t: 'pointer', x, y, buttons: this.buttons });
+    }
+    this.lastPointer = { x, y, buttons: this.buttons };
+  }
+
+  private async runAction(action: 'pause' | 'resume' | 'terminate'): Promise<void> {
+    const store = this.store;
+    if (!store || this.busy) return;
+    this.busy = true;
+    this.actionError = null;
+    try {
+      await store[action](this.sessionId);
+      if (action === 'terminate') {
+        this.confirmingTerminate = false;
+        this.teardown();
+        this.emit('vsc-close-viewer', { sessionId: this.sessionId });
+      }
+    } catch (error) {
+      this.actionError = toApiError(error);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async askTerminate(): Promise<void> {
+    this.confirmingTerminate = true;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLElement>('[data-action="cancel-terminate"]')?.focus();
+  }
+
+  private async cancelTerminate(): Promise<void> {
+    this.confirmingTerminate = false;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLElement>('[data-action="terminate"]')?.focus();
+  }
+
+  private back(): void {
+    this.emit('vsc-close-viewer', { sessionId: this.sessionId });
+  }
+
+  private statusText(): string {
+    const id = shortId(this.sessionId);
+    switch (this.status.kind) {
+      case 'idle':
+        return `Session ${id}: not connected.`;
+      case 'connecting':
+        return `Connecting to session ${id}…`;
+      case 'connected':
+        return `Connected to session ${id}, ${this.status.width} × ${this.status.height}.`;
+      case 'closed': {
+        const reason = this.status.reason || CLOSE_REASONS[this.status.code] || 'The stream was closed.';
+        return `Disconnected from session ${id}: ${reason} (code ${this.status.code})`;
+      }
+      case 'error':
+        return `Could not show session ${id}: ${this.status.message} (${this.status.code})`;
+    }
+  }
+
+  override render(): TemplateResult {
+    const session = this.session;
+    const state = session?.state;
+    const fb = this.framebuffer;
+    const aspect = fb.width > 0 && fb.height > 0 ? `${fb.width} / ${fb.height}` : '16 / 10';
+    this.canvas.setAttribute('aria-label', `Desktop of session ${shortId(this.sessionId)}`);
+    const ended = this.status.kind === 'closed' || this.status.kind === 'error';
+    return html`
+      <div class="toolbar" part="toolbar" role="group" aria-label="Session controls">
+        <button type="button" data-action="back" @click=${this.back}>← Back</button>
+        <span class="title">
+          Session <code>${shortId(this.sessionId)}</code>
+          ${
+            session
+              ? html`<span class="tier">${session.tier}</span>
+                  <span class="badge" data-tone=${stateTone(session.state)}
+                    >${stateLabel(session.state)}</span
+                  >`
+              : nothing
+          }
+        </span>
+        <span class="spacer"></span>
+        ${this.store ? this.renderActions(state) : nothing}
+        ${
+          ended
+            ? html`<button type="button" data-action="reconnect" @click=${() => this.reconnect()}>
+                Reconnect
+              </button>`
+            : nothing
+        }
+      </div>
+      ${
+        this.actionError
+          ? html`<div class="alert" role="alert">
+              ${this.actionError.message} <code>${this.actionError.code}</code>
+            </div>`
+          : nothing
+      }
+      <p class="status" part="status" role="status" aria-live="polite" data-status=${this.status.kind}>
+        ${this.statusText()}
+      </p>
+      <div class="screen" part="screen" style="--fb-aspect: ${aspect}" data-status=${this.status.kind}>
+        ${this.canvas} ${this.renderOverlay()}
+      </div>
+      <p id="keyboard-hint" class="hint">
+        Click the desktop or focus it with Tab to type; every key goes to the desktop. Press Ctrl+Shift+F12 to
+        move focus back to the session controls.
+      </p>
+    `;
+  }
+
+  private renderActions(state: Session['state'] | undefined): TemplateResult {
+    if (this.confirmingTerminate) {
+      return html`<span
+        class="confirm"
+        role="group"
+        aria-label="Confirm termination"
+        @keydown=${this.onConfirmKey}
+      >
+        <span>Terminate this session? Unsaved work is lost.</span>
+        <button
+          type="button"
+          class="danger"
+          data-action="confirm-terminate"
+          ?disabled=${this.busy}
+          @click=${() => this.runAction('terminate')}
+        >
+          Terminate
+        </button>
+        <button type="button" data-action="cancel-terminate" @click=${this.cancelTerminate}>Cancel</button>
+      </span>`;
+    }
+    const canTerminate = state !== undefined && state !== 'terminated' && state !== 'terminating';
+    return html`
+      <button
+        type="button"
+        data-action="pause"
+        ?disabled=${this.busy || state !== 'active'}
+        @click=${() => this.runAction('pause')}
+      >
+        Pause
+      </button>
+      <button
+        type="button"
+        data-action="resume"
+        ?disabled=${this.busy || state !== 'paused'}
+        @click=${() => this.runAction('resume')}
+      >
+        Resume
+      </button>
+      <button
+        type="button"
+        class="danger"
+        data-action="terminate"
+        ?disabled=${this.busy || !canTerminate}
+        @click=${this.askTerminate}
+      >
+        Terminate
+      </button>
+    `;
+  }
+
+  private onConfirmKey(event: KeyboardEvent): void {
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      void this.cancelTerminate();
+    }
+  }
+
+  private renderOverlay(): TemplateResult | typeof nothing {
+    switch (this.status.kind) {
+      case 'connected': {
+        const state = this.session?.state;
+        if (state !== 'paused' && state !== 'pausing') return nothing;
+        return html`<div class="overlay" data-overlay="paused">
+          <span>${state === 'pausing' ? 'Pausing…' : 'Paused'}</span>
+          <span>The desktop's memory is kept. Resume the session to continue.</span>
+        </div>`;
+      }
+      case 'idle':
+      case 'connecting':
+        return html`<div class="overlay">
+          ${this.launching ? renderLaunchSteps('connecting') : html`<span class="spinner" aria-hidden="true"></span>`}
+          <span>Connecting…</span>
+        </div>`;
+      case 'closed':
+      case 'error':
+        return html`<div class="overlay">
+          <span>${this.status.kind === 'error' ? 'Could not connect' : 'Disconnected'}</span>
+          ${this.session?.state === 'paused' ? html`<span>The session is paused. Resume it to continue.</span>` : nothing}
+        </div>`;
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import { expect, fixture, html, oneEvent, waitUntil } from '@open-wc/testing';
+import { sendKeys } from '@web/test-runner-commands';
+import { NEVER } from 'rxjs';
+import '../../../module/active-sessions/active-sessions.ts';
+import type { VscActiveSessions } from '../../../module/active-sessions/active-sessions.component.ts';
+import type { NavigateDetail, OpenSessionDetail } from '../../../module/shared/events.ts';
+import { SessionsStore } from '../../../module/state/sessions-store.ts';
+import { FakeApi } from './support/fake-api.ts';
+
+async function setup(
+  fake = new FakeApi(),
+  refresh = true,
+): Promise<{ el: VscActiveSessions; store: SessionsStore }> {
+  const store = new SessionsStore({ api: fake.client(), changeFeed: () => NEVER });
+  if (refresh) await store.refresh();
+  const el = await fixture<VscActiveSessions>(
+    html`<vsc-active-sessions .store=${store}></vsc-active-sessions>`,
+  );
+  return { el, store };
+}
+
+const row = (el: VscActiveSessions, id: string): HTMLElement | null =>
+  el.shadowRoot?.querySelector<HTMLElement>(`tr[data-session-id="${id}"]`) ?? null;
+
+const actions = (el: VscActiveSessions, id: string): string[] =>
+  [...(row(el, id)?.querySelectorAll<HTMLButtonElement>('button[data-action]') ?? [])].map(
+    (b) => b.dataset['action'] ?? '',
+  );
+
+const button = (el: VscActiveSessions, id: string, action: string): HTMLButtonElement | null =>
+  row(el, id)?.querySelector<HTMLButtonElement>(`button[data-action="${action}"]`) ?? null;
+
+describe('<vsc-active-sessions>', () => {
+  it('shows a loading state until the first list arrives', async () => {
+    const { el, store } = await setup(new FakeApi(), false);
+    expect(el.shadowRoot?.querySelector('[role="status"]')?.textContent).to.contain('Loading sessions');
+    await store.refresh();
+    await el.updateComplete;
+    expect(el.shadowRoot?.textContent).to.contain('You have no running sessions.');
+  });
+
+  it('shows the empty state with a way to Quick Launch', async () => {
+    const { el } = await setup();
+    const navigate = oneEvent(el, 'vsc-navigate') as Promise<CustomEvent<NavigateDetail>>;
+    el.shadowRoot?.querySelector<HTMLButtonElement>('[data-action="quick-launch"]')?.click();
+    expect((await navigate).detail.view).to.equal('launch');
+    await expect(el).to.be.accessible();
+  });
+
+  it('lists sessions with short id, tier, state badge and created time, and the actions each state allows', async () => {
+    const fake = new FakeApi();
+    const active = fake.seed({ state: 'active', tier: 'gpu' });
+    const paused = fake.seed({ state: 'paused' });
+    const failed = fake.seed({ state: 'failed', failureReason: 'Xvnc exited' });
+    const provisioning = fake.seed({ state: 'provisioning' });
+    const terminated = fake.seed({ state: 'terminated' });
+    const { el } = await setup(fake);
+
+    const cells = row(el, active.sessionId)?.querySelectorAll('th, td') ?? [];
+    expect(cells[0]?.textContent?.trim()).to.equal(active.sessionId.slice(0, 8));
+    expect(cells[1]?.textContent?.trim()).to.equal('gpu');
+    expect(cells[2]?.querySelector('.badge')?.textContent?.trim()).to.equal('Active');
+    expect(cells[3]?.querySelector('time')?.getAttribute('datetime')).to.equal(active.createdAt);
+
+    expect(actions(el, active.sessionId)).to.deep.equal(['open', 'pause', 'terminate']);
+    expect(actions(el, paused.sessionId)).to.deep.equal(['resume', 'terminate']);
+    expect(actions(el, failed.sessionId)).to.deep.equal(['terminate']);
+    expect(actions(el, provisioning.sessionId)).to.deep.equal(['terminate']);
+    expect(row(el, failed.sessionId)?.textContent).to.contain('Xvnc exited');
+    expect(row(el, terminated.sessionId)).to.equal(null, 'terminated sessions are hidden by default');
+
+    el.showEnded = true;
+    await el.updateComplete;
+    expect(actions(el, terminated.sessionId)).to.deep.equal([]);
+    await expect(el).to.be.accessible();
+  });
+
+  it('Open dispatches vsc-open-session with the session id', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active' });
+    const { el } = await setup(fake);
+    const opened = oneEvent(el, 'vsc-open-session') as Promise<CustomEvent<OpenSessionDetail>>;
+    button(el, s.sessionId, 'open')?.click();
+    const event = await opened;
+    expect(event.detail.sessionId).to.equal(s.sessionId);
+    expect(event.composed).to.equal(true);
+  });
+
+  it('Pause and Resume call the API and the row follows the new state', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active' });
+    const { el } = await setup(fake);
+    button(el, s.sessionId, 'pause')?.click();
+    await waitUntil(() => row(el, s.sessionId)?.dataset['state'] === 'paused');
+    expect(fake.count('POST', `/sessions/${s.sessionId}/pause`)).to.equal(1);
+    button(el, s.sessionId, 'resume')?.click();
+    await waitUntil(() => row(el, s.sessionId)?.dataset['state'] === 'active');
+    expect(fake.count('POST', `/sessions/${s.sessionId}/resume`)).to.equal(1);
+  });
+
+  it('Terminate asks for confirmation in the row; Cancel (or Escape) keeps the session', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active' });
+    const { el } = await setup(fake);
+    button(el, s.sessionId, 'terminate')?.click();
+    await el.updateComplete;
+    expect(actions(el, s.sessionId)).to.deep.equal(['confirm-terminate', 'cancel-terminate']);
+    expect(el.shadowRoot?.activeElement?.getAttribute('data-action')).to.equal('cancel-terminate');
+    await expect(el).to.be.accessible();
+    await sendKeys({ press: 'Escape' });
+    await waitUntil(() => button(el, s.sessionId, 'terminate'));
+    await el.updateComplete;
+    expect(el.shadowRoot?.activeElement?.getAttribute('data-action')).to.equal('terminate', 'focus returns');
+    button(el, s.sessionId, 'terminate')?.click();
+    await el.updateComplete;
+    button(el, s.sessionId, 'cancel-terminate')?.click();
+    await el.updateComplete;
+    expect(fake.count('DELETE', `/sessions/${s.sessionId}`)).to.equal(0);
+  });
+
+  it('Confirm terminates the session (DELETE) and it leaves the list', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'paused' });
+    const { el } = await setup(fake);
+    button(el, s.sessionId, 'terminate')?.click();
+    await el.updateComplete;
+    button(el, s.sessionId, 'confirm-terminate')?.click();
+    await waitUntil(() => row(el, s.sessionId) === null);
+    expect(fake.count('DELETE', `/sessions/${s.sessionId}`)).to.equal(1);
+    expect(fake.sessions.get(s.sessionId)?.state).to.equal('terminated');
+  });
+
+  it('shows an action error with its code (stale list → ILLEGAL_TRANSITION)', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active' });
+    const { el } = await setup(fake);
+    fake.set(s, 'paused'); // changed elsewhere; our list still says active
+    button(el, s.sessionId, 'pause')?.click();
+    await waitUntil(() => el.shadowRoot?.querySelector('[role="alert"]'));
+    const alert = el.shadowRoot?.querySelector('[role="alert"]');
+    expect(alert?.getAttribute('data-code')).to.equal('ILLEGAL_TRANSITION');
+    expect(alert?.textContent).to.contain('A paused session cannot pause.');
+    await waitUntil(() => row(el, s.sessionId)?.dataset['state'] === 'paused', 'the list refreshes');
+    await expect(el).to.be.accessible();
+  });
+
+  it('shows a list error with Retry', async () => {
+    const fake = new FakeApi();
+    fake.failures.set('/sessions', 'AUTH_INVALID');
+    const { el, store } = await setup(fake);
+    await el.updateComplete;
+    const alert = el.shadowRoot?.querySelector('[role="alert"]');
+    expect(alert?.getAttribute('data-code')).to.equal('AUTH_INVALID');
+    await expect(el).to.be.accessible();
+    fake.failures.clear();
+    fake.seed({ state: 'active' });
+    el.shadowRoot?.querySelector<HTMLButtonElement>('[data-action="retry"]')?.click();
+    await waitUntil(() => store.value.sessions.length === 1);
+    await el.updateComplete;
+    expect(el.shadowRoot?.querySelector('[role="alert"]')).to.equal(null);
+  });
+
+  it('releases its store subscription when removed', async () => {
+    const { el, store } = await setup();
+    expect(store.observerCount).to.equal(1);
+    el.remove();
+    expect(store.observerCount).to.equal(0);
+  });
+
+  it('is accessible in the dark theme', async () => {
+    const fake = new FakeApi();
+    fake.seed({ state: 'active' });
+    fake.seed({ state: 'failed', failureReason: 'boom' });
+    fake.seed({ state: 'paused' });
+    const { el } = await setup(fake);
+    el.theme = 'dark';
+    await el.updateComplete;
+    await expect(el).to.be.accessible();
+  });
+});

@@ -1,10 +1,10 @@
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { API_PREFIX, HandshakeReportSchema } from '../protocol/api.ts';
-import { HANDSHAKE } from '../protocol/handshake.ts';
+import { HandshakeReportSchema } from '../protocol/api.ts';
+import { API_PREFIX, HANDSHAKE } from '../protocol/handshake.ts';
 import { STREAM_SUBPROTOCOL } from '../protocol/stream.ts';
 import { registerDevLoginRoute } from './api/dev-login-routes.ts';
 import { installErrorHandling, sendError } from './api/error-handler.ts';
@@ -34,7 +34,8 @@ const STREAM_MESSAGE_LIMIT_BYTES = 1024 * 1024;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the lifecycle log; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     // Fastify's defaults silently drop unknown fields and coerce types; a malformed request must be refused instead.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -72,9 +73,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   const site = deps.config.staticSite;
+  for (const [path, document] of Object.entries(site?.generatedJson ?? {})) {
+    app.get(path, (_request, reply) => reply.header('cache-control', 'no-cache').send(document));
+  }
   if (site) await app.register(fastifyStatic, { root: site.root, wildcard: false, index: 'index.html' });
   app.setNotFoundHandler((request, reply) => {
-    const wantsPage = request.method === 'GET' && !request.url.startsWith('/api/') && request.headers.accept?.includes('text/html');
+    const wantsPage =
+      request.method === 'GET' &&
+      !request.url.startsWith('/api/') &&
+      request.headers.accept?.includes('text/html');
     if (site?.spaFallback && wantsPage) return reply.sendFile('index.html');
     return sendError(reply, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`);
   });

@@ -11,9 +11,16 @@ export interface AdapterConfig {
   /** Origins allowed to call the API from a browser (the host shell's origin). */
   corsOrigins: string[] | '*';
   /** Serves a static site at `/` (the dev harness), with index.html for client-side routes. */
-  staticSite?: { root: string; spaFallback: boolean };
+  staticSite?: StaticSiteConfig;
   runtime: LocalRuntimeConfig;
   logLevel: string;
+}
+
+export interface StaticSiteConfig {
+  root: string;
+  spaFallback: boolean;
+  /** JSON documents made at start-up (e.g. the module manifest with this run's remote URL), by URL path. */
+  generatedJson?: Record<string, unknown>;
 }
 
 export interface LocalRuntimeConfig {

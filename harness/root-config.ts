@@ -1,0 +1,190 @@
+/**
+ * The dev harness's single-spa root config: a stand-in for the N3XUS shell. It learns everything about
+ * v-SuperCore from the module manifest (`/module.json`, written by harness/server/start-harness.ts), loads the
+ * remote through the Module Federation runtime — as any foreign shell would, nothing is bundled in — and passes
+ * the host contract's custom props (`apiBase`, `getToken`).
+ */
+import { init, loadRemote } from '@module-federation/enhanced/runtime';
+import * as singleSpa from 'single-spa';
+import { addErrorHandler, navigateToUrl, registerApplication, start, type LifeCycles } from 'single-spa';
+import type { DevLoginRequest, DevLoginResponse } from '../protocol/api.ts';
+import { HANDSHAKE, HANDSHAKE_HEADER } from '../protocol/handshake.ts';
+
+/** Set by webpack.config.ts (DefinePlugin) from node_modules/single-spa and package.json. */
+declare const __HARNESS_SINGLE_SPA_VERSION__: string;
+declare const __HARNESS_SINGLE_SPA_RANGE__: string;
+
+/** The part of manifest/module.json a host needs. */
+interface NavigationItem {
+  id: string;
+  label: string;
+  icon: string;
+  path: string;
+  module: string;
+  phase: string;
+}
+
+interface ModuleManifest {
+  name: string;
+  entry: string;
+  remoteName: string;
+  navigation: NavigationItem;
+}
+
+/** What the harness passes to the module, as the host contract in ARCHITECTURE.md describes. */
+interface HostProps {
+  apiBase: string;
+  getToken(): Promise<string>;
+}
+
+const ICON_GLYPHS: Record<string, string> = { CloudCompute: '☁' };
+
+/**
+ * Who this tab logs in as. `?user=` (and `?tenant=`) let one browser be several people, e.g. an end-to-end test
+ * with two users; the choice is kept for the tab (sessionStorage), so it survives navigating to links that drop
+ * the query and reloading there.
+ */
+function devIdentity(): DevLoginRequest {
+  const query = new URLSearchParams(location.search);
+  const pick = (param: string, fallback: string): string => {
+    const key = `n3xus-harness:${param}`;
+    const chosen = query.get(param);
+    if (chosen) sessionStorage.setItem(key, chosen);
+    return chosen || sessionStorage.getItem(key) || fallback;
+  };
+  return { userId: pick('user', 'dev-user'), tenantId: pick('tenant', 'dev-tenant') };
+}
+
+const login = devIdentity();
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`harness/index.html has no #${id}`);
+  return found as T;
+}
+
+function showError(message: string): void {
+  const box = document.createElement('pre');
+  box.className = 'harness-error';
+  box.textContent = message;
+  element('harness-errors').append(box);
+}
+
+async function fetchManifest(): Promise<ModuleManifest> {
+  const response = await fetch('/module.json', { cache: 'no-cache' });
+  if (!response.ok) throw new Error(`GET /module.json answered ${response.status}`);
+  return (await response.json()) as ModuleManifest;
+}
+
+let token: Promise<string> | null = null;
+
+/** One dev login per page, shared by every caller; a failed login is forgotten so the next call retries. */
+function getToken(): Promise<string> {
+  token ??= (async () => {
+    const response = await fetch('/api/v1/dev/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [HANDSHAKE_HEADER]: HANDSHAKE },
+      body: JSON.stringify(login),
+    });
+    if (!response.ok) throw new Error(`dev login answered ${response.status}: ${await response.text()}`);
+    return ((await response.json()) as DevLoginResponse).token;
+  })();
+  token.catch(() => {
+    token = null;
+  });
+  return token;
+}
+
+/** In-page navigation for plain left clicks; modified clicks keep the browser's own behaviour (new tab …). */
+function navLink(href: string, label: string, icon?: string): HTMLAnchorElement {
+  const link = document.createElement('a');
+  link.href = href;
+  if (icon) {
+    const glyph = document.createElement('span');
+    glyph.className = 'icon';
+    glyph.dataset.icon = icon;
+    glyph.title = icon;
+    glyph.setAttribute('aria-hidden', 'true');
+    glyph.textContent = ICON_GLYPHS[icon] ?? '▣';
+    link.append(glyph);
+  }
+  link.append(label);
+  link.addEventListener('click', (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigateToUrl(link.href);
+  });
+  return link;
+}
+
+function isUnder(pathname: string, prefix: string): boolean {
+  return pathname === prefix || pathname.startsWith(`${prefix}/`);
+}
+
+function drawNavigation(item: NavigationItem): void {
+  const home = navLink('/', 'Home');
+  const module = navLink(item.path, item.label, item.icon);
+  module.dataset.module = item.module;
+  element('harness-nav-items').append(home, module);
+  const mark = (): void => {
+    const path = location.pathname;
+    home.toggleAttribute('aria-current', false);
+    module.toggleAttribute('aria-current', false);
+    if (path === '/') home.setAttribute('aria-current', 'page');
+    else if (isUnder(path, item.path)) module.setAttribute('aria-current', 'page');
+  };
+  mark();
+  window.addEventListener('single-spa:routing-event', mark);
+}
+
+/** Home is a tiny local single-spa application, so single-spa owns every route, Home's included. */
+const homeApp: LifeCycles = {
+  bootstrap: async () => undefined,
+  mount: async () => {
+    element('harness-home').hidden = false;
+  },
+  unmount: async () => {
+    element('harness-home').hidden = true;
+  },
+};
+
+async function main(): Promise<void> {
+  element('harness-user').textContent = `${login.userId} @ ${login.tenantId}`;
+  addErrorHandler((error) => showError(`${error.appOrParcelName}: ${error.message}`));
+
+  registerApplication({ name: 'home', app: homeApp, activeWhen: (where) => where.pathname === '/' });
+
+  const manifest = await fetchManifest();
+  drawNavigation(manifest.navigation);
+
+  init({
+    name: 'n3xus_harness',
+    remotes: [{ name: manifest.remoteName, entry: manifest.entry }],
+    // Lend the remote our single-spa, so there is one single-spa on the page (parcels, navigation events).
+    shared: {
+      'single-spa': {
+        version: __HARNESS_SINGLE_SPA_VERSION__,
+        scope: 'default',
+        lib: () => singleSpa,
+        shareConfig: { singleton: true, requiredVersion: __HARNESS_SINGLE_SPA_RANGE__ },
+      },
+    },
+  });
+
+  const customProps: HostProps = { apiBase: location.origin, getToken };
+  registerApplication({
+    name: manifest.name,
+    app: async () => {
+      const lifecycles = await loadRemote<LifeCycles<HostProps>>(`${manifest.remoteName}/module`);
+      if (!lifecycles) throw new Error(`${manifest.remoteName}/module did not load`);
+      return lifecycles;
+    },
+    activeWhen: manifest.navigation.path,
+    customProps,
+  });
+}
+
+// Start routing even if the manifest or the remote fails, so Home still works and the error is on screen.
+main()
+  .catch((error: unknown) => showError(`The harness could not load v-SuperCore: ${String(error)}`))
+  .finally(() => start());

@@ -22,7 +22,8 @@ function countingReporter() {
       for (const s of sessions) {
         if (s.testResults) walk(s.testResults);
         // A file that failed to load has no results but errors; count it as one failure.
-        if (!s.passed && (!s.testResults || s.testResults.tests.length + s.testResults.suites.length === 0)) failed++;
+        if (!s.passed && (!s.testResults || s.testResults.tests.length + s.testResults.suites.length === 0))
+          failed++;
       }
       mkdirSync('test-results', { recursive: true });
       writeFileSync('test-results/browser-summary.json', JSON.stringify({ passed, failed }));

@@ -24,7 +24,11 @@ export async function startAdapter(
   config: AdapterConfig,
   options: { logDestination?: DestinationStream } = {},
 ): Promise<RunningAdapter> {
-  const logger = createLogger({ service: 'orchestrator', level: config.logLevel, destination: options.logDestination });
+  const logger = createLogger({
+    service: 'orchestrator',
+    level: config.logLevel,
+    destination: options.logDestination,
+  });
   const canon = new SqliteCanonStore(join(config.dataDir, 'canon.sqlite'));
   const issuer = await LocalIssuer.open(join(config.dataDir, 'auth', 'issuer-key.json'));
   const runtime = new LocalDesktopRuntime(config.runtime, join(config.dataDir, 'sessions'));

@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { SessionSchema, TierSchema, TIER_IDS } from './session.ts';
 
-/** REST contract of the backend adapter, under `/api/v1`. Server validates with these; the client takes the types. */
-export const API_PREFIX = '/api/v1';
+/** REST contract of the backend adapter, under API_PREFIX. Server validates with these; the client takes the types. */
 
 export const DevLoginRequestSchema = Type.Object(
   {

@@ -20,10 +20,11 @@ export const ERRORS = {
   STREAM_PROTOCOL: { status: 400, message: 'The stream message is malformed.' },
   UPSTREAM_PROTOCOL: { status: 502, message: 'The desktop sent data that is not valid RFB.' },
   UPSTREAM_CLOSED: { status: 502, message: 'The desktop closed the connection.' },
-  UPSTREAM_AUTH_FAILED: { status: 502, message: 'The desktop refused the gateway’s credentials.' },
+  UPSTREAM_AUTH_FAILED: { status: 502, message: "The desktop refused the gateway's credentials." },
   UPSTREAM_UNREACHABLE: { status: 502, message: 'The desktop cannot be reached.' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The desktop did not answer in time.' },
   UPSTREAM_REFUSED: { status: 502, message: 'The desktop refused the connection.' },
+  UPSTREAM_ABORTED: { status: 499, message: 'The stream was stopped.' },
   INTERNAL: { status: 500, message: 'Something went wrong on the server.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -7,3 +7,6 @@ export const HANDSHAKE_HEADER = 'x-n3xus-handshake';
 
 export const MODULE_ID = 18;
 export const MODULE_NAME = 'v-supercore';
+
+/** Every REST route and stream of the backend adapter lives under this prefix. */
+export const API_PREFIX = '/api/v1';

@@ -1,24 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { SESSION_STATES, TIER_IDS } from './session-states.ts';
 
-/**
- * IMVU lifecycle states. Genesis covers `requested` and `provisioning`; Termination covers
- * `terminating` and `terminated`; `failed` carries a reason.
- */
-export const SESSION_STATES = [
-  'requested',
-  'provisioning',
-  'active',
-  'pausing',
-  'paused',
-  'resuming',
-  'terminating',
-  'terminated',
-  'failed',
-] as const;
-export type SessionState = (typeof SESSION_STATES)[number];
-
-export const TIER_IDS = ['basic', 'standard', 'pro', 'ultra', 'gpu'] as const;
-export type TierId = (typeof TIER_IDS)[number];
+export { SESSION_STATES, TIER_IDS, type SessionState, type TierId } from './session-states.ts';
 
 export const AllocatedResourcesSchema = Type.Object({
   cpuMillicores: Type.Integer({ minimum: 0 }),

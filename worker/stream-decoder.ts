@@ -1,5 +1,5 @@
 import { ERRORS, type ErrorCode } from '../protocol/errors.ts';
-import { SESSION_STATES, type SessionState } from '../protocol/session.ts';
+import { SESSION_STATES, type SessionState } from '../protocol/session-states.ts';
 import { STREAM_PROTOCOL_VERSION, type ServerStreamMessage, type StreamRect } from '../protocol/stream.ts';
 import { DecodeError } from './decoders/decode-error.ts';
 import { DecoderRegistry } from './decoders/decoder-registry.ts';

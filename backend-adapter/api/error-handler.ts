@@ -2,7 +2,12 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ERRORS, type ErrorBody, type ErrorCode } from '../../protocol/errors.ts';
 import { ApiError } from '../api-error.ts';
 
-export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: unknown): FastifyReply {
+export function sendError(
+  reply: FastifyReply,
+  code: ErrorCode,
+  message?: string,
+  details?: unknown,
+): FastifyReply {
   const body: ErrorBody = { error: { code, message: message ?? ERRORS[code].message } };
   if (details !== undefined) body.error.details = details;
   return reply.code(ERRORS[code].status).type('application/json').send(body);
@@ -26,7 +31,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
     if (mapped) return sendError(reply, mapped);
-    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return sendError(reply, 'BAD_REQUEST', error.message);
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
+      return sendError(reply, 'BAD_REQUEST', error.message);
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 'INTERNAL');
   });

@@ -17,20 +17,27 @@ const errors = { 400: ErrorResponseSchema, 404: ErrorResponseSchema, 409: ErrorR
 
 /** Session CRUD and IMVU transitions; every call is scoped to the caller's own sessions. */
 export function registerSessionRoutes(app: FastifyInstance, lifecycle: SessionLifecycle): void {
-  app.get('/tiers', { schema: { response: { 200: TierListResponseSchema } } }, async () => ({ tiers: TIER_CATALOGUE }));
+  app.get('/tiers', { schema: { response: { 200: TierListResponseSchema } } }, async () => ({
+    tiers: TIER_CATALOGUE,
+  }));
 
   app.post<{ Body: CreateSessionRequest }>(
     '/sessions',
     { schema: { body: CreateSessionRequestSchema, response: { 201: SessionResponseSchema, ...errors } } },
-    async (request, reply) => reply.code(201).send(await lifecycle.create(callerOf(request), request.body.tier)),
+    async (request, reply) =>
+      reply.code(201).send(await lifecycle.create(callerOf(request), request.body.tier)),
   );
 
   app.get('/sessions', { schema: { response: { 200: SessionListResponseSchema } } }, async (request) => ({
     sessions: await lifecycle.list(callerOf(request)),
   }));
 
-  const one = { schema: { params: SessionIdParamsSchema, response: { 200: SessionResponseSchema, ...errors } } };
-  app.get<{ Params: IdParams }>('/sessions/:id', one, (request) => lifecycle.get(callerOf(request), request.params.id));
+  const one = {
+    schema: { params: SessionIdParamsSchema, response: { 200: SessionResponseSchema, ...errors } },
+  };
+  app.get<{ Params: IdParams }>('/sessions/:id', one, (request) =>
+    lifecycle.get(callerOf(request), request.params.id),
+  );
   app.post<{ Params: IdParams }>('/sessions/:id/pause', one, (request) =>
     lifecycle.pause(callerOf(request), request.params.id),
   );

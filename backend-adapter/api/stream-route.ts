@@ -16,7 +16,10 @@ import { sendError } from './error-handler.ts';
 
 function offeredProtocols(request: FastifyRequest): string[] {
   const header = request.headers['sec-websocket-protocol'];
-  return (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((p) => p.trim()).filter(Boolean);
+  return (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -62,7 +65,10 @@ export function registerStreamRoute(
           logger: deps.logger.child({ sessionId: request.params.id, userId: principal.userId }),
         });
       } catch (error) {
-        const code = error instanceof ApiError && error.status === 404 ? StreamCloseCode.NotFound : StreamCloseCode.NotStreamable;
+        const code =
+          error instanceof ApiError && error.status === 404
+            ? StreamCloseCode.NotFound
+            : StreamCloseCode.NotStreamable;
         socket.close(code, error instanceof Error ? error.message.slice(0, 120) : 'stream failed');
       }
     },

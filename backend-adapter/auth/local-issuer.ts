@@ -44,7 +44,11 @@ export class LocalIssuer implements Authenticator {
   }
 
   async issue(principal: Principal, ttlSeconds = 12 * 3600): Promise<string> {
-    return new SignJWT({ tenant: principal.tenantId, email: principal.email, subscription: principal.subscription })
+    return new SignJWT({
+      tenant: principal.tenantId,
+      email: principal.email,
+      subscription: principal.subscription,
+    })
       .setProtectedHeader({ alg: ALG, kid: this.kid, typ: 'JWT' })
       .setIssuer(LOCAL_ISSUER)
       .setAudience(AUDIENCE)

@@ -30,7 +30,12 @@ export interface UsageRecord {
   sessionId: string;
   startTime: string;
   endTime: string;
-  resourceConsumption: { activeSeconds: number; pausedSeconds: number; cpuMillicoreSeconds: number; memoryMiBSeconds: number };
+  resourceConsumption: {
+    activeSeconds: number;
+    pausedSeconds: number;
+    cpuMillicoreSeconds: number;
+    memoryMiBSeconds: number;
+  };
   cost: number;
   canonRecord: true;
 }

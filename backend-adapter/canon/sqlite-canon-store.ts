@@ -76,7 +76,9 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)',
+    );
     const applied = new Set(
       this.db
         .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
@@ -87,13 +89,17 @@ export class SqliteCanonStore implements CanonStore {
       if (applied.has(m.version)) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)')
+          .run(m.version, new Date().toISOString());
       })();
     }
   }
 
   schemaVersion(): number {
-    const row = this.db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_migrations').get();
+    const row = this.db
+      .prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_migrations')
+      .get();
     return row?.v ?? 0;
   }
 
@@ -154,7 +160,9 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async getSession(sessionId: string): Promise<SessionRow | undefined> {
-    const r = this.db.prepare<[string], SessionDbRow>('SELECT * FROM sessions WHERE session_id = ?').get(sessionId);
+    const r = this.db
+      .prepare<[string], SessionDbRow>('SELECT * FROM sessions WHERE session_id = ?')
+      .get(sessionId);
     return r && toRow(r);
   }
 
@@ -169,24 +177,36 @@ export class SqliteCanonStore implements CanonStore {
 
   async listUnfinished(): Promise<SessionRow[]> {
     return this.db
-      .prepare<[], SessionDbRow>("SELECT * FROM sessions WHERE state NOT IN ('terminated', 'failed') ORDER BY created_at")
+      .prepare<[], SessionDbRow>(
+        "SELECT * FROM sessions WHERE state NOT IN ('terminated', 'failed') ORDER BY created_at",
+      )
       .all()
       .map(toRow);
   }
 
   async transition(req: TransitionRequest): Promise<SessionRow | undefined> {
     return this.db.transaction((): SessionRow | undefined => {
-      const current = this.db.prepare<[string], SessionDbRow>('SELECT * FROM sessions WHERE session_id = ?').get(req.sessionId);
+      const current = this.db
+        .prepare<[string], SessionDbRow>('SELECT * FROM sessions WHERE session_id = ?')
+        .get(req.sessionId);
       if (!current || !req.from.includes(current.state)) return undefined;
       const at = req.at.toISOString();
-      const runtime = req.runtime === undefined ? current.runtime : req.runtime === null ? null : JSON.stringify(req.runtime);
+      const runtime =
+        req.runtime === undefined
+          ? current.runtime
+          : req.runtime === null
+            ? null
+            : JSON.stringify(req.runtime);
       const failureReason = req.failureReason ?? current.failure_reason;
       this.db
-        .prepare('UPDATE sessions SET state = ?, failure_reason = ?, runtime = ?, canon_timestamp = ? WHERE session_id = ?')
+        .prepare(
+          'UPDATE sessions SET state = ?, failure_reason = ?, runtime = ?, canon_timestamp = ? WHERE session_id = ?',
+        )
         .run(req.to, failureReason, runtime, at, req.sessionId);
       const payload: Record<string, unknown> = {};
       if (req.failureReason !== undefined) payload.failureReason = req.failureReason;
-      if (req.runtime) payload.runtime = { kind: req.runtime.kind, display: req.runtime.display, port: req.runtime.port };
+      if (req.runtime)
+        payload.runtime = { kind: req.runtime.kind, display: req.runtime.display, port: req.runtime.port };
       this.appendRecord({
         entity: 'session',
         entityId: req.sessionId,
@@ -199,7 +219,9 @@ export class SqliteCanonStore implements CanonStore {
         canonTimestamp: at,
       });
       if (req.usage) this.insertUsage(req.usage, req.actor, at);
-      const updated = this.db.prepare<[string], SessionDbRow>('SELECT * FROM sessions WHERE session_id = ?').get(req.sessionId);
+      const updated = this.db
+        .prepare<[string], SessionDbRow>('SELECT * FROM sessions WHERE session_id = ?')
+        .get(req.sessionId);
       return updated && toRow(updated);
     })();
   }
@@ -210,7 +232,15 @@ export class SqliteCanonStore implements CanonStore {
         `INSERT INTO usage (session_id, user_id, tenant_id, start_time, end_time, resource_consumption, cost, canon_record)
          VALUES (?, ?, ?, ?, ?, ?, ?, 1)`,
       )
-      .run(u.sessionId, u.userId, u.tenantId, u.startTime, u.endTime, JSON.stringify(u.resourceConsumption), u.cost);
+      .run(
+        u.sessionId,
+        u.userId,
+        u.tenantId,
+        u.startTime,
+        u.endTime,
+        JSON.stringify(u.resourceConsumption),
+        u.cost,
+      );
     this.appendRecord({
       entity: 'usage',
       entityId: u.sessionId,
@@ -245,7 +275,9 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async getUsage(sessionId: string): Promise<UsageRecord | undefined> {
-    const r = this.db.prepare<[string], UsageDbRow>('SELECT * FROM usage WHERE session_id = ?').get(sessionId);
+    const r = this.db
+      .prepare<[string], UsageDbRow>('SELECT * FROM usage WHERE session_id = ?')
+      .get(sessionId);
     return (
       r && {
         sessionId: r.session_id,

@@ -11,7 +11,7 @@ import {
 import { RfbConnection } from './rfb-connection.ts';
 import type { RfbServerMessage } from './rfb-message-parser.ts';
 import { parseClientStreamMessage } from './stream-client-message.ts';
-import { RfbUpstreamError, UPSTREAM_PUBLIC_MESSAGES, type UpstreamErrorCode } from './upstream-error.ts';
+import { RfbUpstreamError } from './upstream-error.ts';
 
 export interface StreamTarget {
   host: string;
@@ -30,13 +30,6 @@ export interface BridgeStreamOptions {
  * a viewer that acknowledges without reading cannot make the gateway's memory grow.
  */
 export const STREAM_BUFFERED_HIGH_WATER = 2 * 1024 * 1024;
-
-const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERRORS, code);
-
-/** Gateway codes the wire does not know yet travel as UPSTREAM_CLOSED; the sentence keeps the detail. */
-function wireCode(code: UpstreamErrorCode): ErrorCode {
-  return isErrorCode(code) ? code : 'UPSTREAM_CLOSED';
-}
 
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -232,7 +225,7 @@ class StreamBridge {
     this.log.info('VNC server closed the stream');
     this.finish(StreamCloseCode.SessionEnded, 'desktop closed', {
       code: 'UPSTREAM_CLOSED',
-      message: UPSTREAM_PUBLIC_MESSAGES.UPSTREAM_CLOSED,
+      message: ERRORS.UPSTREAM_CLOSED.message,
     });
   };
 
@@ -244,8 +237,8 @@ class StreamBridge {
     if (error.code === 'UPSTREAM_ABORTED') return this.finish(StreamCloseCode.Normal, 'stream aborted');
     this.log.warn({ code: error.code, reason: error.message }, 'VNC upstream failed');
     this.finish(StreamCloseCode.UpstreamError, error.code, {
-      code: wireCode(error.code),
-      message: UPSTREAM_PUBLIC_MESSAGES[error.code],
+      code: error.code,
+      message: ERRORS[error.code].message,
     });
   }
 

@@ -27,14 +27,3 @@ export class RfbUpstreamError extends Error {
     this.code = code;
   }
 }
-
-/** A sentence for the viewer: says what happened without internals (no host, port or server text). */
-export const UPSTREAM_PUBLIC_MESSAGES: Readonly<Record<UpstreamErrorCode, string>> = {
-  UPSTREAM_PROTOCOL: 'The desktop sent data that is not valid RFB.',
-  UPSTREAM_AUTH_FAILED: "The desktop refused the gateway's credentials.",
-  UPSTREAM_REFUSED: 'The desktop refused the connection.',
-  UPSTREAM_UNREACHABLE: 'The desktop cannot be reached.',
-  UPSTREAM_TIMEOUT: 'The desktop did not answer in time.',
-  UPSTREAM_CLOSED: 'The desktop closed the connection.',
-  UPSTREAM_ABORTED: 'The stream was stopped.',
-};

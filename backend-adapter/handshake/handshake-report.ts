@@ -76,13 +76,25 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
       },
       notYet('billing', 'NexCoin billing integration', 'billing is not integrated yet'),
       notYet('data-privacy', 'Data privacy (GDPR/CCPA)', 'export and erasure are not built yet'),
-      notYet('session-timeout', 'Session timeout enforcement', 'idle and maximum-length timeouts are not built yet'),
-      notYet('resource-quota', 'Resource quota compliance', 'per-user and per-tenant quotas are not built yet'),
+      notYet(
+        'session-timeout',
+        'Session timeout enforcement',
+        'idle and maximum-length timeouts are not built yet',
+      ),
+      notYet(
+        'resource-quota',
+        'Resource quota compliance',
+        'per-user and per-tenant quotas are not built yet',
+      ),
     ],
     '17': [
       notYet('tenant-registry', 'Integration with 13 canonical tenants', 'no tenant registry is loaded yet'),
       notYet('value-distribution', '80/20 value distribution model', 'not configured yet'),
-      notYet('founding-tenant-rights', 'Founding tenant rights respected', 'no tenant registry is loaded yet'),
+      notYet(
+        'founding-tenant-rights',
+        'Founding tenant rights respected',
+        'no tenant registry is loaded yet',
+      ),
       notYet('n3xus-law', 'N3XUS Law compliance', 'depends on the checks above'),
     ],
   };

@@ -63,7 +63,9 @@ export class SessionLifecycle {
         handle = await this.deps.runtime.start(sessionId, tier.resources);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        await this.move(sessionId, ['provisioning'], 'failed', 'genesis.failed', SYSTEM_ACTOR, { failureReason: reason });
+        await this.move(sessionId, ['provisioning'], 'failed', 'genesis.failed', SYSTEM_ACTOR, {
+          failureReason: reason,
+        });
         this.deps.logger.warn({ sessionId, reason }, 'session failed to start');
         throw new ApiError('RUNTIME_FAILED', `The desktop could not be started: ${reason}`, { sessionId });
       }
@@ -143,18 +145,28 @@ export class SessionLifecycle {
       // The desktop is not in the state we asked for: end the session rather than leave it half-changed.
       const reason = error instanceof Error ? error.message : String(error);
       if (handle) await this.deps.runtime.stop(handle).catch(() => undefined);
-      await this.move(sessionId, [rule.via], 'failed', `${action}.failed`, SYSTEM_ACTOR, { failureReason: reason, runtime: null });
+      await this.move(sessionId, [rule.via], 'failed', `${action}.failed`, SYSTEM_ACTOR, {
+        failureReason: reason,
+        runtime: null,
+      });
       throw new ApiError('RUNTIME_FAILED', `The session could not ${action}: ${reason}`, { sessionId });
     }
   }
 
-  private async finishTermination(sessionId: string, handle: RuntimeHandle | null, actor: string): Promise<SessionRow> {
+  private async finishTermination(
+    sessionId: string,
+    handle: RuntimeHandle | null,
+    actor: string,
+  ): Promise<SessionRow> {
     if (handle) await this.deps.runtime.stop(handle);
     const row = await this.deps.canon.getSession(sessionId);
     if (!row) throw new ApiError('SESSION_NOT_FOUND');
     const end = this.clock();
     const usage = await this.usageFor(row, end);
-    return this.move(sessionId, ['terminating'], 'terminated', 'termination.completed', actor, { runtime: null, usage });
+    return this.move(sessionId, ['terminating'], 'terminated', 'termination.completed', actor, {
+      runtime: null,
+      usage,
+    });
   }
 
   private async usageFor(row: SessionRow, end: Date): Promise<UsageRecord> {
@@ -183,7 +195,10 @@ export class SessionLifecycle {
   async streamTarget(principal: Principal, sessionId: string): Promise<StreamTarget> {
     const row = await this.owned(principal, sessionId);
     if (!row.runtime || !['active', 'paused', 'pausing', 'resuming'].includes(row.session.state)) {
-      throw new ApiError('SESSION_NOT_STREAMABLE', `A ${row.session.state} session has no desktop to stream.`);
+      throw new ApiError(
+        'SESSION_NOT_STREAMABLE',
+        `A ${row.session.state} session has no desktop to stream.`,
+      );
     }
     return { host: row.runtime.host, port: row.runtime.port, password: row.runtime.password };
   }
@@ -196,7 +211,15 @@ export class SessionLifecycle {
     actor: string,
     extra: { runtime?: RuntimeHandle | null; failureReason?: string; usage?: UsageRecord } = {},
   ): Promise<SessionRow> {
-    const row = await this.deps.canon.transition({ sessionId, from, to, action, actor, at: this.clock(), ...extra });
+    const row = await this.deps.canon.transition({
+      sessionId,
+      from,
+      to,
+      action,
+      actor,
+      at: this.clock(),
+      ...extra,
+    });
     if (!row) throw new ApiError('ILLEGAL_TRANSITION', `The session could not move to ${to}.`);
     return row;
   }
@@ -215,14 +238,21 @@ export class SessionLifecycle {
         } else if (status === 'gone' || state === 'requested' || state === 'provisioning') {
           if (row.runtime) await this.deps.runtime.stop(row.runtime);
           const reason =
-            status === 'gone' ? 'the desktop ended while the adapter was down' : 'the adapter stopped during provisioning';
-          await this.move(sessionId, [state], 'failed', 'reconcile.failed', SYSTEM_ACTOR, { failureReason: reason, runtime: null });
+            status === 'gone'
+              ? 'the desktop ended while the adapter was down'
+              : 'the adapter stopped during provisioning';
+          await this.move(sessionId, [state], 'failed', 'reconcile.failed', SYSTEM_ACTOR, {
+            failureReason: reason,
+            runtime: null,
+          });
         } else if (state === 'pausing' || state === 'paused') {
           if (status === 'running' && row.runtime) await this.deps.runtime.pause(row.runtime);
-          if (state === 'pausing') await this.move(sessionId, [state], 'paused', 'reconcile.paused', SYSTEM_ACTOR);
+          if (state === 'pausing')
+            await this.move(sessionId, [state], 'paused', 'reconcile.paused', SYSTEM_ACTOR);
         } else if (state === 'resuming' || state === 'active') {
           if (status === 'stopped' && row.runtime) await this.deps.runtime.resume(row.runtime);
-          if (state === 'resuming') await this.move(sessionId, [state], 'active', 'reconcile.active', SYSTEM_ACTOR);
+          if (state === 'resuming')
+            await this.move(sessionId, [state], 'active', 'reconcile.active', SYSTEM_ACTOR);
         }
       } catch (error) {
         this.deps.logger.error({ sessionId, err: error }, 'reconcile failed for session');

@@ -11,4 +11,3 @@ export const ACTIONS = {
 } as const satisfies Record<string, { from: readonly SessionState[]; via: SessionState; to: SessionState }>;
 
 export type SessionAction = keyof typeof ACTIONS;
-

@@ -5,7 +5,11 @@ import { HANDSHAKE, MODULE_NAME } from '../../protocol/handshake.ts';
  * JSON logs in the spec's shape: timestamp, level, module, service, handshake, message, metadata.
  * Secrets are redacted wherever they appear in metadata.
  */
-export function createLogger(options: { service: string; level: string; destination?: DestinationStream }): Logger {
+export function createLogger(options: {
+  service: string;
+  level: string;
+  destination?: DestinationStream;
+}): Logger {
   return pino(
     {
       level: options.level,
@@ -15,7 +19,13 @@ export function createLogger(options: { service: string; level: string; destinat
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
       redact: {
-        paths: ['metadata.password', 'metadata.token', 'metadata.authorization', 'metadata.*.password', 'metadata.*.token'],
+        paths: [
+          'metadata.password',
+          'metadata.token',
+          'metadata.authorization',
+          'metadata.*.password',
+          'metadata.*.token',
+        ],
         censor: '[redacted]',
       },
     },

@@ -12,7 +12,10 @@ export interface TestAdapter {
   logs: string[];
   login(userId: string, tenantId?: string): Promise<string>;
   /** fetch against the adapter with the handshake header and, when given, the bearer token. */
-  api(path: string, init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{
+  api(
+    path: string,
+    init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{
     status: number;
     body: unknown;
   }>;
@@ -31,7 +34,8 @@ export async function startTestAdapter(env: NodeJS.ProcessEnv = {}): Promise<Tes
       done();
     },
   });
-  const config = () => loadConfig({ PATH: process.env.PATH, DEV_MODE: '1', PORT: '0', DATA_DIR: dataDir, ...env });
+  const config = () =>
+    loadConfig({ PATH: process.env.PATH, DEV_MODE: '1', PORT: '0', DATA_DIR: dataDir, ...env });
   let adapter = await startAdapter(config(), { logDestination: destination });
 
   const fixture: TestAdapter = {
@@ -52,7 +56,12 @@ export async function startTestAdapter(env: NodeJS.ProcessEnv = {}): Promise<Tes
       const res = await fetch(adapter.url + path, {
         method: init.method ?? 'GET',
         headers,
-        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+        body:
+          init.body === undefined
+            ? undefined
+            : typeof init.body === 'string'
+              ? init.body
+              : JSON.stringify(init.body),
       });
       const text = await res.text();
       return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };

@@ -23,6 +23,8 @@ done
 
 display=$(head -n 1 "$display_file")
 export DISPLAY=":$display"
+# A calm background instead of X's black root window, when xsetroot is there.
+command -v xsetroot >/dev/null 2>&1 && xsetroot -solid '#24425f'
 "$DESKTOP_WM" >>"$SESSION_DIR/wm.log" 2>&1 &
 "$DESKTOP_TERMINAL" -geometry 100x30+30+30 >>"$SESSION_DIR/terminal.log" 2>&1 &
 echo "ready $display $xvnc"

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AllocatedResources } from '../../../protocol/session.ts';
 import type { LocalRuntimeConfig } from '../../config.ts';
-import { RuntimeStartError, type DesktopStatus, type RuntimeHandle, type RuntimeProvider } from '../runtime-provider.ts';
+import {
+  RuntimeStartError,
+  type DesktopStatus,
+  type RuntimeHandle,
+  type RuntimeProvider,
+} from '../runtime-provider.ts';
 import { findFreePort } from './free-port.ts';
 import { processCommandLine, processState } from './process-state.ts';
 
@@ -77,7 +82,16 @@ export class LocalDesktopRuntime implements RuntimeProvider {
       const ready = await this.waitForReady(child, workDir);
       child.stdout?.destroy();
       child.unref();
-      return { kind: 'local', pgid, pid: ready.pid, display: ready.display, host: HOST, port, password, workDir };
+      return {
+        kind: 'local',
+        pgid,
+        pid: ready.pid,
+        display: ready.display,
+        host: HOST,
+        port,
+        password,
+        workDir,
+      };
     } catch (error) {
       this.signalGroup(pgid, 'SIGKILL');
       throw error;
@@ -166,7 +180,11 @@ export class LocalDesktopRuntime implements RuntimeProvider {
     return state === 'T' ? 'stopped' : 'running';
   }
 
-  private async waitForState(pid: number, ok: (state: string | undefined) => boolean, timeoutMs = 2000): Promise<void> {
+  private async waitForState(
+    pid: number,
+    ok: (state: string | undefined) => boolean,
+    timeoutMs = 2000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (ok(await processState(pid))) return;

@@ -41,7 +41,10 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
     assert.equal(garbage.status, 401);
     assert.equal(code(garbage.body), 'AUTH_INVALID');
 
-    const noHandshake = await t.api('/api/v1/sessions', { token: alice, headers: { 'x-n3xus-handshake': '55-45-18' } });
+    const noHandshake = await t.api('/api/v1/sessions', {
+      token: alice,
+      headers: { 'x-n3xus-handshake': '55-45-18' },
+    });
     assert.equal(noHandshake.status, 412);
     assert.equal(code(noHandshake.body), 'HANDSHAKE_REQUIRED');
   });
@@ -69,18 +72,30 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
     const unknown = await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'mega' } });
     assert.equal(unknown.status, 400);
     assert.equal(code(unknown.body), 'UNKNOWN_TIER');
-    const extra = await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'basic', x: 1 } });
+    const extra = await t.api('/api/v1/sessions', {
+      method: 'POST',
+      token: alice,
+      body: { tier: 'basic', x: 1 },
+    });
     assert.equal(code(extra.body), 'BAD_REQUEST');
     const broken = await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: '{"tier":' });
     assert.equal(code(broken.body), 'BAD_REQUEST');
-    const huge = await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'x'.repeat(100_000) } });
+    const huge = await t.api('/api/v1/sessions', {
+      method: 'POST',
+      token: alice,
+      body: { tier: 'x'.repeat(100_000) },
+    });
     assert.equal(huge.status, 413);
     const list = await t.api('/api/v1/sessions', { token: alice });
     assert.deepEqual((list.body as { sessions: Session[] }).sessions, []);
   });
 
   it('runs the whole lifecycle on a real desktop and records it in Canon Memory', async () => {
-    const created = await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'basic' } });
+    const created = await t.api('/api/v1/sessions', {
+      method: 'POST',
+      token: alice,
+      body: { tier: 'basic' },
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const session = created.body as Session;
     assert.equal(session.state, 'active');
@@ -95,14 +110,23 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
     assert.ok(handle);
     assert.ok(await isPortListening('127.0.0.1', handle.port));
 
-    const paused = await t.api(`/api/v1/sessions/${session.sessionId}/pause`, { method: 'POST', token: alice });
+    const paused = await t.api(`/api/v1/sessions/${session.sessionId}/pause`, {
+      method: 'POST',
+      token: alice,
+    });
     assert.equal((paused.body as Session).state, 'paused');
     assert.equal(await processState(handle.pid), 'T');
-    const again = await t.api(`/api/v1/sessions/${session.sessionId}/pause`, { method: 'POST', token: alice });
+    const again = await t.api(`/api/v1/sessions/${session.sessionId}/pause`, {
+      method: 'POST',
+      token: alice,
+    });
     assert.equal(again.status, 409);
     assert.equal(code(again.body), 'ILLEGAL_TRANSITION');
 
-    const resumed = await t.api(`/api/v1/sessions/${session.sessionId}/resume`, { method: 'POST', token: alice });
+    const resumed = await t.api(`/api/v1/sessions/${session.sessionId}/resume`, {
+      method: 'POST',
+      token: alice,
+    });
     assert.equal((resumed.body as Session).state, 'active');
     assert.notEqual(await processState(handle.pid), 'T');
 
@@ -112,14 +136,27 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
     assert.ok(st === undefined || st === 'Z', `Xvnc still alive in state ${st}`);
     assert.equal(await isPortListening('127.0.0.1', handle.port), false);
 
-    const pauseEnded = await t.api(`/api/v1/sessions/${session.sessionId}/pause`, { method: 'POST', token: alice });
+    const pauseEnded = await t.api(`/api/v1/sessions/${session.sessionId}/pause`, {
+      method: 'POST',
+      token: alice,
+    });
     assert.equal(pauseEnded.status, 409);
     assert.equal(code(pauseEnded.body), 'ILLEGAL_TRANSITION');
 
     const records = await t.adapter.canon.listRecords(session.sessionId);
     assert.deepEqual(
       records.filter((r) => r.entity === 'session').map((r) => r.toState),
-      ['requested', 'provisioning', 'active', 'pausing', 'paused', 'resuming', 'active', 'terminating', 'terminated'],
+      [
+        'requested',
+        'provisioning',
+        'active',
+        'pausing',
+        'paused',
+        'resuming',
+        'active',
+        'terminating',
+        'terminated',
+      ],
     );
     assert.ok(records.every((r) => r.handshake === '55-45-17'));
     const usage = await t.adapter.canon.getUsage(session.sessionId);
@@ -129,7 +166,11 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
   });
 
   it("never shows or touches another user's session", async () => {
-    const created = await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'basic' } });
+    const created = await t.api('/api/v1/sessions', {
+      method: 'POST',
+      token: alice,
+      body: { tier: 'basic' },
+    });
     const id = (created.body as Session).sessionId;
     for (const [method, path] of [
       ['GET', `/api/v1/sessions/${id}`],
@@ -142,7 +183,10 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
       assert.equal(code(res.body), 'SESSION_NOT_FOUND');
       assert.ok(!JSON.stringify(res.body).includes('alice'));
     }
-    assert.deepEqual(((await t.api('/api/v1/sessions', { token: bob })).body as { sessions: Session[] }).sessions, []);
+    assert.deepEqual(
+      ((await t.api('/api/v1/sessions', { token: bob })).body as { sessions: Session[] }).sessions,
+      [],
+    );
     const still = await t.api(`/api/v1/sessions/${id}`, { token: alice });
     assert.equal((still.body as Session).state, 'active');
     await t.api(`/api/v1/sessions/${id}`, { method: 'DELETE', token: alice });
@@ -151,7 +195,11 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
   it('reports the 55-45-17 checks honestly', async () => {
     const res = await t.api('/api/v1/handshake', { token: alice });
     assert.equal(res.status, 200);
-    const report = res.body as { handshake: string; ok: boolean; checks: Array<{ id: string; ok: boolean; group: string }> };
+    const report = res.body as {
+      handshake: string;
+      ok: boolean;
+      checks: Array<{ id: string; ok: boolean; group: string }>;
+    };
     assert.equal(report.handshake, '55-45-17');
     assert.equal(report.checks.find((c) => c.id === 'database')?.ok, true);
     assert.equal(report.checks.find((c) => c.id === 'auth-required')?.ok, true);
@@ -210,8 +258,10 @@ describe('restarting the adapter', () => {
     const t = await startTestAdapter();
     try {
       const token = await t.login('dave');
-      const a = (await t.api('/api/v1/sessions', { method: 'POST', token, body: { tier: 'basic' } })).body as Session;
-      const b = (await t.api('/api/v1/sessions', { method: 'POST', token, body: { tier: 'basic' } })).body as Session;
+      const a = (await t.api('/api/v1/sessions', { method: 'POST', token, body: { tier: 'basic' } }))
+        .body as Session;
+      const b = (await t.api('/api/v1/sessions', { method: 'POST', token, body: { tier: 'basic' } }))
+        .body as Session;
       await t.api(`/api/v1/sessions/${a.sessionId}/pause`, { method: 'POST', token });
       const bHandle = (await t.adapter.canon.getSession(b.sessionId))?.runtime;
       assert.ok(bHandle);

@@ -46,12 +46,17 @@ describe('session stream over WebSocket (real adapter, real Xvnc)', () => {
     t = await startTestAdapter();
     alice = await t.login('alice');
     bob = await t.login('bob');
-    session = (await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'basic' } })).body as Session;
+    session = (await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'basic' } }))
+      .body as Session;
     url = `${t.adapter.url.replace('http', 'ws')}/api/v1/sessions/${session.sessionId}/stream`;
   });
   after(() => t.close());
 
-  const protocols = (token: string) => [STREAM_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token, HANDSHAKE_SUBPROTOCOL];
+  const protocols = (token: string) => [
+    STREAM_SUBPROTOCOL,
+    BEARER_SUBPROTOCOL_PREFIX + token,
+    HANDSHAKE_SUBPROTOCOL,
+  ];
 
   it('streams the owner’s desktop: init with the tier’s size, then updates that cover the screen', async () => {
     const { ws } = await openStream(url, protocols(alice));
@@ -75,8 +80,20 @@ describe('session stream over WebSocket (real adapter, real Xvnc)', () => {
   it('refuses other users, missing credentials, a wrong handshake and unknown sessions before upgrading', async () => {
     assert.equal((await openStream(url, protocols(bob))).refusedWith, 404);
     assert.equal((await openStream(url, [STREAM_SUBPROTOCOL, HANDSHAKE_SUBPROTOCOL])).refusedWith, 401);
-    assert.equal((await openStream(url, [STREAM_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + 'x.y.z', HANDSHAKE_SUBPROTOCOL])).refusedWith, 401);
-    assert.equal((await openStream(url, [STREAM_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + alice])).refusedWith, 412);
+    assert.equal(
+      (
+        await openStream(url, [
+          STREAM_SUBPROTOCOL,
+          BEARER_SUBPROTOCOL_PREFIX + 'x.y.z',
+          HANDSHAKE_SUBPROTOCOL,
+        ])
+      ).refusedWith,
+      401,
+    );
+    assert.equal(
+      (await openStream(url, [STREAM_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + alice])).refusedWith,
+      412,
+    );
     const unknown = url.replace(session.sessionId, 'no-such-session');
     assert.equal((await openStream(unknown, protocols(alice))).refusedWith, 404);
   });

@@ -239,7 +239,7 @@ describe('bridgeStream with a scripted VNC server', () => {
     await bridgeStream(ws.asWs(), { host: '127.0.0.1', port: await freePort() }, { logger });
     assert.equal(ws.closeCode, StreamCloseCode.UpstreamError);
     assert.deepEqual(ws.sent, [
-      { t: 'error', code: 'UPSTREAM_CLOSED', message: 'The desktop cannot be reached.' },
+      { t: 'error', code: 'UPSTREAM_UNREACHABLE', message: 'The desktop cannot be reached.' },
     ]);
   });
 

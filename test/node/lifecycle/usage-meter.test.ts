@@ -6,8 +6,18 @@ import type { SessionState } from '../../../protocol/session.ts';
 
 let seq = 0;
 const rec = (toState: SessionState, at: string): CanonRecord => ({
-  seq: ++seq, recordId: String(seq), entity: 'session', entityId: 's', action: 'a', fromState: null, toState,
-  actor: 'u', tenantId: 't', payload: {}, canonTimestamp: at, handshake: '55-45-17',
+  seq: ++seq,
+  recordId: String(seq),
+  entity: 'session',
+  entityId: 's',
+  action: 'a',
+  fromState: null,
+  toState,
+  actor: 'u',
+  tenantId: 't',
+  payload: {},
+  canonTimestamp: at,
+  handshake: '55-45-17',
 });
 
 describe('usage metering', () => {

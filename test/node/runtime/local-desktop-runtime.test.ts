@@ -10,7 +10,13 @@ import { LocalDesktopRuntime } from '../../../backend-adapter/runtime/local/loca
 import { processState } from '../../../backend-adapter/runtime/local/process-state.ts';
 import { RuntimeStartError } from '../../../backend-adapter/runtime/runtime-provider.ts';
 
-const resources = { cpuMillicores: 1000, memoryMiB: 1024, storageGiB: 1, gpus: 0, display: { width: 800, height: 600 } };
+const resources = {
+  cpuMillicores: 1000,
+  memoryMiB: 1024,
+  storageGiB: 1,
+  gpus: 0,
+  display: { width: 800, height: 600 },
+};
 
 /** Every live (non-zombie) process in a process group. */
 function groupMembers(pgid: number): string[] {
@@ -37,7 +43,8 @@ describe('local desktop runtime (real Xvnc)', () => {
       assert.ok(await isPortListening('127.0.0.1', h.port));
       await new Promise((r) => setTimeout(r, 300));
       const members = groupMembers(h.pgid);
-      for (const name of ['Xvnc', 'openbox', 'xterm']) assert.ok(members.includes(name), `${name} in ${members}`);
+      for (const name of ['Xvnc', 'openbox', 'xterm'])
+        assert.ok(members.includes(name), `${name} in ${members}`);
       assert.equal((await stat(join(dir, 's1'))).mode & 0o777, 0o700);
       assert.equal((await stat(join(dir, 's1', '.vncpasswd'))).mode & 0o777, 0o600);
       const cmd = await readFile(`/proc/${h.pid}/cmdline`, 'utf8');
@@ -77,10 +84,16 @@ describe('local desktop runtime (real Xvnc)', () => {
   it('times out a display server that never becomes ready, and kills it', async () => {
     const hang = join(dir, 'hang.sh');
     await writeFile(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
-    const hanging = new LocalDesktopRuntime({ ...loadConfig({}).runtime, xvncBin: hang, startTimeoutMs: 600 }, dir);
+    const hanging = new LocalDesktopRuntime(
+      { ...loadConfig({}).runtime, xvncBin: hang, startTimeoutMs: 600 },
+      dir,
+    );
     await assert.rejects(hanging.start('s4', resources), /did not come up/);
     await new Promise((r) => setTimeout(r, 100));
-    const sleepers = execFileSync('ps', ['-e', '-o', 'stat=,args=']).toString().split('\n').filter((l) => l.includes('sleep 30') && !l.trim().startsWith('Z'));
+    const sleepers = execFileSync('ps', ['-e', '-o', 'stat=,args='])
+      .toString()
+      .split('\n')
+      .filter((l) => l.includes('sleep 30') && !l.trim().startsWith('Z'));
     assert.deepEqual(sleepers, []);
   });
 });

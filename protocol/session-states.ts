@@ -1,0 +1,21 @@
+// Plain constants, free of TypeBox, so the browser bundle and the worker can import them.
+
+/**
+ * IMVU lifecycle states. Genesis covers `requested` and `provisioning`; Termination covers
+ * `terminating` and `terminated`; `failed` carries a reason.
+ */
+export const SESSION_STATES = [
+  'requested',
+  'provisioning',
+  'active',
+  'pausing',
+  'paused',
+  'resuming',
+  'terminating',
+  'terminated',
+  'failed',
+] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export const TIER_IDS = ['basic', 'standard', 'pro', 'ultra', 'gpu'] as const;
+export type TierId = (typeof TIER_IDS)[number];

@@ -1,21 +1,38 @@
 import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { HandshakeReportSchema } from '../protocol/api.ts';
 import { API_PREFIX, HANDSHAKE } from '../protocol/handshake.ts';
 import { STREAM_SUBPROTOCOL } from '../protocol/stream.ts';
+import type { Analytics } from './analytics/analytics.ts';
+import { ApiError } from './api-error.ts';
+import { requireCaller } from './api/authenticate.ts';
 import { registerDevLoginRoute } from './api/dev-login-routes.ts';
 import { installErrorHandling, sendError } from './api/error-handler.ts';
-import { requireCaller } from './api/authenticate.ts';
+import { registerLiveEventsRoute } from './api/live-events-route.ts';
+import { registerPreferencesRoutes } from './api/preferences-routes.ts';
+import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerSessionRoutes } from './api/session-routes.ts';
 import { registerStreamRoute } from './api/stream-route.ts';
 import type { LocalIssuer } from './auth/local-issuer.ts';
+import type { Authenticator } from './auth/principal.ts';
 import type { CanonStore } from './canon/canon-store.ts';
 import type { AdapterConfig } from './config.ts';
+import type { SessionEventBus } from './events/session-event-bus.ts';
 import { buildHandshakeReport } from './handshake/handshake-report.ts';
 import type { SessionLifecycle } from './lifecycle/session-lifecycle.ts';
+import type { AdapterMetrics } from './observability/prometheus-metrics.ts';
+import type { SessionSampler } from './observability/session-sampler.ts';
+import type { StreamStats } from './observability/stream-stats.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 
 export interface AppDeps {
@@ -24,7 +41,16 @@ export interface AppDeps {
   canon: CanonStore;
   runtime: RuntimeProvider;
   lifecycle: SessionLifecycle;
-  issuer: LocalIssuer;
+  auth: Authenticator;
+  /** The embedded issuer, for dev login; absent when tokens come from v-auth. */
+  issuer?: LocalIssuer;
+  events: SessionEventBus;
+  sampler: SessionSampler;
+  streams: StreamStats;
+  metrics: AdapterMetrics;
+  analytics: Analytics;
+  /** Present when several replicas share Redis: readiness and the 55 check depend on it. */
+  redisPing?: () => Promise<boolean>;
 }
 
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -42,12 +68,52 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.decorateRequest('principal', null);
   installErrorHandling(app);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    deps.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
 
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'v-SuperCore backend adapter',
+        version: '1',
+        description:
+          'N3XUS v-COS module 18. Every /api/v1 call needs `Authorization: Bearer <v-auth JWT>` and `X-N3XUS-Handshake: 55-45-17`.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          handshake: { type: 'apiKey', in: 'header', name: 'X-N3XUS-Handshake' },
+        },
+      },
+      security: [{ bearer: [], handshake: [] }],
+    },
+  });
   await app.register(cors, {
     origin: deps.config.corsOrigins === '*' ? true : deps.config.corsOrigins,
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-N3XUS-Handshake'],
-    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-N3XUS-Handshake', 'Last-Event-ID'],
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
   });
+  // Mutating API calls are rate limited per user. This must run before the rate-limit plugin's own onRoute hook.
+  const perUser = {
+    max: deps.config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    hook: 'preHandler' as const, // after authentication, so the limit is per user rather than per address
+    keyGenerator: (request: FastifyRequest) => request.principal?.userId ?? request.ip,
+    // Thrown by the plugin, so it leaves through the common error handler with its stable code.
+    errorResponseBuilder: (_request: FastifyRequest, context: { ttl: number }) =>
+      new ApiError('RATE_LIMITED', `Too many requests; try again in ${Math.ceil(context.ttl / 1000)} s.`),
+  };
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (route.url.startsWith(API_PREFIX) && methods.some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m))) {
+      route.config = { ...route.config, rateLimit: perUser };
+    }
+  });
+  await app.register(rateLimit, { global: false, ...perUser });
   await app.register(websocket, {
     options: {
       maxPayload: STREAM_MESSAGE_LIMIT_BYTES,
@@ -55,18 +121,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', handshake: HANDSHAKE }));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', handshake: HANDSHAKE }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    const checks: Record<string, boolean> = { canon: await deps.canon.ping().catch(() => false) };
+    if (deps.redisPing) checks.redis = await deps.redisPing().catch(() => false);
+    const ready = Object.values(checks).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
 
   await app.register(
     async (api) => {
-      registerDevLoginRoute(api, deps.issuer, deps.config.devMode);
-      registerStreamRoute(api, { auth: deps.issuer, lifecycle: deps.lifecycle, logger: deps.logger });
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      if (deps.issuer)
+        registerDevLoginRoute(api, deps.issuer, deps.config.devMode, deps.config.auth.devSubscription);
+      registerStreamRoute(api, deps);
       await api.register(async (guarded) => {
-        guarded.addHook('preHandler', requireCaller(deps.issuer));
+        guarded.addHook('preHandler', requireCaller(deps.auth, deps.metrics));
         guarded.get('/handshake', { schema: { response: { 200: HandshakeReportSchema } } }, () =>
-          buildHandshakeReport({ canon: deps.canon, runtime: deps.runtime }),
+          buildHandshakeReport({
+            canon: deps.canon,
+            runtime: deps.runtime,
+            policy: deps.config.policy,
+            timeoutCheckIntervalMs: deps.config.timeoutCheckIntervalMs,
+            redisPing: deps.redisPing,
+          }),
         );
-        registerSessionRoutes(guarded, deps.lifecycle);
+        registerSessionRoutes(guarded, deps.lifecycle, deps.metrics);
+        registerLiveEventsRoute(guarded, deps);
+        registerPreferencesRoutes(guarded, deps.canon);
+        registerResourceRoutes(guarded, { ...deps, policy: deps.config.policy });
       });
     },
     { prefix: API_PREFIX },
@@ -74,7 +160,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const site = deps.config.staticSite;
   for (const [path, document] of Object.entries(site?.generatedJson ?? {})) {
-    app.get(path, (_request, reply) => reply.header('cache-control', 'no-cache').send(document));
+    app.get(path, { schema: { hide: true } }, (_request, reply) =>
+      reply.header('cache-control', 'no-cache').send(document),
+    );
   }
   if (site) await app.register(fastifyStatic, { root: site.root, wildcard: false, index: 'index.html' });
   app.setNotFoundHandler((request, reply) => {

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { SessionSchema, TierSchema, TIER_IDS } from './session.ts';
+import { SessionSchema, SUBSCRIPTIONS, TierSchema, TIER_IDS } from './session.ts';
 
 /** REST contract of the backend adapter, under API_PREFIX. Server validates with these; the client takes the types. */
 
@@ -7,6 +7,7 @@ export const DevLoginRequestSchema = Type.Object(
   {
     userId: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._@-]+$' }),
     tenantId: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._@-]+$' }),
+    subscription: Type.Optional(Type.Union(SUBSCRIPTIONS.map((s) => Type.Literal(s)))),
   },
   { additionalProperties: false },
 );

@@ -19,3 +19,7 @@ export type SessionState = (typeof SESSION_STATES)[number];
 
 export const TIER_IDS = ['basic', 'standard', 'pro', 'ultra', 'gpu'] as const;
 export type TierId = (typeof TIER_IDS)[number];
+
+/** v-auth subscriptions, lowest first: each one may launch the tiers of those below it. */
+export const SUBSCRIPTIONS = ['free', 'standard', 'pro', 'ultra', 'enterprise'] as const;
+export type Subscription = (typeof SUBSCRIPTIONS)[number];

@@ -1,7 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { SESSION_STATES, TIER_IDS } from './session-states.ts';
+import { SESSION_STATES, SUBSCRIPTIONS, TIER_IDS } from './session-states.ts';
 
-export { SESSION_STATES, TIER_IDS, type SessionState, type TierId } from './session-states.ts';
+export {
+  SESSION_STATES,
+  SUBSCRIPTIONS,
+  TIER_IDS,
+  type SessionState,
+  type Subscription,
+  type TierId,
+} from './session-states.ts';
 
 export const AllocatedResourcesSchema = Type.Object({
   cpuMillicores: Type.Integer({ minimum: 0 }),
@@ -32,5 +39,13 @@ export const TierSchema = Type.Object({
   label: Type.String(),
   resources: AllocatedResourcesSchema,
   microNexCoinPerHour: Type.Integer({ minimum: 0 }),
+  /** The lowest v-auth subscription that may launch this tier. */
+  minimumSubscription: Type.Union(SUBSCRIPTIONS.map((s) => Type.Literal(s))),
+  /** Without input for this long an active session is paused (a user may choose less, not more). */
+  idleTimeoutMinutes: Type.Integer({ minimum: 1 }),
+  /** A session older than this is terminated. */
+  maxSessionMinutes: Type.Integer({ minimum: 1 }),
+  /** Whether the caller's subscription allows it (filled per request by the server). */
+  allowed: Type.Optional(Type.Boolean()),
 });
 export type Tier = Static<typeof TierSchema>;

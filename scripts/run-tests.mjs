@@ -53,6 +53,8 @@ function nodeTests(name, dir, tap) {
       'tsx',
       '--test',
       '--test-concurrency=1',
+      // A test that hangs fails after this long instead of stalling the whole run.
+      '--test-timeout=180000',
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',

@@ -20,12 +20,46 @@ export function bearerToken(header: string | undefined): string {
   return match[1];
 }
 
-/** preHandler for `/api/v1`: the handshake header first (412), then the bearer token (401). */
-export function requireCaller(auth: Authenticator) {
+/** Counts every check for the integration KPIs (handshake compliance, auth success rate). */
+export interface AuthCounters {
+  handshakeChecks: { inc(labels: { result: string }): void };
+  authAttempts: { inc(labels: { result: string }): void };
+}
+
+/** The handshake first (412), then the bearer token (401); both counted. */
+export async function authenticate(
+  auth: Authenticator,
+  counters: AuthCounters,
+  handshake: string | undefined,
+  token: () => string,
+): Promise<Principal> {
+  try {
+    checkHandshake(handshake);
+    counters.handshakeChecks.inc({ result: 'ok' });
+  } catch (error) {
+    counters.handshakeChecks.inc({ result: 'missing-or-wrong' });
+    throw error;
+  }
+  try {
+    const principal = await auth.verify(token());
+    counters.authAttempts.inc({ result: 'success' });
+    return principal;
+  } catch (error) {
+    counters.authAttempts.inc({ result: error instanceof ApiError ? error.code : 'error' });
+    throw error;
+  }
+}
+
+/** preHandler for `/api/v1`. */
+export function requireCaller(auth: Authenticator, counters: AuthCounters) {
   return async (request: FastifyRequest): Promise<void> => {
     const handshake = request.headers[HANDSHAKE_HEADER];
-    checkHandshake(Array.isArray(handshake) ? handshake[0] : handshake);
-    request.principal = await auth.verify(bearerToken(request.headers.authorization));
+    request.principal = await authenticate(
+      auth,
+      counters,
+      Array.isArray(handshake) ? handshake[0] : handshake,
+      () => bearerToken(request.headers.authorization),
+    );
   };
 }
 

@@ -8,24 +8,44 @@ import {
   TierListResponseSchema,
   type CreateSessionRequest,
 } from '../../protocol/api.ts';
+import { ApiError } from '../api-error.ts';
 import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
+import type { AdapterMetrics } from '../observability/prometheus-metrics.ts';
 import { TIER_CATALOGUE } from '../tiers/tier-catalogue.ts';
 import { callerOf } from './authenticate.ts';
 
 type IdParams = { id: string };
-const errors = { 400: ErrorResponseSchema, 404: ErrorResponseSchema, 409: ErrorResponseSchema };
+const errors = {
+  400: ErrorResponseSchema,
+  403: ErrorResponseSchema,
+  404: ErrorResponseSchema,
+  409: ErrorResponseSchema,
+};
 
 /** Session CRUD and IMVU transitions; every call is scoped to the caller's own sessions. */
-export function registerSessionRoutes(app: FastifyInstance, lifecycle: SessionLifecycle): void {
-  app.get('/tiers', { schema: { response: { 200: TierListResponseSchema } } }, async () => ({
-    tiers: TIER_CATALOGUE,
+export function registerSessionRoutes(
+  app: FastifyInstance,
+  lifecycle: SessionLifecycle,
+  metrics: Pick<AdapterMetrics, 'sessionCreationDuration'>,
+): void {
+  app.get('/tiers', { schema: { response: { 200: TierListResponseSchema } } }, async (request) => ({
+    tiers: lifecycle.tiersFor(callerOf(request), TIER_CATALOGUE),
   }));
 
   app.post<{ Body: CreateSessionRequest }>(
     '/sessions',
     { schema: { body: CreateSessionRequestSchema, response: { 201: SessionResponseSchema, ...errors } } },
-    async (request, reply) =>
-      reply.code(201).send(await lifecycle.create(callerOf(request), request.body.tier)),
+    async (request, reply) => {
+      const end = metrics.sessionCreationDuration.startTimer({ tier: request.body.tier });
+      try {
+        const session = await lifecycle.create(callerOf(request), request.body.tier);
+        end({ outcome: 'active' });
+        return reply.code(201).send(session);
+      } catch (error) {
+        end({ outcome: error instanceof ApiError ? error.code : 'error' });
+        throw error;
+      }
+    },
   );
 
   app.get('/sessions', { schema: { response: { 200: SessionListResponseSchema } } }, async (request) => ({

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { SessionIdParamsSchema } from '../../protocol/api.ts';
 import { ERRORS } from '../../protocol/errors.ts';
+import { HANDSHAKE } from '../../protocol/handshake.ts';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   HANDSHAKE_SUBPROTOCOL,
@@ -10,6 +11,8 @@ import {
 } from '../../protocol/stream.ts';
 import { ApiError } from '../api-error.ts';
 import type { Authenticator } from '../auth/principal.ts';
+import type { StreamStats } from '../observability/stream-stats.ts';
+import { authenticate, type AuthCounters } from './authenticate.ts';
 import { bridgeStream } from '../gateway/stream-bridge.ts';
 import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
 import { sendError } from './error-handler.ts';
@@ -28,7 +31,13 @@ function offeredProtocols(request: FastifyRequest): string[] {
  */
 export function registerStreamRoute(
   app: FastifyInstance,
-  deps: { auth: Authenticator; lifecycle: SessionLifecycle; logger: Logger },
+  deps: {
+    auth: Authenticator;
+    lifecycle: SessionLifecycle;
+    logger: Logger;
+    streams: StreamStats;
+    metrics: AuthCounters;
+  },
 ): void {
   app.get<{ Params: { id: string } }>(
     '/sessions/:id/stream',
@@ -43,10 +52,12 @@ export function registerStreamRoute(
         if (!offered.includes(STREAM_SUBPROTOCOL)) {
           return sendError(reply, 'BAD_REQUEST', `The ${STREAM_SUBPROTOCOL} subprotocol is required.`);
         }
-        if (!offered.includes(HANDSHAKE_SUBPROTOCOL)) return sendError(reply, 'HANDSHAKE_REQUIRED');
-        const bearer = offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
-        if (!bearer) return sendError(reply, 'AUTH_REQUIRED');
-        const principal = await deps.auth.verify(bearer.slice(BEARER_SUBPROTOCOL_PREFIX.length));
+        const handshake = offered.includes(HANDSHAKE_SUBPROTOCOL) ? HANDSHAKE : undefined;
+        const principal = await authenticate(deps.auth, deps.metrics, handshake, () => {
+          const bearer = offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
+          if (!bearer) throw new ApiError('AUTH_REQUIRED');
+          return bearer.slice(BEARER_SUBPROTOCOL_PREFIX.length);
+        });
         request.principal = principal;
         // Resolving the target here means a missing or stopped session is refused before the upgrade.
         await deps.lifecycle.streamTarget(principal, request.params.id);
@@ -59,10 +70,13 @@ export function registerStreamRoute(
         socket.close(StreamCloseCode.AuthFailed, ERRORS.AUTH_REQUIRED.message);
         return;
       }
+      const sessionId = request.params.id;
+      const viewer = deps.streams.observe(sessionId, () => deps.lifecycle.recordActivity(sessionId));
       try {
-        const target = await deps.lifecycle.streamTarget(principal, request.params.id);
+        const target = await deps.lifecycle.streamTarget(principal, sessionId);
         await bridgeStream(socket, target, {
-          logger: deps.logger.child({ sessionId: request.params.id, userId: principal.userId }),
+          logger: deps.logger.child({ sessionId, userId: principal.userId }),
+          observer: viewer.observer,
         });
       } catch (error) {
         const code =
@@ -70,6 +84,8 @@ export function registerStreamRoute(
             ? StreamCloseCode.NotFound
             : StreamCloseCode.NotStreamable;
         socket.close(code, error instanceof Error ? error.message.slice(0, 120) : 'stream failed');
+      } finally {
+        viewer.release();
       }
     },
   );

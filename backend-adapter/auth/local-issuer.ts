@@ -1,17 +1,25 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
-import { ApiError } from '../api-error.ts';
+import { SignJWT, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Authenticator, Principal } from './principal.ts';
+import { verifyBearer } from './verify-jwt.ts';
 
 const ALG = 'ES256';
 export const LOCAL_ISSUER = 'urn:n3xus:v-supercore:local-issuer';
 export const AUDIENCE = 'v-supercore';
-const CLOCK_TOLERANCE_S = 30;
 
 interface StoredKey {
   kid: string;
   privateJwk: JWK;
+}
+
+async function readKey(keyFile: string): Promise<StoredKey | undefined> {
+  try {
+    return JSON.parse(await readFile(keyFile, 'utf8')) as StoredKey;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -26,16 +34,20 @@ export class LocalIssuer implements Authenticator {
   ) {}
 
   static async open(keyFile: string): Promise<LocalIssuer> {
-    let stored: StoredKey;
-    try {
-      stored = JSON.parse(await readFile(keyFile, 'utf8')) as StoredKey;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let stored = await readKey(keyFile);
+    if (!stored) {
       const { privateKey } = await generateKeyPair(ALG, { extractable: true });
-      stored = { kid: crypto.randomUUID(), privateJwk: await exportJWK(privateKey) };
+      const fresh: StoredKey = { kid: crypto.randomUUID(), privateJwk: await exportJWK(privateKey) };
       await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
-      await writeFile(keyFile, JSON.stringify(stored), { mode: 0o600 });
-      await chmod(keyFile, 0o600);
+      try {
+        // 'wx': when replicas start together, the first writer wins and the others read its key.
+        await writeFile(keyFile, JSON.stringify(fresh), { mode: 0o600, flag: 'wx' });
+        stored = fresh;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        stored = await readKey(keyFile);
+        if (!stored) throw new Error(`issuer key ${keyFile} is unreadable`);
+      }
     }
     const { d: _d, ...publicJwk } = stored.privateJwk;
     const privateKey = (await importJWK(stored.privateJwk, ALG)) as CryptoKey;
@@ -58,24 +70,7 @@ export class LocalIssuer implements Authenticator {
       .sign(this.privateKey);
   }
 
-  async verify(token: string): Promise<Principal> {
-    try {
-      const { payload } = await jwtVerify(token, this.publicKey, {
-        algorithms: [ALG],
-        issuer: LOCAL_ISSUER,
-        audience: AUDIENCE,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        requiredClaims: ['sub', 'exp'],
-      });
-      if (typeof payload.sub !== 'string' || typeof payload.tenant !== 'string') {
-        throw new Error('token lacks subject or tenant');
-      }
-      const principal: Principal = { userId: payload.sub, tenantId: payload.tenant };
-      if (typeof payload.email === 'string') principal.email = payload.email;
-      if (typeof payload.subscription === 'string') principal.subscription = payload.subscription;
-      return principal;
-    } catch {
-      throw new ApiError('AUTH_INVALID');
-    }
+  verify(token: string): Promise<Principal> {
+    return verifyBearer(token, this.publicKey, { issuer: LOCAL_ISSUER, audience: AUDIENCE });
   }
 }

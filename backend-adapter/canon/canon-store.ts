@@ -5,13 +5,15 @@ import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
 export interface SessionRow {
   session: Session;
   runtime: RuntimeHandle | null;
+  /** Last input from any viewer (or the launch); drives the idle timeout. Not a Canon record per input. */
+  lastActivityAt: string;
 }
 
 /** One append-only Canon Memory record: who did what, when, under the handshake. */
 export interface CanonRecord {
   seq: number;
   recordId: string;
-  entity: 'session' | 'usage';
+  entity: 'session' | 'usage' | 'preferences';
   entityId: string;
   action: string;
   fromState: SessionState | null;
@@ -55,9 +57,62 @@ export interface TransitionRequest {
   usage?: UsageRecord;
 }
 
+/**
+ * Limits checked atomically when a session is created: no two concurrent launches may both pass a limit.
+ * Live sessions are those not terminated or failed; their tier resources count against the sums.
+ */
+export interface GenesisLimits {
+  maxLiveSessionsPerUser: number;
+  maxLiveSessionsPerTenant: number;
+  maxCpuMillicoresPerTenant: number;
+  maxMemoryMiBPerTenant: number;
+  /** The cluster-wide ceiling (the spec's ResourceQuota): all tenants together. */
+  cluster: { maxCpuMillicores: number; maxMemoryMiB: number; maxStorageGiB: number; maxSessions: number };
+}
+
+export type QuotaScope =
+  | 'user-sessions'
+  | 'tenant-sessions'
+  | 'tenant-cpu'
+  | 'tenant-memory'
+  | 'cluster-cpu'
+  | 'cluster-memory'
+  | 'cluster-storage'
+  | 'cluster-sessions';
+
+/** Thrown by createSession when a limit would be exceeded; nothing was written. */
+export class QuotaExceededError extends Error {
+  readonly code = 'QUOTA_EXCEEDED';
+  constructor(
+    readonly scope: QuotaScope,
+    readonly limit: number,
+    readonly current: number,
+  ) {
+    super(`quota ${scope} reached (${current} of ${limit})`);
+  }
+}
+
+/** A user's settings, kept in Canon Memory; the server's timestamp decides between concurrent writers. */
+export interface PreferencesRow {
+  userId: string;
+  tenantId: string;
+  preferences: Record<string, unknown>;
+  updatedAt: string;
+}
+
+/** One allocation of resources to a session, from Canon Memory (the spec's "resource allocation history"). */
+export interface AllocationRecord {
+  sessionId: string;
+  tier: Session['tier'];
+  resources: Session['resources'];
+  allocatedAt: string;
+  releasedAt: string | null;
+}
+
 /** Port: Canon Memory. Every change is an appended record plus the current-state row, in one transaction. */
 export interface CanonStore {
-  createSession(row: SessionRow, actor: string): Promise<void>;
+  /** Writes the session and its genesis record; with `limits`, atomically refuses (QuotaExceededError) past any of them. */
+  createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void>;
   getSession(sessionId: string): Promise<SessionRow | undefined>;
   listSessions(owner: { userId: string; tenantId: string }): Promise<SessionRow[]>;
   /** Sessions not yet terminated or failed, for reconciling with the runtime at start-up. */
@@ -66,6 +121,16 @@ export interface CanonStore {
   transition(request: TransitionRequest): Promise<SessionRow | undefined>;
   listRecords(entityId: string): Promise<CanonRecord[]>;
   getUsage(sessionId: string): Promise<UsageRecord | undefined>;
+  /** Records viewer input; cheap and idempotent (callers throttle it). */
+  touchActivity(sessionId: string, at: Date): Promise<void>;
+  getPreferences(owner: { userId: string; tenantId: string }): Promise<PreferencesRow | undefined>;
+  /** Replaces the user's preferences, appending a Canon record; returns the stored row with the server's timestamp. */
+  putPreferences(
+    owner: { userId: string; tenantId: string },
+    preferences: Record<string, unknown>,
+    at: Date,
+  ): Promise<PreferencesRow>;
+  listAllocations(owner: { userId: string; tenantId: string }): Promise<AllocationRecord[]>;
   /** Proves the database answers (for the 55 checks). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

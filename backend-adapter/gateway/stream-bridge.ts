@@ -19,10 +19,23 @@ export interface StreamTarget {
   password?: string | undefined;
 }
 
+/** What the rest of the adapter learns from a stream: activity for idle timeouts, traffic for metrics. */
+export interface StreamObserver {
+  /** The viewer sent keyboard, pointer or clipboard input. */
+  onInput?(): void;
+  /** An update of `bytes` (msgpack) was sent towards the viewer. */
+  onUpdateSent?(bytes: number): void;
+  /** The viewer acknowledged having drawn `count` more updates. */
+  onUpdatesDrawn?(count: number): void;
+  /** Bytes received from the viewer. */
+  onViewerBytes?(bytes: number): void;
+}
+
 export interface BridgeStreamOptions {
   logger: Logger;
   /** Aborting ends the stream: the VNC connection is closed and the WebSocket closed with 1000. */
   signal?: AbortSignal | undefined;
+  observer?: StreamObserver | undefined;
 }
 
 /**
@@ -138,6 +151,7 @@ class StreamBridge {
 
   private handleViewerMessage(data: RawData, isBinary: boolean): void {
     if (this.finished) return;
+    this.options.observer?.onViewerBytes?.(toBuffer(data).length);
     let decoded: unknown;
     try {
       decoded = isBinary ? unpack(toBuffer(data)) : undefined;
@@ -151,13 +165,18 @@ class StreamBridge {
       case 'ack':
         if (message.seq > this.seqSent)
           return this.viewerProtocolError(`ack ${message.seq} for an update not sent`);
-        if (message.seq > this.seqAcked) this.seqAcked = message.seq;
+        if (message.seq > this.seqAcked) {
+          this.options.observer?.onUpdatesDrawn?.(message.seq - this.seqAcked);
+          this.seqAcked = message.seq;
+        }
         this.maybeRequestUpdate();
         return;
       case 'key':
+        this.options.observer?.onInput?.();
         rfb.sendKey(message.keysym, message.down);
         return;
       case 'pointer': {
+        this.options.observer?.onInput?.();
         if (!rfb.isOpen) return;
         const x = Math.min(Math.max(Math.round(message.x), 0), Math.max(rfb.width - 1, 0));
         const y = Math.min(Math.max(Math.round(message.y), 0), Math.max(rfb.height - 1, 0));
@@ -165,6 +184,7 @@ class StreamBridge {
         return;
       }
       case 'clipboard':
+        this.options.observer?.onInput?.();
         rfb.sendClipboard(message.text);
         return;
     }
@@ -209,7 +229,9 @@ class StreamBridge {
   private send(message: ServerStreamMessage): void {
     const { ws } = this;
     if (ws.readyState !== ws.OPEN) return;
-    ws.send(pack(message), { binary: true }, (err) => {
+    const bytes = pack(message);
+    if (message.t === 'update') this.options.observer?.onUpdateSent?.(bytes.length);
+    ws.send(bytes, { binary: true }, (err) => {
       if (err || ws.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) return;
       this.rfb.resumeReading();
       this.maybeRequestUpdate();

@@ -2,11 +2,16 @@ import type { HandshakeCheck, HandshakeReport } from '../../protocol/api.ts';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 import type { RuntimeProvider } from '../runtime/runtime-provider.ts';
+import type { LifecyclePolicy } from '../lifecycle/lifecycle-policy.ts';
 import { TIER_CATALOGUE } from '../tiers/tier-catalogue.ts';
 
 export interface HandshakeDeps {
   canon: CanonStore;
   runtime: RuntimeProvider;
+  policy: LifecyclePolicy;
+  timeoutCheckIntervalMs: number;
+  /** Present when several replicas share Redis. */
+  redisPing?: () => Promise<boolean>;
 }
 
 type Check = Omit<HandshakeCheck, 'group'>;
@@ -25,6 +30,8 @@ const notYet = (id: string, label: string, evidence: string): Check => ({
  */
 export async function buildHandshakeReport(deps: HandshakeDeps): Promise<HandshakeReport> {
   const dbOk = await deps.canon.ping().catch(() => false);
+  const redisOk = deps.redisPing ? await deps.redisPing().catch(() => false) : false;
+  const { limits } = deps.policy;
   const local = deps.runtime.name === 'local';
   const groups: Record<'55' | '45' | '17', Check[]> = {
     '55': [
@@ -45,9 +52,13 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
       {
         id: 'redis',
         label: 'Redis cache availability',
-        applicable: false,
-        ok: false,
-        evidence: 'single-process deployment on embedded SQLite; Redis is used only with several replicas',
+        applicable: deps.redisPing !== undefined,
+        ok: redisOk,
+        evidence: !deps.redisPing
+          ? 'single replica: events and locks are in-process; Redis is used only with several replicas'
+          : redisOk
+            ? 'Redis answered PING'
+            : 'Redis did not answer',
       },
       {
         id: 'session-isolation',
@@ -76,16 +87,20 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
       },
       notYet('billing', 'NexCoin billing integration', 'billing is not integrated yet'),
       notYet('data-privacy', 'Data privacy (GDPR/CCPA)', 'export and erasure are not built yet'),
-      notYet(
-        'session-timeout',
-        'Session timeout enforcement',
-        'idle and maximum-length timeouts are not built yet',
-      ),
-      notYet(
-        'resource-quota',
-        'Resource quota compliance',
-        'per-user and per-tenant quotas are not built yet',
-      ),
+      {
+        id: 'session-timeout',
+        label: 'Session timeout enforcement',
+        applicable: true,
+        ok: true,
+        evidence: `idle timeout and maximum length per tier (${TIER_CATALOGUE.map((t) => `${t.id} ${t.idleTimeoutMinutes}/${t.maxSessionMinutes} min`).join(', ')}), checked every ${Math.round(deps.timeoutCheckIntervalMs / 1000)} s from Canon Memory`,
+      },
+      {
+        id: 'resource-quota',
+        label: 'Resource quota compliance',
+        applicable: true,
+        ok: true,
+        evidence: `checked atomically at Genesis: ${limits.maxLiveSessionsPerUser} live sessions per user, ${limits.maxLiveSessionsPerTenant} per tenant, ${limits.maxCpuMillicoresPerTenant} mCPU and ${limits.maxMemoryMiBPerTenant} MiB per tenant; cluster ceiling ${limits.cluster.maxSessions} sessions, ${limits.cluster.maxCpuMillicores / 1000} CPU`,
+      },
     ],
     '17': [
       notYet('tenant-registry', 'Integration with 13 canonical tenants', 'no tenant registry is loaded yet'),

@@ -1,18 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
-import type { Session, SessionState } from '../../protocol/session.ts';
+import type { Session, SessionState, Tier } from '../../protocol/session.ts';
 import { ApiError } from '../api-error.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { CanonStore, SessionRow, UsageRecord } from '../canon/canon-store.ts';
+import {
+  QuotaExceededError,
+  type CanonStore,
+  type SessionRow,
+  type UsageRecord,
+} from '../canon/canon-store.ts';
+import type { SessionEventBus } from '../events/session-event-bus.ts';
+import { LockHeldError, type SessionLocks } from '../locks/session-locks.ts';
 import type { RuntimeHandle, RuntimeProvider } from '../runtime/runtime-provider.ts';
-import { findTier } from '../tiers/tier-catalogue.ts';
+import { findTier, subscriptionAllows } from '../tiers/tier-catalogue.ts';
+import type { LifecyclePolicy } from './lifecycle-policy.ts';
 import { ACTIONS, type SessionAction } from './transitions.ts';
 import { meterSession, priceActiveTime } from './usage-meter.ts';
 
 export interface LifecycleDeps {
   canon: CanonStore;
   runtime: RuntimeProvider;
+  events: SessionEventBus;
+  locks: SessionLocks;
+  policy: LifecyclePolicy;
   logger: Logger;
   clock?: () => Date;
 }
@@ -24,23 +35,53 @@ export interface StreamTarget {
 }
 
 const SYSTEM_ACTOR = 'system:lifecycle';
+/** States in which a desktop exists and can be streamed. */
+const STREAMABLE: readonly SessionState[] = ['active', 'paused', 'pausing', 'resuming'];
+
+class TransitionTimeout extends Error {}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransitionTimeout(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
  * The IMVU lifecycle: Genesis (requested → provisioning) → Active ⇄ Paused → Termination, or failed with a
- * reason. Every transition is written to Canon Memory before it is acknowledged, and at most one change
- * per session is in flight at a time.
+ * reason. Every transition is written to Canon Memory (compare-and-set) before it is acknowledged and then
+ * published to every replica; at most one change per session is in flight, and every runtime step has a
+ * deadline after which the session fails with its resources released.
  */
 export class SessionLifecycle {
-  private readonly inFlight = new Set<string>();
   private readonly clock: () => Date;
+  private readonly lastActivityWrite = new Map<string, number>();
 
   constructor(private readonly deps: LifecycleDeps) {
     this.clock = deps.clock ?? (() => new Date());
   }
 
+  /** The tiers with `allowed` filled in for this caller's subscription. */
+  tiersFor(principal: Principal, catalogue: readonly Tier[]): Tier[] {
+    return catalogue.map((t) => ({ ...t, allowed: subscriptionAllows(principal.subscription, t) }));
+  }
+
   async create(principal: Principal, tierId: string): Promise<Session> {
     const tier = findTier(tierId);
     if (!tier) throw new ApiError('UNKNOWN_TIER', `There is no resource tier called "${tierId}".`);
+    if (!subscriptionAllows(principal.subscription, tier)) {
+      throw new ApiError(
+        'TIER_NOT_ALLOWED',
+        `The ${tier.label} tier needs the ${tier.minimumSubscription} subscription or higher.`,
+        { tier: tier.id, minimumSubscription: tier.minimumSubscription },
+      );
+    }
+    // The component's own half of the handshake: Canon Memory must answer before anything is provisioned.
+    if (!(await this.deps.canon.ping().catch(() => false))) throw new ApiError('NOT_READY');
+
     const now = this.clock().toISOString();
     const sessionId = randomUUID();
     const session: Session = {
@@ -54,15 +95,38 @@ export class SessionLifecycle {
       canonTimestamp: now,
       handshake: HANDSHAKE,
     };
-    this.inFlight.add(sessionId);
     try {
-      await this.deps.canon.createSession({ session, runtime: null }, principal.userId);
+      await this.deps.canon.createSession(
+        { session, runtime: null, lastActivityAt: now },
+        principal.userId,
+        this.deps.policy.limits,
+      );
+    } catch (error) {
+      if (error instanceof QuotaExceededError) {
+        throw new ApiError(
+          'QUOTA_EXCEEDED',
+          `Quota reached: ${error.scope} (${error.current} of ${error.limit}).`,
+          {
+            scope: error.scope,
+            limit: error.limit,
+            current: error.current,
+          },
+        );
+      }
+      throw error;
+    }
+    await this.announce(session, null);
+    return this.locked(sessionId, async () => {
       await this.move(sessionId, ['requested'], 'provisioning', 'genesis.provisioning', principal.userId);
       let handle: RuntimeHandle;
       try {
-        handle = await this.deps.runtime.start(sessionId, tier.resources);
+        handle = await withTimeout(
+          this.deps.runtime.start(sessionId, tier.resources),
+          this.deps.policy.transitionTimeoutMs,
+          'provisioning',
+        );
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = reasonOf(error);
         await this.move(sessionId, ['provisioning'], 'failed', 'genesis.failed', SYSTEM_ACTOR, {
           failureReason: reason,
         });
@@ -74,9 +138,7 @@ export class SessionLifecycle {
       });
       this.deps.logger.info({ sessionId, userId: principal.userId, tier: tier.id }, 'Session created');
       return row.session;
-    } finally {
-      this.inFlight.delete(sessionId);
-    }
+    });
   }
 
   async list(principal: Principal): Promise<Session[]> {
@@ -109,22 +171,36 @@ export class SessionLifecycle {
   }
 
   private async perform(principal: Principal, sessionId: string, action: SessionAction): Promise<Session> {
-    const row = await this.owned(principal, sessionId);
-    if (this.inFlight.has(sessionId)) throw new ApiError('TRANSITION_IN_PROGRESS');
-    const rule = ACTIONS[action];
-    if (!(rule.from as readonly SessionState[]).includes(row.session.state)) {
-      throw new ApiError('ILLEGAL_TRANSITION', `A ${row.session.state} session cannot ${action}.`, {
-        state: row.session.state,
-      });
-    }
-    this.inFlight.add(sessionId);
-    try {
-      await this.move(sessionId, rule.from, rule.via, `${action}.started`, principal.userId);
-      const result = await this.runAction(action, row.runtime, sessionId, principal.userId);
-      this.deps.logger.info({ sessionId, userId: principal.userId, action }, `Session ${rule.to}`);
+    await this.owned(principal, sessionId);
+    return this.act(sessionId, action, principal.userId);
+  }
+
+  /** Runs one user or system action under the session's lock; the lock holder re-reads the state. */
+  private act(sessionId: string, action: SessionAction, actor: string): Promise<Session> {
+    return this.locked(sessionId, async () => {
+      const row = await this.deps.canon.getSession(sessionId);
+      if (!row) throw new ApiError('SESSION_NOT_FOUND');
+      const rule = ACTIONS[action];
+      if (!(rule.from as readonly SessionState[]).includes(row.session.state)) {
+        throw new ApiError('ILLEGAL_TRANSITION', `A ${row.session.state} session cannot ${action}.`, {
+          state: row.session.state,
+        });
+      }
+      await this.move(sessionId, [row.session.state], rule.via, `${action}.started`, actor);
+      const result = await this.runAction(action, row.runtime, sessionId, actor);
+      // A resumed session starts a fresh idle period, or the idle timeout would pause it again at once.
+      if (action === 'resume') await this.deps.canon.touchActivity(sessionId, this.clock());
+      this.deps.logger.info({ sessionId, actor, action }, `Session ${rule.to}`);
       return result.session;
-    } finally {
-      this.inFlight.delete(sessionId);
+    });
+  }
+
+  private async locked<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.deps.locks.withLock(sessionId, fn);
+    } catch (error) {
+      if (error instanceof LockHeldError) throw new ApiError('TRANSITION_IN_PROGRESS');
+      throw error;
     }
   }
 
@@ -135,16 +211,17 @@ export class SessionLifecycle {
     actor: string,
   ): Promise<SessionRow> {
     const rule = ACTIONS[action];
+    const deadline = this.deps.policy.transitionTimeoutMs;
     try {
       if (action === 'terminate') return await this.finishTermination(sessionId, handle, actor);
       if (!handle) throw new Error('the session has no desktop');
-      if (action === 'pause') await this.deps.runtime.pause(handle);
-      else await this.deps.runtime.resume(handle);
+      const step = action === 'pause' ? this.deps.runtime.pause(handle) : this.deps.runtime.resume(handle);
+      await withTimeout(step, deadline, action);
       return await this.move(sessionId, [rule.via], rule.to, `${action}.completed`, actor);
     } catch (error) {
       // The desktop is not in the state we asked for: end the session rather than leave it half-changed.
-      const reason = error instanceof Error ? error.message : String(error);
-      if (handle) await this.deps.runtime.stop(handle).catch(() => undefined);
+      const reason = reasonOf(error);
+      if (handle) await withTimeout(this.deps.runtime.stop(handle), deadline, 'stop').catch(() => undefined);
       await this.move(sessionId, [rule.via], 'failed', `${action}.failed`, SYSTEM_ACTOR, {
         failureReason: reason,
         runtime: null,
@@ -158,11 +235,11 @@ export class SessionLifecycle {
     handle: RuntimeHandle | null,
     actor: string,
   ): Promise<SessionRow> {
-    if (handle) await this.deps.runtime.stop(handle);
+    if (handle)
+      await withTimeout(this.deps.runtime.stop(handle), this.deps.policy.transitionTimeoutMs, 'termination');
     const row = await this.deps.canon.getSession(sessionId);
     if (!row) throw new ApiError('SESSION_NOT_FOUND');
-    const end = this.clock();
-    const usage = await this.usageFor(row, end);
+    const usage = await this.usageFor(row, this.clock());
     return this.move(sessionId, ['terminating'], 'terminated', 'termination.completed', actor, {
       runtime: null,
       usage,
@@ -194,13 +271,53 @@ export class SessionLifecycle {
   /** Where the gateway connects for this session's stream; only while the desktop exists. */
   async streamTarget(principal: Principal, sessionId: string): Promise<StreamTarget> {
     const row = await this.owned(principal, sessionId);
-    if (!row.runtime || !['active', 'paused', 'pausing', 'resuming'].includes(row.session.state)) {
+    if (!row.runtime || !STREAMABLE.includes(row.session.state)) {
       throw new ApiError(
         'SESSION_NOT_STREAMABLE',
         `A ${row.session.state} session has no desktop to stream.`,
       );
     }
     return { host: row.runtime.host, port: row.runtime.port, password: row.runtime.password };
+  }
+
+  /** Viewer input keeps a session from idling out; written at most once per interval per session. */
+  recordActivity(sessionId: string): void {
+    const now = this.clock().getTime();
+    const last = this.lastActivityWrite.get(sessionId) ?? 0;
+    if (now - last < this.deps.policy.activityWriteIntervalMs) return;
+    this.lastActivityWrite.set(sessionId, now);
+    void this.deps.canon.touchActivity(sessionId, new Date(now)).catch((err: unknown) => {
+      this.deps.logger.warn({ sessionId, err }, 'could not record activity');
+    });
+  }
+
+  /**
+   * Idle timeout (active without input → paused) and maximum length (→ terminated), from the tier's policy
+   * and the user's preference. Reads only Canon Memory, so it holds after a restart too.
+   */
+  async enforceTimeouts(idleMinutesFor: (row: SessionRow) => Promise<number>): Promise<void> {
+    const now = this.clock().getTime();
+    for (const row of await this.deps.canon.listUnfinished()) {
+      const { sessionId, state } = row.session;
+      const tier = findTier(row.session.tier);
+      if (!tier) continue;
+      try {
+        if (
+          now - Date.parse(row.session.createdAt) > tier.maxSessionMinutes * 60_000 &&
+          (ACTIONS.terminate.from as readonly SessionState[]).includes(state)
+        ) {
+          await this.act(sessionId, 'terminate', 'system:max-session-length');
+        } else if (state === 'active') {
+          const idleMs = (await idleMinutesFor(row)) * 60_000;
+          if (now - Date.parse(row.lastActivityAt) > idleMs)
+            await this.act(sessionId, 'pause', 'system:idle-timeout');
+        }
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === 'TRANSITION_IN_PROGRESS')) {
+          this.deps.logger.warn({ sessionId, err: error }, 'timeout enforcement failed');
+        }
+      }
+    }
   }
 
   private async move(
@@ -221,7 +338,17 @@ export class SessionLifecycle {
       ...extra,
     });
     if (!row) throw new ApiError('ILLEGAL_TRANSITION', `The session could not move to ${to}.`);
+    await this.announce(row.session, from.length === 1 ? (from[0] ?? null) : null);
     return row;
+  }
+
+  private async announce(session: Session, previousState: SessionState | null): Promise<void> {
+    await this.deps.events
+      .publish({ type: 'session.changed', session, previousState })
+      .catch((err: unknown) => {
+        // A lost notification must not undo a recorded transition; dashboards also re-read on reconnect.
+        this.deps.logger.warn({ sessionId: session.sessionId, err }, 'could not publish session change');
+      });
   }
 
   /**
@@ -231,32 +358,36 @@ export class SessionLifecycle {
   async reconcile(): Promise<void> {
     for (const row of await this.deps.canon.listUnfinished()) {
       const { sessionId, state } = row.session;
-      const status = row.runtime ? await this.deps.runtime.status(row.runtime) : 'gone';
       try {
-        if (state === 'terminating') {
-          await this.finishTermination(sessionId, row.runtime, SYSTEM_ACTOR);
-        } else if (status === 'gone' || state === 'requested' || state === 'provisioning') {
-          if (row.runtime) await this.deps.runtime.stop(row.runtime);
-          const reason =
-            status === 'gone'
-              ? 'the desktop ended while the adapter was down'
-              : 'the adapter stopped during provisioning';
-          await this.move(sessionId, [state], 'failed', 'reconcile.failed', SYSTEM_ACTOR, {
-            failureReason: reason,
-            runtime: null,
-          });
-        } else if (state === 'pausing' || state === 'paused') {
-          if (status === 'running' && row.runtime) await this.deps.runtime.pause(row.runtime);
-          if (state === 'pausing')
-            await this.move(sessionId, [state], 'paused', 'reconcile.paused', SYSTEM_ACTOR);
-        } else if (state === 'resuming' || state === 'active') {
-          if (status === 'stopped' && row.runtime) await this.deps.runtime.resume(row.runtime);
-          if (state === 'resuming')
-            await this.move(sessionId, [state], 'active', 'reconcile.active', SYSTEM_ACTOR);
-        }
+        await this.locked(sessionId, () => this.reconcileOne(row));
       } catch (error) {
-        this.deps.logger.error({ sessionId, err: error }, 'reconcile failed for session');
+        this.deps.logger.error({ sessionId, state, err: error }, 'reconcile failed for session');
       }
+    }
+  }
+
+  private async reconcileOne(row: SessionRow): Promise<void> {
+    const { sessionId, state } = row.session;
+    const status = row.runtime ? await this.deps.runtime.status(row.runtime) : 'gone';
+    const actor = 'system:reconcile';
+    if (state === 'terminating') {
+      await this.finishTermination(sessionId, row.runtime, actor);
+    } else if (status === 'gone' || state === 'requested' || state === 'provisioning') {
+      if (row.runtime) await this.deps.runtime.stop(row.runtime);
+      const failureReason =
+        status === 'gone'
+          ? 'the desktop ended while the adapter was down'
+          : 'the adapter stopped during provisioning';
+      await this.move(sessionId, [state], 'failed', 'reconcile.failed', actor, {
+        failureReason,
+        runtime: null,
+      });
+    } else if (state === 'pausing' || state === 'paused') {
+      if (status === 'running' && row.runtime) await this.deps.runtime.pause(row.runtime);
+      if (state === 'pausing') await this.move(sessionId, [state], 'paused', 'reconcile.paused', actor);
+    } else if (state === 'resuming' || state === 'active') {
+      if (status === 'stopped' && row.runtime) await this.deps.runtime.resume(row.runtime);
+      if (state === 'resuming') await this.move(sessionId, [state], 'active', 'reconcile.active', actor);
     }
   }
 }

@@ -19,6 +19,14 @@ export interface RuntimeHandle {
 /** What the runtime sees of a desktop right now. */
 export type DesktopStatus = 'running' | 'stopped' | 'gone';
 
+/** Resource use of a desktop at one moment: cumulative CPU time and current memory. */
+export interface DesktopSample {
+  cpuSeconds: number;
+  memoryBytes: number;
+  /** GPU utilisation in percent where the desktop has one, else null. */
+  gpuPercent: number | null;
+}
+
 /** Port: starts, freezes, thaws and ends desktops. Adapters: local (Xvnc processes), Kubernetes (later). */
 export interface RuntimeProvider {
   readonly name: string;
@@ -29,6 +37,8 @@ export interface RuntimeProvider {
   /** Ends the desktop and frees everything it held; safe to call on a desktop that is already gone. */
   stop(handle: RuntimeHandle): Promise<void>;
   status(handle: RuntimeHandle): Promise<DesktopStatus>;
+  /** Undefined when the desktop is gone. */
+  sample(handle: RuntimeHandle): Promise<DesktopSample | undefined>;
 }
 
 /** A launch that failed; `reason` is shown to the user. */

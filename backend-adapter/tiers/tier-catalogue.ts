@@ -1,4 +1,7 @@
+import { SUBSCRIPTIONS, type Subscription } from '../../protocol/session-states.ts';
 import type { Tier, TierId } from '../../protocol/session.ts';
+
+const display = (width: number, height: number) => ({ width, height });
 
 /**
  * The resource tiers a user can launch. Rates are integer micro-NexCoin per hour (money is never a float).
@@ -8,38 +11,29 @@ export const TIER_CATALOGUE: readonly Tier[] = [
   {
     id: 'basic',
     label: 'Basic',
-    resources: {
-      cpuMillicores: 1000,
-      memoryMiB: 2048,
-      storageGiB: 10,
-      gpus: 0,
-      display: { width: 1280, height: 720 },
-    },
+    resources: { cpuMillicores: 1000, memoryMiB: 2048, storageGiB: 10, gpus: 0, display: display(1280, 720) },
     microNexCoinPerHour: 500_000,
+    minimumSubscription: 'free',
+    idleTimeoutMinutes: 30,
+    maxSessionMinutes: 8 * 60,
   },
   {
     id: 'standard',
     label: 'Standard',
-    resources: {
-      cpuMillicores: 2000,
-      memoryMiB: 4096,
-      storageGiB: 25,
-      gpus: 0,
-      display: { width: 1280, height: 800 },
-    },
+    resources: { cpuMillicores: 2000, memoryMiB: 4096, storageGiB: 25, gpus: 0, display: display(1280, 800) },
     microNexCoinPerHour: 1_000_000,
+    minimumSubscription: 'standard',
+    idleTimeoutMinutes: 60,
+    maxSessionMinutes: 12 * 60,
   },
   {
     id: 'pro',
     label: 'Pro',
-    resources: {
-      cpuMillicores: 4000,
-      memoryMiB: 8192,
-      storageGiB: 50,
-      gpus: 0,
-      display: { width: 1600, height: 900 },
-    },
+    resources: { cpuMillicores: 4000, memoryMiB: 8192, storageGiB: 50, gpus: 0, display: display(1600, 900) },
     microNexCoinPerHour: 2_500_000,
+    minimumSubscription: 'pro',
+    idleTimeoutMinutes: 120,
+    maxSessionMinutes: 24 * 60,
   },
   {
     id: 'ultra',
@@ -49,9 +43,12 @@ export const TIER_CATALOGUE: readonly Tier[] = [
       memoryMiB: 16384,
       storageGiB: 100,
       gpus: 0,
-      display: { width: 1920, height: 1080 },
+      display: display(1920, 1080),
     },
     microNexCoinPerHour: 6_000_000,
+    minimumSubscription: 'ultra',
+    idleTimeoutMinutes: 240,
+    maxSessionMinutes: 48 * 60,
   },
   {
     id: 'gpu',
@@ -61,9 +58,12 @@ export const TIER_CATALOGUE: readonly Tier[] = [
       memoryMiB: 32768,
       storageGiB: 200,
       gpus: 1,
-      display: { width: 1920, height: 1080 },
+      display: display(1920, 1080),
     },
     microNexCoinPerHour: 15_000_000,
+    minimumSubscription: 'ultra',
+    idleTimeoutMinutes: 120,
+    maxSessionMinutes: 24 * 60,
   },
 ];
 
@@ -73,4 +73,14 @@ export function findTier(id: string): Tier | undefined {
 
 export function isTierId(id: string): id is TierId {
   return findTier(id) !== undefined;
+}
+
+function rank(subscription: string | undefined): number {
+  return SUBSCRIPTIONS.indexOf(subscription as Subscription);
+}
+
+/** Whether a subscription may launch the tier; an unknown or missing subscription may launch nothing. */
+export function subscriptionAllows(subscription: string | undefined, tier: Tier): boolean {
+  const have = rank(subscription);
+  return have >= 0 && have >= rank(tier.minimumSubscription);
 }

@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
+import type { LocalIssuer } from '../../backend-adapter/auth/local-issuer.ts';
 import { loadConfig } from '../../backend-adapter/config.ts';
 import { startAdapter, type RunningAdapter } from '../../backend-adapter/start-adapter.ts';
 
 export interface TestAdapter {
   adapter: RunningAdapter;
+  /** The embedded issuer (tests run without v-auth). */
+  issuer: LocalIssuer;
   dataDir: string;
   logs: string[];
   login(userId: string, tenantId?: string): Promise<string>;
@@ -41,6 +44,10 @@ export async function startTestAdapter(env: NodeJS.ProcessEnv = {}): Promise<Tes
   const fixture: TestAdapter = {
     get adapter() {
       return adapter;
+    },
+    get issuer() {
+      if (!adapter.issuer) throw new Error('the adapter runs without the embedded issuer');
+      return adapter.issuer;
     },
     dataDir,
     logs,

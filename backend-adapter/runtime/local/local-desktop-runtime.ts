@@ -7,12 +7,13 @@ import type { AllocatedResources } from '../../../protocol/session.ts';
 import type { LocalRuntimeConfig } from '../../config.ts';
 import {
   RuntimeStartError,
+  type DesktopSample,
   type DesktopStatus,
   type RuntimeHandle,
   type RuntimeProvider,
 } from '../runtime-provider.ts';
 import { findFreePort } from './free-port.ts';
-import { processCommandLine, processState } from './process-state.ts';
+import { processCommandLine, processGroupUsage, processState } from './process-state.ts';
 
 const LAUNCHER = fileURLToPath(new URL('./desktop-launcher.sh', import.meta.url));
 const HOST = '127.0.0.1';
@@ -178,6 +179,12 @@ export class LocalDesktopRuntime implements RuntimeProvider {
     const state = await processState(handle.pid);
     if (state === undefined || state === 'Z') return 'gone';
     return state === 'T' ? 'stopped' : 'running';
+  }
+
+  async sample(handle: RuntimeHandle): Promise<DesktopSample | undefined> {
+    if (!(await this.isOurs(handle))) return undefined;
+    const usage = await processGroupUsage(handle.pgid);
+    return { cpuSeconds: usage.cpuSeconds, memoryBytes: usage.memoryBytes, gpuPercent: null };
   }
 
   private async waitForState(

@@ -50,7 +50,7 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
   });
 
   it('refuses expired tokens, tokens signed by another key, and alg "none"', async () => {
-    const expired = await t.adapter.issuer.issue({ userId: 'alice', tenantId: 'tenant-a' }, -120);
+    const expired = await t.issuer.issue({ userId: 'alice', tenantId: 'tenant-a' }, -120);
     assert.equal(code((await t.api('/api/v1/sessions', { token: expired })).body), 'AUTH_INVALID');
 
     const { privateKey } = await generateKeyPair('ES256');
@@ -204,6 +204,8 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
     assert.equal(report.checks.find((c) => c.id === 'database')?.ok, true);
     assert.equal(report.checks.find((c) => c.id === 'auth-required')?.ok, true);
     assert.equal(report.checks.find((c) => c.id === 'billing')?.ok, false);
+    assert.equal(report.checks.find((c) => c.id === 'session-timeout')?.ok, true);
+    assert.equal(report.checks.find((c) => c.id === 'resource-quota')?.ok, true);
     assert.equal(report.ok, false);
     assert.deepEqual([...new Set(report.checks.map((c) => c.group))], ['55', '45', '17']);
   });

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import { SessionIdParamsSchema } from '../../protocol/api.ts';
+import {
+  METRICS_WINDOW_SECONDS,
+  MetricsQuerySchema,
+  QuotaResponseSchema,
+  WebVitalSchema,
+  type QuotaResponse,
+  type WebVital,
+} from '../../protocol/resources.ts';
+import { ApiError } from '../api-error.ts';
+import type { Analytics } from '../analytics/analytics.ts';
+import type { CanonStore } from '../canon/canon-store.ts';
+import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
+import type { LifecyclePolicy } from '../lifecycle/lifecycle-policy.ts';
+import type { SessionSampler } from '../observability/session-sampler.ts';
+import { callerOf } from './authenticate.ts';
+
+/** Resource Monitor data (metrics history, quota) and the module's Core Web Vitals. */
+export function registerResourceRoutes(
+  app: FastifyInstance,
+  deps: {
+    canon: CanonStore;
+    lifecycle: SessionLifecycle;
+    sampler: SessionSampler;
+    policy: LifecyclePolicy;
+    analytics: Analytics;
+  },
+): void {
+  app.get<{ Params: { id: string }; Querystring: { windowSeconds?: string } }>(
+    '/sessions/:id/metrics',
+    { schema: { params: SessionIdParamsSchema, querystring: MetricsQuerySchema } },
+    async (request) => {
+      const session = await deps.lifecycle.get(callerOf(request), request.params.id);
+      const window = Number(request.query.windowSeconds ?? METRICS_WINDOW_SECONDS.default);
+      if (window < METRICS_WINDOW_SECONDS.min || window > METRICS_WINDOW_SECONDS.max) {
+        throw new ApiError('BAD_REQUEST', 'windowSeconds must be from 10 to 3600.');
+      }
+      return { samples: deps.sampler.recent(session.sessionId, window) };
+    },
+  );
+
+  app.get('/quota', { schema: { response: { 200: QuotaResponseSchema } } }, async (request) => {
+    const caller = callerOf(request);
+    const tenantLive = (await deps.canon.listUnfinished()).filter(
+      (r) => r.session.tenantId === caller.tenantId,
+    );
+    const { limits } = deps.policy;
+    const response: QuotaResponse = {
+      limits: {
+        maxLiveSessionsPerUser: limits.maxLiveSessionsPerUser,
+        maxLiveSessionsPerTenant: limits.maxLiveSessionsPerTenant,
+        maxCpuMillicoresPerTenant: limits.maxCpuMillicoresPerTenant,
+        maxMemoryMiBPerTenant: limits.maxMemoryMiBPerTenant,
+      },
+      usage: {
+        liveSessionsOfUser: tenantLive.filter((r) => r.session.userId === caller.userId).length,
+        liveSessionsOfTenant: tenantLive.length,
+        cpuMillicoresOfTenant: tenantLive.reduce((a, r) => a + r.session.resources.cpuMillicores, 0),
+        memoryMiBOfTenant: tenantLive.reduce((a, r) => a + r.session.resources.memoryMiB, 0),
+      },
+    };
+    return response;
+  });
+
+  const accepted = { 202: { type: 'null', description: 'Accepted for v-analytics.' } };
+  app.post<{ Body: WebVital }>(
+    '/vitals',
+    { schema: { body: WebVitalSchema, response: accepted } },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      deps.analytics.track({
+        event: 'supercore.web-vitals',
+        userId: caller.userId,
+        properties: { ...request.body, tenantId: caller.tenantId },
+        timestamp: new Date().toISOString(),
+      });
+      return reply.code(202).send();
+    },
+  );
+}

@@ -1,0 +1,46 @@
+import type { SessionState } from '../../protocol/session.ts';
+import { QuotaExceededError, type GenesisLimits } from './canon-store.ts';
+
+/** States in which a session holds its resources; the others (terminated, failed) have released them. */
+export const FINISHED_STATES: readonly SessionState[] = ['terminated', 'failed'];
+
+export function isFinished(state: SessionState): boolean {
+  return FINISHED_STATES.includes(state);
+}
+
+/** The Canon entity id under which a user's preference writes are recorded (`listRecords` reads them). */
+export function preferencesEntityId(owner: { userId: string; tenantId: string }): string {
+  return `preferences:${owner.tenantId}:${owner.userId}`;
+}
+
+/** What live sessions hold right now, read inside the write transaction that creates the next one. */
+export interface LiveUsage {
+  userSessions: number;
+  tenant: { sessions: number; cpuMillicores: number; memoryMiB: number };
+  cluster: { sessions: number; cpuMillicores: number; memoryMiB: number; storageGiB: number };
+}
+
+/**
+ * The first limit a new session with `wanted` resources would pass, or undefined when it fits. Checked in a
+ * fixed order (user, tenant, cluster) so the same state always reports the same scope.
+ */
+export function exceededLimit(
+  limits: GenesisLimits,
+  live: LiveUsage,
+  wanted: { cpuMillicores: number; memoryMiB: number; storageGiB: number },
+): QuotaExceededError | undefined {
+  const checks: Array<[QuotaExceededError['scope'], number, number, number]> = [
+    ['user-sessions', limits.maxLiveSessionsPerUser, live.userSessions, 1],
+    ['tenant-sessions', limits.maxLiveSessionsPerTenant, live.tenant.sessions, 1],
+    ['tenant-cpu', limits.maxCpuMillicoresPerTenant, live.tenant.cpuMillicores, wanted.cpuMillicores],
+    ['tenant-memory', limits.maxMemoryMiBPerTenant, live.tenant.memoryMiB, wanted.memoryMiB],
+    ['cluster-sessions', limits.cluster.maxSessions, live.cluster.sessions, 1],
+    ['cluster-cpu', limits.cluster.maxCpuMillicores, live.cluster.cpuMillicores, wanted.cpuMillicores],
+    ['cluster-memory', limits.cluster.maxMemoryMiB, live.cluster.memoryMiB, wanted.memoryMiB],
+    ['cluster-storage', limits.cluster.maxStorageGiB, live.cluster.storageGiB, wanted.storageGiB],
+  ];
+  for (const [scope, limit, current, adding] of checks) {
+    if (current + adding > limit) return new QuotaExceededError(scope, limit, current);
+  }
+  return undefined;
+}

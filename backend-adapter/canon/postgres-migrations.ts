@@ -1,0 +1,178 @@
+import type { PoolClient } from 'pg';
+
+/**
+ * Versioned schema of the PostgreSQL Canon Memory, the same semantics as the SQLite one (sqlite-migrations.ts)
+ * in PostgreSQL's types: timestamps are timestamptz, JSON is jsonb, money is BIGINT micro-NexCoin. Statements
+ * are unqualified: they land in the store's schema through the connection's search_path. A released
+ * migration is never edited: a change is a new version.
+ */
+export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE canon_records (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        record_id UUID NOT NULL UNIQUE,
+        entity TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT,
+        actor TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        payload JSONB NOT NULL,
+        canon_timestamp TIMESTAMPTZ NOT NULL,
+        handshake TEXT NOT NULL CHECK (handshake = '55-45-17')
+      );
+      CREATE INDEX canon_records_entity ON canon_records (entity_id, seq);
+
+      -- Append-only, enforced by the database itself (not only by this code).
+      CREATE FUNCTION canon_records_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'canon records are append-only' USING ERRCODE = 'integrity_constraint_violation';
+        END
+      $$;
+      CREATE TRIGGER canon_records_no_update_delete BEFORE UPDATE OR DELETE ON canon_records
+        FOR EACH ROW EXECUTE FUNCTION canon_records_append_only();
+      CREATE TRIGGER canon_records_no_truncate BEFORE TRUNCATE ON canon_records
+        FOR EACH STATEMENT EXECUTE FUNCTION canon_records_append_only();
+
+      CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        resources JSONB NOT NULL,
+        state TEXT NOT NULL,
+        failure_reason TEXT,
+        runtime JSONB,
+        created_at TIMESTAMPTZ NOT NULL,
+        canon_timestamp TIMESTAMPTZ NOT NULL,
+        handshake TEXT NOT NULL CHECK (handshake = '55-45-17')
+      );
+      CREATE INDEX sessions_owner ON sessions (tenant_id, user_id, created_at);
+      CREATE INDEX sessions_state ON sessions (state);
+
+      CREATE TABLE usage (
+        session_id TEXT PRIMARY KEY REFERENCES sessions (session_id),
+        user_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        start_time TIMESTAMPTZ NOT NULL,
+        end_time TIMESTAMPTZ NOT NULL,
+        resource_consumption JSONB NOT NULL,
+        cost BIGINT NOT NULL CHECK (cost >= 0),
+        canon_record BOOLEAN NOT NULL DEFAULT TRUE CHECK (canon_record)
+      );
+    `,
+  },
+  {
+    // As SQLite's version 2: idle clock, preferences, allocation history (a current-state table whose rows
+    // open at genesis and close at terminated/failed, with numeric columns the genesis quota check sums).
+    version: 2,
+    sql: `
+      ALTER TABLE sessions ADD COLUMN last_activity_at TIMESTAMPTZ;
+      UPDATE sessions SET last_activity_at = canon_timestamp;
+      ALTER TABLE sessions ALTER COLUMN last_activity_at SET NOT NULL;
+
+      ALTER TABLE canon_records ADD CONSTRAINT canon_records_entity
+        CHECK (entity IN ('session', 'usage', 'preferences'));
+
+      CREATE TABLE preferences (
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        preferences JSONB NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (tenant_id, user_id)
+      );
+
+      CREATE TABLE allocations (
+        allocation_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (session_id),
+        user_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        resources JSONB NOT NULL,
+        cpu_millicores INTEGER NOT NULL CHECK (cpu_millicores >= 0),
+        memory_mib INTEGER NOT NULL CHECK (memory_mib >= 0),
+        storage_gib INTEGER NOT NULL CHECK (storage_gib >= 0),
+        gpus INTEGER NOT NULL CHECK (gpus >= 0),
+        allocated_at TIMESTAMPTZ NOT NULL,
+        released_at TIMESTAMPTZ
+      );
+      CREATE INDEX allocations_owner ON allocations (tenant_id, user_id, allocated_at);
+      CREATE INDEX allocations_live ON allocations (tenant_id, user_id) WHERE released_at IS NULL;
+      CREATE UNIQUE INDEX allocations_one_open ON allocations (session_id) WHERE released_at IS NULL;
+
+      INSERT INTO allocations (session_id, user_id, tenant_id, tier, resources, cpu_millicores, memory_mib,
+                               storage_gib, gpus, allocated_at, released_at)
+      SELECT s.session_id, s.user_id, s.tenant_id, s.tier, s.resources,
+             (s.resources ->> 'cpuMillicores')::int, (s.resources ->> 'memoryMiB')::int,
+             (s.resources ->> 'storageGiB')::int, (s.resources ->> 'gpus')::int, s.created_at,
+             CASE WHEN s.state IN ('terminated', 'failed') THEN coalesce(
+               (SELECT r.canon_timestamp FROM canon_records r
+                 WHERE r.entity = 'session' AND r.entity_id = s.session_id
+                   AND r.to_state IN ('terminated', 'failed')
+                 ORDER BY r.seq LIMIT 1),
+               s.canon_timestamp) END
+        FROM sessions s;
+    `,
+  },
+];
+
+/** Session-level advisory lock key (per schema) held while migrating. */
+const MIGRATION_LOCK = "hashtext('v-supercore:canon:migrate:' || $1)";
+
+/**
+ * Creates the schema if needed and applies the pending `migrations`, each in its own transaction with its
+ * schema_migrations row. Holds a session-level advisory lock on the schema meanwhile, so when two replicas
+ * start at once one migrates and the other waits, then finds nothing left to do. The client's search_path
+ * must already point at `schema`. Refuses a database written by newer code.
+ */
+export async function applyPostgresMigrations(
+  client: PoolClient,
+  schema: string,
+  migrations: ReadonlyArray<{ version: number; sql: string }> = POSTGRES_MIGRATIONS,
+): Promise<void> {
+  await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`, [schema]);
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+    );
+    const applied = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
+        (r) => r.version,
+      ),
+    );
+    const known = Math.max(0, ...POSTGRES_MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new Error(`the Canon database is at schema version ${newest}, newer than this code (${known})`);
+    }
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    }
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`, [schema]);
+  }
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Schema names are restricted to plain lower-case identifiers, so they can be quoted without surprises. */
+export function quoteIdent(name: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new Error(`"${name}" is not a plain identifier (lower-case letters, digits, underscore)`);
+  }
+  return `"${name}"`;
+}

@@ -1,0 +1,119 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CanonStore } from '../canon/canon-store.ts';
+
+/**
+ * The spec's metrics, with exactly its names, plus what the integration KPIs are derived from
+ * (auth success rate, handshake compliance, API availability) and the process's own metrics.
+ */
+export class AdapterMetrics {
+  readonly registry = new Registry();
+  readonly sessionCreationDuration: Histogram;
+  readonly streamLatency: Histogram;
+  readonly streamQuality: Gauge;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly authAttempts: Counter<'result'>;
+  readonly handshakeChecks: Counter<'result'>;
+  readonly sessionTransitions: Counter<'to'>;
+
+  constructor(canon: CanonStore) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'v_supercore_' });
+
+    // Live sessions and their allocations are read from Canon Memory at scrape time: always true, on any replica.
+    let snapshot: Promise<Awaited<ReturnType<CanonStore['listUnfinished']>>> | undefined;
+    const live = () => {
+      snapshot ??= canon.listUnfinished().finally(() => setTimeout(() => (snapshot = undefined), 0));
+      return snapshot;
+    };
+    const sumBy = (key: 'cpuMillicores' | 'memoryMiB' | 'gpus') =>
+      async function (this: Gauge<'tier'>) {
+        this.reset();
+        for (const row of await live()) this.inc({ tier: row.session.tier }, row.session.resources[key]);
+      };
+    new Gauge({
+      name: 'v_supercore_active_sessions',
+      help: 'Sessions not yet terminated or failed, by state and tier.',
+      labelNames: ['state', 'tier'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const row of await live()) this.inc({ state: row.session.state, tier: row.session.tier });
+      },
+    });
+    new Gauge({
+      name: 'v_supercore_resource_allocation_cpu',
+      help: 'CPU allocated to live sessions, in millicores.',
+      labelNames: ['tier'],
+      registers,
+      collect: sumBy('cpuMillicores'),
+    });
+    new Gauge({
+      name: 'v_supercore_resource_allocation_memory',
+      help: 'Memory allocated to live sessions, in MiB.',
+      labelNames: ['tier'],
+      registers,
+      collect: sumBy('memoryMiB'),
+    });
+    new Gauge({
+      name: 'v_supercore_resource_allocation_gpu',
+      help: 'GPUs allocated to live sessions.',
+      labelNames: ['tier'],
+      registers,
+      collect: sumBy('gpus'),
+    });
+    this.sessionCreationDuration = new Histogram({
+      name: 'v_supercore_session_creation_duration',
+      help: 'Seconds from a launch request to an active (or failed) session.',
+      labelNames: ['tier', 'outcome'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
+    this.streamLatency = new Histogram({
+      name: 'v_supercore_stream_latency_ms',
+      help: 'Stream round-trip time between gateway and viewer, in milliseconds.',
+      buckets: [5, 10, 20, 35, 50, 100, 200, 500, 1000],
+      registers,
+    });
+    this.streamQuality = new Gauge({
+      name: 'v_supercore_stream_quality_score',
+      help: 'Stream quality from 0 (unusable) to 1 (smooth), per session.',
+      labelNames: ['session'],
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: 'v_supercore_http_requests_total',
+      help: 'API requests by route and status (API availability = non-5xx share).',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'v_supercore_http_request_duration_seconds',
+      help: 'API response time (the spec bounds it at 200 ms).',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2],
+      registers,
+    });
+    this.authAttempts = new Counter({
+      name: 'v_supercore_auth_attempts_total',
+      help: 'Bearer token verifications by result (auth success rate).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.handshakeChecks = new Counter({
+      name: 'v_supercore_handshake_checks_total',
+      help: 'Requests checked for the 55-45-17 handshake, by result (handshake compliance).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.sessionTransitions = new Counter({
+      name: 'v_supercore_session_transitions_total',
+      help: 'Session state transitions recorded, by target state.',
+      labelNames: ['to'],
+      registers,
+    });
+    // Start the KPI series at zero, so the first event after a start is counted by rate() too.
+    this.authAttempts.inc({ result: 'success' }, 0);
+    this.handshakeChecks.inc({ result: 'ok' }, 0);
+  }
+}

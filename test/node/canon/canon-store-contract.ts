@@ -1,0 +1,663 @@
+// The one behaviour every CanonStore adapter must have. Each adapter's *.contract.test.ts runs it against a
+// real database of its kind; the hooks below are the only adapter-specific parts.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { Session, SessionState } from '../../../protocol/session.ts';
+import {
+  QuotaExceededError,
+  type CanonStore,
+  type GenesisLimits,
+  type QuotaScope,
+  type SessionRow,
+  type UsageRecord,
+} from '../../../backend-adapter/canon/canon-store.ts';
+import { preferencesEntityId } from '../../../backend-adapter/canon/canon-shared.ts';
+import type { RuntimeHandle } from '../../../backend-adapter/runtime/runtime-provider.ts';
+
+export type SqlRows = Array<Record<string, unknown>>;
+
+export interface CanonStoreFixture {
+  /** A store on a fresh, empty database at the current schema. */
+  store: CanonStore;
+  /** Opens another store on the same database with the current code, as a restart or a second replica would. */
+  reopen(): Promise<CanonStore>;
+  /** Raw SQL on the same database through a connection of its own; rejects with the database's own error. */
+  sql(statement: string): Promise<SqlRows>;
+  /** Closes `store` if the test has not, and drops the database. */
+  cleanup(): Promise<void>;
+}
+
+export interface PreviousSchemaFixture {
+  /** Raw SQL on a fresh database that has only migration 1 applied (the previous schema version). */
+  sql(statement: string): Promise<SqlRows>;
+  /** Opens the current code on that database, which applies the pending migrations. */
+  open(): Promise<CanonStore>;
+  cleanup(): Promise<void>;
+}
+
+/** Migration versions the current code knows; the upgrade test expects exactly these rows. */
+const CURRENT_VERSIONS = [1, 2];
+
+const OWNER = { userId: 'u1', tenantId: 't1' };
+const BASE = Date.parse('2026-01-12T10:00:00.000Z');
+const iso = (offsetSeconds: number): string => new Date(BASE + offsetSeconds * 1000).toISOString();
+const date = (offsetSeconds: number): Date => new Date(BASE + offsetSeconds * 1000);
+
+const BASIC: Session['resources'] = {
+  cpuMillicores: 1000,
+  memoryMiB: 2048,
+  storageGiB: 10,
+  gpus: 0,
+  display: { width: 1280, height: 720 },
+};
+
+const HANDLE: RuntimeHandle = {
+  kind: 'local',
+  pgid: 4242,
+  pid: 4242,
+  display: 12,
+  host: '127.0.0.1',
+  port: 5912,
+  password: 'secret',
+  workDir: '/tmp/vsc-session',
+};
+
+function sessionRow(
+  sessionId: string,
+  owner: { userId: string; tenantId: string } = OWNER,
+  createdOffset = 0,
+  state: SessionState = 'requested',
+): SessionRow {
+  const at = iso(createdOffset);
+  return {
+    session: {
+      sessionId,
+      userId: owner.userId,
+      tenantId: owner.tenantId,
+      tier: 'basic',
+      resources: BASIC,
+      state,
+      createdAt: at,
+      canonTimestamp: at,
+      handshake: '55-45-17',
+    },
+    runtime: null,
+    lastActivityAt: at,
+  };
+}
+
+function usageFor(sessionId: string, cost = 139): UsageRecord {
+  return {
+    userId: OWNER.userId,
+    tenantId: OWNER.tenantId,
+    sessionId,
+    startTime: iso(0),
+    endTime: iso(60),
+    resourceConsumption: {
+      activeSeconds: 60,
+      pausedSeconds: 0,
+      cpuMillicoreSeconds: 60000,
+      memoryMiBSeconds: 122880,
+    },
+    cost,
+    canonRecord: true,
+  };
+}
+
+const HUGE = 1_000_000_000;
+function limits(
+  overrides: Partial<Omit<GenesisLimits, 'cluster'>> & { cluster?: Partial<GenesisLimits['cluster']> } = {},
+): GenesisLimits {
+  return {
+    maxLiveSessionsPerUser: overrides.maxLiveSessionsPerUser ?? HUGE,
+    maxLiveSessionsPerTenant: overrides.maxLiveSessionsPerTenant ?? HUGE,
+    maxCpuMillicoresPerTenant: overrides.maxCpuMillicoresPerTenant ?? HUGE,
+    maxMemoryMiBPerTenant: overrides.maxMemoryMiBPerTenant ?? HUGE,
+    cluster: {
+      maxCpuMillicores: HUGE,
+      maxMemoryMiB: HUGE,
+      maxStorageGiB: HUGE,
+      maxSessions: HUGE,
+      ...overrides.cluster,
+    },
+  };
+}
+
+function isQuota(scope: QuotaScope, limit: number, current: number): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof QuotaExceededError, `expected QuotaExceededError, got ${String(error)}`);
+    assert.equal(error.code, 'QUOTA_EXCEEDED');
+    assert.deepEqual([error.scope, error.limit, error.current], [scope, limit, current]);
+    return true;
+  };
+}
+
+const count = async (sql: (s: string) => Promise<SqlRows>, statement: string): Promise<number> =>
+  Number((await sql(statement))[0]?.n);
+
+export function describeCanonStoreContract(
+  name: string,
+  open: () => Promise<CanonStoreFixture>,
+  openPreviousSchema: () => Promise<PreviousSchemaFixture>,
+): void {
+  describe(`CanonStore contract: ${name}`, () => {
+    let fx: CanonStoreFixture;
+    let store: CanonStore;
+    let others: CanonStore[];
+
+    beforeEach(async () => {
+      fx = await open();
+      store = fx.store;
+      others = [];
+    });
+    afterEach(async () => {
+      for (const other of others) await other.close();
+      await fx.cleanup();
+    });
+
+    /** A second store on the same database (a second replica); closed after the test. */
+    async function second(): Promise<CanonStore> {
+      const other = await fx.reopen();
+      others.push(other);
+      return other;
+    }
+
+    const move = (
+      s: CanonStore,
+      sessionId: string,
+      from: SessionState[],
+      to: SessionState,
+      at: number,
+      extra: { runtime?: RuntimeHandle | null; failureReason?: string; usage?: UsageRecord } = {},
+    ) =>
+      s.transition({
+        sessionId,
+        from,
+        to,
+        action: `${from.join('|')}->${to}`,
+        actor: 'u1',
+        at: date(at),
+        ...extra,
+      });
+
+    it('creates a session and reads it back exactly, with its genesis record', async () => {
+      const row = { ...sessionRow('s1'), runtime: HANDLE };
+      await store.createSession(row, 'u1');
+      assert.deepEqual(await store.getSession('s1'), row);
+      assert.equal(await store.getSession('nope'), undefined);
+      const [genesis, ...rest] = await store.listRecords('s1');
+      assert.deepEqual(rest, []);
+      assert.ok(genesis);
+      assert.equal(genesis.entity, 'session');
+      assert.equal(genesis.action, 'genesis.requested');
+      assert.deepEqual(
+        [genesis.fromState, genesis.toState, genesis.actor, genesis.tenantId],
+        [null, 'requested', 'u1', 't1'],
+      );
+      assert.equal(genesis.canonTimestamp, iso(0));
+      assert.equal(genesis.handshake, '55-45-17');
+      assert.deepEqual(genesis.payload, { tier: 'basic', resources: BASIC });
+      assert.ok(await store.ping());
+    });
+
+    it('lists only the owner’s sessions (user and tenant), newest first, and the unfinished ones', async () => {
+      await store.createSession(sessionRow('a1', OWNER, 0), 'u1');
+      await store.createSession(sessionRow('a2', OWNER, 10), 'u1');
+      await store.createSession(sessionRow('b1', { userId: 'u2', tenantId: 't1' }, 5), 'u2');
+      await store.createSession(sessionRow('c1', { userId: 'u1', tenantId: 't2' }, 5), 'u1');
+      const ids = async (owner: { userId: string; tenantId: string }) =>
+        (await store.listSessions(owner)).map((r) => r.session.sessionId);
+      assert.deepEqual(await ids(OWNER), ['a2', 'a1']);
+      assert.deepEqual(await ids({ userId: 'u2', tenantId: 't1' }), ['b1']);
+      assert.deepEqual(await ids({ userId: 'u1', tenantId: 't2' }), ['c1']);
+      assert.deepEqual(await ids({ userId: 'u2', tenantId: 't2' }), []);
+
+      await move(store, 'a1', ['requested'], 'failed', 20, { failureReason: 'boom' });
+      await move(store, 'b1', ['requested'], 'terminated', 21);
+      assert.deepEqual(
+        (await store.listUnfinished()).map((r) => r.session.sessionId),
+        ['c1', 'a2'], // oldest first
+      );
+      assert.equal((await store.getSession('a1'))?.session.failureReason, 'boom');
+    });
+
+    it('applies a transition only from an allowed state (compare-and-set), writing nothing otherwise', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      const moved = await move(store, 's1', ['requested'], 'provisioning', 1);
+      assert.equal(moved?.session.state, 'provisioning');
+      assert.equal(moved?.session.canonTimestamp, iso(1));
+      const active = await move(store, 's1', ['provisioning'], 'active', 2, { runtime: HANDLE });
+      assert.deepEqual(active?.runtime, HANDLE);
+
+      const before = await store.getSession('s1');
+      const recordsBefore = await store.listRecords('s1');
+      assert.equal(await move(store, 's1', ['paused'], 'resuming', 3), undefined);
+      assert.equal(await move(store, 's1', ['requested', 'provisioning'], 'failed', 3), undefined);
+      assert.equal(await move(store, 'missing', ['active'], 'pausing', 3), undefined);
+      assert.deepEqual(await store.getSession('s1'), before);
+      assert.deepEqual(await store.listRecords('s1'), recordsBefore);
+
+      // Runtime kept when not given, cleared with null; the failure reason is kept once set.
+      const paused = await move(store, 's1', ['active'], 'pausing', 4);
+      assert.deepEqual(paused?.runtime, HANDLE);
+      const failed = await move(store, 's1', ['pausing'], 'failed', 5, {
+        runtime: null,
+        failureReason: 'lost',
+      });
+      assert.equal(failed?.runtime, null);
+      assert.equal(failed?.session.failureReason, 'lost');
+
+      const records = await store.listRecords('s1');
+      assert.deepEqual(
+        records.map((r) => [r.fromState, r.toState, r.canonTimestamp]),
+        [
+          [null, 'requested', iso(0)],
+          ['requested', 'provisioning', iso(1)],
+          ['provisioning', 'active', iso(2)],
+          ['active', 'pausing', iso(4)],
+          ['pausing', 'failed', iso(5)],
+        ],
+      );
+      assert.ok(records.every((r, i) => i === 0 || r.seq > (records[i - 1]?.seq ?? Infinity)));
+      // The handle's secret never goes into the (append-only, widely read) record.
+      assert.deepEqual(records[2]?.payload, { runtime: { kind: 'local', display: 12, port: 5912 } });
+      assert.deepEqual(records[4]?.payload, { failureReason: 'lost' });
+    });
+
+    it('lets exactly one of many racing transitions win, across two store instances', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      await move(store, 's1', ['requested'], 'active', 1);
+      const other = await second();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => move(i % 2 ? other : store, 's1', ['active'], 'pausing', 2)),
+      );
+      assert.equal(results.filter((r) => r !== undefined).length, 1);
+      assert.equal((await store.listRecords('s1')).filter((r) => r.toState === 'pausing').length, 1);
+    });
+
+    it('keeps records append-only in the database itself: raw UPDATE and DELETE are refused', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      await move(store, 's1', ['requested'], 'provisioning', 1);
+      const before = await store.listRecords('s1');
+      await assert.rejects(fx.sql("UPDATE canon_records SET actor = 'mallory'"), /append-only/);
+      await assert.rejects(
+        fx.sql("UPDATE canon_records SET payload = '{}' WHERE entity_id = 's1'"),
+        /append-only/,
+      );
+      await assert.rejects(fx.sql('DELETE FROM canon_records'), /append-only/);
+      await assert.rejects(
+        fx.sql(
+          `INSERT INTO canon_records (record_id, entity, entity_id, action, actor, tenant_id, payload, canon_timestamp, handshake)
+           VALUES ('00000000-0000-4000-8000-0000000000aa', 'session', 's1', 'forged', 'u', 't1', '{}', '${iso(9)}', '1-2-3')`,
+        ),
+        /check/i,
+      );
+      assert.deepEqual(await store.listRecords('s1'), before);
+    });
+
+    it('writes usage in the same transaction as the transition, and rolls both back when one fails', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      await move(store, 's1', ['requested'], 'terminating', 1);
+      const done = await move(store, 's1', ['terminating'], 'terminated', 60, { usage: usageFor('s1') });
+      assert.equal(done?.session.state, 'terminated');
+      assert.deepEqual(await store.getUsage('s1'), usageFor('s1'));
+      assert.equal(await store.getUsage('nope'), undefined);
+      const usageRecords = (await store.listRecords('s1')).filter((r) => r.entity === 'usage');
+      assert.equal(usageRecords.length, 1);
+      assert.equal(usageRecords[0]?.payload.cost, 139);
+
+      // A second usage row for the session violates its key: the transition carrying it must roll back whole.
+      const recordsBefore = await store.listRecords('s1');
+      await assert.rejects(move(store, 's1', ['terminated'], 'failed', 61, { usage: usageFor('s1', 1) }));
+      assert.equal((await store.getSession('s1'))?.session.state, 'terminated');
+      assert.deepEqual(await store.listRecords('s1'), recordsBefore);
+      assert.equal((await store.getUsage('s1'))?.cost, 139);
+    });
+
+    it('keeps money exact beyond 32 bits', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      const big = 9_007_199_254_740_991; // Number.MAX_SAFE_INTEGER micro-NexCoin
+      await move(store, 's1', ['requested'], 'terminated', 1, { usage: usageFor('s1', big) });
+      assert.equal((await store.getUsage('s1'))?.cost, big);
+    });
+
+    it('survives closing and reopening: sessions, records, usage, preferences, allocations', async () => {
+      await store.createSession({ ...sessionRow('s1'), runtime: HANDLE }, 'u1');
+      await move(store, 's1', ['requested'], 'terminated', 30, { usage: usageFor('s1') });
+      await store.createSession(sessionRow('s2', OWNER, 40), 'u1');
+      await store.touchActivity('s2', date(45));
+      await store.putPreferences(OWNER, { theme: 'dark' }, date(50));
+      const snapshot = {
+        sessions: await store.listSessions(OWNER),
+        records: await store.listRecords('s1'),
+        usage: await store.getUsage('s1'),
+        preferences: await store.getPreferences(OWNER),
+        allocations: await store.listAllocations(OWNER),
+      };
+      await store.close();
+      const reopened = await second();
+      assert.deepEqual(
+        {
+          sessions: await reopened.listSessions(OWNER),
+          records: await reopened.listRecords('s1'),
+          usage: await reopened.getUsage('s1'),
+          preferences: await reopened.getPreferences(OWNER),
+          allocations: await reopened.listAllocations(OWNER),
+        },
+        snapshot,
+      );
+    });
+
+    it('applies migrations once: reopening again and again changes nothing', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      for (let i = 0; i < 3; i++) await (await second()).ping();
+      const versions = (await fx.sql('SELECT version FROM schema_migrations ORDER BY version')).map((r) =>
+        Number(r.version),
+      );
+      assert.deepEqual(versions, CURRENT_VERSIONS);
+      assert.equal((await store.listRecords('s1')).length, 1);
+    });
+
+    it('upgrades a database at the previous schema version, keeping its data', async () => {
+      const prev = await openPreviousSchema();
+      try {
+        assert.deepEqual(
+          (await prev.sql('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
+          [1],
+        );
+        const resources = JSON.stringify(BASIC);
+        const seed = [
+          `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, handshake)
+           VALUES ('old-live', 'u1', 't1', 'basic', '${resources}', 'active', NULL, NULL, '${iso(0)}', '${iso(5)}', '55-45-17')`,
+          `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, handshake)
+           VALUES ('old-done', 'u1', 't1', 'basic', '${resources}', 'terminated', NULL, NULL, '${iso(1)}', '${iso(90)}', '55-45-17')`,
+          `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
+           VALUES ('00000000-0000-4000-8000-000000000001', 'session', 'old-live', 'genesis.requested', NULL, 'requested', 'u1', 't1', '{"tier":"basic"}', '${iso(0)}', '55-45-17')`,
+          `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
+           VALUES ('00000000-0000-4000-8000-000000000002', 'session', 'old-done', 'genesis.requested', NULL, 'requested', 'u1', 't1', '{"tier":"basic"}', '${iso(1)}', '55-45-17')`,
+          `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
+           VALUES ('00000000-0000-4000-8000-000000000003', 'session', 'old-done', 'termination.completed', 'terminating', 'terminated', 'u1', 't1', '{}', '${iso(80)}', '55-45-17')`,
+          `INSERT INTO usage (session_id, user_id, tenant_id, start_time, end_time, resource_consumption, cost)
+           VALUES ('old-done', 'u1', 't1', '${iso(0)}', '${iso(60)}', '${JSON.stringify(usageFor('old-done').resourceConsumption)}', 139)`,
+        ];
+        for (const statement of seed) await prev.sql(statement);
+
+        const upgraded = await prev.open();
+        try {
+          assert.deepEqual(
+            (await prev.sql('SELECT version FROM schema_migrations ORDER BY version')).map((r) =>
+              Number(r.version),
+            ),
+            CURRENT_VERSIONS,
+          );
+          const live = await upgraded.getSession('old-live');
+          assert.equal(live?.session.state, 'active');
+          assert.deepEqual(live?.session.resources, BASIC);
+          assert.equal(live?.lastActivityAt, iso(5), 'the idle clock starts from the last recorded change');
+          assert.deepEqual(
+            (await upgraded.listRecords('old-done')).map((r) => r.action),
+            ['genesis.requested', 'termination.completed'],
+          );
+          assert.deepEqual(await upgraded.getUsage('old-done'), usageFor('old-done'));
+          assert.deepEqual(await upgraded.listAllocations(OWNER), [
+            {
+              sessionId: 'old-done',
+              tier: 'basic',
+              resources: BASIC,
+              allocatedAt: iso(1),
+              releasedAt: iso(80),
+            },
+            { sessionId: 'old-live', tier: 'basic', resources: BASIC, allocatedAt: iso(0), releasedAt: null },
+          ]);
+          // Only the live old session counts against a limit.
+          await upgraded.createSession(
+            sessionRow('new-1', OWNER, 100),
+            'u1',
+            limits({ maxLiveSessionsPerUser: 2 }),
+          );
+          await assert.rejects(
+            upgraded.createSession(
+              sessionRow('new-2', OWNER, 101),
+              'u1',
+              limits({ maxLiveSessionsPerUser: 2 }),
+            ),
+            isQuota('user-sessions', 2, 2),
+          );
+          await upgraded.touchActivity('old-live', date(200));
+          assert.equal((await upgraded.getSession('old-live'))?.lastActivityAt, iso(200));
+        } finally {
+          await upgraded.close();
+        }
+      } finally {
+        await prev.cleanup();
+      }
+    });
+
+    describe('limits at genesis', () => {
+      type Case = {
+        scope: QuotaScope;
+        limits: GenesisLimits;
+        fill: Array<{ userId: string; tenantId: string }>;
+        next: { userId: string; tenantId: string };
+        limit: number;
+        current: number;
+        /** Someone else who still fits: the limit is scoped, not global. */
+        fits?: { userId: string; tenantId: string };
+      };
+      const u = (userId: string, tenantId = 't1') => ({ userId, tenantId });
+      const cases: Case[] = [
+        {
+          scope: 'user-sessions',
+          limits: limits({ maxLiveSessionsPerUser: 2 }),
+          fill: [u('u1'), u('u1')],
+          next: u('u1'),
+          limit: 2,
+          current: 2,
+          fits: u('u2'),
+        },
+        {
+          scope: 'tenant-sessions',
+          limits: limits({ maxLiveSessionsPerTenant: 2 }),
+          fill: [u('u1'), u('u2')],
+          next: u('u3'),
+          limit: 2,
+          current: 2,
+          fits: u('u3', 't2'),
+        },
+        {
+          scope: 'tenant-cpu',
+          limits: limits({ maxCpuMillicoresPerTenant: 2500 }),
+          fill: [u('u1'), u('u2')],
+          next: u('u3'),
+          limit: 2500,
+          current: 2000,
+          fits: u('u3', 't2'),
+        },
+        {
+          scope: 'tenant-memory',
+          limits: limits({ maxMemoryMiBPerTenant: 5000 }),
+          fill: [u('u1'), u('u2')],
+          next: u('u3'),
+          limit: 5000,
+          current: 4096,
+          fits: u('u1', 't2'),
+        },
+        {
+          scope: 'cluster-sessions',
+          limits: limits({ cluster: { maxSessions: 2 } }),
+          fill: [u('u1', 't1'), u('u2', 't2')],
+          next: u('u3', 't3'),
+          limit: 2,
+          current: 2,
+        },
+        {
+          scope: 'cluster-cpu',
+          limits: limits({ cluster: { maxCpuMillicores: 2500 } }),
+          fill: [u('u1', 't1'), u('u2', 't2')],
+          next: u('u3', 't3'),
+          limit: 2500,
+          current: 2000,
+        },
+        {
+          scope: 'cluster-memory',
+          limits: limits({ cluster: { maxMemoryMiB: 5000 } }),
+          fill: [u('u1', 't1'), u('u2', 't2')],
+          next: u('u3', 't3'),
+          limit: 5000,
+          current: 4096,
+        },
+        {
+          scope: 'cluster-storage',
+          limits: limits({ cluster: { maxStorageGiB: 25 } }),
+          fill: [u('u1', 't1'), u('u2', 't2')],
+          next: u('u3', 't3'),
+          limit: 25,
+          current: 20,
+        },
+      ];
+      for (const c of cases) {
+        it(`refuses past ${c.scope}, writes nothing, and counts only live sessions`, async () => {
+          for (const [i, owner] of c.fill.entries()) {
+            await store.createSession(sessionRow(`fill-${i}`, owner, i), owner.userId, c.limits);
+          }
+          const allocationsBefore = await store.listAllocations(c.next);
+          await assert.rejects(
+            store.createSession(sessionRow('over', c.next, 10), c.next.userId, c.limits),
+            isQuota(c.scope, c.limit, c.current),
+          );
+          assert.equal(await store.getSession('over'), undefined);
+          assert.deepEqual(await store.listRecords('over'), []);
+          assert.deepEqual(await store.listAllocations(c.next), allocationsBefore);
+          if (c.fits) await store.createSession(sessionRow('fits', c.fits, 11), c.fits.userId, c.limits);
+          else {
+            // Without limits nothing is checked (the caller decides when limits apply).
+            await store.createSession(sessionRow('unchecked', c.next, 11), c.next.userId);
+            await move(store, 'unchecked', ['requested'], 'failed', 12);
+          }
+          // A finished session (terminated or failed) releases what it held.
+          await move(store, 'fill-0', ['requested'], 'active', 20);
+          await move(store, 'fill-0', ['active'], 'terminated', 21);
+          await store.createSession(sessionRow('after', c.next, 30), c.next.userId, c.limits);
+          assert.equal((await store.getSession('after'))?.session.state, 'requested');
+        });
+      }
+
+      it('lets exactly 3 of 20 concurrent creates through a limit of 3, across two store instances', async () => {
+        const other = await second();
+        const max3 = limits({ maxLiveSessionsPerUser: 3 });
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 ? other : store).createSession(sessionRow(`c${i}`, OWNER, i), 'u1', max3),
+          ),
+        );
+        const ok = results.filter((r) => r.status === 'fulfilled').length;
+        assert.equal(ok, 3);
+        for (const r of results) {
+          if (r.status === 'rejected') {
+            assert.ok(r.reason instanceof QuotaExceededError, String(r.reason));
+            assert.equal(r.reason.scope, 'user-sessions');
+          }
+        }
+        assert.equal((await store.listSessions(OWNER)).length, 3);
+        assert.equal((await store.listAllocations(OWNER)).length, 3);
+        assert.equal(
+          await count(fx.sql, "SELECT count(*) AS n FROM canon_records WHERE action = 'genesis.requested'"),
+          3,
+        );
+      });
+    });
+
+    it('records activity cheaply: forward only, no Canon record, unknown sessions ignored', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      assert.equal((await store.getSession('s1'))?.lastActivityAt, iso(0));
+      await store.touchActivity('s1', date(30));
+      await store.touchActivity('s1', date(30));
+      assert.equal((await store.getSession('s1'))?.lastActivityAt, iso(30));
+      await store.touchActivity('s1', date(10)); // a late, throttled touch does not rewind the clock
+      assert.equal((await store.getSession('s1'))?.lastActivityAt, iso(30));
+      await store.touchActivity('missing', date(40));
+      assert.equal(await store.getSession('missing'), undefined);
+      assert.equal((await store.listRecords('s1')).length, 1);
+      // Transitions leave the idle clock alone; it is the lifecycle's to reset.
+      await move(store, 's1', ['requested'], 'active', 50);
+      assert.equal((await store.getSession('s1'))?.lastActivityAt, iso(30));
+    });
+
+    it('keeps preferences per user and tenant, last writer by server timestamp wins, a record per write', async () => {
+      assert.equal(await store.getPreferences(OWNER), undefined);
+      const first = await store.putPreferences(OWNER, { theme: 'dark', tier: 'basic' }, date(10));
+      assert.deepEqual(first, {
+        ...OWNER,
+        preferences: { theme: 'dark', tier: 'basic' },
+        updatedAt: iso(10),
+      });
+      const newer = await store.putPreferences(OWNER, { theme: 'light' }, date(20));
+      assert.deepEqual(newer, { ...OWNER, preferences: { theme: 'light' }, updatedAt: iso(20) });
+      // A write stamped earlier (a slower replica) arrives late: it loses, and the newer row is returned.
+      const stale = await store.putPreferences(OWNER, { theme: 'stale' }, date(15));
+      assert.deepEqual(stale, newer);
+      assert.deepEqual(await store.getPreferences(OWNER), newer);
+
+      await store.putPreferences({ userId: 'u1', tenantId: 't2' }, { theme: 'other-tenant' }, date(30));
+      await store.putPreferences({ userId: 'u2', tenantId: 't1' }, { theme: 'other-user' }, date(30));
+      assert.deepEqual(await store.getPreferences(OWNER), newer);
+      assert.equal(
+        (await store.getPreferences({ userId: 'u1', tenantId: 't2' }))?.preferences.theme,
+        'other-tenant',
+      );
+
+      const records = await store.listRecords(preferencesEntityId(OWNER));
+      assert.deepEqual(
+        records.map((r) => [r.entity, r.action, r.actor, r.tenantId, r.canonTimestamp, r.payload.applied]),
+        [
+          ['preferences', 'preferences.updated', 'u1', 't1', iso(10), true],
+          ['preferences', 'preferences.updated', 'u1', 't1', iso(20), true],
+          ['preferences', 'preferences.superseded', 'u1', 't1', iso(15), false],
+        ],
+      );
+      assert.deepEqual(records[2]?.payload.preferences, { theme: 'stale' });
+
+      // Racing writers on two instances: the newest timestamp is what stays.
+      const other = await second();
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? other : store).putPreferences(OWNER, { n: i }, date(100 + ((i * 7) % 10))),
+        ),
+      );
+      const winner = await store.getPreferences(OWNER);
+      assert.equal(winner?.updatedAt, iso(109));
+      assert.deepEqual(winner?.preferences, { n: 7 });
+      assert.equal((await store.listRecords(preferencesEntityId(OWNER))).length, 13);
+    });
+
+    it('keeps the allocation history: opened at genesis, released at terminated or failed', async () => {
+      await store.createSession(sessionRow('s1', OWNER, 0), 'u1');
+      await store.createSession(sessionRow('s2', OWNER, 10), 'u1');
+      await store.createSession(sessionRow('s3', OWNER, 20), 'u1');
+      await store.createSession(sessionRow('x1', { userId: 'u2', tenantId: 't1' }, 0), 'u2');
+      await store.createSession(sessionRow('x2', { userId: 'u1', tenantId: 't2' }, 0), 'u1');
+      await move(store, 's1', ['requested'], 'active', 30);
+      await move(store, 's1', ['active'], 'paused', 40); // a pause keeps the resources
+      await move(store, 's1', ['paused'], 'terminated', 50);
+      await move(store, 's2', ['requested'], 'failed', 60);
+      const alloc = (sessionId: string, allocatedAt: number, releasedAt: number | null) => ({
+        sessionId,
+        tier: 'basic',
+        resources: BASIC,
+        allocatedAt: iso(allocatedAt),
+        releasedAt: releasedAt === null ? null : iso(releasedAt),
+      });
+      assert.deepEqual(await store.listAllocations(OWNER), [
+        alloc('s3', 20, null),
+        alloc('s2', 10, 60),
+        alloc('s1', 0, 50),
+      ]);
+      assert.deepEqual(await store.listAllocations({ userId: 'u2', tenantId: 't1' }), [alloc('x1', 0, null)]);
+      assert.deepEqual(await store.listAllocations({ userId: 'u1', tenantId: 't2' }), [alloc('x2', 0, null)]);
+      assert.deepEqual(await store.listAllocations({ userId: 'nobody', tenantId: 't1' }), []);
+      // A second finishing move does not move the release time.
+      await move(store, 's1', ['terminated'], 'failed', 70);
+      assert.deepEqual((await store.listAllocations(OWNER))[2], alloc('s1', 0, 50));
+    });
+  });
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
+import {
+  POSTGRES_MIGRATIONS,
+  applyPostgresMigrations,
+} from '../../../backend-adapter/canon/postgres-migrations.ts';
+import { describeCanonStoreContract } from './canon-store-contract.ts';
+import { createTestDatabase, randomName, rawPostgres, type TestDatabase } from './postgres-fixture.ts';
+
+let db: TestDatabase | undefined;
+before(async () => {
+  db = await createTestDatabase();
+});
+after(async () => {
+  await db?.drop();
+});
+
+function url(): string {
+  if (!db) throw new Error('the test database was not created (see the before hook)');
+  return db.url;
+}
+
+/** Every fixture gets a schema of its own in the file's database; cleanup drops it. */
+async function dropSchema(schema: string): Promise<void> {
+  await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+}
+
+describeCanonStoreContract(
+  'PostgreSQL',
+  async () => {
+    const schema = randomName('canon');
+    const store = await PostgresCanonStore.open(url(), { schema });
+    return {
+      store,
+      reopen: () => PostgresCanonStore.open(url(), { schema }),
+      sql: rawPostgres(url(), schema),
+      async cleanup() {
+        await store.close().catch(() => undefined);
+        await dropSchema(schema);
+      },
+    };
+  },
+  async () => {
+    const schema = randomName('canon_v1');
+    const pool = new pg.Pool({ connectionString: url(), options: `-c search_path=${schema}` });
+    const client = await pool.connect();
+    try {
+      await applyPostgresMigrations(
+        client,
+        schema,
+        POSTGRES_MIGRATIONS.filter((m) => m.version === 1),
+      );
+    } finally {
+      client.release();
+      await pool.end();
+    }
+    return {
+      sql: rawPostgres(url(), schema),
+      open: () => PostgresCanonStore.open(url(), { schema }),
+      cleanup: () => dropSchema(schema),
+    };
+  },
+);
+
+describe('PostgreSQL Canon Memory, beyond the contract', () => {
+  it('migrates once when several replicas open an empty database at the same moment', async () => {
+    const schema = randomName('canon_race');
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () => PostgresCanonStore.open(url(), { schema })),
+    );
+    try {
+      const rows = await rawPostgres(url(), schema)('SELECT version FROM schema_migrations ORDER BY version');
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        POSTGRES_MIGRATIONS.map((m) => m.version),
+      );
+      for (const s of stores) assert.equal(await s.schemaVersion(), 2);
+    } finally {
+      for (const s of stores) await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('refuses TRUNCATE of the records, and values of the wrong type', async () => {
+    const schema = randomName('canon');
+    const store = await PostgresCanonStore.open(url(), { schema });
+    const sql = rawPostgres(url(), schema);
+    try {
+      await assert.rejects(sql('TRUNCATE canon_records'), /append-only/);
+      await assert.rejects(
+        sql(
+          "INSERT INTO canon_records (record_id, entity, entity_id, action, actor, tenant_id, payload, canon_timestamp, handshake) VALUES (gen_random_uuid(), 'wallet', 'x', 'a', 'u', 't', '{}', now(), '55-45-17')",
+        ),
+        /canon_records_entity/,
+      );
+      const types = await sql(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'usage' AND column_name = 'cost'",
+      );
+      assert.deepEqual(types, [{ column_name: 'cost', data_type: 'bigint' }]);
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('reports the database unreachable through ping, not by throwing', async () => {
+    const schema = randomName('canon');
+    const store = await PostgresCanonStore.open(url(), { schema });
+    try {
+      assert.equal(await store.ping(), true);
+      await rawPostgres(
+        url(),
+        'public',
+      )(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      );
+      // The pool discards the killed connections and opens new ones.
+      assert.equal(await store.ping(), true);
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('refuses to open a database written by newer code', async () => {
+    const schema = randomName('canon');
+    const store = await PostgresCanonStore.open(url(), { schema });
+    await store.close();
+    try {
+      await rawPostgres(url(), schema)('INSERT INTO schema_migrations (version) VALUES (99)');
+      await assert.rejects(
+        PostgresCanonStore.open(url(), { schema }),
+        /schema version 99, newer than this code \(2\)/,
+      );
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('never edits a released migration (version 1 is frozen)', () => {
+    const v1 = POSTGRES_MIGRATIONS.find((m) => m.version === 1)?.sql ?? '';
+    assert.equal(createHash('sha256').update(v1).digest('hex').slice(0, 16), 'ec53892bd3fcdff4');
+  });
+
+  it('refuses a schema name that is not a plain identifier', async () => {
+    await assert.rejects(
+      PostgresCanonStore.open(url(), { schema: 'x"; DROP TABLE y; --' }),
+      /plain identifier/,
+    );
+  });
+});

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { RedisSessionEventBus } from '../../../backend-adapter/events/redis-session-event-bus.ts';
+import type { SessionChangedEvent } from '../../../backend-adapter/events/session-event-bus.ts';
+import { REDIS_TEST_URL, redisForTest, uniquePrefix } from '../../support/redis-fixture.ts';
+
+function event(sessionId: string): SessionChangedEvent {
+  const at = new Date().toISOString();
+  return {
+    type: 'session.changed',
+    previousState: 'active',
+    session: {
+      sessionId,
+      userId: 'u1',
+      tenantId: 't1',
+      tier: 'basic',
+      resources: {
+        cpuMillicores: 1000,
+        memoryMiB: 2048,
+        storageGiB: 10,
+        gpus: 0,
+        display: { width: 1, height: 1 },
+      },
+      state: 'paused',
+      createdAt: at,
+      canonTimestamp: at,
+      handshake: '55-45-17',
+    },
+  };
+}
+
+/** Resolves once `list` holds `n` items; fails after a second. */
+async function until(list: unknown[], n: number): Promise<void> {
+  const deadline = Date.now() + 1000;
+  while (list.length < n) {
+    if (Date.now() > deadline) throw new Error(`expected ${n} deliveries, got ${list.length}`);
+    await sleep(5);
+  }
+}
+
+describe('Redis session event bus', () => {
+  let prefix: string;
+  let raw: { redis: Redis; cleanup(): Promise<void> };
+  let buses: RedisSessionEventBus[];
+  const open = async (p = prefix) => {
+    const bus = await RedisSessionEventBus.connect(REDIS_TEST_URL, { prefix: p });
+    buses.push(bus);
+    return bus;
+  };
+
+  beforeEach(async () => {
+    prefix = uniquePrefix('events');
+    raw = await redisForTest(prefix);
+    buses = [];
+  });
+  afterEach(async () => {
+    for (const bus of buses) await bus.close();
+    await raw.cleanup();
+  });
+
+  it('delivers a publish from one instance to every subscriber of every instance, itself included, once', async () => {
+    const a = await open();
+    const b = await open();
+    assert.equal(a.channel, `${prefix}session-events`);
+    const got = { a1: [] as string[], a2: [] as string[], b1: [] as string[] };
+    a.subscribe((e) => got.a1.push(e.session.sessionId));
+    a.subscribe((e) => got.a2.push(e.session.sessionId));
+    b.subscribe((e) => got.b1.push(e.session.sessionId));
+
+    await a.publish(event('from-a'));
+    await b.publish(event('from-b'));
+    for (const list of Object.values(got)) await until(list, 2);
+    await sleep(100); // long enough for a duplicate to show up, if there were one
+    assert.deepEqual(got, { a1: ['from-a', 'from-b'], a2: ['from-a', 'from-b'], b1: ['from-a', 'from-b'] });
+  });
+
+  it('carries the whole event as JSON', async () => {
+    const a = await open();
+    const b = await open();
+    const received: SessionChangedEvent[] = [];
+    b.subscribe((e) => received.push(e));
+    const sent = event('s1');
+    await a.publish(sent);
+    await until(received, 1);
+    assert.deepEqual(received[0], sent);
+  });
+
+  it('keeps deployments with different prefixes apart', async () => {
+    const a = await open();
+    const other = await open(uniquePrefix('events-other'));
+    const received: string[] = [];
+    other.subscribe((e) => received.push(e.session.sessionId));
+    const own: string[] = [];
+    a.subscribe((e) => own.push(e.session.sessionId));
+    await a.publish(event('s1'));
+    await until(own, 1);
+    await sleep(50);
+    assert.deepEqual(received, []);
+  });
+
+  it('stops delivering after unsubscribe; a throwing listener or a malformed message harms no one', async () => {
+    const a = await open();
+    const kept: string[] = [];
+    const dropped: string[] = [];
+    a.subscribe(() => {
+      throw new Error('listener bug');
+    });
+    const off = a.subscribe((e) => dropped.push(e.session.sessionId));
+    a.subscribe((e) => kept.push(e.session.sessionId));
+    await a.publish(event('one'));
+    await until(kept, 1);
+    off();
+    await raw.redis.publish(a.channel, 'not json');
+    await raw.redis.publish(a.channel, JSON.stringify({ type: 'something.else' }));
+    await a.publish(event('two'));
+    await until(kept, 2);
+    assert.deepEqual(kept, ['one', 'two']);
+    assert.deepEqual(dropped, ['one']);
+  });
+
+  it('answers ping, refuses to publish once closed, and fails clearly when Redis is unreachable', async () => {
+    const a = await open();
+    assert.equal(await a.ping(), true);
+    await a.close();
+    await assert.rejects(a.publish(event('late')), /closed/);
+    await assert.rejects(
+      RedisSessionEventBus.connect('redis://127.0.0.1:1', { prefix }),
+      /Redis is not reachable at redis:\/\/127\.0\.0\.1:1/,
+    );
+  });
+});

@@ -8,6 +8,7 @@ export const DevLoginRequestSchema = Type.Object(
     userId: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._@-]+$' }),
     tenantId: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._@-]+$' }),
     subscription: Type.Optional(Type.Union(SUBSCRIPTIONS.map((s) => Type.Literal(s)))),
+    roles: Type.Optional(Type.Array(Type.Literal('admin'), { maxItems: 1 })),
   },
   { additionalProperties: false },
 );

@@ -20,8 +20,8 @@ export function registerDevLoginRoute(
       if (!devMode) throw new ApiError('DEV_LOGIN_DISABLED');
       const handshake = request.headers[HANDSHAKE_HEADER];
       checkHandshake(Array.isArray(handshake) ? handshake[0] : handshake);
-      const { userId, tenantId, subscription = defaultSubscription } = request.body;
-      return { token: await issuer.issue({ userId, tenantId, subscription }) };
+      const { userId, tenantId, subscription = defaultSubscription, roles } = request.body;
+      return { token: await issuer.issue({ userId, tenantId, subscription, ...(roles ? { roles } : {}) }) };
     },
   );
 }

@@ -60,6 +60,7 @@ export class LocalIssuer implements Authenticator {
       tenant: principal.tenantId,
       email: principal.email,
       subscription: principal.subscription,
+      roles: principal.roles,
     })
       .setProtectedHeader({ alg: ALG, kid: this.kid, typ: 'JWT' })
       .setIssuer(LOCAL_ISSUER)

@@ -32,6 +32,8 @@ export async function verifyBearer(
     const principal: Principal = { userId: payload.sub, tenantId: payload.tenant };
     if (typeof payload.email === 'string') principal.email = payload.email;
     if (typeof payload.subscription === 'string') principal.subscription = payload.subscription;
+    if (Array.isArray(payload.roles))
+      principal.roles = payload.roles.filter((r): r is string => typeof r === 'string');
     return principal;
   } catch {
     throw new ApiError('AUTH_INVALID');

@@ -114,7 +114,8 @@ export interface CanonStore {
   /** Writes the session and its genesis record; with `limits`, atomically refuses (QuotaExceededError) past any of them. */
   createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void>;
   getSession(sessionId: string): Promise<SessionRow | undefined>;
-  listSessions(owner: { userId: string; tenantId: string }): Promise<SessionRow[]>;
+  /** Newest first. Without `userId`: every session of the tenant (for the tenant's admins). */
+  listSessions(scope: { tenantId: string; userId?: string }): Promise<SessionRow[]>;
   /** Sessions not yet terminated or failed, for reconciling with the runtime at start-up. */
   listUnfinished(): Promise<SessionRow[]>;
   /** Returns the updated row, or undefined when the session was not in an allowed `from` state. */

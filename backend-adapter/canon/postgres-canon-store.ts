@@ -316,11 +316,17 @@ export class PostgresCanonStore implements CanonStore {
     return row && toRow(row);
   }
 
-  async listSessions(owner: Owner): Promise<SessionRow[]> {
-    const r = await this.pool.query<SessionDbRow>(
-      'SELECT * FROM sessions WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, session_id',
-      [owner.tenantId, owner.userId],
-    );
+  async listSessions(scope: { tenantId: string; userId?: string }): Promise<SessionRow[]> {
+    const r =
+      scope.userId === undefined
+        ? await this.pool.query<SessionDbRow>(
+            'SELECT * FROM sessions WHERE tenant_id = $1 ORDER BY created_at DESC, session_id',
+            [scope.tenantId],
+          )
+        : await this.pool.query<SessionDbRow>(
+            'SELECT * FROM sessions WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, session_id',
+            [scope.tenantId, scope.userId],
+          );
     return r.rows.map(toRow);
   }
 

@@ -250,11 +250,18 @@ export class SqliteCanonStore implements CanonStore {
     return r && toRow(r);
   }
 
-  async listSessions(owner: Owner): Promise<SessionRow[]> {
+  async listSessions(scope: { tenantId: string; userId?: string }): Promise<SessionRow[]> {
+    if (scope.userId === undefined) {
+      return this.sql<[string], SessionDbRow>(
+        'SELECT * FROM sessions WHERE tenant_id = ? ORDER BY created_at DESC, session_id',
+      )
+        .all(scope.tenantId)
+        .map(toRow);
+    }
     return this.sql<[string, string], SessionDbRow>(
       'SELECT * FROM sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, session_id',
     )
-      .all(owner.tenantId, owner.userId)
+      .all(scope.tenantId, scope.userId)
       .map(toRow);
   }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState, Tier } from '../../protocol/session.ts';
 import { ApiError } from '../api-error.ts';
-import type { Principal } from '../auth/principal.ts';
+import { isTenantAdmin, type Principal } from '../auth/principal.ts';
 import {
   QuotaExceededError,
   type CanonStore,
@@ -141,8 +141,10 @@ export class SessionLifecycle {
     });
   }
 
+  /** The caller's own sessions; a tenant admin's: every session of the tenant. */
   async list(principal: Principal): Promise<Session[]> {
-    return (await this.deps.canon.listSessions(principal)).map((r) => r.session);
+    const scope = isTenantAdmin(principal) ? { tenantId: principal.tenantId } : principal;
+    return (await this.deps.canon.listSessions(scope)).map((r) => r.session);
   }
 
   async get(principal: Principal, sessionId: string): Promise<Session> {
@@ -152,9 +154,11 @@ export class SessionLifecycle {
   /** Another user's session is reported as missing, never as forbidden: its existence is not disclosed. */
   private async owned(principal: Principal, sessionId: string): Promise<SessionRow> {
     const row = await this.deps.canon.getSession(sessionId);
-    if (!row || row.session.userId !== principal.userId || row.session.tenantId !== principal.tenantId) {
-      throw new ApiError('SESSION_NOT_FOUND');
-    }
+    const visible =
+      row !== undefined &&
+      row.session.tenantId === principal.tenantId &&
+      (row.session.userId === principal.userId || isTenantAdmin(principal));
+    if (!visible) throw new ApiError('SESSION_NOT_FOUND');
     return row;
   }
 
@@ -364,6 +368,12 @@ export class SessionLifecycle {
         this.deps.logger.error({ sessionId, state, err: error }, 'reconcile failed for session');
       }
     }
+    // Desktops no live session accounts for (started by an adapter that died before recording them).
+    const keep = new Set(
+      (await this.deps.canon.listUnfinished()).filter((r) => r.runtime).map((r) => r.session.sessionId),
+    );
+    const reclaimed = await this.deps.runtime.reclaimOrphans(keep);
+    if (reclaimed.length > 0) this.deps.logger.warn({ sessions: reclaimed }, 'ended orphaned desktops');
   }
 
   private async reconcileOne(row: SessionRow): Promise<void> {
@@ -375,9 +385,9 @@ export class SessionLifecycle {
     } else if (status === 'gone' || state === 'requested' || state === 'provisioning') {
       if (row.runtime) await this.deps.runtime.stop(row.runtime);
       const failureReason =
-        status === 'gone'
-          ? 'the desktop ended while the adapter was down'
-          : 'the adapter stopped during provisioning';
+        state === 'requested' || state === 'provisioning'
+          ? 'the adapter stopped during provisioning'
+          : 'the desktop ended while the adapter was down';
       await this.move(sessionId, [state], 'failed', 'reconcile.failed', actor, {
         failureReason,
         runtime: null,

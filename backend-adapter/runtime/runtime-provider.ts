@@ -39,6 +39,11 @@ export interface RuntimeProvider {
   status(handle: RuntimeHandle): Promise<DesktopStatus>;
   /** Undefined when the desktop is gone. */
   sample(handle: RuntimeHandle): Promise<DesktopSample | undefined>;
+  /**
+   * Ends every desktop of this runtime that belongs to none of `keep` (session ids) — e.g. one started by an
+   * adapter that crashed before it could record the handle. Returns the session ids it ended.
+   */
+  reclaimOrphans(keep: ReadonlySet<string>): Promise<string[]>;
 }
 
 /** A launch that failed; `reason` is shown to the user. */

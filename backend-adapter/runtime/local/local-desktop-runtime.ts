@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AllocatedResources } from '../../../protocol/session.ts';
@@ -13,7 +13,13 @@ import {
   type RuntimeProvider,
 } from '../runtime-provider.ts';
 import { findFreePort } from './free-port.ts';
-import { processCommandLine, processGroupUsage, processState } from './process-state.ts';
+import {
+  listProcesses,
+  processCommandLine,
+  processGroupUsage,
+  processState,
+  processWorkingDirectory,
+} from './process-state.ts';
 
 const LAUNCHER = fileURLToPath(new URL('./desktop-launcher.sh', import.meta.url));
 const HOST = '127.0.0.1';
@@ -179,6 +185,22 @@ export class LocalDesktopRuntime implements RuntimeProvider {
     const state = await processState(handle.pid);
     if (state === undefined || state === 'Z') return 'gone';
     return state === 'T' ? 'stopped' : 'running';
+  }
+
+  async reclaimOrphans(keep: ReadonlySet<string>): Promise<string[]> {
+    // /proc shows resolved paths; the data directory may sit behind a symbolic link.
+    const root = `${await realpath(this.sessionsDir).catch(() => this.sessionsDir)}/`;
+    const orphanGroups = new Map<number, string>();
+    for (const { pid, pgid } of await listProcesses()) {
+      if (pid === process.pid) continue;
+      const cwd = await processWorkingDirectory(pid);
+      if (!cwd?.startsWith(root)) continue;
+      // Every desktop process starts in its session's directory (the launcher's cwd): that names its session.
+      const sessionId = cwd.slice(root.length).split('/')[0] ?? '';
+      if (sessionId && !keep.has(sessionId)) orphanGroups.set(pgid, sessionId);
+    }
+    for (const pgid of orphanGroups.keys()) this.signalGroup(pgid, 'SIGKILL');
+    return [...new Set(orphanGroups.values())];
   }
 
   async sample(handle: RuntimeHandle): Promise<DesktopSample | undefined> {

@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 
 /** The kernel's one-letter state of a process (R, S, D, T, Z, …), or undefined when it does not exist. */
 export async function processState(pid: number): Promise<string | undefined> {
@@ -9,6 +9,24 @@ export async function processState(pid: number): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Every live process as [pid, process group]. */
+export async function listProcesses(): Promise<Array<{ pid: number; pgid: number }>> {
+  const out: Array<{ pid: number; pgid: number }> = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] !== 'Z') out.push({ pid: Number(name), pgid: Number(fields[2]) });
+  }
+  return out;
+}
+
+/** The process's working directory, or undefined when it is gone or not ours to read. */
+export async function processWorkingDirectory(pid: number): Promise<string | undefined> {
+  return readlink(`/proc/${pid}/cwd`).catch(() => undefined);
 }
 
 /** The process's command line, NUL-separated arguments joined by spaces. */

@@ -192,6 +192,48 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
     await t.api(`/api/v1/sessions/${id}`, { method: 'DELETE', token: alice });
   });
 
+  it("keeps tenants apart even for the same user id, and lets a tenant's admin see only its own tenant", async () => {
+    const created = (
+      await t.api('/api/v1/sessions', { method: 'POST', token: alice, body: { tier: 'basic' } })
+    ).body as Session;
+    const aliceElsewhere = await t.login('alice', 'tenant-b');
+    assert.equal(
+      (await t.api(`/api/v1/sessions/${created.sessionId}`, { token: aliceElsewhere })).status,
+      404,
+    );
+    assert.deepEqual(
+      ((await t.api('/api/v1/sessions', { token: aliceElsewhere })).body as { sessions: Session[] }).sessions,
+      [],
+    );
+    const adminOf = async (tenantId: string) =>
+      (
+        (
+          await t.api('/api/v1/dev/login', {
+            method: 'POST',
+            body: { userId: 'ada', tenantId, roles: ['admin'] },
+          })
+        ).body as { token: string }
+      ).token;
+    const adminA = await adminOf('tenant-a');
+    const seen = ((await t.api('/api/v1/sessions', { token: adminA })).body as { sessions: Session[] })
+      .sessions;
+    assert.ok(seen.some((s) => s.sessionId === created.sessionId && s.userId === 'alice'));
+    assert.ok(seen.every((s) => s.tenantId === 'tenant-a'));
+    const paused = await t.api(`/api/v1/sessions/${created.sessionId}/pause`, {
+      method: 'POST',
+      token: adminA,
+    });
+    assert.equal((paused.body as Session).state, 'paused');
+    const adminB = await adminOf('tenant-b');
+    assert.equal((await t.api(`/api/v1/sessions/${created.sessionId}`, { token: adminB })).status, 404);
+    assert.equal(
+      (await t.api(`/api/v1/sessions/${created.sessionId}`, { method: 'DELETE', token: adminB })).status,
+      404,
+    );
+    assert.equal((await t.api(`/api/v1/sessions/${created.sessionId}`, { token: alice })).status, 200);
+    await t.api(`/api/v1/sessions/${created.sessionId}`, { method: 'DELETE', token: alice });
+  });
+
   it('reports the 55-45-17 checks honestly', async () => {
     const res = await t.api('/api/v1/handshake', { token: alice });
     assert.equal(res.status, 200);

@@ -205,9 +205,11 @@ export function describeCanonStoreContract(
       await store.createSession(sessionRow('a2', OWNER, 10), 'u1');
       await store.createSession(sessionRow('b1', { userId: 'u2', tenantId: 't1' }, 5), 'u2');
       await store.createSession(sessionRow('c1', { userId: 'u1', tenantId: 't2' }, 5), 'u1');
-      const ids = async (owner: { userId: string; tenantId: string }) =>
+      const ids = async (owner: { userId?: string; tenantId: string }) =>
         (await store.listSessions(owner)).map((r) => r.session.sessionId);
       assert.deepEqual(await ids(OWNER), ['a2', 'a1']);
+      assert.deepEqual(await ids({ tenantId: 't1' }), ['a2', 'b1', 'a1'], 'a whole tenant, for its admins');
+      assert.deepEqual(await ids({ tenantId: 't3' }), []);
       assert.deepEqual(await ids({ userId: 'u2', tenantId: 't1' }), ['b1']);
       assert.deepEqual(await ids({ userId: 'u1', tenantId: 't2' }), ['c1']);
       assert.deepEqual(await ids({ userId: 'u2', tenantId: 't2' }), []);

@@ -67,6 +67,9 @@ class FakeRuntime implements RuntimeProvider {
   async sample(): Promise<DesktopSample | undefined> {
     return { cpuSeconds: 0, memoryBytes: 0, gpuPercent: null };
   }
+  async reclaimOrphans(): Promise<string[]> {
+    return [];
+  }
 }
 
 const alice = { userId: 'alice', tenantId: 't1', subscription: 'enterprise' };

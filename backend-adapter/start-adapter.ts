@@ -22,6 +22,7 @@ import { AdapterMetrics } from './observability/prometheus-metrics.ts';
 import { SessionSampler } from './observability/session-sampler.ts';
 import { StreamStats } from './observability/stream-stats.ts';
 import { LocalDesktopRuntime } from './runtime/local/local-desktop-runtime.ts';
+import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import { DEFAULT_PREFERENCES } from '../protocol/preferences-defaults.ts';
 import type { Preferences } from '../protocol/preferences.ts';
 import { findTier } from './tiers/tier-catalogue.ts';
@@ -45,7 +46,11 @@ export interface RunningAdapter {
  */
 export async function startAdapter(
   config: AdapterConfig,
-  options: { logDestination?: DestinationStream } = {},
+  options: {
+    logDestination?: DestinationStream;
+    /** Replaces the local desktop runtime (benchmarks of the orchestrator alone use one that starts nothing). */
+    runtime?: RuntimeProvider;
+  } = {},
 ): Promise<RunningAdapter> {
   const logger = createLogger({
     service: 'orchestrator',
@@ -83,7 +88,7 @@ export async function startAdapter(
     const auth: Authenticator = config.auth.jwks
       ? new JwksAuthenticator(config.auth.jwks)
       : (issuer as LocalIssuer);
-    const runtime = new LocalDesktopRuntime(config.runtime, join(config.dataDir, 'sessions'));
+    const runtime = options.runtime ?? new LocalDesktopRuntime(config.runtime, join(config.dataDir, 'sessions'));
     const lifecycle = new SessionLifecycle({ canon, runtime, events, locks, policy: config.policy, logger });
     await lifecycle.reconcile();
 

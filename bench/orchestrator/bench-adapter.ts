@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { loadConfig, type AdapterConfig } from '../../backend-adapter/config.ts';
+import { startAdapter, type RunningAdapter } from '../../backend-adapter/start-adapter.ts';
+import { InertRuntime } from './inert-runtime.ts';
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface BenchAdapter {
+  adapter: RunningAdapter;
+  token(userId: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * The real adapter (API, lifecycle, Canon Memory on SQLite or a fresh PostgreSQL database) with the inert
+ * runtime and limits raised out of the way, logging nothing.
+ */
+export async function startBenchAdapter(
+  store: StoreKind,
+  tune: (c: AdapterConfig) => void = () => undefined,
+): Promise<BenchAdapter> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'vsc-bench-'));
+  let database: string | undefined;
+  const env: NodeJS.ProcessEnv = {
+    PORT: '0',
+    DATA_DIR: dataDir,
+    DEV_MODE: '1',
+    LOG_LEVEL: 'silent',
+    MAX_SESSIONS_PER_USER: '100000',
+    MAX_SESSIONS_PER_TENANT: '1000000',
+    MAX_TENANT_CPU_MILLICORES: '1000000000',
+    MAX_TENANT_MEMORY_MIB: '1000000000',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+  };
+  if (store === 'postgres') {
+    database = `vsc_bench_${process.pid}_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    env.CANON_DATABASE_URL = ADMIN_URL.replace(/\/[^/]*$/, `/${database}`);
+  }
+  const config = loadConfig(env);
+  config.policy.limits.cluster = {
+    maxCpuMillicores: 1e12,
+    maxMemoryMiB: 1e12,
+    maxStorageGiB: 1e12,
+    maxSessions: 1e9,
+  };
+  config.timeoutCheckIntervalMs = 3_600_000;
+  tune(config);
+  const silent = new Writable({ write: (_c, _e, done) => done() });
+  const adapter = await startAdapter(config, { runtime: new InertRuntime(), logDestination: silent });
+  return {
+    adapter,
+    async token(userId) {
+      if (!adapter.issuer) throw new Error('no embedded issuer');
+      return adapter.issuer.issue({ userId, tenantId: 'bench', subscription: 'enterprise' });
+    },
+    async close() {
+      await adapter.close();
+      await rm(dataDir, { recursive: true, force: true });
+      if (database) {
+        const admin = new pg.Client({ connectionString: ADMIN_URL });
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+  };
+}

@@ -3,7 +3,11 @@
  *
  * - lifecycles: mf-manifest.json + remoteEntry.js + the `./module` expose's sync chunks — what `loadRemote('v_supercore/module')`
  *   fetches before single-spa can call `bootstrap`;
- * - mount: plus the expose's async chunks (the custom elements `mount` imports);
+ * - mount at a route: plus the chunks `mount` waits for there — the app shell (`app` chunk group) and that route's pane
+ *   (`pane-*`) — which is what the host downloads before the module is on screen;
+ * - after mount: what the module fetches in the background once mounted (settings store + idb, web-vitals);
+ * - upper bound: every async chunk of the expose (all panes, the viewer, …);
+ * - `./session-parcel`: what a workspace page downloads to mount the parcel;
  * - the decoder worker (its entry chunk and the chunks it loads), fetched when a viewer opens;
  * - the shared singletons' fallbacks (lit, rxjs, single-spa), fetched only when the host lends none, so outside the
  *   figures above.
@@ -27,7 +31,10 @@ interface MfManifest {
 }
 
 interface RemoteStats {
+  chunks: { id: number | string; files: string[] }[];
   workers: { name: string; files: string[] }[];
+  /** Named chunk groups → the chunk ids each needs (written by webpack.config.ts's RemoteStatsPlugin). */
+  chunkGroups?: Record<string, (number | string)[]>;
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,11 +100,51 @@ const workerFiles = stats.workers.flatMap((w) => w.files).filter((f) => f.endsWi
 const lifecycles = total(['mf-manifest.json', ...lifecycleFiles]);
 const mount = total(['mf-manifest.json', ...mountFiles]);
 
+/** The JS files of named chunk groups (shared fallbacks left out). */
+function groupFiles(...names: string[]): string[] {
+  const filesById = new Map(stats.chunks.map((c) => [String(c.id), c.files]));
+  return notShared(
+    names.flatMap((name) =>
+      (stats.chunkGroups?.[name] ?? []).flatMap((id) => filesById.get(String(id)) ?? []),
+    ),
+  ).filter((f) => f.endsWith('.js'));
+}
+
 console.log('v-SuperCore remote (dist/remote), compressed at maximum level');
 console.log();
 for (const file of ['mf-manifest.json', ...mountFiles]) console.log(row(`  ${file}`, sizeOf(file)));
 console.log(row('lifecycles (manifest + remoteEntry + ./module sync)', lifecycles));
+if (stats.chunkGroups) {
+  const routes: [string, string][] = [
+    ['/v-supercore (Quick Launch)', 'pane-quick-launch'],
+    ['/v-supercore/sessions', 'pane-active-sessions'],
+    ['/v-supercore/resources', 'pane-resource-monitor'],
+    ['/v-supercore/settings', 'pane-settings'],
+    ['/v-supercore/sessions/:id (viewer, worker not included)', 'pane-viewer'],
+  ];
+  for (const [route, pane] of routes) {
+    const files = ['mf-manifest.json', ...new Set([...lifecycleFiles, ...groupFiles('app', pane)])];
+    console.log(row(`mount at ${route}`, total(files)));
+  }
+  console.log(
+    row(
+      '  then fetched after mount (settings store + idb, web-vitals)',
+      total(groupFiles('preferences', 'vitals')),
+    ),
+  );
+}
 console.log(row('mount ./module (+ all its async chunks: upper bound)', mount));
+const parcelExpose = manifest.exposes.find((e) => e.path === './session-parcel');
+if (parcelExpose) {
+  const parcelFiles = notShared([
+    remoteEntry,
+    ...parcelExpose.assets.js.sync,
+    ...parcelExpose.assets.js.async,
+  ]);
+  console.log(
+    row('mount ./session-parcel (worker not included)', total(['mf-manifest.json', ...parcelFiles])),
+  );
+}
 console.log();
 for (const file of workerFiles) console.log(row(`  ${file}`, sizeOf(file)));
 console.log(row('decoder worker (entry + its chunks)', total(workerFiles)));

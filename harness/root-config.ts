@@ -35,6 +35,19 @@ interface ModuleManifest {
 interface HostProps {
   apiBase: string;
   getToken(): Promise<string>;
+  theme: 'light' | 'dark';
+}
+
+/**
+ * The module's theme, as a shell would pass it: `?theme=dark|light` (kept for the tab, like `?user=`), else the
+ * browser's colour scheme.
+ */
+function hostTheme(): 'light' | 'dark' {
+  const chosen = new URLSearchParams(location.search).get('theme');
+  if (chosen === 'light' || chosen === 'dark') sessionStorage.setItem('n3xus-harness:theme', chosen);
+  const kept = sessionStorage.getItem('n3xus-harness:theme');
+  if (kept === 'light' || kept === 'dark') return kept;
+  return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 }
 
 const ICON_GLYPHS: Record<string, string> = { CloudCompute: '☁' };
@@ -171,7 +184,9 @@ async function main(): Promise<void> {
     },
   });
 
-  const customProps: HostProps = { apiBase: location.origin, getToken };
+  const theme = hostTheme();
+  document.documentElement.style.colorScheme = theme;
+  const customProps: HostProps = { apiBase: location.origin, getToken, theme };
   registerApplication({
     name: manifest.name,
     app: async () => {

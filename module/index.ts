@@ -3,15 +3,28 @@
  *
  * The host passes `apiBase` and `getToken` (required), and optionally `theme`, `locale`, `eventBus`, and the
  * container as `domElement` or `domElementGetter`; otherwise `#single-spa-application:<name>` is used (and
- * created if absent), as single-spa-html does. `mount` renders one `<vsc-app>` there with its own API client and
- * sessions store; `unmount` removes it — its `disconnectedCallback`s release every subscription, listener,
- * timer and worker — and disposes the store.
+ * created if absent), as single-spa-html does. `mount` renders one `<vsc-app>` there with its own API client,
+ * live event stream, sessions store and preferences store, and starts reporting Core Web Vitals; `unmount`
+ * removes it — its `disconnectedCallback`s release every subscription, listener, timer and worker — disposes the
+ * stores (which closes the event stream) and stops the vitals reporter.
  */
 import type { AppProps } from 'single-spa';
 import type { VscApp } from './app/app.component.ts';
+import { parseRoute } from './app/routes.ts';
 import { ApiClient } from './api/api-client.ts';
+import { LiveEvents } from './api/live-events.ts';
+import {
+  resolveContainer,
+  validateHostProps,
+  type RawProps,
+  type ValidHostProps,
+} from './shared/host-props.ts';
 import type { Theme } from './shared/vsc-element.ts';
-import { SessionsStore } from './state/sessions-store.ts';
+import type { PreferencesStore } from './state/preferences-store.ts';
+import type * as PreferencesModuleNs from './state/preferences-store.ts';
+import type * as AppModuleNs from './app/app.ts';
+import { SessionsStore, liveFeed } from './state/sessions-store.ts';
+import type { VitalsReporter } from './vitals/report-vitals.ts';
 
 export interface VSuperCoreProps {
   /** URL of the backend adapter (the part before `/api/v1`). */
@@ -28,6 +41,8 @@ export interface VSuperCoreProps {
   domElementGetter?: (props: LifecycleProps) => HTMLElement | null | undefined;
   /** Where the module's routes live; `/v-supercore` by default. */
   basePath?: string;
+  /** Report Core Web Vitals to the adapter (default true). */
+  vitals?: boolean;
 }
 
 export type LifecycleProps = VSuperCoreProps & Partial<AppProps>;
@@ -42,101 +57,104 @@ export const timeouts = {
 
 const DEFAULT_NAME = 'v-supercore';
 
-interface Mounted {
+interface Runtime {
+  api: ApiClient;
+  live: LiveEvents;
+  store: SessionsStore;
+  /** Arrives just after mount (its chunk is not needed to show the landing pane). */
+  preferences: PreferencesStore | undefined;
+}
+
+interface Mounted extends Runtime {
   element: VscApp;
   container: HTMLElement;
   /** The container was created by mount (and is removed by unmount). */
   ownContainer: boolean;
-  api: ApiClient;
-  store: SessionsStore;
   apiBase: string;
   getToken: () => Promise<string>;
+  vitals: VitalsReporter | undefined;
 }
 
-const mounted = new Map<string, Mounted>();
-let elements: Promise<unknown> | undefined;
+type PreferencesModule = typeof PreferencesModuleNs;
+type AppModule = typeof AppModuleNs;
 
-/** Loads and defines the custom elements once (a separate chunk, so the lifecycles entry stays tiny). */
-function loadElements(): Promise<unknown> {
-  elements ??= import('./app/app.ts').catch((error: unknown) => {
+const mounted = new Map<string, Mounted>();
+let elements: Promise<AppModule> | undefined;
+let preferencesModule: Promise<PreferencesModule> | undefined;
+
+/**
+ * Loads and defines the custom elements once (separate chunks, so the lifecycles entry stays tiny): the app
+ * shell, and the pane of the current URL in parallel with it.
+ */
+function loadElements(basePath?: string): Promise<unknown> {
+  elements ??= import(/* webpackChunkName: "app" */ './app/app.ts').catch((error: unknown) => {
     elements = undefined;
     throw error;
   });
-  return elements;
+  const view = parseRoute(location.pathname, basePath).view;
+  return elements.then((app) => app.loadPane(view));
 }
 
-interface ValidProps {
-  name: string;
-  apiBase: string;
-  getToken: () => Promise<string>;
-  theme: Theme | undefined;
-  locale: string | undefined;
-  eventBus: EventTarget | undefined;
+/**
+ * The preferences store and its IndexedDB cache (idb): their own chunk, fetched right after mount (Settings needs
+ * it; Quick Launch only uses it to preselect the default tier).
+ */
+function loadPreferences(): Promise<PreferencesModule> {
+  preferencesModule ??= import(/* webpackChunkName: "preferences" */ './state/preferences-store.ts').catch(
+    (error: unknown) => {
+      preferencesModule = undefined;
+      throw error;
+    },
+  );
+  return preferencesModule;
+}
+
+interface ValidProps extends ValidHostProps {
   basePath: string | undefined;
+  vitals: boolean;
 }
 
 /** Checks the host's props; throws an Error that says what is missing and what it should be. */
 export function validateProps(props: LifecycleProps | undefined): ValidProps {
-  const p = (props ?? {}) as Partial<Record<keyof LifecycleProps, unknown>>;
-  const name = typeof p.name === 'string' && p.name !== '' ? p.name : DEFAULT_NAME;
-  if (typeof p.apiBase !== 'string' || p.apiBase.trim() === '') {
-    throw new Error(
-      `v-supercore (${name}): missing custom prop "apiBase" — pass the URL of the v-SuperCore backend adapter, ` +
-        `e.g. customProps: { apiBase: "https://supercore.example", getToken }.`,
-    );
-  }
-  if (typeof p.getToken !== 'function') {
-    throw new Error(
-      `v-supercore (${name}): missing custom prop "getToken" — pass a function that returns a Promise of the ` +
-        `user's v-auth bearer token.`,
-    );
-  }
-  let theme: Theme | undefined;
-  if (p.theme === 'light' || p.theme === 'dark') theme = p.theme;
-  else if (p.theme !== undefined)
-    console.warn(`v-supercore (${name}): theme must be "light" or "dark"; using light.`);
-  const eventBus = p.eventBus;
-  if (eventBus !== undefined && !(eventBus instanceof EventTarget)) {
-    throw new Error(`v-supercore (${name}): custom prop "eventBus" must be an EventTarget.`);
-  }
+  const p = (props ?? {}) as RawProps;
   return {
-    name,
-    apiBase: p.apiBase,
-    getToken: p.getToken as () => Promise<string>,
-    theme,
-    locale: typeof p.locale === 'string' ? p.locale : undefined,
-    eventBus,
-    basePath: typeof p.basePath === 'string' && p.basePath !== '' ? p.basePath : undefined,
+    ...validateHostProps(p, DEFAULT_NAME),
+    basePath: typeof p['basePath'] === 'string' && p['basePath'] !== '' ? p['basePath'] : undefined,
+    vitals: p['vitals'] !== false,
   };
 }
 
-/** `domElement` → `domElementGetter()` → `#single-spa-application:<name>` (created if absent). */
-function resolveContainer(props: LifecycleProps, name: string): { container: HTMLElement; own: boolean } {
-  if (props.domElement) {
-    if (!(props.domElement instanceof HTMLElement)) {
-      throw new Error(`v-supercore (${name}): custom prop "domElement" must be an HTMLElement.`);
-    }
-    return { container: props.domElement, own: false };
-  }
-  if (props.domElementGetter) {
-    const element = props.domElementGetter(props);
-    if (!(element instanceof HTMLElement)) {
-      throw new Error(`v-supercore (${name}): domElementGetter() did not return an HTMLElement.`);
-    }
-    return { container: element, own: false };
-  }
-  const id = `single-spa-application:${name}`;
-  const existing = document.getElementById(id);
-  if (existing) return { container: existing, own: false };
-  const container = document.createElement('div');
-  container.id = id;
-  document.body.append(container);
-  return { container, own: true };
+/** One API client, event stream and set of stores per mount: nothing is shared with the host or other mounts. */
+function createRuntime(valid: ValidProps): Runtime {
+  const api = new ApiClient({ apiBase: valid.apiBase, getToken: valid.getToken });
+  const live = new LiveEvents({ api });
+  return { api, live, store: new SessionsStore({ api, changeFeed: liveFeed(live) }), preferences: undefined };
 }
 
-function createRuntime(valid: ValidProps): { api: ApiClient; store: SessionsStore } {
-  const api = new ApiClient({ apiBase: valid.apiBase, getToken: valid.getToken });
-  return { api, store: new SessionsStore({ api }) };
+function disposeRuntime(runtime: Runtime): void {
+  runtime.store.dispose(); // ends the change feed, which closes the event stream
+  runtime.preferences?.dispose();
+}
+
+/** After mount: the preferences store, and the web-vitals reporter (each its own chunk). */
+function startExtras(entry: Mounted, valid: ValidProps): void {
+  const api = entry.api;
+  const current = (): boolean => mounted.get(valid.name) === entry && entry.api === api;
+  loadPreferences().then(
+    (prefs) => {
+      if (!current()) return;
+      entry.preferences = new prefs.PreferencesStore({ api });
+      entry.element.preferences = entry.preferences;
+    },
+    (error: unknown) => console.warn('v-supercore: the settings could not be loaded.', error),
+  );
+  if (!valid.vitals) return;
+  import(/* webpackChunkName: "vitals" */ './vitals/report-vitals.ts').then(
+    ({ startVitals }) => {
+      if (current()) entry.vitals = startVitals(api);
+    },
+    () => undefined, // no measurements, nothing else lost
+  );
 }
 
 function applyProps(element: VscApp, valid: ValidProps): void {
@@ -146,32 +164,50 @@ function applyProps(element: VscApp, valid: ValidProps): void {
   if (valid.basePath) element.basePath = valid.basePath;
 }
 
-export async function bootstrap(props: LifecycleProps): Promise<void> {
-  validateProps(props);
-  await loadElements();
+function applyRuntime(element: VscApp, runtime: Runtime): void {
+  element.api = runtime.api;
+  element.live = runtime.live;
+  element.store = runtime.store;
+  element.preferences = runtime.preferences;
 }
+
+export async function bootstrap(props: LifecycleProps): Promise<void> {
+  const valid = validateProps(props);
+  await loadElements(valid.basePath);
+}
+
+/** User Timing names: a host (or bench/dashboard-vitals.ts) reads `performance.getEntriesByName(MOUNT_MEASURE)`. */
+export const MOUNT_MEASURE = 'v-supercore:mount';
 
 export async function mount(props: LifecycleProps): Promise<void> {
   const valid = validateProps(props);
-  await loadElements();
+  const started = performance.now();
+  await loadElements(valid.basePath);
   if (mounted.has(valid.name)) await unmount(props);
-  const { container, own } = resolveContainer(props, valid.name);
-  const { api, store } = createRuntime(valid);
+  const { container, own } = resolveContainer(
+    props as unknown as RawProps,
+    valid.name,
+    'single-spa-application',
+  );
+  const runtime = createRuntime(valid);
   const element = document.createElement('vsc-app');
   applyProps(element, valid);
-  element.api = api;
-  element.store = store;
-  mounted.set(valid.name, {
+  applyRuntime(element, runtime);
+  const entry: Mounted = {
+    ...runtime,
     element,
     container,
     ownContainer: own,
-    api,
-    store,
     apiBase: valid.apiBase,
     getToken: valid.getToken,
-  });
+    vitals: undefined,
+  };
+  mounted.set(valid.name, entry);
   container.append(element);
+  startExtras(entry, valid);
   await element.updateComplete;
+  // From mount() to the pane on screen, chunk downloads included.
+  performance.measure(MOUNT_MEASURE, { start: started, end: performance.now() });
 }
 
 export async function unmount(props: LifecycleProps): Promise<void> {
@@ -180,24 +216,31 @@ export async function unmount(props: LifecycleProps): Promise<void> {
   if (!entry) return;
   mounted.delete(name);
   entry.element.remove(); // disconnectedCallback of the app and every pane releases what it holds
-  entry.store.dispose();
+  disposeRuntime(entry);
+  // Sends what was measured; never holds up the unmount on the network.
+  void entry.vitals?.stop();
   if (entry.ownContainer) entry.container.remove();
 }
 
-/** New props for a mounted app: theme, locale and eventBus apply in place; a new apiBase or getToken gets a new store. */
+/**
+ * New props for a mounted app: theme, locale, eventBus and basePath apply in place; a new apiBase or getToken
+ * gets a new API client, event stream and stores.
+ */
 export async function update(props: LifecycleProps): Promise<void> {
   const valid = validateProps(props);
   const entry = mounted.get(valid.name);
   if (!entry) return;
   applyProps(entry.element, valid);
   if (valid.apiBase !== entry.apiBase || valid.getToken !== entry.getToken) {
-    const previous = entry.store;
-    const { api, store } = createRuntime(valid);
-    Object.assign(entry, { api, store, apiBase: valid.apiBase, getToken: valid.getToken });
-    entry.element.api = api;
-    entry.element.store = store;
+    const previous: Runtime = { ...entry };
+    const previousVitals = entry.vitals;
+    const runtime = createRuntime(valid);
+    Object.assign(entry, runtime, { apiBase: valid.apiBase, getToken: valid.getToken, vitals: undefined });
+    applyRuntime(entry.element, runtime);
     await entry.element.updateComplete;
-    previous.dispose();
+    disposeRuntime(previous);
+    void previousVitals?.stop();
+    startExtras(entry, valid);
   }
   await entry.element.updateComplete;
 }

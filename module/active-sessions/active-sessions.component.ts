@@ -1,9 +1,18 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
-import type { Session } from '../../protocol/session.ts';
-import { toApiError, type ApiError } from '../api/api-client.ts';
+import type { Session, Tier } from '../../protocol/session.ts';
+import { isAbortError, toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
 import type { NavigateDetail, OpenSessionDetail } from '../shared/events.ts';
-import { formatDateTime, shortId, stateLabel, stateTone } from '../shared/format.ts';
+import {
+  costMicroNexCoin,
+  estimateActiveMs,
+  formatDateTime,
+  formatDuration,
+  formatNexCoin,
+  shortId,
+  stateLabel,
+  stateTone,
+} from '../shared/format.ts';
 import { VscElement } from '../shared/vsc-element.ts';
 import type { SessionsState, SessionsStore } from '../state/sessions-store.ts';
 import { StoreController } from '../state/store-controller.ts';
@@ -13,12 +22,25 @@ type Action = 'pause' | 'resume' | 'terminate';
 
 const ACTION_LABELS: Record<Action, string> = { pause: 'Pause', resume: 'Resume', terminate: 'Terminate' };
 
+/** Why Share is not available yet (it belongs to collaborative workspaces). */
+export const SHARE_UNAVAILABLE = 'Sharing into a workspace is available with collaborative workspaces.';
+
+/** States whose uptime keeps growing (the clock ticks only while one of them is listed). */
+const RUNNING: ReadonlySet<Session['state']> = new Set(['active', 'pausing']);
+
 /**
- * @summary The user's sessions in a table, with the actions each state allows. Terminating asks for confirmation
- * in the row itself.
+ * @tagname vsc-active-sessions
+ * @summary The user's sessions, live: pushed by the server (no polling per row), with state, tier, uptime, cost
+ * so far and the actions each state allows. Terminating asks for confirmation in the row itself.
  *
  * Rows carry `data-session-id`; buttons carry `data-action` (`open`, `pause`, `resume`, `terminate`,
- * `confirm-terminate`, `cancel-terminate`) so end-to-end tests can find them.
+ * `confirm-terminate`, `cancel-terminate`, `share`) so end-to-end tests can find them. Share is shown but not
+ * available yet (`aria-disabled`, with the reason announced and written under the table). Every control is a
+ * native button or checkbox in reading order, so Tab, Enter and Space do everything; Escape cancels a
+ * confirmation.
+ *
+ * Cost so far is the tier's hourly rate × the time the session has been billable, in integer micro-NexCoin,
+ * estimated from the session's launch and last change (the server's usage record is the exact figure).
  *
  * @event vsc-open-session - Open was pressed on an active session. `detail: { sessionId }`.
  * @event vsc-navigate - The empty state's "Quick Launch" button. `detail: { view: 'launch' }`.
@@ -27,11 +49,15 @@ const ACTION_LABELS: Record<Action, string> = { pause: 'Pause', resume: 'Resume'
  * @csspart row - A session's row.
  *
  * @cssproperty --vsc-color-border - Table rules.
+ * @cssproperty --vsc-color-success - The live indicator.
+ * @cssproperty --vsc-color-warning - The reconnecting indicator.
  */
 export class VscActiveSessions extends VscElement {
   static override styles = styles;
 
   @property({ attribute: false }) store?: SessionsStore;
+  /** API client, for the tier rates that price "cost so far". Optional: without it the cost column is empty. */
+  @property({ attribute: false }) api?: ApiClient;
 
   /** Also list terminated sessions. */
   @property({ type: Boolean, attribute: 'show-ended' }) showEnded = false;
@@ -39,12 +65,60 @@ export class VscActiveSessions extends VscElement {
   @state() private confirming: string | null = null;
   @state() private busy: ReadonlyMap<string, Action> = new Map();
   @state() private actionError: { sessionId: string; action: Action; error: ApiError } | null = null;
+  @state() private tiers: readonly Tier[] = [];
+  @state() private now = Date.now();
+  @state() private notice = '';
 
   private readonly sessions = new StoreController<SessionsState>(this, () => this.store?.state$);
+  private clock: ReturnType<typeof setInterval> | undefined;
+  private tiersAborter: AbortController | undefined;
+  private tiersFrom: ApiClient | undefined;
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.confirming = null;
+    this.stopClock();
+    this.tiersAborter?.abort();
+    this.tiersAborter = undefined;
+    this.tiersFrom = undefined;
+  }
+
+  protected override willUpdate(): void {
+    if (this.isConnected && this.api && this.api !== this.tiersFrom) void this.loadTiers(this.api);
+    const running = this.sessions.value?.sessions.some((s) => RUNNING.has(s.state)) ?? false;
+    if (running && this.isConnected) this.startClock();
+    else this.stopClock();
+  }
+
+  /** One clock for the whole table (uptime and cost), only while a listed session is running. */
+  private startClock(): void {
+    if (this.clock !== undefined) return;
+    this.now = Date.now();
+    this.clock = setInterval(() => (this.now = Date.now()), 1000);
+  }
+
+  private stopClock(): void {
+    clearInterval(this.clock);
+    this.clock = undefined;
+  }
+
+  private async loadTiers(api: ApiClient): Promise<void> {
+    this.tiersFrom = api;
+    this.tiersAborter?.abort();
+    const aborter = new AbortController();
+    this.tiersAborter = aborter;
+    try {
+      this.tiers = await api.tiers({ signal: aborter.signal });
+    } catch (error) {
+      // Without rates the cost column stays empty; the list itself still works.
+      if (!isAbortError(error)) this.tiers = [];
+    }
+  }
+
+  private share(): void {
+    // Re-announce on every press: clear first, then set on the next frame.
+    this.notice = '';
+    requestAnimationFrame(() => (this.notice = SHARE_UNAVAILABLE));
   }
 
   private async run(sessionId: string, action: Action): Promise<void> {
@@ -102,7 +176,7 @@ export class VscActiveSessions extends VscElement {
             .checked=${this.showEnded}
             @change=${(e: Event) => (this.showEnded = (e.target as HTMLInputElement).checked)}
           />
-          Show terminated${hidden > 0 ? ` (${hidden})` : ''}
+          Show terminated<span class="count">${hidden > 0 ? ` (${hidden})` : ''}</span>
         </label>
         <button
           type="button"
@@ -114,6 +188,7 @@ export class VscActiveSessions extends VscElement {
           Refresh
         </button>
       </div>
+      ${this.renderLive(value)}
       ${
         value?.error
           ? html`<div class="alert" role="alert" data-code=${value.error.code}>
@@ -132,7 +207,16 @@ export class VscActiveSessions extends VscElement {
           : nothing
       }
       ${this.renderBody(value, sessions)}
+      <div class="visually-hidden" role="status" aria-live="polite">${this.notice}</div>
     `;
+  }
+
+  private renderLive(value: SessionsState | undefined): TemplateResult | typeof nothing {
+    if (!value || value.updatedAt === null) return nothing;
+    return html`<p class="live" data-live=${value.live ? 'on' : 'off'}>
+      <span class="dot" aria-hidden="true"></span>
+      ${value.live ? 'Live: changes appear as they happen.' : 'Reconnecting to live updates… the list refreshes every few seconds meanwhile.'}
+    </p>`;
   }
 
   private renderBody(value: SessionsState | undefined, sessions: readonly Session[]): TemplateResult {
@@ -154,21 +238,33 @@ export class VscActiveSessions extends VscElement {
       </div>`;
     }
     return html`<div class="table-wrap">
-      <table part="table" aria-labelledby="heading" aria-busy=${value.loading ? 'true' : 'false'}>
-        <thead>
-          <tr>
-            <th scope="col">Session</th>
-            <th scope="col">Tier</th>
-            <th scope="col">State</th>
-            <th scope="col">Created</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
-          </tr>
-        </thead>
-        <tbody>
-          ${sessions.map((s) => this.renderRow(s))}
-        </tbody>
-      </table>
-    </div>`;
+        <table part="table" aria-labelledby="heading" aria-busy=${value.loading ? 'true' : 'false'}>
+          <colgroup>
+            <col class="session" />
+            <col class="tier" />
+            <col class="state" />
+            <col class="created" />
+            <col class="uptime" />
+            <col class="cost" />
+            <col class="actions" />
+          </colgroup>
+          <thead>
+            <tr>
+              <th scope="col">Session</th>
+              <th scope="col">Tier</th>
+              <th scope="col">State</th>
+              <th scope="col">Created</th>
+              <th scope="col">Uptime</th>
+              <th scope="col">Cost so far</th>
+              <th scope="col"><span class="visually-hidden">Actions</span></th>
+            </tr>
+          </thead>
+          <tbody>
+            ${sessions.map((s) => this.renderRow(s))}
+          </tbody>
+        </table>
+      </div>
+      <p id="share-note" class="note">Share: ${SHARE_UNAVAILABLE}</p>`;
   }
 
   private renderRow(session: Session): TemplateResult {
@@ -186,8 +282,24 @@ export class VscActiveSessions extends VscElement {
         }
       </td>
       <td><time datetime=${session.createdAt}>${formatDateTime(session.createdAt, this.locale)}</time></td>
+      <td class="uptime">${this.uptime(session)}</td>
+      <td class="cost">${this.cost(session)}</td>
       <td class="actions">${this.renderActions(session, short)}</td>
     </tr>`;
+  }
+
+  private uptime(session: Session): string {
+    if (session.state === 'requested' || session.state === 'provisioning') return 'Starting';
+    if (session.state === 'terminated' || session.state === 'failed') return '—';
+    const end = RUNNING.has(session.state) ? this.now : Date.parse(session.canonTimestamp);
+    return formatDuration(end - Date.parse(session.createdAt));
+  }
+
+  private cost(session: Session): TemplateResult | string {
+    const tier = this.tiers.find((t) => t.id === session.tier);
+    if (!tier) return '—';
+    const micro = costMicroNexCoin(tier.microNexCoinPerHour, estimateActiveMs(session, this.now));
+    return html`<span data-micro-nexcoin=${micro}>${formatNexCoin(micro, this.locale)} NexCoin</span>`;
   }
 
   private renderActions(session: Session, short: string): TemplateResult {
@@ -237,7 +349,22 @@ export class VscActiveSessions extends VscElement {
               ${this.actionButton(id, short, 'pause', busy)}`
           : nothing
       }
-      ${state === 'paused' ? this.actionButton(id, short, 'resume', busy) : nothing}
+      ${state === 'paused' || state === 'hibernated' ? this.actionButton(id, short, 'resume', busy) : nothing}
+      ${
+        state === 'active' || state === 'paused'
+          ? html`<button
+              type="button"
+              data-action="share"
+              aria-label="Share session ${short} into a workspace"
+              aria-disabled="true"
+              aria-describedby="share-note"
+              title=${SHARE_UNAVAILABLE}
+              @click=${this.share}
+            >
+              Share
+            </button>`
+          : nothing
+      }
       ${
         canTerminate
           ? html`<button

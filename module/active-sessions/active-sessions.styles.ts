@@ -33,10 +33,36 @@ export const styles = [
       overflow-x: auto;
       margin-top: 0.75rem;
     }
+    /* Fixed columns: rates, uptimes and costs filling in never move the table around (no layout shift). */
     table {
       width: 100%;
+      min-width: 66rem;
+      table-layout: fixed;
       border-collapse: collapse;
       font-size: 0.9rem;
+    }
+    col.session {
+      width: 6.5rem;
+    }
+    col.tier {
+      width: 5.5rem;
+    }
+    col.created {
+      width: 12.5rem;
+    }
+    col.uptime {
+      width: 7rem;
+    }
+    col.cost {
+      width: 9.5rem;
+    }
+    col.actions {
+      width: 22.5rem;
+    }
+    .toggle .count {
+      display: inline-block;
+      min-width: 4ch;
+      font-variant-numeric: tabular-nums;
     }
     th,
     td {
@@ -87,6 +113,37 @@ export const styles = [
     .empty {
       margin-top: 1rem;
       color: var(--_color-text-muted);
+    }
+    .live {
+      display: flex;
+      align-items: center;
+      gap: 0.4rem;
+      margin: 0.5rem 0 0;
+      font-size: 0.8rem;
+      color: var(--_color-text-muted);
+    }
+    .live .dot {
+      width: 0.55rem;
+      height: 0.55rem;
+      border-radius: 50%;
+      background: var(--_color-warning);
+    }
+    .live[data-live='on'] .dot {
+      background: var(--_color-success);
+    }
+    .uptime,
+    .cost {
+      white-space: nowrap;
+      font-variant-numeric: tabular-nums;
+    }
+    button[aria-disabled='true'] {
+      cursor: not-allowed;
+      opacity: 0.6;
+    }
+    .note {
+      font-size: 0.8rem;
+      color: var(--_color-text-muted);
+      margin: 0.5rem 0 0;
     }
   `,
 ];

@@ -1,5 +1,8 @@
 import type { SessionListResponse, TierListResponse, CreateSessionRequest } from '../../protocol/api.ts';
 import type { ErrorCode } from '../../protocol/errors.ts';
+import type { MetricsSample } from '../../protocol/live-events.ts';
+import type { Preferences, PreferencesResponse } from '../../protocol/preferences.ts';
+import type { QuotaResponse, WebVital } from '../../protocol/resources.ts';
 import type { Session, Tier } from '../../protocol/session.ts';
 import { API_PREFIX, HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
 import {
@@ -17,14 +20,25 @@ export type ClientErrorCode =
   /** The server answered with something that is not the documented JSON. */
   | 'BAD_RESPONSE';
 
+/**
+ * Codes a server may send that this build's protocol/errors.ts does not list yet (e.g. from the N3XUS wallet).
+ * Views map them to sentences; anything else falls back to the server's own message.
+ */
+export type ExternalErrorCode = 'BALANCE_TOO_LOW';
+
 /** An error with the stable code, HTTP status (0 when no response) and human sentence of the server's error body. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  readonly code: ErrorCode | ClientErrorCode;
+  readonly code: ErrorCode | ClientErrorCode | ExternalErrorCode;
   readonly status: number;
   readonly details?: unknown;
 
-  constructor(code: ErrorCode | ClientErrorCode, status: number, message: string, details?: unknown) {
+  constructor(
+    code: ErrorCode | ClientErrorCode | ExternalErrorCode,
+    status: number,
+    message: string,
+    details?: unknown,
+  ) {
     super(message);
     this.code = code;
     this.status = status;
@@ -59,12 +73,19 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export interface EventStreamOptions extends RequestOptions {
+  /** Sent as `Last-Event-ID` so the server can replay what the client missed. */
+  lastEventId?: string;
+}
+
 /** Thin typed client of the backend adapter's REST API (`/api/v1`). */
 export class ApiClient {
   readonly apiBase: string;
   private readonly base: URL;
   private readonly getToken: () => Promise<string>;
   private readonly fetchImpl: FetchLike;
+  private lastToken: string | undefined;
+  private tiersCache: Promise<Tier[]> | undefined;
 
   constructor(options: ApiClientOptions) {
     this.apiBase = options.apiBase;
@@ -103,12 +124,42 @@ export class ApiClient {
     if (typeof token !== 'string' || token === '') {
       throw new ApiError('TOKEN_UNAVAILABLE', 0, 'The dashboard returned an empty sign-in token.');
     }
+    this.lastToken = token;
     return token;
+  }
+
+  /**
+   * The token the last request used, without asking the host. Only for requests that must leave synchronously,
+   * such as the web-vitals beacon on `pagehide` (there is no time to await `getToken()` then).
+   */
+  get cachedToken(): string | undefined {
+    return this.lastToken;
   }
 
   async listTiers(options?: RequestOptions): Promise<Tier[]> {
     const body = await this.request<TierListResponse>('GET', 'tiers', undefined, options);
-    return required(body, 'tiers').tiers;
+    const tiers = required(body, 'tiers').tiers;
+    this.tiersCache = Promise.resolve(tiers);
+    return tiers;
+  }
+
+  /**
+   * The tier catalogue, fetched once per client and shared by every caller (a failed fetch is not kept).
+   * Aborting one caller's signal stops only that caller's wait.
+   */
+  tiers(options?: RequestOptions): Promise<Tier[]> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    const shared = (this.tiersCache ??= this.listTiers().catch((error: unknown) => {
+      this.tiersCache = undefined;
+      throw error;
+    }));
+    if (!signal) return shared;
+    return new Promise<Tier[]>((resolve, reject) => {
+      const abort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', abort, { once: true });
+      shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+    });
   }
 
   async listSessions(options?: RequestOptions): Promise<Session[]> {
@@ -141,6 +192,84 @@ export class ApiClient {
     return this.request<Session>('DELETE', sessionPath(id), undefined, options);
   }
 
+  /** The user's settings; `updatedAt` is null while the user still has the defaults. */
+  async getPreferences(options?: RequestOptions): Promise<PreferencesResponse> {
+    const body = await this.request<PreferencesResponse>('GET', 'preferences', undefined, options);
+    return required(body, 'preferences');
+  }
+
+  /** Stores the user's settings (the whole object); resolves with them and the server's `updatedAt`. */
+  async putPreferences(preferences: Preferences, options?: RequestOptions): Promise<PreferencesResponse> {
+    const body = await this.request<PreferencesResponse>('PUT', 'preferences', preferences, options);
+    return required(body, 'preferences');
+  }
+
+  /** The recent resource samples of a session, oldest first (`windowSeconds` 10–3600). */
+  async getMetrics(id: string, windowSeconds: number, options?: RequestOptions): Promise<MetricsSample[]> {
+    const seconds = Math.min(3600, Math.max(10, Math.round(windowSeconds)));
+    const path = `${sessionPath(id)}/metrics?windowSeconds=${seconds}`;
+    return required(
+      await this.request<{ samples: MetricsSample[] }>('GET', path, undefined, options),
+      'samples',
+    ).samples;
+  }
+
+  /** The caller's limits and what counts against them now. */
+  async getQuota(options?: RequestOptions): Promise<QuotaResponse> {
+    return required(await this.request<QuotaResponse>('GET', 'quota', undefined, options), 'limits');
+  }
+
+  /**
+   * Reports Core Web Vitals, one `POST /vitals` per measurement, all started at once. With `keepalive` the
+   * requests outlive the page (for `pagehide`) and use the cached token, since nothing may be awaited then.
+   * Never rejects: losing a measurement must not disturb the user.
+   */
+  async sendVitals(vitals: readonly WebVital[], options: { keepalive?: boolean } = {}): Promise<void> {
+    if (vitals.length === 0) return;
+    let token = this.lastToken;
+    if (!options.keepalive || token === undefined) {
+      try {
+        token = await this.token();
+      } catch {
+        return;
+      }
+    }
+    const headers = this.headers(token, true);
+    await Promise.allSettled(
+      vitals.map((vital) =>
+        this.fetchImpl(this.url('vitals'), {
+          method: 'POST',
+          headers,
+          body: JSON.stringify(vital),
+          keepalive: options.keepalive === true,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Opens `GET /api/v1/events` (text/event-stream) with the bearer token and handshake headers, which an
+   * EventSource cannot send. Resolves with the streaming Response; rejects with an ApiError on an error status.
+   */
+  async openEventStream(options: EventStreamOptions = {}): Promise<Response> {
+    options.signal?.throwIfAborted();
+    const token = await this.token();
+    options.signal?.throwIfAborted();
+    const headers: Record<string, string> = { ...this.headers(token, false), Accept: 'text/event-stream' };
+    if (options.lastEventId !== undefined) headers['Last-Event-ID'] = options.lastEventId;
+    const init: RequestInit = { method: 'GET', headers, cache: 'no-store' };
+    if (options.signal) init.signal = options.signal;
+    const response = await this.send(this.url('events'), init);
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      throw errorFromBody(response, parseJson(text));
+    }
+    if (!response.body || !/^text\/event-stream\b/i.test(response.headers.get('content-type') ?? '')) {
+      throw new ApiError('BAD_RESPONSE', response.status, 'The event stream is not text/event-stream.');
+    }
+    return response;
+  }
+
   /** `ws(s)://…/api/v1/sessions/:id/stream`, from the API base (http → ws, https → wss). */
   streamUrl(id: string): string {
     const url = new URL(this.url(`${sessionPath(id)}/stream`));
@@ -160,28 +289,14 @@ export class ApiClient {
     body: unknown,
     options: RequestOptions | undefined,
   ): Promise<T | null> {
+    options?.signal?.throwIfAborted();
     const token = await this.token();
     options?.signal?.throwIfAborted();
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      Authorization: `Bearer ${token}`,
-      [HANDSHAKE_HEADER]: HANDSHAKE,
-    };
-    const init: RequestInit = { method, headers };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
+    const init: RequestInit = { method, headers: this.headers(token, body !== undefined) };
+    if (body !== undefined) init.body = JSON.stringify(body);
     if (options?.signal) init.signal = options.signal;
 
-    let response: Response;
-    try {
-      response = await this.fetchImpl(this.url(path), init);
-    } catch (error) {
-      if (isAbortError(error)) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new ApiError('NETWORK_ERROR', 0, `The v-SuperCore server could not be reached (${reason}).`);
-    }
+    const response = await this.send(this.url(path), init);
 
     const text = await response.text();
     let json: unknown = null;
@@ -195,6 +310,35 @@ export class ApiClient {
     }
     if (!response.ok) throw errorFromBody(response, json);
     return json as T | null;
+  }
+
+  private headers(token: string, json: boolean): Record<string, string> {
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      Authorization: `Bearer ${token}`,
+      [HANDSHAKE_HEADER]: HANDSHAKE,
+    };
+    if (json) headers['Content-Type'] = 'application/json';
+    return headers;
+  }
+
+  /** fetch, with a network failure turned into `NETWORK_ERROR` (aborts pass through). */
+  private async send(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetchImpl(url, init);
+    } catch (error) {
+      if (isAbortError(error)) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ApiError('NETWORK_ERROR', 0, `The v-SuperCore server could not be reached (${reason}).`);
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text === '' ? null : (JSON.parse(text) as unknown);
+  } catch {
+    return null;
   }
 }
 

@@ -1,9 +1,7 @@
-import { html, type TemplateResult } from 'lit';
+import { html, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { ApiClient } from '../api/api-client.ts';
-import '../active-sessions/active-sessions.ts';
-import '../quick-launch/quick-launch.ts';
-import '../viewer/viewer.ts';
+import type { LiveEvents } from '../api/live-events.ts';
 import type { DecoderWorkerFactory } from '../viewer/viewer.component.ts';
 import {
   SESSION_CHANGED_EVENT,
@@ -14,25 +12,41 @@ import {
 } from '../shared/events.ts';
 import { shortId, stateLabel } from '../shared/format.ts';
 import { VscElement } from '../shared/vsc-element.ts';
+import type { PreferencesStore } from '../state/preferences-store.ts';
 import { diffSessions, type SessionsState, type SessionsStore } from '../state/sessions-store.ts';
 import { StoreController } from '../state/store-controller.ts';
-import { DEFAULT_BASE_PATH, parseRoute, routePath, type Route } from './routes.ts';
+import { loadPane } from './panes.ts';
+import { DEFAULT_BASE_PATH, parseRoute, routePath, type PaneView, type Route } from './routes.ts';
 import { styles } from './app.styles.ts';
 
-type Tab = 'launch' | 'sessions';
-
-const TABS: readonly { id: Tab; label: string }[] = [
+const TABS: readonly { id: PaneView; label: string }[] = [
   { id: 'launch', label: 'Quick Launch' },
   { id: 'sessions', label: 'Active Sessions' },
+  { id: 'resources', label: 'Resource Monitor' },
+  { id: 'settings', label: 'Settings' },
 ];
 
+const TAGS: Record<Route['view'], string> = {
+  launch: 'vsc-quick-launch',
+  sessions: 'vsc-active-sessions',
+  viewer: 'vsc-viewer',
+  resources: 'vsc-resource-monitor',
+  settings: 'vsc-settings',
+};
+
 /**
- * @summary v-SuperCore's root: the "Virtual Super PC" header, the Quick Launch / Active Sessions tabs and the
- * viewer, routed by `location.pathname` under `base-path`.
+ * @tagname vsc-app
+ * @summary v-SuperCore's root: the "Virtual Super PC" header, the Quick Launch / Active Sessions / Resource
+ * Monitor / Settings tabs and the viewer, routed by `location.pathname` under `base-path` (the shell's URL and
+ * back button drive it).
  *
- * While connected it observes the sessions store (which keeps the list fresh), announces every session state
- * change in a polite live region and on the host's `eventBus` as `v-supercore:session-changed`. Removing the
- * element releases everything it and its panes hold.
+ * Each pane's code is loaded when its route is first shown. While connected the app observes the sessions store
+ * (kept fresh by the server's pushes), announces every session state change in a polite live region and on the
+ * host's `eventBus` as `v-supercore:session-changed`. Removing the element releases everything it and its panes
+ * hold. `updateComplete` also waits for the pane on screen to be loaded and rendered.
+ *
+ * @event v-supercore:session-changed - Dispatched on the host's `eventBus` (not on the element) for every
+ * session state change: `detail: { module, sessionId, state, previousState }`.
  *
  * @csspart header - The title bar.
  * @csspart tabs - The tab list.
@@ -44,18 +58,26 @@ const TABS: readonly { id: Tab; label: string }[] = [
  * @cssproperty --vsc-color-text - Text.
  * @cssproperty --vsc-color-text-muted - Secondary text.
  * @cssproperty --vsc-color-border - Borders and table rules.
- * @cssproperty --vsc-color-accent - Primary actions, selection, the active tab.
+ * @cssproperty --vsc-color-accent - Primary actions, selection, the active tab, chart lines.
  * @cssproperty --vsc-color-on-accent - Text on the accent colour.
+ * @cssproperty --vsc-color-accent-soft - Selected cards, chart areas.
  * @cssproperty --vsc-color-danger - Terminate and errors.
+ * @cssproperty --vsc-color-success - Active state, done steps.
+ * @cssproperty --vsc-color-warning - Transitional states, offline notices.
  * @cssproperty --vsc-color-focus - Focus ring.
  * @cssproperty --vsc-radius - Corner radius.
  * @cssproperty --vsc-font-family - Text font.
+ * @cssproperty --vsc-font-mono - Session ids and codes.
  */
 export class VscApp extends VscElement {
   static override styles = styles;
 
   @property({ attribute: false }) api?: ApiClient;
   @property({ attribute: false }) store?: SessionsStore;
+  /** The user's live event stream (Resource Monitor's samples). */
+  @property({ attribute: false }) live?: LiveEvents;
+  /** The user's settings (Settings pane; Quick Launch preselects the default tier). */
+  @property({ attribute: false }) preferences?: PreferencesStore;
   /** The host's event bus; session changes are dispatched on it. */
   @property({ attribute: false }) eventBus?: EventTarget;
   /** Starts the viewer's decoder worker; the real one by default (tests and embedders may pass their own). */
@@ -66,6 +88,9 @@ export class VscApp extends VscElement {
   @state() private route: Route = { view: 'launch' };
   @state() private announcement = '';
   @state() private launchingId: string | null = null;
+  @state() private paneError: { view: Route['view']; message: string } | null = null;
+
+  private paneLoad: Promise<unknown> | undefined;
 
   private readonly sessions = new StoreController<SessionsState>(
     this,
@@ -97,6 +122,42 @@ export class VscApp extends VscElement {
     this.removeEventListener('vsc-open-session', this.onOpenSession);
     this.removeEventListener('vsc-close-viewer', this.onCloseViewer);
     this.removeEventListener('vsc-navigate', this.onNavigate);
+  }
+
+  protected override willUpdate(changed: PropertyValues): void {
+    if (changed.has('basePath') && changed.get('basePath') !== undefined) {
+      this.route = parseRoute(location.pathname, this.basePath);
+    }
+    if (changed.has('route') || !this.paneLoad) this.ensurePane(this.route.view);
+  }
+
+  protected override async getUpdateComplete(): Promise<boolean> {
+    let result = await super.getUpdateComplete();
+    // The pane's code may still be on its way: wait for it, then for the pane's own first render.
+    while (this.paneLoad) {
+      const load = this.paneLoad;
+      await load.catch(() => undefined);
+      result = (await super.getUpdateComplete()) && result;
+      const pane = this.panel()?.firstElementChild as { updateComplete?: Promise<unknown> } | null;
+      if (pane?.updateComplete) await pane.updateComplete;
+      if (this.paneLoad === load) break;
+    }
+    return result;
+  }
+
+  private ensurePane(view: Route['view']): void {
+    const load = loadPane(view);
+    this.paneLoad = load;
+    if (customElements.get(TAGS[view])) return;
+    load.then(
+      () => {
+        if (this.paneError?.view === view) this.paneError = null;
+        this.requestUpdate();
+      },
+      (error: unknown) => {
+        this.paneError = { view, message: error instanceof Error ? error.message : String(error) };
+      },
+    );
   }
 
   /** Shows a route and records it in the history (pushState), unless it is already the current URL. */
@@ -144,8 +205,8 @@ export class VscApp extends VscElement {
     return this.renderRoot.querySelector<HTMLElement>('[role="tabpanel"]');
   }
 
-  private get selectedTab(): Tab {
-    return this.route.view === 'launch' ? 'launch' : 'sessions';
+  private get selectedTab(): PaneView {
+    return this.route.view === 'viewer' ? 'sessions' : this.route.view;
   }
 
   private onTabKeydown(event: KeyboardEvent): void {
@@ -176,7 +237,7 @@ export class VscApp extends VscElement {
     );
   }
 
-  private selectTab(tab: Tab): void {
+  private selectTab(tab: PaneView): void {
     if (this.route.view === tab) return;
     this.navigate({ view: tab });
   }
@@ -184,10 +245,10 @@ export class VscApp extends VscElement {
   override render(): TemplateResult {
     const selected = this.selectedTab;
     return html`
-      <header part="header">
+      <div class="header" part="header">
         <h1>Virtual Super PC</h1>
         <span class="module">v-SuperCore · module 18</span>
-      </header>
+      </div>
       <div role="tablist" part="tabs" aria-label="Virtual Super PC" @keydown=${this.onTabKeydown}>
         ${TABS.map(
           (tab) =>
@@ -216,20 +277,44 @@ export class VscApp extends VscElement {
 
   private renderView(): TemplateResult {
     const { api, store, theme, locale } = this;
+    const view = this.route.view;
+    if (this.paneError?.view === view) {
+      return html`<div class="alert" role="alert">
+        This part of v-SuperCore could not be loaded: ${this.paneError.message}
+        <button type="button" data-action="retry-pane" @click=${() => this.retryPane(view)}>Retry</button>
+      </div>`;
+    }
+    if (!customElements.get(TAGS[view])) return html`<p class="loading" role="status">Loading…</p>`;
     switch (this.route.view) {
       case 'launch':
         return html`<vsc-quick-launch
           .api=${api}
           .store=${store}
+          .preferences=${this.preferences}
           theme=${theme}
           locale=${locale}
         ></vsc-quick-launch>`;
       case 'sessions':
         return html`<vsc-active-sessions
           .store=${store}
+          .api=${api}
           theme=${theme}
           locale=${locale}
         ></vsc-active-sessions>`;
+      case 'resources':
+        return html`<vsc-resource-monitor
+          .api=${api}
+          .store=${store}
+          .live=${this.live}
+          theme=${theme}
+          locale=${locale}
+        ></vsc-resource-monitor>`;
+      case 'settings':
+        return html`<vsc-settings
+          .preferences=${this.preferences}
+          theme=${theme}
+          locale=${locale}
+        ></vsc-settings>`;
       case 'viewer':
         return html`<vsc-viewer
           session-id=${this.route.sessionId}
@@ -241,5 +326,10 @@ export class VscApp extends VscElement {
           ?launching=${this.launchingId === this.route.sessionId}
         ></vsc-viewer>`;
     }
+  }
+
+  private retryPane(view: Route['view']): void {
+    this.paneError = null;
+    this.ensurePane(view);
   }
 }

@@ -11,7 +11,8 @@ export const styles = [
       padding: 1rem 1.25rem 1.5rem;
       line-height: 1.45;
     }
-    header {
+    /* Not a <header>: inside a host's page it must not become a second banner landmark. */
+    .header {
       display: flex;
       align-items: baseline;
       flex-wrap: wrap;
@@ -56,6 +57,15 @@ export const styles = [
     [role='tabpanel']:focus-visible {
       outline: 3px solid var(--_color-focus);
       outline-offset: 4px;
+    }
+    [role='tablist'] {
+      overflow-x: auto;
+    }
+    [role='tab'] {
+      white-space: nowrap;
+    }
+    .loading {
+      color: var(--_color-text-muted);
     }
   `,
 ];

@@ -1,28 +1,81 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
-import { ERRORS } from '../../protocol/errors.ts';
 import type { Session, SessionState, Tier } from '../../protocol/session.ts';
 import { ApiError, isAbortError, toApiError, type ApiClient } from '../api/api-client.ts';
-import type { OpenSessionDetail } from '../shared/events.ts';
+import type { NavigateDetail, OpenSessionDetail } from '../shared/events.ts';
 import { formatCores, formatMemory, formatNexCoin, formatStorage } from '../shared/format.ts';
 import { LAUNCH_STEPS, launchStepLabel, renderLaunchSteps, type LaunchStep } from '../shared/launch-steps.ts';
 import { VscElement } from '../shared/vsc-element.ts';
+import type { PreferencesState, PreferencesStore } from '../state/preferences-store.ts';
 import type { SessionsStore } from '../state/sessions-store.ts';
+import { StoreController } from '../state/store-controller.ts';
 import { styles } from './quick-launch.styles.ts';
 
 const GENESIS: ReadonlySet<SessionState> = new Set(['requested', 'provisioning']);
 
-/** How often the list is refreshed while the create request is in flight, to show the server's real step. */
+/** How often the list is refreshed while the create request is in flight, when the server is not pushing. */
 const GENESIS_POLL_MS = 1000;
 
+/** The desktop templates a session can start from (the runtime has one so far). */
+export const TEMPLATES = [{ id: 'desktop', label: 'Desktop (openbox + terminal)' }] as const;
+
+type ErrorAction = 'sessions' | 'tiers';
+
 /**
- * @summary Pick a resource tier and launch a desktop, following the launch step by step.
+ * What a failed launch means for the user and what they can do, for the codes that have a remedy. Anything else
+ * shows the server's own sentence.
+ */
+function launchErrorText(error: ApiError, tier: string): { text: string; action?: ErrorAction } {
+  switch (error.code) {
+    case 'QUOTA_EXCEEDED':
+      return {
+        text:
+          `You have reached your limit of running desktops${quotaDetail(error.details)}. Pause or terminate ` +
+          `one in Active Sessions, then launch again.`,
+        action: 'sessions',
+      };
+    case 'BALANCE_TOO_LOW':
+      return {
+        text:
+          `Your NexCoin balance is too low to start a ${tier} desktop. Top up your NexCoin wallet, or choose a ` +
+          `smaller tier.`,
+        action: 'tiers',
+      };
+    case 'TIER_NOT_ALLOWED':
+      return {
+        text: `Your subscription does not include the ${tier} tier. Choose another tier, or upgrade your subscription.`,
+        action: 'tiers',
+      };
+    case 'RUNTIME_FAILED':
+      return { text: error.message || 'The desktop could not be started.' };
+    default:
+      return { text: error.message };
+  }
+}
+
+function quotaDetail(details: unknown): string {
+  if (typeof details !== 'object' || details === null) return '';
+  const { limit, current } = details as { limit?: unknown; current?: unknown };
+  return typeof limit === 'number' && typeof current === 'number' ? ` (${current} of ${limit} in use)` : '';
+}
+
+/**
+ * @tagname vsc-quick-launch
+ * @summary Pick a resource tier and a template, see the estimated cost, and launch a desktop, following the launch
+ * step by step.
+ *
+ * Tier cards show CPU, memory, storage, GPU, the NexCoin price per hour and whether the user's subscription
+ * includes the tier (tiers it does not include cannot be chosen). The estimate is the hourly rate × the hours
+ * chosen, in integer micro-NexCoin. The user's default tier (Settings) is preselected.
  *
  * Steps are the real ones: *Authenticating* until the host's `getToken()` resolves; *Billing check* while the
  * create request is in flight and the session is `requested`; *Provisioning* once the server reports
- * `provisioning`; *Connecting* when the session is active and the viewer takes over.
+ * `provisioning` (pushed by the server, or polled while the live stream is down); *Connecting* when the session
+ * is active and the viewer takes over. A failure names its step and says what to do (quota reached, balance too
+ * low, tier not in the subscription).
  *
  * @event vsc-open-session - The launched session is active: open it. `detail: { sessionId, launching: true }`.
+ * @event vsc-navigate - "Open Active Sessions" after QUOTA_EXCEEDED. `detail: { view: 'sessions' }`.
  *
  * @csspart tiers - The group of tier cards.
  * @csspart tier - One tier card.
@@ -37,9 +90,15 @@ export class VscQuickLaunch extends VscElement {
 
   @property({ attribute: false }) api?: ApiClient;
   @property({ attribute: false }) store?: SessionsStore;
+  /** The user's settings: their default tier is preselected. Optional. */
+  @property({ attribute: false }) preferences?: PreferencesStore;
 
   /** The selected tier id. */
   @property() selected = '';
+  /** The template the desktop starts from. */
+  @property() template: string = TEMPLATES[0].id;
+  /** Hours the cost estimate is for (1 to the tier's maximum session length). */
+  @property({ type: Number }) hours = 1;
 
   @state() private tiers: Tier[] | null = null;
   @state() private tiersError: ApiError | null = null;
@@ -49,6 +108,14 @@ export class VscQuickLaunch extends VscElement {
   private tiersAborter: AbortController | undefined;
   private launchAborter: AbortController | undefined;
   private loadedFrom: ApiClient | undefined;
+  /** The user chose a tier (or the default was applied): the default no longer overrides. */
+  private chosen = false;
+
+  private readonly prefs = new StoreController<PreferencesState>(
+    this,
+    () => this.preferences?.state$,
+    () => this.applyDefaultTier(),
+  );
 
   /** The launch step in progress (or that failed), null when idle. */
   get currentStep(): LaunchStep | null {
@@ -67,6 +134,25 @@ export class VscQuickLaunch extends VscElement {
 
   protected override willUpdate(): void {
     if (this.isConnected && this.api && this.api !== this.loadedFrom) void this.loadTiers();
+    if (this.selected) this.chosen = true;
+    const max = this.maxHours();
+    if (this.hours > max) this.hours = max;
+    if (!(this.hours >= 1)) this.hours = 1;
+  }
+
+  /** Preselects the user's default tier once, if nothing is selected and the tier can be launched. */
+  private applyDefaultTier(): void {
+    const tier = this.prefs.value?.preferences?.defaultTier;
+    if (this.chosen || this.selected || !tier || !this.tiers) return;
+    if (this.tiers.some((t) => t.id === tier && t.allowed !== false)) {
+      this.selected = tier;
+      this.chosen = true;
+    }
+  }
+
+  private maxHours(): number {
+    const tier = this.tiers?.find((t) => t.id === this.selected);
+    return tier ? Math.max(1, Math.floor(tier.maxSessionMinutes / 60)) : 24;
   }
 
   /** Loads (or reloads) the tier catalogue. */
@@ -84,6 +170,7 @@ export class VscQuickLaunch extends VscElement {
       if (aborter.signal.aborted) return;
       this.tiers = tiers;
       if (this.selected && !tiers.some((t) => t.id === this.selected)) this.selected = '';
+      this.applyDefaultTier();
     } catch (error) {
       if (isAbortError(error) || aborter.signal.aborted) return;
       this.tiersError = toApiError(error);
@@ -120,7 +207,7 @@ export class VscQuickLaunch extends VscElement {
           0,
           session.failureReason
             ? `The desktop could not be started: ${session.failureReason}`
-            : ERRORS.RUNTIME_FAILED.message,
+            : 'The desktop could not be started.',
         );
       }
       this.step = 'connecting';
@@ -143,11 +230,22 @@ export class VscQuickLaunch extends VscElement {
   private watchGenesis(store: SessionsStore, tier: string, signal: AbortSignal): () => void {
     const known = new Set(store.value.sessions.map((s) => s.sessionId));
     let stopped = false;
-    const tick = async (): Promise<void> => {
-      await store.refresh();
+    const check = (): void => {
       if (stopped || signal.aborted) return;
       const fresh = store.value.sessions.find((s) => !known.has(s.sessionId) && s.tier === tier);
       if (fresh?.state === 'provisioning' && this.step === 'billing') this.step = 'provisioning';
+    };
+    if (store.value.live) {
+      // The server pushes the new session's states: no polling.
+      const subscription = store.state$.subscribe(check);
+      return () => {
+        stopped = true;
+        subscription.unsubscribe();
+      };
+    }
+    const tick = async (): Promise<void> => {
+      await store.refresh();
+      check();
     };
     const timer = setInterval(() => void tick(), GENESIS_POLL_MS);
     return () => {
@@ -167,7 +265,28 @@ export class VscQuickLaunch extends VscElement {
   }
 
   private onSelect(event: Event): void {
+    this.chosen = true;
     this.selected = (event.target as HTMLInputElement).value;
+  }
+
+  private onHours(event: Event): void {
+    const input = event.target as HTMLInputElement;
+    const value = Math.round(Number(input.value));
+    this.hours = Math.min(this.maxHours(), Math.max(1, Number.isFinite(value) ? value : 1));
+    input.value = String(this.hours);
+  }
+
+  private errorAction(action: ErrorAction): void {
+    if (action === 'sessions') {
+      this.emit<NavigateDetail>('vsc-navigate', { view: 'sessions' });
+      return;
+    }
+    this.dismissError();
+    void this.updateComplete.then(() =>
+      this.renderRoot
+        .querySelector<HTMLInputElement>('input[name="tier"]:checked, input[name="tier"]')
+        ?.focus(),
+    );
   }
 
   override render(): TemplateResult {
@@ -177,7 +296,7 @@ export class VscQuickLaunch extends VscElement {
       <p class="intro">
         Choose the resources for your virtual PC. You are billed in NexCoin for each hour it is active.
       </p>
-      ${this.renderTiers(busy)}
+      ${this.renderTiers(busy)} ${this.renderTemplates(busy)} ${this.renderEstimate(busy)}
       <div class="actions">
         <button
           type="button"
@@ -211,15 +330,64 @@ export class VscQuickLaunch extends VscElement {
     </fieldset>`;
   }
 
+  private renderTemplates(busy: boolean): TemplateResult | typeof nothing {
+    if (!this.tiers || this.tiers.length === 0) return nothing;
+    return html`<fieldset class="templates" ?disabled=${busy}>
+      <legend>Template</legend>
+      ${TEMPLATES.map(
+        (t) =>
+          html`<label class="template"
+            ><input
+              type="radio"
+              name="template"
+              .value=${t.id}
+              .checked=${this.template === t.id}
+              @change=${(e: Event) => (this.template = (e.target as HTMLInputElement).value)}
+            />
+            ${t.label}</label
+          >`,
+      )}
+    </fieldset>`;
+  }
+
+  private renderEstimate(busy: boolean): TemplateResult | typeof nothing {
+    const tier = this.tiers?.find((t) => t.id === this.selected);
+    if (!tier) return nothing;
+    const total = tier.microNexCoinPerHour * this.hours;
+    const rate = formatNexCoin(tier.microNexCoinPerHour, this.locale);
+    return html`<div class="estimate">
+      <label for="hours">Hours</label>
+      <input
+        id="hours"
+        type="number"
+        inputmode="numeric"
+        min="1"
+        max=${this.maxHours()}
+        step="1"
+        .value=${String(this.hours)}
+        ?disabled=${busy}
+        aria-describedby="estimate"
+        @change=${this.onHours}
+      />
+      <p id="estimate" data-micro-nexcoin=${total} aria-live="polite">
+        Estimated cost: <strong>${formatNexCoin(total, this.locale)} NexCoin</strong> for ${this.hours}
+        ${this.hours === 1 ? 'hour' : 'hours'} of ${tier.label} (${rate} NexCoin/hour; paused time is not
+        billed).
+      </p>
+    </div>`;
+  }
+
   private renderTier(tier: Tier): TemplateResult {
     const { resources } = tier;
     const cores = formatCores(resources.cpuMillicores, this.locale);
     const id = `tier-${tier.id}`;
+    const allowed = tier.allowed !== false;
     return html`<div
       class="tier"
       part="tier"
       data-tier=${tier.id}
       ?data-selected=${this.selected === tier.id}
+      ?data-unavailable=${!allowed}
     >
       <input
         type="radio"
@@ -227,6 +395,7 @@ export class VscQuickLaunch extends VscElement {
         id=${id}
         .value=${tier.id}
         .checked=${this.selected === tier.id}
+        ?disabled=${!allowed}
         aria-describedby="${id}-specs"
         @change=${this.onSelect}
       />
@@ -238,6 +407,9 @@ export class VscQuickLaunch extends VscElement {
         <li><span class="key">GPU</span> ${resources.gpus > 0 ? resources.gpus : 'None'}</li>
         <li class="price">
           <span class="key">Price</span> ${formatNexCoin(tier.microNexCoinPerHour, this.locale)} NexCoin/hour
+        </li>
+        <li class="plan" data-allowed=${allowed ? 'true' : 'false'}>
+          ${allowed ? 'Included in your subscription' : `Needs the ${tier.minimumSubscription} subscription`}
         </li>
       </ul>
     </div>`;
@@ -254,19 +426,44 @@ export class VscQuickLaunch extends VscElement {
       <p class="visually-hidden" role="status" aria-live="polite">
         ${failed ? `Launch failed at ${label}.` : `Step ${index} of ${LAUNCH_STEPS.length}: ${label}.`}
       </p>
-      ${
-        this.launchError
-          ? html`<div class="alert" role="alert" data-code=${this.launchError.code}>
-              <strong>Launch failed:</strong> ${this.launchError.message}
-              <code>${this.launchError.code}</code>
-              <div class="alert-actions">
-                <button type="button" data-action="retry-launch" @click=${this.retry}>Try again</button>
-                <button type="button" data-action="dismiss" @click=${this.dismissError}>Dismiss</button>
-              </div>
-            </div>`
-          : nothing
-      }
+      ${this.launchError ? this.renderLaunchError(this.launchError) : nothing}
     </section>`;
+  }
+
+  private renderLaunchError(error: ApiError): TemplateResult {
+    const { text, action } = launchErrorText(error, this.tierLabel());
+    return html`<div class="alert" role="alert" data-code=${error.code}>
+      <strong>Launch failed:</strong> ${text}
+      <code>${error.code}</code>
+      <div class="alert-actions">
+        ${
+          action === 'sessions'
+            ? html`<button
+                type="button"
+                class="primary"
+                data-action="open-sessions"
+                @click=${() => this.errorAction('sessions')}
+              >
+                Open Active Sessions
+              </button>`
+            : nothing
+        }
+        ${
+          action === 'tiers'
+            ? html`<button
+                type="button"
+                class="primary"
+                data-action="choose-tier"
+                @click=${() => this.errorAction('tiers')}
+              >
+                Choose another tier
+              </button>`
+            : nothing
+        }
+        <button type="button" data-action="retry-launch" @click=${this.retry}>Try again</button>
+        <button type="button" data-action="dismiss" @click=${this.dismissError}>Dismiss</button>
+      </div>
+    </div>`;
   }
 
   private tierLabel(): string {

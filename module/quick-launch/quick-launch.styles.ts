@@ -126,5 +126,62 @@ export const styles = [
     .loading {
       color: var(--_color-text-muted);
     }
+    .plan {
+      margin-top: 0.2rem;
+      font-size: 0.8rem;
+      color: var(--_color-success);
+    }
+    .plan[data-allowed='false'] {
+      color: var(--_color-text-muted);
+    }
+    .tier[data-unavailable] {
+      border-style: dashed;
+    }
+    .tier[data-unavailable]:hover {
+      border-color: var(--_color-border);
+    }
+    .tier[data-unavailable] label {
+      cursor: not-allowed;
+    }
+    .templates {
+      margin-top: 1rem;
+    }
+    .template {
+      display: inline-flex;
+      align-items: center;
+      gap: 0.45rem;
+      padding: 0.45rem 0.85rem;
+      border: 2px solid var(--_color-accent);
+      border-radius: var(--_radius);
+      background: var(--_color-accent-soft);
+      cursor: pointer;
+    }
+    .template input {
+      margin: 0;
+      accent-color: var(--_color-accent);
+    }
+    .estimate {
+      display: flex;
+      flex-wrap: wrap;
+      align-items: center;
+      gap: 0.5rem 0.75rem;
+      margin-top: 1rem;
+    }
+    .estimate label {
+      font-weight: 600;
+    }
+    .estimate input {
+      width: 5rem;
+      font: inherit;
+      padding: 0.3rem 0.5rem;
+      border: 1px solid var(--_color-border);
+      border-radius: var(--_radius);
+      background: var(--_color-surface-raised);
+      color: var(--_color-text);
+    }
+    .estimate p {
+      margin: 0;
+      font-size: 0.9rem;
+    }
   `,
 ];

@@ -1,4 +1,5 @@
 import type { SessionState } from '../../protocol/session.ts';
+import type { PaneView } from '../app/routes.ts';
 
 /** `vsc-open-session`: show this session in the viewer. `launching` when it comes straight from Quick Launch. */
 export interface OpenSessionDetail {
@@ -13,7 +14,7 @@ export interface CloseViewerDetail {
 
 /** `vsc-navigate`: go to one of the module's views. */
 export interface NavigateDetail {
-  view: 'launch' | 'sessions';
+  view: PaneView;
 }
 
 /** Name of the event the module dispatches on the host's `eventBus` when a session's state changes. */

@@ -1,16 +1,21 @@
 import {
   BehaviorSubject,
+  EMPTY,
   Subject,
   type Observable,
   defer,
+  distinctUntilChanged,
   exhaustMap,
   finalize,
   ignoreElements,
   merge,
   share,
+  switchMap,
   takeUntil,
+  tap,
   timer,
 } from 'rxjs';
+import type { LiveEvents } from '../api/live-events.ts';
 import type { Session, SessionState } from '../../protocol/session.ts';
 import {
   ApiError,
@@ -29,6 +34,8 @@ export interface SessionsState {
   readonly error: ApiError | null;
   /** `Date.now()` of the last successful refresh; null before the first. */
   readonly updatedAt: number | null;
+  /** Changes are pushed by the server right now (the live event stream is open). */
+  readonly live: boolean;
 }
 
 /** States a session passes through on its way to a stable one. */
@@ -60,6 +67,36 @@ export type ChangeFeed = (store: SessionsStore) => Observable<unknown>;
 /** Refreshes now, then every `periodMs` while observed; never overlaps two refreshes. */
 export function pollingFeed(periodMs = 3000): ChangeFeed {
   return (store) => timer(0, periodMs).pipe(exhaustMap(() => store.refresh()));
+}
+
+/**
+ * Server push: lists once, then applies every `session.changed` event of the live stream as it comes. There is
+ * no polling while the stream is open; while it is down, one fallback poll (every `fallbackPollMs`) keeps the
+ * list fresh, and each time it opens again the list is fetched once to catch up on what was missed.
+ */
+export function liveFeed(live: LiveEvents, fallbackPollMs = 5000): ChangeFeed {
+  return (store) => {
+    const pushes = live.events$.pipe(
+      tap((e) => {
+        if (e.event === 'session.changed') store.receive(e.data.session);
+      }),
+    );
+    const catchUp = live.status$.pipe(
+      distinctUntilChanged(),
+      tap((status) => store.setLive(status === 'open')),
+      switchMap((status) => {
+        if (status === 'open') return defer(() => store.refresh());
+        if (status === 'down') return timer(0, fallbackPollMs).pipe(exhaustMap(() => store.refresh()));
+        return EMPTY;
+      }),
+      finalize(() => store.setLive(false)),
+    );
+    return merge(
+      defer(() => store.refresh()),
+      pushes,
+      catchUp,
+    );
+  };
 }
 
 export interface SessionsStoreOptions {
@@ -97,7 +134,7 @@ export function diffSessions(previous: readonly Session[], next: readonly Sessio
   return changes;
 }
 
-const INITIAL: SessionsState = { sessions: [], loading: false, error: null, updatedAt: null };
+const INITIAL: SessionsState = { sessions: [], loading: false, error: null, updatedAt: null, live: false };
 
 /**
  * The user's sessions as an RxJS store. `state$` replays the current state and, while it has observers, keeps
@@ -165,7 +202,10 @@ export class SessionsStore {
       // A slower, older answer must not overwrite a newer one (e.g. the one after an action).
       if (ticket > this.applied) {
         this.applied = ticket;
-        this.patch({ sessions: sortNewestFirst(sessions), error: null, updatedAt: Date.now() });
+        // A change pushed while this list was on its way is newer than the list's copy: keep it.
+        const known = new Map(this.subject.value.sessions.map((s) => [s.sessionId, s]));
+        const merged = sessions.map((s) => newer(known.get(s.sessionId), s));
+        this.patch({ sessions: sortNewestFirst(merged), error: null, updatedAt: Date.now() });
       }
     } catch (error) {
       if (!isAbortError(error) && ticket > this.applied) this.patch({ error: toApiError(error) });
@@ -173,6 +213,20 @@ export class SessionsStore {
       this.inFlight--;
       this.patch({ loading: this.inFlight > 0 });
     }
+  }
+
+  /**
+   * A session as the server pushed it (`session.changed`): added or replaced, unless the store already holds a
+   * copy with a later `canonTimestamp` (events and list answers can cross on the wire).
+   */
+  receive(session: Session): void {
+    if (this.disposed) return;
+    this.upsert(session);
+  }
+
+  /** Set by the change feed: whether changes are being pushed right now. */
+  setLive(live: boolean): void {
+    if (this.subject.value.live !== live) this.patch({ live });
   }
 
   /** Requests a new session; resolves with it as the server returned it. */
@@ -215,8 +269,39 @@ export class SessionsStore {
           `The desktop did not become ready in time (still ${session.state}).`,
         );
       }
-      await sleep(interval, signal);
+      // While changes are pushed, the push normally answers first; the poll is only a slow safety net.
+      await this.nextChange(sessionId, this.value.live ? interval * 5 : interval, signal);
+      const pushed = this.find(sessionId);
+      if (pushed && pushed !== session && until(pushed)) return pushed;
     }
+  }
+
+  /** Resolves when the store's copy of a session changes, or after `ms`; rejects on abort. */
+  private nextChange(sessionId: string, ms: number, signal: AbortSignal): Promise<void> {
+    const before = this.find(sessionId);
+    return new Promise((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        subscription.unsubscribe();
+        signal.removeEventListener('abort', abort);
+      };
+      const abort = (): void => {
+        finish();
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        resolve();
+      }, ms);
+      const subscription = this.subject.subscribe((value) => {
+        if (value.sessions.find((s) => s.sessionId === sessionId) !== before) {
+          finish();
+          resolve();
+        }
+      });
+      if (signal.aborted) abort();
+      else signal.addEventListener('abort', abort, { once: true });
+    });
   }
 
   /** Stops everything: in-flight requests are aborted, observers complete, later calls do nothing. */
@@ -248,6 +333,7 @@ export class SessionsStore {
   private upsert(session: Session): void {
     const sessions = this.subject.value.sessions;
     const index = sessions.findIndex((s) => s.sessionId === session.sessionId);
+    if (index !== -1 && newer(sessions[index], session) !== session) return;
     const next = index === -1 ? [session, ...sessions] : sessions.map((s, i) => (i === index ? session : s));
     this.patch({ sessions: sortNewestFirst(next) });
   }
@@ -258,25 +344,12 @@ export class SessionsStore {
   }
 }
 
-function sortNewestFirst(sessions: readonly Session[]): Session[] {
-  return [...sessions].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+/** The later of two copies of a session by `canonTimestamp`; `next` when they tie (or there is no `current`). */
+function newer(current: Session | undefined, next: Session): Session {
+  if (!current) return next;
+  return Date.parse(current.canonTimestamp) > Date.parse(next.canonTimestamp) ? current : next;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const done = (): void => {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    };
-    const abort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', abort, { once: true });
-  });
+function sortNewestFirst(sessions: readonly Session[]): Session[] {
+  return [...sessions].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }

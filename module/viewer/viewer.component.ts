@@ -46,13 +46,15 @@ const CLOSE_REASONS: Readonly<Record<number, string>> = {
 };
 
 /**
+ * @tagname vsc-viewer
  * @summary The remote desktop of one session: a canvas the decoder worker draws into, keyboard and pointer input
  * sent back as RFB events, and a toolbar with the session's actions.
  *
  * The canvas is transferred to the worker (`transferControlToOffscreen`), so pixels never touch the main thread.
  * While the canvas has focus every key goes to the desktop (Tab included); Ctrl+Shift+F12 moves focus back to the
  * toolbar, and leaving the canvas releases every key and button still held. Removing the element closes the
- * stream, terminates the worker and removes every listener.
+ * stream, terminates the worker and removes every listener. With `view-only` nothing is sent to the desktop (an
+ * observer); `embedded` hides the Back button (the session parcel).
  *
  * @event vsc-close-viewer - The user asked to leave the viewer (Back, or after Terminate). `detail: { sessionId }`.
  * @event vsc-viewer-status - The stream's status changed. `detail: ViewerStatus`.
@@ -83,6 +85,12 @@ export class VscViewer extends VscElement {
 
   /** Starts the decoder worker. Tests pass a fake; by default the real worker is loaded lazily. */
   @property({ attribute: false }) workerFactory?: DecoderWorkerFactory;
+
+  /** Watch only (an observer in a workspace): no key, pointer or clipboard input is sent to the desktop. */
+  @property({ type: Boolean, attribute: 'view-only', reflect: true }) viewOnly = false;
+
+  /** Embedded in another page (the session parcel): no Back button, since there is nowhere to go back to. */
+  @property({ type: Boolean }) embedded = false;
 
   @state() private status: ViewerStatus = { kind: 'idle' };
   @state() private confirmingTerminate = false;
@@ -285,12 +293,12 @@ export class VscViewer extends VscElement {
   }
 
   private send(message: ClientStreamMessage): void {
-    if (!this.connected) return;
+    if (!this.connected || this.viewOnly) return;
     this.worker?.api.send(message).catch(() => undefined);
   }
 
   private onKeyDown(event: KeyboardEvent): void {
-    if (!this.connected || event.isComposing) return;
+    if (!this.connected || event.isComposing || this.viewOnly) return;
     if (isReleaseShortcut(event)) {
       event.preventDefault();
       this.renderRoot.querySelector<HTMLElement>('.toolbar button:not(:disabled)')?.focus();
@@ -339,7 +347,7 @@ export class VscViewer extends VscElement {
   }
 
   private onPointer(event: PointerEvent): void {
-    if (!this.connected) return;
+    if (!this.connected || this.viewOnly) return;
     if (event.type === 'pointerdown') {
       event.preventDefault();
       this.canvas.focus({ preventScroll: true });
@@ -360,7 +368,7 @@ export class VscViewer extends VscElement {
   }
 
   private onWheel(event: WheelEvent): void {
-    if (!this.connected) return;
+    if (!this.connected || this.viewOnly) return;
     event.preventDefault();
     const position = this.pointerPosition(event);
     if (!position) return;
@@ -434,7 +442,7 @@ export class VscViewer extends VscElement {
     const ended = this.status.kind === 'closed' || this.status.kind === 'error';
     return html`
       <div class="toolbar" part="toolbar" role="group" aria-label="Session controls">
-        <button type="button" data-action="back" @click=${this.back}>← Back</button>
+        ${this.embedded ? nothing : html`<button type="button" data-action="back" @click=${this.back}>← Back</button>`}
         <span class="title">
           Session <code>${shortId(this.sessionId)}</code>
           ${
@@ -470,8 +478,12 @@ export class VscViewer extends VscElement {
         ${this.canvas} ${this.renderOverlay()}
       </div>
       <p id="keyboard-hint" class="hint">
-        Click the desktop or focus it with Tab to type; every key goes to the desktop. Press Ctrl+Shift+F12 to
-        move focus back to the session controls.
+        ${
+          this.viewOnly
+            ? 'View only: you are watching this desktop; your keyboard and mouse are not sent to it.'
+            : html`Click the desktop or focus it with Tab to type; every key goes to the desktop. Press
+              Ctrl+Shift+F12 to move focus back to the session controls.`
+        }
       </p>
     `;
   }
@@ -510,7 +522,7 @@ export class VscViewer extends VscElement {
       <button
         type="button"
         data-action="resume"
-        ?disabled=${this.busy || state !== 'paused'}
+        ?disabled=${this.busy || (state !== 'paused' && state !== 'hibernated')}
         @click=${() => this.runAction('resume')}
       >
         Resume
@@ -555,6 +567,7 @@ export class VscViewer extends VscElement {
         return html`<div class="overlay">
           <span>${this.status.kind === 'error' ? 'Could not connect' : 'Disconnected'}</span>
           ${this.session?.state === 'paused' ? html`<span>The session is paused. Resume it to continue.</span>` : nothing}
+          ${this.session?.state === 'hibernated' ? html`<span>The session is hibernated: its disk is kept, its memory is not. Resume it to start it again.</span>` : nothing}
         </div>`;
     }
   }

@@ -4,20 +4,25 @@ import { NEVER } from 'rxjs';
 import '../../../module/active-sessions/active-sessions.ts';
 import type { VscActiveSessions } from '../../../module/active-sessions/active-sessions.component.ts';
 import type { NavigateDetail, OpenSessionDetail } from '../../../module/shared/events.ts';
-import { SessionsStore } from '../../../module/state/sessions-store.ts';
+import { LiveEvents } from '../../../module/api/live-events.ts';
+import { SHARE_UNAVAILABLE } from '../../../module/active-sessions/active-sessions.component.ts';
+import { SessionsStore, liveFeed } from '../../../module/state/sessions-store.ts';
 import { FakeApi } from './support/fake-api.ts';
 
 async function setup(
   fake = new FakeApi(),
   refresh = true,
 ): Promise<{ el: VscActiveSessions; store: SessionsStore }> {
-  const store = new SessionsStore({ api: fake.client(), changeFeed: () => NEVER });
+  const api = fake.client();
+  const store = new SessionsStore({ api, changeFeed: () => NEVER });
   if (refresh) await store.refresh();
   const el = await fixture<VscActiveSessions>(
-    html`<vsc-active-sessions .store=${store}></vsc-active-sessions>`,
+    html`<vsc-active-sessions .store=${store} .api=${api}></vsc-active-sessions>`,
   );
   return { el, store };
 }
+
+const minutesAgo = (m: number): string => new Date(Date.now() - m * 60_000).toISOString();
 
 const row = (el: VscActiveSessions, id: string): HTMLElement | null =>
   el.shadowRoot?.querySelector<HTMLElement>(`tr[data-session-id="${id}"]`) ?? null;
@@ -62,8 +67,8 @@ describe('<vsc-active-sessions>', () => {
     expect(cells[2]?.querySelector('.badge')?.textContent?.trim()).to.equal('Active');
     expect(cells[3]?.querySelector('time')?.getAttribute('datetime')).to.equal(active.createdAt);
 
-    expect(actions(el, active.sessionId)).to.deep.equal(['open', 'pause', 'terminate']);
-    expect(actions(el, paused.sessionId)).to.deep.equal(['resume', 'terminate']);
+    expect(actions(el, active.sessionId)).to.deep.equal(['open', 'pause', 'share', 'terminate']);
+    expect(actions(el, paused.sessionId)).to.deep.equal(['resume', 'share', 'terminate']);
     expect(actions(el, failed.sessionId)).to.deep.equal(['terminate']);
     expect(actions(el, provisioning.sessionId)).to.deep.equal(['terminate']);
     expect(row(el, failed.sessionId)?.textContent).to.contain('Xvnc exited');
@@ -176,5 +181,105 @@ describe('<vsc-active-sessions>', () => {
     el.theme = 'dark';
     await el.updateComplete;
     await expect(el).to.be.accessible();
+  });
+  it('shows uptime and cost so far (tier rate × active time, in NexCoin)', async () => {
+    const fake = new FakeApi();
+    const running = fake.seed({ state: 'active', tier: 'standard', createdAt: minutesAgo(90) });
+    const paused = fake.seed({
+      state: 'paused',
+      tier: 'gpu',
+      createdAt: minutesAgo(120),
+      canonTimestamp: minutesAgo(100),
+    });
+    const starting = fake.seed({ state: 'provisioning', createdAt: minutesAgo(0) });
+    const { el } = await setup(fake);
+    await waitUntil(() => row(el, running.sessionId)?.querySelector('[data-micro-nexcoin]'), 'rates loaded');
+    const cell = (id: string, cls: string): string =>
+      row(el, id)?.querySelector(`.${cls}`)?.textContent?.trim() ?? '';
+    expect(cell(running.sessionId, 'uptime')).to.match(/^1 h 3\d min$/);
+    const micro = Number(
+      row(el, running.sessionId)?.querySelector('[data-micro-nexcoin]')?.getAttribute('data-micro-nexcoin'),
+    );
+    expect(micro).to.be.within(1_500_000, 1_501_000, '1 NexCoin/h × 1.5 h');
+    expect(cell(running.sessionId, 'cost')).to.match(/^1\.50\d* NexCoin$/);
+    expect(cell(paused.sessionId, 'uptime')).to.equal('20 min 00 s', 'a paused session stops at its pause');
+    expect(cell(paused.sessionId, 'cost')).to.equal('5 NexCoin', '15 NexCoin/h × 20 min');
+    expect(cell(starting.sessionId, 'uptime')).to.equal('Starting');
+    expect(cell(starting.sessionId, 'cost')).to.equal('0 NexCoin');
+  });
+
+  it('ticks the uptime while a session runs', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active', createdAt: new Date(Date.now() - 3000).toISOString() });
+    const { el } = await setup(fake);
+    const text = (): string => row(el, s.sessionId)?.querySelector('.uptime')?.textContent?.trim() ?? '';
+    const first = text();
+    expect(first).to.match(/^\d s$/);
+    await waitUntil(() => text() !== first, 'the clock moves', { timeout: 2500 });
+  });
+
+  it('Share is present but not available yet, and says why', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active' });
+    const { el } = await setup(fake);
+    const share = button(el, s.sessionId, 'share');
+    expect(share?.getAttribute('aria-disabled')).to.equal('true');
+    expect(share?.getAttribute('aria-describedby')).to.equal('share-note');
+    expect(el.shadowRoot?.querySelector('#share-note')?.textContent).to.contain(
+      'available with collaborative workspaces',
+    );
+    share?.focus();
+    await sendKeys({ press: 'Enter' });
+    await waitUntil(
+      () => el.shadowRoot?.querySelector('[aria-live="polite"]')?.textContent === SHARE_UNAVAILABLE,
+    );
+  });
+
+  it('follows the server’s pushes (no polling per row) and says whether updates are live', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active' });
+    const api = fake.client();
+    const live = new LiveEvents({ api, initialBackoffMs: 20, maxBackoffMs: 40 });
+    const store = new SessionsStore({ api, changeFeed: liveFeed(live, 40) });
+    const el = await fixture<VscActiveSessions>(
+      html`<vsc-active-sessions .store=${store} .api=${api}></vsc-active-sessions>`,
+    );
+    await waitUntil(() => el.shadowRoot?.querySelector('.live[data-live="on"]'), 'live');
+    const lists = fake.count('GET', '/sessions');
+    fake.set(s, 'paused');
+    await waitUntil(() => row(el, s.sessionId)?.dataset['state'] === 'paused', 'pushed');
+    expect(fake.count('GET', '/sessions')).to.equal(lists, 'no list request for a pushed change');
+    expect(fake.requests.some((r) => r.method === 'GET' && r.path === `/sessions/${s.sessionId}`)).to.equal(
+      false,
+    );
+    fake.failures.set('/events', 'INTERNAL');
+    fake.dropEventStreams();
+    await waitUntil(() => el.shadowRoot?.querySelector('.live[data-live="off"]'), 'down');
+    expect(el.shadowRoot?.querySelector('.live')?.textContent).to.contain('Reconnecting');
+    await expect(el).to.be.accessible();
+    el.remove();
+    store.dispose();
+  });
+
+  it('is operable with the keyboard: Tab to a row’s actions, Enter/Space act, Escape cancels', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active' });
+    const { el } = await setup(fake);
+    el.shadowRoot?.querySelector<HTMLInputElement>('[data-action="show-ended"]')?.focus();
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await sendKeys({ press: 'Tab' });
+      order.push(el.shadowRoot?.activeElement?.getAttribute('data-action') ?? '');
+    }
+    expect(order).to.deep.equal(['refresh', 'open', 'pause', 'share', 'terminate']);
+    button(el, s.sessionId, 'pause')?.focus();
+    await sendKeys({ press: 'Space' });
+    await waitUntil(() => row(el, s.sessionId)?.dataset['state'] === 'paused');
+    button(el, s.sessionId, 'terminate')?.focus();
+    await sendKeys({ press: 'Enter' });
+    await el.updateComplete;
+    expect(el.shadowRoot?.activeElement?.getAttribute('data-action')).to.equal('cancel-terminate');
+    await sendKeys({ press: 'Escape' });
+    await waitUntil(() => el.shadowRoot?.activeElement?.getAttribute('data-action') === 'terminate');
   });
 });

@@ -187,4 +187,78 @@ describe('ApiClient', () => {
     await rejection(api.getSession('a/b'));
     expect(fake.requests.at(-1)?.path).to.equal('/sessions/a%2Fb');
   });
+  it('reads and writes the preferences (GET/PUT /preferences)', async () => {
+    const initial = await api.getPreferences();
+    expect(initial.updatedAt).to.equal(null);
+    const preferences = { ...initial.preferences, keyboardLayout: 'de' };
+    const saved = await api.putPreferences(preferences);
+    expect(saved.preferences.keyboardLayout).to.equal('de');
+    expect(saved.updatedAt).to.be.a('string');
+    const put = fake.requests.find((r) => r.method === 'PUT');
+    expect(put?.path).to.equal('/preferences');
+    expect(put?.headers.get('content-type')).to.equal('application/json');
+    expect(put?.body).to.deep.equal(preferences);
+    const rejected = await rejection(api.putPreferences({ ...preferences, idleTimeoutMinutes: 0 }));
+    expect(rejected.code).to.equal('BAD_REQUEST');
+  });
+
+  it('reads metrics history with a bounded windowSeconds, and the quota', async () => {
+    const s = fake.seed({ state: 'active' });
+    fake.pushMetrics({ sessionId: s.sessionId, cpuPercent: 12 });
+    const samples = await api.getMetrics(s.sessionId, 300);
+    expect(samples.map((m) => m.cpuPercent)).to.deep.equal([12]);
+    await api.getMetrics(s.sessionId, 999_999);
+    await api.getMetrics(s.sessionId, 1);
+    const asked = fake.requests.filter((r) => r.path.endsWith('/metrics')).length;
+    expect(asked).to.equal(3, 'clamped to 10–3600, never rejected by the server');
+    const quota = await api.getQuota();
+    expect(quota.usage.liveSessionsOfUser).to.equal(1);
+    expect(quota.limits.maxLiveSessionsPerUser).to.be.a('number');
+  });
+
+  it('shares one tier catalogue between callers and forgets a failed fetch', async () => {
+    fake.failures.set('/tiers', 'INTERNAL');
+    expect((await rejection(api.tiers())).code).to.equal('INTERNAL');
+    fake.failures.clear();
+    const [a, b] = await Promise.all([api.tiers(), api.tiers()]);
+    expect(a).to.equal(b);
+    expect(fake.count('GET', '/tiers')).to.equal(2, 'one failed, one shared');
+    const aborted = new AbortController();
+    aborted.abort();
+    try {
+      await api.tiers({ signal: aborted.signal });
+      expect.fail('should reject');
+    } catch (error) {
+      expect((error as DOMException).name).to.equal('AbortError');
+    }
+  });
+
+  it('opens the event stream with the headers an EventSource could not send', async () => {
+    const controller = new AbortController();
+    const response = await api.openEventStream({ signal: controller.signal, lastEventId: '42' });
+    expect(response.headers.get('content-type')).to.equal('text/event-stream');
+    const request = fake.requests.find((r) => r.path === '/events');
+    expect(request?.headers.get('authorization')).to.equal(`Bearer ${FAKE_TOKEN}`);
+    expect(request?.headers.get('last-event-id')).to.equal('42');
+    controller.abort();
+    fake.failures.set('/events', 'AUTH_INVALID');
+    expect((await rejection(api.openEventStream())).code).to.equal('AUTH_INVALID');
+  });
+
+  it('sends web vitals with keepalive using the cached token, and never rejects', async () => {
+    await api.listTiers();
+    expect(api.cachedToken).to.equal(FAKE_TOKEN);
+    await api.sendVitals([{ name: 'LCP', value: 800, rating: 'good', id: 'v5-1' }], { keepalive: true });
+    const request = fake.requests.find((r) => r.path === '/vitals');
+    expect(request?.keepalive).to.equal(true);
+    expect(request?.body).to.deep.equal({ name: 'LCP', value: 800, rating: 'good', id: 'v5-1' });
+    const broken = new ApiClient({
+      apiBase: FAKE_BASE,
+      getToken: async () => FAKE_TOKEN,
+      fetch: async () => {
+        throw new TypeError('offline');
+      },
+    });
+    await broken.sendVitals([{ name: 'CLS', value: 0, rating: 'good', id: 'v5-2' }]);
+  });
 });

@@ -5,6 +5,8 @@ import '../../../module/app/app.ts';
 import type { VscApp } from '../../../module/app/app.component.ts';
 import { parseRoute, routePath } from '../../../module/app/routes.ts';
 import { SESSION_CHANGED_EVENT, type SessionChangedDetail } from '../../../module/shared/events.ts';
+import { LiveEvents } from '../../../module/api/live-events.ts';
+import { PreferencesStore } from '../../../module/state/preferences-store.ts';
 import { SessionsStore } from '../../../module/state/sessions-store.ts';
 import { FakeApi } from './support/fake-api.ts';
 import { fakeWorkerFactory } from './support/fake-decoder-worker.ts';
@@ -24,8 +26,17 @@ async function setup(path = '/v-supercore'): Promise<{
   const store = new SessionsStore({ api, changeFeed: () => NEVER });
   const bus = new EventTarget();
   const { factory, workers } = fakeWorkerFactory();
+  const live = new LiveEvents({ api });
+  const preferences = new PreferencesStore({ api, cache: null, channelName: null });
   const el = await fixture<VscApp>(
-    html`<vsc-app .api=${api} .store=${store} .eventBus=${bus} .workerFactory=${factory}></vsc-app>`,
+    html`<vsc-app
+      .api=${api}
+      .store=${store}
+      .live=${live}
+      .preferences=${preferences}
+      .eventBus=${bus}
+      .workerFactory=${factory}
+    ></vsc-app>`,
   );
   return { el, fake, store, bus, workers };
 }
@@ -78,15 +89,18 @@ describe('<vsc-app>', () => {
     await el.updateComplete;
     expect(tab(el, 'sessions')?.getAttribute('aria-selected')).to.equal('true');
     await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'sessions'));
+    await sendKeys({ press: 'End' });
+    await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'settings'));
     await sendKeys({ press: 'ArrowRight' });
     await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'launch'), 'wraps around');
-    await sendKeys({ press: 'End' });
-    await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'sessions'));
+    await sendKeys({ press: 'ArrowLeft' });
+    await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'settings'), 'wraps back');
+    await sendKeys({ press: 'ArrowLeft' });
+    await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'resources'));
+    expect(location.pathname).to.equal('/v-supercore/resources');
     await sendKeys({ press: 'Home' });
     await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'launch'));
-    await sendKeys({ press: 'ArrowLeft' });
-    await waitUntil(() => el.shadowRoot?.activeElement === tab(el, 'sessions'));
-    expect(location.pathname).to.equal('/v-supercore/sessions');
+    expect(location.pathname).to.equal('/v-supercore');
   });
 
   it('follows popstate (back/forward)', async () => {
@@ -187,7 +201,65 @@ describe('<vsc-app>', () => {
   });
 });
 
+describe('<vsc-app> panes', () => {
+  afterEach(() => history.replaceState(null, '', originalUrl));
+
+  it('routes /v-supercore/resources and /v-supercore/settings, each pane accessible', async () => {
+    const resources = await setup('/v-supercore/resources');
+    expect(panelChild(resources.el)).to.equal('vsc-resource-monitor');
+    expect(tab(resources.el, 'resources')?.getAttribute('aria-selected')).to.equal('true');
+    await expect(resources.el).to.be.accessible();
+    const settings = await setup('/v-supercore/settings');
+    expect(panelChild(settings.el)).to.equal('vsc-settings');
+    const pane = settings.el.shadowRoot?.querySelector('vsc-settings');
+    await waitUntil(() => pane?.shadowRoot?.querySelector('form'), 'settings loaded');
+    await expect(settings.el).to.be.accessible();
+  });
+
+  it('every tab is a URL, and the back button walks back through them', async () => {
+    const { el } = await setup();
+    for (const [id, path, pane] of [
+      ['sessions', '/v-supercore/sessions', 'vsc-active-sessions'],
+      ['resources', '/v-supercore/resources', 'vsc-resource-monitor'],
+      ['settings', '/v-supercore/settings', 'vsc-settings'],
+    ] as const) {
+      tab(el, id)?.click();
+      await el.updateComplete;
+      expect(location.pathname).to.equal(path);
+      expect(panelChild(el)).to.equal(pane);
+    }
+    history.back();
+    await waitUntil(() => location.pathname === '/v-supercore/resources');
+    await el.updateComplete;
+    expect(panelChild(el)).to.equal('vsc-resource-monitor');
+    history.back();
+    await waitUntil(() => location.pathname === '/v-supercore/sessions');
+    await el.updateComplete;
+    expect(panelChild(el)).to.equal('vsc-active-sessions');
+    expect(tab(el, 'sessions')?.getAttribute('aria-selected')).to.equal('true');
+  });
+
+  it('opens Active Sessions from Quick Launch’s quota error', async () => {
+    const { el } = await setup();
+    el.shadowRoot
+      ?.querySelector('vsc-quick-launch')
+      ?.dispatchEvent(
+        new CustomEvent('vsc-navigate', { detail: { view: 'sessions' }, bubbles: true, composed: true }),
+      );
+    await el.updateComplete;
+    expect(location.pathname).to.equal('/v-supercore/sessions');
+  });
+});
+
 describe('routes', () => {
+  it('parses and builds the pane paths', () => {
+    expect(parseRoute('/v-supercore/resources')).to.deep.equal({ view: 'resources' });
+    expect(parseRoute('/v-supercore/settings/')).to.deep.equal({ view: 'settings' });
+    expect(parseRoute('/v-supercore/unknown')).to.deep.equal({ view: 'launch' });
+    expect(routePath({ view: 'resources' })).to.equal('/v-supercore/resources');
+    expect(routePath({ view: 'settings' }, '/apps/vsc')).to.equal('/apps/vsc/settings');
+  });
+
   it('parses and builds the module paths', () => {
     expect(parseRoute('/v-supercore')).to.deep.equal({ view: 'launch' });
     expect(parseRoute('/v-supercore/')).to.deep.equal({ view: 'launch' });

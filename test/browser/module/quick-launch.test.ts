@@ -4,8 +4,11 @@ import { NEVER } from 'rxjs';
 import '../../../module/quick-launch/quick-launch.ts';
 import type { VscQuickLaunch } from '../../../module/quick-launch/quick-launch.component.ts';
 import type { OpenSessionDetail } from '../../../module/shared/events.ts';
-import { SessionsStore } from '../../../module/state/sessions-store.ts';
-import { FAKE_TOKEN, FakeApi } from './support/fake-api.ts';
+import { LiveEvents } from '../../../module/api/live-events.ts';
+import type { NavigateDetail } from '../../../module/shared/events.ts';
+import { PreferencesStore } from '../../../module/state/preferences-store.ts';
+import { SessionsStore, liveFeed } from '../../../module/state/sessions-store.ts';
+import { FAKE_TIERS, FAKE_TOKEN, FakeApi } from './support/fake-api.ts';
 
 interface Setup {
   el: VscQuickLaunch;
@@ -67,7 +70,7 @@ describe('<vsc-quick-launch>', () => {
     await sendKeys({ press: 'ArrowRight' });
     await el.updateComplete;
     expect(el.selected).to.equal('standard');
-    const checked = el.shadowRoot?.querySelectorAll('input[type="radio"]:checked') ?? [];
+    const checked = el.shadowRoot?.querySelectorAll('input[name="tier"]:checked') ?? [];
     expect(checked.length).to.equal(1);
     expect(q(el, '[data-tier="standard"]')?.hasAttribute('data-selected')).to.equal(true);
     await expect(el).to.be.accessible();
@@ -208,5 +211,151 @@ describe('<vsc-quick-launch>', () => {
     await el.updateComplete;
     expect(getComputedStyle(el).colorScheme).to.equal('dark');
     await expect(el).to.be.accessible();
+  });
+  it('estimates the cost per hour and for the hours chosen (integer micro-NexCoin), within the tier maximum', async () => {
+    const { el } = await setup();
+    expect(q(el, '#estimate')).to.equal(null, 'no estimate before a tier is chosen');
+    q(el, '[data-tier="standard"] label')?.click();
+    await el.updateComplete;
+    const hours = q<HTMLInputElement>(el, '#hours');
+    expect(hours?.max).to.equal('12', 'standard sessions last at most 12 h');
+    if (!hours) throw new Error('no hours');
+    hours.value = '3';
+    hours.dispatchEvent(new Event('change'));
+    await el.updateComplete;
+    const estimate = q(el, '#estimate');
+    expect(estimate?.getAttribute('data-micro-nexcoin')).to.equal('3000000');
+    expect(estimate?.textContent?.replace(/\s+/g, ' ')).to.contain(
+      'Estimated cost: 3 NexCoin for 3 hours of Standard (1 NexCoin/hour',
+    );
+    hours.value = '99';
+    hours.dispatchEvent(new Event('change'));
+    await el.updateComplete;
+    expect(el.hours).to.equal(12);
+    q(el, '[data-tier="basic"] label')?.click();
+    await el.updateComplete;
+    expect(el.hours).to.equal(8, 'a shorter tier maximum pulls the hours down');
+    expect(q(el, '#estimate')?.getAttribute('data-micro-nexcoin')).to.equal('4000000');
+    await expect(el).to.be.accessible();
+  });
+
+  it('offers the desktop template and shows what the subscription allows', async () => {
+    const fake = new FakeApi();
+    fake.tiers = FAKE_TIERS.map((t) => (t.id === 'gpu' ? { ...t, allowed: false } : t));
+    const api = fake.client();
+    const store = new SessionsStore({ api, changeFeed: () => NEVER });
+    const el = await fixture<VscQuickLaunch>(
+      html`<vsc-quick-launch .api=${api} .store=${store}></vsc-quick-launch>`,
+    );
+    await waitUntil(() => q(el, '.tier'));
+    const template = q<HTMLInputElement>(el, 'input[name="template"]');
+    expect(template?.checked).to.equal(true);
+    expect(template?.closest('label')?.textContent).to.contain('Desktop (openbox + terminal)');
+    expect(q(el, '[data-tier="basic"] .plan')?.textContent?.trim()).to.equal('Included in your subscription');
+    expect(q(el, '[data-tier="gpu"] .plan')?.textContent?.trim()).to.equal('Needs the ultra subscription');
+    expect(q<HTMLInputElement>(el, '#tier-gpu')?.disabled).to.equal(true);
+    await expect(el).to.be.accessible();
+  });
+
+  const refusals = [
+    [
+      'QUOTA_EXCEEDED',
+      403,
+      { scope: 'user-sessions', limit: 3, current: 3 },
+      /limit of running desktops \(3 of 3 in use\)\. Pause or terminate/,
+      'open-sessions',
+    ],
+    [
+      'BALANCE_TOO_LOW',
+      402,
+      undefined,
+      /NexCoin balance is too low to start a Standard desktop\. Top up/,
+      'choose-tier',
+    ],
+    [
+      'TIER_NOT_ALLOWED',
+      403,
+      undefined,
+      /subscription does not include the Standard tier\. Choose another tier/,
+      'choose-tier',
+    ],
+  ] as const;
+  for (const [code, status, details, sentence, action] of refusals) {
+    it(`turns ${code} into a sentence that says what to do`, async () => {
+      const { el, fake } = await setup();
+      fake.refuseNextCreate = { code, status, message: `server says ${code}`, details };
+      el.selected = 'standard';
+      await el.updateComplete;
+      await el.launch();
+      const alert = q(el, '[role="alert"]');
+      expect(alert?.getAttribute('data-code')).to.equal(code);
+      expect(alert?.textContent?.replace(/\s+/g, ' ')).to.match(sentence);
+      expect(stepStatus(el)['billing']).to.equal('failed', 'refused at the billing check');
+      expect(q(el, `[data-action="${action}"]`)).to.not.equal(null);
+      await expect(el).to.be.accessible();
+      if (action === 'open-sessions') {
+        const navigate = oneEvent(el, 'vsc-navigate') as Promise<CustomEvent<NavigateDetail>>;
+        q<HTMLButtonElement>(el, '[data-action="open-sessions"]')?.click();
+        expect((await navigate).detail.view).to.equal('sessions');
+      } else {
+        q<HTMLButtonElement>(el, '[data-action="choose-tier"]')?.click();
+        await el.updateComplete;
+        await waitUntil(
+          () => el.shadowRoot?.activeElement?.getAttribute('name') === 'tier',
+          'focus goes to the tiers',
+        );
+        expect(q(el, '[role="alert"]')).to.equal(null);
+      }
+    });
+  }
+
+  it('preselects the default tier from the settings', async () => {
+    const fake = new FakeApi();
+    fake.preferences.set('alice', {
+      preferences: {
+        defaultTier: 'gpu',
+        streamQuality: 'auto',
+        scaling: 'fit',
+        keyboardLayout: 'us',
+        idleTimeoutMinutes: 30,
+        notifications: true,
+      },
+      updatedAt: '2026-01-12T10:00:00.000Z',
+    });
+    const api = fake.client();
+    const preferences = new PreferencesStore({ api, cache: null, channelName: null });
+    const store = new SessionsStore({ api, changeFeed: () => NEVER });
+    const el = await fixture<VscQuickLaunch>(
+      html`<vsc-quick-launch .api=${api} .store=${store} .preferences=${preferences}></vsc-quick-launch>`,
+    );
+    await waitUntil(() => el.selected === 'gpu', 'the default tier is selected');
+    expect(q<HTMLInputElement>(el, '#tier-gpu')?.checked).to.equal(true);
+    preferences.dispose();
+  });
+
+  it('follows the launch through the server’s pushes instead of polling the list', async () => {
+    const fake = new FakeApi();
+    const api = fake.client();
+    const live = new LiveEvents({ api });
+    const store = new SessionsStore({ api, changeFeed: liveFeed(live) });
+    const observing = store.state$.subscribe(); // as the app does while mounted
+    const el = await fixture<VscQuickLaunch>(
+      html`<vsc-quick-launch .api=${api} .store=${store}></vsc-quick-launch>`,
+    );
+    await waitUntil(() => q(el, '.tier') && store.value.live);
+    const lists = fake.count('GET', '/sessions');
+    const release = fake.holdCreates();
+    el.selected = 'basic';
+    await el.updateComplete;
+    const opened = oneEvent(el, 'vsc-open-session');
+    q<HTMLButtonElement>(el, '[data-action="launch"]')?.click();
+    await waitUntil(() => el.currentStep === 'provisioning', 'provisioning, pushed by the server');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(fake.count('GET', '/sessions')).to.equal(lists, 'no list polling while pushed');
+    release();
+    await opened;
+    el.remove();
+    observing.unsubscribe();
+    store.dispose();
   });
 });

@@ -26,7 +26,13 @@ describe('SessionsStore', () => {
 
   it('starts with an empty, idle state', () => {
     const store = new SessionsStore({ api: fake.client(), changeFeed: manualFeed().feed });
-    expect(store.value).to.deep.equal({ sessions: [], loading: false, error: null, updatedAt: null });
+    expect(store.value).to.deep.equal({
+      sessions: [],
+      loading: false,
+      error: null,
+      updatedAt: null,
+      live: false,
+    });
   });
 
   it('refresh() lists the sessions newest first and marks loading while in flight', async () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import Ajv from 'ajv';
 import { HANDSHAKE, MODULE_ID, MODULE_NAME } from '../../../protocol/handshake.ts';
+import { parseRoute, routePath, type PaneView } from '../../../module/app/routes.ts';
 
 /** The navigation item exactly as /work/shared/spec/v-supercore-integration-spec.md ("Navigation Integration") gives it. */
 const SPEC_NAVIGATION_ITEM = {
@@ -72,6 +73,33 @@ describe('manifest/module.json', () => {
   it('points entry at an mf-manifest.json and exposes ./module', () => {
     assert.match(String(manifest.entry), /^https?:\/\/.+\/mf-manifest\.json$/);
     assert.ok(Object.hasOwn(manifest.exposes as Json, './module'));
+  });
+
+  it("matches the module's routes: each pane path opens that pane, and every pane is listed", () => {
+    const expected: Record<string, PaneView> = {
+      'quick-launch': 'launch',
+      'active-sessions': 'sessions',
+      'resource-monitor': 'resources',
+      settings: 'settings',
+    };
+    const panes = manifest.panes as { id: string; path: string }[];
+    for (const pane of panes) {
+      const view = expected[pane.id];
+      assert.ok(view, `unknown pane ${pane.id}`);
+      assert.deepEqual(parseRoute(pane.path), { view }, pane.path);
+      assert.equal(routePath({ view }), pane.path, `the module links ${view} to ${pane.path}`);
+    }
+  });
+
+  it('exposes ./session-parcel as a single-spa parcel, as webpack.config.ts builds it', () => {
+    const exposes = manifest.exposes as Record<string, Json>;
+    const parcel = exposes['./session-parcel'];
+    assert.equal(parcel?.kind, 'single-spa-parcel');
+    assert.deepEqual((parcel?.customProps as Json).required, ['apiBase', 'getToken', 'sessionId']);
+    const webpackConfig = readFileSync(new URL('../../../webpack.config.ts', import.meta.url), 'utf8');
+    for (const expose of Object.keys(exposes)) {
+      assert.match(webpackConfig, new RegExp(`'${expose.replace('.', '\\.')}': '\\./module/`), expose);
+    }
   });
 });
 

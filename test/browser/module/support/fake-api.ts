@@ -4,9 +4,19 @@
  * then the bearer token (401); the IMVU transitions (pause from active, resume from paused, terminate from
  * active/paused/failed, else 409 ILLEGAL_TRANSITION); unknown tiers (400 UNKNOWN_TIER); other users' sessions
  * reported as missing (404 SESSION_NOT_FOUND); and the `{ error: { code, message } }` body of every error.
+ *
+ * Also the dashboard's routes: `GET /events` (a text/event-stream per user that gets `session.changed` on every
+ * state change and `metrics.sample` from `pushMetrics`; `: keep-alive` comments on demand), `GET
+ * /sessions/:id/metrics?windowSeconds=`, `GET /quota` (live = not terminated or failed), `GET|PUT /preferences`
+ * (validated like PreferencesSchema; the server stamps `updatedAt`, last writer wins) and `POST /vitals`.
  */
 import type { Session, SessionState, Tier } from '../../../../protocol/session.ts';
 import { ERRORS, type ErrorCode } from '../../../../protocol/errors.ts';
+import type { LiveEvent, MetricsSample } from '../../../../protocol/live-events.ts';
+import type { Preferences, PreferencesResponse } from '../../../../protocol/preferences.ts';
+import { DEFAULT_PREFERENCES } from '../../../../protocol/preferences-defaults.ts';
+import type { QuotaResponse, WebVital } from '../../../../protocol/resources.ts';
+import { TIER_IDS } from '../../../../protocol/session-states.ts';
 import { ApiClient } from '../../../../module/api/api-client.ts';
 
 export const FAKE_BASE = 'https://supercore.test';
@@ -24,6 +34,10 @@ export const FAKE_TIERS: Tier[] = [
       display: { width: 1280, height: 720 },
     },
     microNexCoinPerHour: 500_000,
+    minimumSubscription: 'free',
+    idleTimeoutMinutes: 30,
+    maxSessionMinutes: 8 * 60,
+    allowed: true,
   },
   {
     id: 'standard',
@@ -36,6 +50,10 @@ export const FAKE_TIERS: Tier[] = [
       display: { width: 1280, height: 800 },
     },
     microNexCoinPerHour: 1_000_000,
+    minimumSubscription: 'standard',
+    idleTimeoutMinutes: 60,
+    maxSessionMinutes: 12 * 60,
+    allowed: true,
   },
   {
     id: 'gpu',
@@ -48,6 +66,10 @@ export const FAKE_TIERS: Tier[] = [
       display: { width: 1920, height: 1080 },
     },
     microNexCoinPerHour: 15_000_000,
+    minimumSubscription: 'ultra',
+    idleTimeoutMinutes: 120,
+    maxSessionMinutes: 24 * 60,
+    allowed: true,
   },
 ];
 
@@ -56,6 +78,17 @@ export interface RecordedRequest {
   path: string;
   headers: Headers;
   body: unknown;
+  keepalive: boolean;
+}
+
+interface EventStream {
+  userId: string;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+}
+
+interface StoredPreferences {
+  preferences: Preferences;
+  updatedAt: string;
 }
 
 interface Gate {
@@ -86,6 +119,8 @@ export class FakeApi {
   private createGate: Gate | null = null;
   /** The next create fails at provisioning with RUNTIME_FAILED and this reason. */
   failNextCreate: string | null = null;
+  /** The next create is refused before anything is created (quota, wallet, subscription), with this body. */
+  refuseNextCreate: { code: string; status: number; message: string; details?: unknown } | null = null;
   /** When true, POST /sessions answers at once with `provisioning`; it turns active after `pollsToActive` GETs. */
   asyncCreate = false;
   pollsToActive = 1;
@@ -93,8 +128,25 @@ export class FakeApi {
   failures = new Map<string, ErrorCode>();
   /** Number of fetches currently in flight. */
   inFlight = 0;
+  /** Open `GET /events` streams. */
+  readonly eventStreams = new Set<EventStream>();
+  /** Metrics samples by session, oldest first. */
+  readonly metrics = new Map<string, MetricsSample[]>();
+  /** Stored preferences by user. */
+  readonly preferences = new Map<string, StoredPreferences>();
+  /** Every `POST /vitals` body. */
+  readonly vitals: WebVital[] = [];
+  quotaLimits: QuotaResponse['limits'] = {
+    maxLiveSessionsPerUser: 3,
+    maxLiveSessionsPerTenant: 20,
+    maxCpuMillicoresPerTenant: 32_000,
+    maxMemoryMiBPerTenant: 65_536,
+  };
+  /** The server's clock (tests move it to order writers). */
+  now: () => Date = () => new Date();
   private counter = 0;
   private polls = new Map<string, number>();
+  private readonly encoder = new TextEncoder();
 
   /** The fetch implementation to hand to the ApiClient. */
   readonly fetch = async (input: string, init: RequestInit): Promise<Response> => {
@@ -157,7 +209,7 @@ export class FakeApi {
     const prefix = '/api/v1';
     if (url.origin !== FAKE_BASE || !url.pathname.startsWith(prefix)) return this.error('NOT_FOUND');
     const path = url.pathname.slice(prefix.length);
-    this.requests.push({ method, path, headers, body });
+    this.requests.push({ method, path, headers, body, keepalive: init.keepalive === true });
 
     if (headers.get('x-n3xus-handshake') !== '55-45-17') return this.error('HANDSHAKE_REQUIRED');
     const auth = /^Bearer (.+)$/.exec(headers.get('authorization') ?? '');
@@ -168,17 +220,32 @@ export class FakeApi {
     if (failure) return this.error(failure);
 
     if (method === 'GET' && path === '/tiers') return this.json(200, { tiers: this.tiers });
+    if (method === 'GET' && path === '/events') return this.openEvents(userId, init.signal ?? undefined);
+    if (method === 'GET' && path === '/quota') return this.json(200, this.quota(userId));
+    if (path === '/preferences' && method === 'GET') return this.json(200, this.readPreferences(userId));
+    if (path === '/preferences' && method === 'PUT') return this.writePreferences(userId, body);
+    if (method === 'POST' && path === '/vitals') {
+      this.vitals.push(body as WebVital);
+      return new Response(null, { status: 204 });
+    }
     if (method === 'GET' && path === '/sessions') {
       return this.json(200, { sessions: [...this.sessions.values()].filter((s) => s.userId === userId) });
     }
     if (method === 'POST' && path === '/sessions') return this.create(userId, body, init.signal ?? undefined);
 
-    const match = /^\/sessions\/([A-Za-z0-9_-]+)(?:\/(pause|resume))?$/.exec(path);
+    const match = /^\/sessions\/([A-Za-z0-9_-]+)(?:\/(pause|resume|metrics))?$/.exec(path);
     if (!match?.[1]) return this.error('NOT_FOUND');
     const session = this.sessions.get(match[1]);
     if (!session || session.userId !== userId) return this.error('SESSION_NOT_FOUND');
     const verb = match[2];
     if (method === 'GET' && !verb) return this.json(200, this.poll(session));
+    if (method === 'GET' && verb === 'metrics') {
+      const seconds = Number(url.searchParams.get('windowSeconds') ?? '300');
+      if (!Number.isInteger(seconds) || seconds < 10 || seconds > 3600) return this.error('BAD_REQUEST');
+      const since = this.now().getTime() - seconds * 1000;
+      const samples = (this.metrics.get(session.sessionId) ?? []).filter((m) => Date.parse(m.at) >= since);
+      return this.json(200, { samples });
+    }
     if (method === 'POST' && (verb === 'pause' || verb === 'resume')) return this.transition(session, verb);
     if (method === 'DELETE' && !verb) return this.transition(session, 'terminate');
     return this.error('NOT_FOUND');
@@ -194,6 +261,11 @@ export class FakeApi {
   }
 
   private async create(userId: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
+    if (this.refuseNextCreate) {
+      const { status, ...error } = this.refuseNextCreate;
+      this.refuseNextCreate = null;
+      return this.json(status, { error });
+    }
     const tierId = typeof body === 'object' && body !== null ? (body as { tier?: unknown }).tier : undefined;
     if (typeof tierId !== 'string' || tierId === '') return this.error('BAD_REQUEST');
     const tier = this.tiers.find((t) => t.id === tierId);
@@ -229,12 +301,112 @@ export class FakeApi {
     return this.json(200, this.set(session, rule.to));
   }
 
-  /** Changes a session's state (as the server's lifecycle would). */
+  /** Changes a session's state (as the server's lifecycle would) and pushes `session.changed` to its owner. */
   set(session: Session, state: SessionState, failureReason?: string): Session {
-    const next: Session = { ...session, state, canonTimestamp: new Date().toISOString() };
+    const previousState = this.sessions.get(session.sessionId)?.state ?? null;
+    const next: Session = { ...session, state, canonTimestamp: this.now().toISOString() };
     if (failureReason !== undefined) next.failureReason = failureReason;
     this.sessions.set(next.sessionId, next);
+    this.emit(next.userId, { event: 'session.changed', data: { session: next, previousState } });
     return next;
+  }
+
+  /** Records a metrics sample (served by the history route) and pushes it as `metrics.sample`. */
+  pushMetrics(partial: Partial<MetricsSample> & { sessionId: string }): MetricsSample {
+    const sample: MetricsSample = {
+      at: this.now().toISOString(),
+      cpuPercent: 0,
+      memoryMiB: 0,
+      gpuPercent: null,
+      networkTxBytesPerSec: 0,
+      networkRxBytesPerSec: 0,
+      streamFps: 0,
+      streamLatencyMs: null,
+      ...partial,
+    };
+    const list = this.metrics.get(sample.sessionId) ?? [];
+    list.push(sample);
+    this.metrics.set(sample.sessionId, list);
+    const owner = this.sessions.get(sample.sessionId)?.userId ?? 'alice';
+    this.emit(owner, { event: 'metrics.sample', data: sample });
+    return sample;
+  }
+
+  /** Writes a raw chunk to every open event stream (e.g. a keep-alive comment or a malformed event). */
+  writeRaw(text: string, userId = 'alice'): void {
+    for (const stream of this.eventStreams) {
+      if (stream.userId === userId) stream.controller.enqueue(this.encoder.encode(text));
+    }
+  }
+
+  /** Ends every open event stream (as a server restart or a proxy timeout would). */
+  dropEventStreams(): void {
+    for (const stream of [...this.eventStreams]) {
+      this.eventStreams.delete(stream);
+      try {
+        stream.controller.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private emit(userId: string, event: LiveEvent): void {
+    this.writeRaw(`event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`, userId);
+  }
+
+  private openEvents(userId: string, signal: AbortSignal | undefined): Response {
+    let entry: EventStream | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        entry = { userId, controller };
+        this.eventStreams.add(entry);
+        controller.enqueue(this.encoder.encode(': connected\n\n'));
+      },
+      cancel: () => {
+        if (entry) this.eventStreams.delete(entry);
+      },
+    });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        if (!entry || !this.eventStreams.delete(entry)) return;
+        try {
+          entry.controller.error(signal.reason);
+        } catch {
+          // already closed
+        }
+      },
+      { once: true },
+    );
+    return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+  }
+
+  private quota(userId: string): QuotaResponse {
+    const live = [...this.sessions.values()].filter((s) => s.state !== 'terminated' && s.state !== 'failed');
+    return {
+      limits: this.quotaLimits,
+      usage: {
+        liveSessionsOfUser: live.filter((s) => s.userId === userId).length,
+        liveSessionsOfTenant: live.length,
+        cpuMillicoresOfTenant: live.reduce((sum, s) => sum + s.resources.cpuMillicores, 0),
+        memoryMiBOfTenant: live.reduce((sum, s) => sum + s.resources.memoryMiB, 0),
+      },
+    };
+  }
+
+  private readPreferences(userId: string): PreferencesResponse {
+    const stored = this.preferences.get(userId);
+    return stored
+      ? { preferences: stored.preferences, updatedAt: stored.updatedAt }
+      : { preferences: DEFAULT_PREFERENCES, updatedAt: null };
+  }
+
+  private writePreferences(userId: string, body: unknown): Response {
+    if (!isPreferences(body)) return this.error('BAD_REQUEST', 'The preferences are not valid.');
+    const stored: StoredPreferences = { preferences: body, updatedAt: this.now().toISOString() };
+    this.preferences.set(userId, stored);
+    return this.json(200, { preferences: stored.preferences, updatedAt: stored.updatedAt });
   }
 
   private json(status: number, body: unknown): Response {
@@ -249,4 +421,31 @@ export class FakeApi {
     if (details !== undefined) error.details = details;
     return this.json(ERRORS[code].status, { error });
   }
+}
+
+const KEYS: readonly (keyof Preferences)[] = [
+  'defaultTier',
+  'streamQuality',
+  'scaling',
+  'keyboardLayout',
+  'idleTimeoutMinutes',
+  'notifications',
+];
+
+/** The checks PreferencesSchema makes on the server (no extra keys, enums, integer bounds). */
+function isPreferences(body: unknown): body is Preferences {
+  if (typeof body !== 'object' || body === null) return false;
+  const p = body as Record<string, unknown>;
+  if (Object.keys(p).some((k) => !KEYS.includes(k as keyof Preferences))) return false;
+  return (
+    (TIER_IDS as readonly unknown[]).includes(p['defaultTier']) &&
+    ['auto', 'low', 'medium', 'high', 'lossless'].includes(p['streamQuality'] as string) &&
+    (p['scaling'] === 'fit' || p['scaling'] === '1:1') &&
+    typeof p['keyboardLayout'] === 'string' &&
+    /^[A-Za-z0-9_-]{2,32}$/.test(p['keyboardLayout']) &&
+    Number.isInteger(p['idleTimeoutMinutes']) &&
+    (p['idleTimeoutMinutes'] as number) >= 5 &&
+    (p['idleTimeoutMinutes'] as number) <= 24 * 60 &&
+    typeof p['notifications'] === 'boolean'
+  );
 }

@@ -1,0 +1,239 @@
+// Mount time and Core Web Vitals (LCP, INP, CLS; FCP and TTFB beside them) of the harness's v-SuperCore page in
+// headless Chromium with 50 sessions listed, plus what the page downloads from the remote to show it.
+// Prints figures; never fails on time.
+//   npm run build && node --import tsx bench/dashboard-vitals.ts -- --runs 5
+//
+// The 50 sessions are real Canon Memory rows, written with SqliteCanonStore into the harness's DATA_DIR before
+// it starts (50 real Xvnc desktops are too heavy for one machine, and nothing here is faked): each one
+// requested → active → paused or terminated, with its records. At start the adapter reconciles the paused ones,
+// finds no desktop for them, and marks them failed ("the desktop ended while the adapter was down"), so the list
+// shows 25 failed and 25 terminated sessions — 50 rows once "Show terminated" is ticked.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chromium, type Page } from 'playwright-core';
+import { HANDSHAKE } from '../protocol/handshake.ts';
+import type { Session } from '../protocol/session.ts';
+import { SqliteCanonStore } from '../backend-adapter/canon/sqlite-canon-store.ts';
+import { TIER_CATALOGUE } from '../backend-adapter/tiers/tier-catalogue.ts';
+import { startHarness } from '../harness/server/start-harness.ts';
+import { CHROMIUM_ARGS } from '../test/support/harness-browser.ts';
+
+const runsArg = process.argv.indexOf('--runs');
+const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+const SESSIONS = 50;
+const USER = { userId: 'dev-user', tenantId: 'dev-tenant' };
+
+async function seed(dataDir: string): Promise<void> {
+  const canon = new SqliteCanonStore(path.join(dataDir, 'canon.sqlite'));
+  const start = Date.now() - 3 * 3600_000;
+  for (let i = 0; i < SESSIONS; i++) {
+    const tier = TIER_CATALOGUE[i % 3];
+    if (!tier) throw new Error('no tier');
+    const created = new Date(start + i * 60_000);
+    const session: Session = {
+      sessionId: randomUUID(),
+      ...USER,
+      tier: tier.id,
+      resources: tier.resources,
+      state: 'requested',
+      createdAt: created.toISOString(),
+      canonTimestamp: created.toISOString(),
+      handshake: HANDSHAKE,
+    };
+    await canon.createSession(
+      { session, runtime: null, lastActivityAt: created.toISOString() },
+      'bench:seed',
+    );
+    const at = (s: number): Date => new Date(created.getTime() + s * 1000);
+    const step = (from: Session['state'], to: Session['state'], s: number, action: string) =>
+      canon.transition({
+        sessionId: session.sessionId,
+        from: [from],
+        to,
+        action,
+        actor: 'bench:seed',
+        at: at(s),
+      });
+    await step('requested', 'provisioning', 1, 'genesis.provisioning');
+    await step('provisioning', 'active', 3, 'genesis.active');
+    if (i % 2 === 0) {
+      await step('active', 'pausing', 600, 'pause.requested');
+      await step('pausing', 'paused', 601, 'pause.done');
+    } else {
+      await step('active', 'terminating', 900, 'terminate.requested');
+      await step('terminating', 'terminated', 902, 'terminate.done');
+    }
+  }
+  await canon.close();
+}
+
+interface Vital {
+  name: string;
+  value: number;
+}
+
+interface Run {
+  mountMs: number;
+  /** When the first mount finished, from the navigation start (the pane was on screen). */
+  onScreenMs: number;
+  warmMountMs: number;
+  vitals: Record<string, number>;
+  rows: number;
+  remoteFiles: Map<string, number>;
+  vitalsPosted: number;
+}
+
+const webVitalsIife = readFileSync(
+  path.join(import.meta.dirname, '../node_modules/web-vitals/dist/web-vitals.iife.js'),
+  'utf8',
+);
+
+/** The same library the module reports with, observing with reportAllChanges so the page need not be hidden. */
+const collector = `${webVitalsIife}
+window.__vitals = [];
+for (const on of ['onLCP', 'onINP', 'onCLS', 'onFCP', 'onTTFB'])
+  webVitals[on]((m) => window.__vitals.push({ name: m.name, value: m.value }), { reportAllChanges: true });`;
+
+async function mountMeasures(page: Page): Promise<number[]> {
+  return page.evaluate(() => performance.getEntriesByName('v-supercore:mount').map((e) => e.duration));
+}
+
+async function firstMountEnd(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const [first] = performance.getEntriesByName('v-supercore:mount');
+    return first ? first.startTime + first.duration : NaN;
+  });
+}
+
+async function oneRun(baseUrl: string, remoteUrl: string, page: Page): Promise<Run> {
+  const remoteFiles = new Map<string, number>();
+  let vitalsPosted = 0;
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/api/v1/vitals')) vitalsPosted++;
+  });
+  page.on('response', async (response) => {
+    if (!response.url().startsWith(remoteUrl)) return;
+    try {
+      remoteFiles.set(
+        new URL(response.url()).pathname.slice(1),
+        gzipSync(await response.body(), { level: 9 }).length,
+      );
+    } catch {
+      // redirects and aborted bodies carry nothing to count
+    }
+  });
+  await page.goto(`${baseUrl}/v-supercore/sessions`);
+  const list = page.locator('vsc-active-sessions');
+  await list.locator('table').waitFor({ timeout: 20_000 });
+  const [mountMs = NaN] = await mountMeasures(page);
+  const onScreenMs = await firstMountEnd(page);
+
+  // Interactions for INP: show the 50 rows, switch panes, refresh.
+  await list.locator('[data-action="show-ended"]').click();
+  await list
+    .locator('tbody tr')
+    .nth(SESSIONS - 1)
+    .waitFor();
+  const rows = await list.locator('tbody tr').count();
+  await page.getByRole('tab', { name: 'Resource Monitor' }).click();
+  await page.locator('vsc-resource-monitor').waitFor();
+  await page.getByRole('tab', { name: 'Active Sessions' }).click();
+  await list.locator('[data-action="refresh"]').click();
+  await page.waitForTimeout(500);
+
+  // A second mount, the chunks now cached: Home, then back through the navigation item.
+  await page.getByRole('link', { name: 'Home' }).click();
+  await page.getByRole('link', { name: /Virtual Super PC/ }).click();
+  await page.locator('vsc-quick-launch [data-tier="basic"]').waitFor();
+  const measures = await mountMeasures(page);
+  const warmMountMs = measures.at(-1) ?? NaN;
+
+  const reported = await page.evaluate(() => (window as unknown as { __vitals: Vital[] }).__vitals);
+  const vitals: Record<string, number> = {};
+  for (const v of reported) vitals[v.name] = v.value; // the last report of each is its current value
+  await page.close({ runBeforeUnload: true });
+  return { mountMs, onScreenMs, warmMountMs, vitals, rows, remoteFiles, vitalsPosted };
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const dataDir = await mkdtemp(path.join(tmpdir(), 'vsc-bench-vitals-'));
+await seed(dataDir);
+const harness = await startHarness({
+  port: 0,
+  remotePort: 0,
+  dataDir,
+  env: { ...process.env, LOG_LEVEL: 'warn' },
+});
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: CHROMIUM_ARGS,
+});
+const results: Run[] = [];
+try {
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript({ content: collector });
+    const page = await context.newPage();
+    results.push(await oneRun(harness.url, harness.remoteUrl, page));
+    await context.close();
+  }
+} finally {
+  await browser.close();
+  await harness.close();
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+const fmt = (v: number, unit: string, digits = 0): string =>
+  Number.isFinite(v) ? `${v.toFixed(digits)} ${unit}` : 'n/a';
+const series = (pick: (r: Run) => number): number[] => results.map(pick);
+console.log(
+  `v-SuperCore page of the dev harness, headless Chromium, ${SESSIONS} sessions listed, ${runs} runs (median)`,
+);
+console.log(`  rows listed                 ${results.map((r) => r.rows).join(', ')}`);
+console.log(
+  `  mount() first visit          ${fmt(median(series((r) => r.mountMs)), 'ms', 1)}   target <= 50 ms (single-spa's bootstrap already fetched the chunks)`,
+);
+console.log(
+  `  mount() again (Home → back)  ${fmt(median(series((r) => r.warmMountMs)), 'ms', 1)}   (Quick Launch)`,
+);
+console.log(
+  `  pane on screen after nav.    ${fmt(median(series((r) => r.onScreenMs)), 'ms')}   (navigation start → mount done: page, manifest, remote, chunks)`,
+);
+console.log(
+  `  LCP                          ${fmt(median(series((r) => r.vitals['LCP'] ?? NaN)), 'ms')}   target <= 1000 ms`,
+);
+console.log(
+  `  INP                          ${fmt(median(series((r) => r.vitals['INP'] ?? NaN)), 'ms')}   target <= 50 ms`,
+);
+console.log(
+  `  CLS                          ${fmt(median(series((r) => r.vitals['CLS'] ?? NaN)), '', 4)}   target 0`,
+);
+console.log(`  FCP                          ${fmt(median(series((r) => r.vitals['FCP'] ?? NaN)), 'ms')}`);
+console.log(`  TTFB                         ${fmt(median(series((r) => r.vitals['TTFB'] ?? NaN)), 'ms')}`);
+console.log(
+  `  vitals the module POSTed     ${results.map((r) => r.vitalsPosted).join(', ')} (per run, seen before the page closed)`,
+);
+const first = results[0];
+if (first) {
+  let total = 0;
+  console.log('  fetched from the remote on the first visit (gzip -9 of each body):');
+  for (const [file, size] of [...first.remoteFiles].sort((a, b) => b[1] - a[1])) {
+    total += size;
+    console.log(`    ${file.padEnd(52)} ${(size / 1024).toFixed(1).padStart(6)} KiB`);
+  }
+  console.log(
+    `    ${'total (incl. panes visited and the lit/rxjs fallbacks: no host lends them here)'.padEnd(52)} ${(total / 1024).toFixed(1).padStart(6)} KiB`,
+  );
+}

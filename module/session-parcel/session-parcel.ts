@@ -1,0 +1,13 @@
+import '../viewer/viewer.ts';
+import { define } from '../shared/define.ts';
+import { VscSessionParcel } from './session-parcel.component.ts';
+
+export { VscSessionParcel };
+
+define('vsc-session-parcel', VscSessionParcel);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'vsc-session-parcel': VscSessionParcel;
+  }
+}

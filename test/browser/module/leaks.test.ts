@@ -1,0 +1,128 @@
+import { expect, waitUntil } from '@open-wc/testing';
+import type { LifecycleProps } from '../../../module/index.ts';
+import { describeLeftovers, installLeakCounter, snapshot, type Leaks } from './support/leak-counter.ts';
+
+// Before any module code runs: the counters must see everything the module adds.
+installLeakCounter();
+
+const { mount, unmount, mountedApp } = await import('../../../module/index.ts');
+const { FAKE_BASE, FakeApi } = await import('./support/fake-api.ts');
+const { define } = await import('../../../module/shared/define.ts');
+
+const originalUrl = location.href;
+const settle = (ms = 400): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('mount → unmount → mount leaves nothing behind', () => {
+  const realFetch = window.fetch;
+  let fake: InstanceType<typeof FakeApi>;
+
+  beforeEach(() => {
+    fake = new FakeApi();
+    window.fetch = (input: RequestInfo | URL, init?: RequestInit) =>
+      String(input).startsWith(FAKE_BASE) ? fake.fetch(String(input), init ?? {}) : realFetch(input, init);
+  });
+  afterEach(() => {
+    window.fetch = realFetch;
+    history.replaceState(null, '', originalUrl);
+  });
+
+  const props: LifecycleProps = {
+    name: 'v-supercore-leaks',
+    apiBase: FAKE_BASE,
+    getToken: async () => 'token-alice',
+  };
+
+  /** Mounts, visits every pane (the viewer starts a real decoder worker), waits for the live stream, unmounts. */
+  async function cycle(): Promise<{
+    during: Leaks;
+    stores: { observers: () => number; connections: () => number };
+  }> {
+    history.replaceState(null, '', '/v-supercore');
+    await mount(props);
+    const app = mountedApp('v-supercore-leaks');
+    if (!app) throw new Error('not mounted');
+    const store = app.store;
+    const live = app.live;
+    await waitUntil(() => store?.value.live, 'the event stream is open');
+    for (const view of ['sessions', 'resources', 'settings'] as const) {
+      app.navigate({ view });
+      await app.updateComplete;
+    }
+    await waitUntil(() => app.preferences?.value.source === 'server', 'settings loaded');
+    const session = fake.sessions.values().next().value;
+    if (session) {
+      app.navigate({ view: 'viewer', sessionId: session.sessionId });
+      await app.updateComplete;
+      await waitUntil(() => snapshot().workers > 0, 'the viewer started its worker');
+    }
+    const during = snapshot();
+    const preferences = app.preferences;
+    await unmount(props);
+    return {
+      during,
+      stores: {
+        observers: () => (store?.observerCount ?? 0) + (preferences?.observerCount ?? 0),
+        connections: () => live?.connections ?? 0,
+      },
+    };
+  }
+
+  it('counts elements, window/document listeners, timers, workers, subscriptions and connections', async () => {
+    fake.seed({ state: 'active' });
+    // A first cycle loads the chunks and web-vitals' page-level observers (registered once per page, by design).
+    await cycle();
+    await settle();
+    const baseline = snapshot();
+
+    for (let i = 0; i < 2; i++) {
+      const { during, stores } = await cycle();
+      expect(during.elements).to.be.greaterThan(baseline.elements, 'the module was on the page');
+      expect(during.workers).to.be.greaterThan(baseline.workers, 'the viewer had a worker');
+      expect(during.listeners).to.be.greaterThan(baseline.listeners, 'the module listened to the page');
+      expect(stores.observers()).to.equal(0, 'every store subscription released');
+      await settle();
+      const after = snapshot();
+      expect(after, `left behind: ${describeLeftovers()}`).to.deep.equal(baseline);
+      expect(stores.connections()).to.equal(0, 'the event stream is closed');
+      expect(fake.eventStreams.size).to.equal(0);
+      expect(fake.inFlight).to.equal(0, 'no request still running');
+    }
+  });
+
+  it('two copies of the module on one page define the same tags without throwing', async () => {
+    await mount(props);
+    await unmount(props);
+    const tags = [
+      'vsc-app',
+      'vsc-quick-launch',
+      'vsc-active-sessions',
+      'vsc-resource-monitor',
+      'vsc-settings',
+      'vsc-viewer',
+    ];
+    const warnings: unknown[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args);
+    try {
+      for (const tag of tags) {
+        const first = customElements.get(tag);
+        if (!first) throw new Error(`${tag} is not defined`);
+        // A second bundle of the same version brings its own classes: same tags, other constructors.
+        const second =
+          class extends (first as CustomElementConstructor) {} as unknown as CustomElementConstructor & {
+            vscVersion?: string;
+          };
+        expect(() => define(tag, second)).not.to.throw();
+        expect(customElements.get(tag)).to.equal(first, 'the first definition stays');
+      }
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings).to.deep.equal([], 'same version: silent');
+    await mount(props);
+    expect(mountedApp('v-supercore-leaks')?.shadowRoot?.querySelector('h1')?.textContent).to.equal(
+      'Virtual Super PC',
+    );
+    await unmount(props);
+  });
+});

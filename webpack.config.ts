@@ -292,6 +292,7 @@ export default (_env: Record<string, unknown>, argv: { mode?: Configuration['mod
         exposes: {
           './module': './module/index.ts',
           './session-parcel': './module/session-parcel.ts',
+          './sdk': './module/sdk.ts',
         },
         shared,
         // Trim the MF runtime every host downloads in remoteEntry.js: this remote consumes no remotes of its own

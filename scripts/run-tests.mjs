@@ -69,8 +69,7 @@ if (wanted('typecheck')) step('typecheck', 'npx', ['tsc', '--noEmit', '-p', 'tsc
 if (wanted('lint')) step('lint', 'npx', ['eslint', '.'], asOne);
 if (wanted('format')) step('format', 'npx', ['prettier', '--check', '.'], asOne);
 if (wanted('node')) nodeTests('node tests', 'test/node', 'test-results/node.tap');
-if (wanted('build'))
-  step('build', 'npx', ['webpack', '--config', 'webpack.config.ts', '--mode', 'production'], asOne);
+if (wanted('build')) step('build', 'npm', ['run', 'build'], asOne);
 if (wanted('browser')) {
   rmSync('test-results/browser-summary.json', { force: true });
   step('browser tests', 'npx', ['web-test-runner'], (status) => {

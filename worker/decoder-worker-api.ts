@@ -7,6 +7,13 @@ export type ViewerEvent =
   | { type: 'frame'; seq: number; rects: number; decodeMs: number }
   | { type: 'bell' }
   | { type: 'clipboard'; text: string }
+  /**
+   * The desktop's pointer shape changed (Cursor pseudo-encoding): show it locally. RGBA, row-major;
+   * 0×0 means no visible pointer.
+   */
+  | { type: 'cursor'; width: number; height: number; hotX: number; hotY: number; rgba: Uint8ClampedArray }
+  /** The desktop's name changed (DesktopName pseudo-encoding). */
+  | { type: 'desktopName'; name: string }
   | { type: 'error'; code: string; message: string }
   | { type: 'closed'; code: number; reason: string };
 
@@ -37,4 +44,20 @@ export interface DecoderWorkerApi {
   send(message: ClientStreamMessage): void;
   disconnect(): void;
   stats(): StreamStats;
+}
+
+/** The decoded picture, RGBA row-major (alpha 255). */
+export interface FrameSnapshot {
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray<ArrayBuffer>;
+}
+
+/**
+ * What the worker exposes besides DecoderWorkerApi, for tests and benchmarks that compare pictures
+ * (wrap the worker as `DecoderWorkerApi & DecoderWorkerSnapshotApi`).
+ */
+export interface DecoderWorkerSnapshotApi {
+  /** A copy of the framebuffer once every message received so far has been applied (transferred). */
+  snapshot(): Promise<FrameSnapshot>;
 }

@@ -1,14 +1,15 @@
-import { expose } from 'comlink';
+import { expose, transfer } from 'comlink';
 import { Packr, Unpackr } from 'msgpackr';
 import type { ClientStreamMessage } from '../protocol/stream.ts';
 import type {
   DecoderWorkerApi,
+  DecoderWorkerSnapshotApi,
   StreamConnectOptions,
   StreamStats,
   ViewerEvent,
 } from './decoder-worker-api.ts';
-import { StreamDecoder } from './stream-decoder.ts';
-import type { Rect } from './framebuffer.ts';
+import type { Framebuffer, Rect } from './framebuffer.ts';
+import { StreamDecoder, type StreamOutcome } from './stream-decoder.ts';
 
 /** At most this many 'frame' events per second cross to the main thread (acks are not throttled). */
 const FRAME_EVENT_INTERVAL_MS = 250;
@@ -30,6 +31,25 @@ let pending: { seq: number; rects: number; decodeMs: number } | null = null;
 let lastFrameEventAt = -Infinity;
 let frameTimer: ReturnType<typeof setTimeout> | null = null;
 
+/**
+ * One stream's receiving side. Messages are applied strictly one after another: an update with Tight
+ * JPEG rectangles finishes asynchronously (the browser decodes the images), and whatever arrives
+ * meanwhile waits in `queue`, so updates are drawn and acknowledged in order and a message never
+ * overtakes the update before it.
+ */
+interface Connection {
+  ws: WebSocket;
+  emit: Emit;
+  decoder: StreamDecoder;
+  queue: unknown[];
+  busy: boolean;
+  failed: boolean;
+  /** snapshot() calls waiting for the queue to drain. */
+  idle: Array<() => void>;
+}
+
+let current: Connection | null = null;
+
 /** A copy, because msgpackr packs into a buffer it reuses (and types it as a Node Buffer). */
 function encode(message: ClientStreamMessage): Uint8Array<ArrayBuffer> {
   return new Uint8Array(packr.pack(message));
@@ -48,8 +68,7 @@ function safe(onEvent: Emit): Emit {
 }
 
 /** Draws the given region of the framebuffer, reusing one ImageData over its pixel buffer. */
-function draw(region: Rect | null): void {
-  const fb = decoder.framebuffer;
+function draw(fb: Framebuffer, region: Rect | null): void {
   if (!ctx || !region || fb.width === 0 || fb.height === 0) return;
   const canvas = ctx.canvas;
   if (canvas.width !== fb.width || canvas.height !== fb.height) {
@@ -59,6 +78,23 @@ function draw(region: Rect | null): void {
   }
   if (!image || image.data !== fb.data) image = new ImageData(fb.data, fb.width, fb.height);
   ctx.putImageData(image, 0, 0, region.x, region.y, region.w, region.h);
+}
+
+/**
+ * Regions whose union box is more than this many times their total area are put one by one: a
+ * terminal's few lines at the top and bottom of the screen should not cost a full-screen putImageData.
+ */
+const SEPARATE_REGIONS_GAIN = 2;
+const MAX_SEPARATE_REGIONS = 32;
+
+/** Draws an update: its regions one by one when that puts far fewer pixels, else their union box. */
+function drawUpdate(fb: Framebuffer, dirty: Rect | null, regions: Rect[], resized: boolean): void {
+  if (!dirty) return;
+  if (resized || regions.length < 2 || regions.length > MAX_SEPARATE_REGIONS) return draw(fb, dirty);
+  let area = 0;
+  for (const r of regions) area += r.w * r.h;
+  if (area * SEPARATE_REGIONS_GAIN > dirty.w * dirty.h) return draw(fb, dirty);
+  for (const r of regions) if (r.w > 0 && r.h > 0) draw(fb, r);
 }
 
 function reportFrame(emit: Emit, seq: number, rects: number, decodeMs: number): void {
@@ -79,30 +115,43 @@ function reportFrame(emit: Emit, seq: number, rects: number, decodeMs: number): 
   else frameTimer ??= setTimeout(flush, wait);
 }
 
-function handleMessage(ws: WebSocket, emit: Emit, raw: unknown): void {
+/** Applies one message; returns a promise when it finishes asynchronously (an update with JPEG). */
+function handleMessage(conn: Connection, raw: unknown): void | Promise<void> {
   if (!(raw instanceof ArrayBuffer)) throw new Error('stream messages must be binary');
   stats.bytes += raw.byteLength;
   const started = performance.now();
-  const outcome = decoder.apply(unpackr.unpack(new Uint8Array(raw)));
+  const outcome = conn.decoder.applyMessage(unpackr.unpack(new Uint8Array(raw)));
+  if (outcome instanceof Promise) return outcome.then((done) => finishMessage(conn, done, started));
+  finishMessage(conn, outcome, started);
+}
+
+function finishMessage(conn: Connection, outcome: StreamOutcome, started: number): void {
+  // Replaced by a new connection while this update was decoding: it draws nothing any more.
+  if (conn !== current) return;
+  const { emit, ws } = conn;
+  const fb = conn.decoder.framebuffer;
   switch (outcome.type) {
     case 'init': {
       const region = { x: 0, y: 0, w: outcome.width, h: outcome.height };
-      draw(region);
+      draw(fb, region);
       emit({ type: 'connected', width: outcome.width, height: outcome.height, name: outcome.name });
       return;
     }
     case 'update': {
-      draw(outcome.dirty);
-      // Unpack + decode + draw: everything this update cost the worker.
+      drawUpdate(fb, outcome.dirty, conn.decoder.lastRegions, outcome.resized);
+      // Unpack + decode + draw (+ waiting for the browser's JPEG decoder): what this update cost.
       const decodeMs = performance.now() - started;
       const ack: ClientStreamMessage = { t: 'ack', seq: outcome.seq };
-      ws.send(encode(ack));
+      if (ws.readyState === WebSocket.OPEN) ws.send(encode(ack));
       stats.updates++;
       stats.rects += outcome.rects;
       stats.decodeMs += decodeMs;
-      if (outcome.resized) {
-        emit({ type: 'resize', width: decoder.framebuffer.width, height: decoder.framebuffer.height });
+      if (outcome.resized) emit({ type: 'resize', width: fb.width, height: fb.height });
+      if (outcome.cursor) {
+        const { width, height, hotX, hotY, rgba } = outcome.cursor;
+        emit(transfer({ type: 'cursor', width, height, hotX, hotY, rgba }, [rgba.buffer]));
       }
+      if (outcome.desktopName !== undefined) emit({ type: 'desktopName', name: outcome.desktopName });
       reportFrame(emit, outcome.seq, outcome.rects, decodeMs);
       return;
     }
@@ -122,16 +171,66 @@ function handleMessage(ws: WebSocket, emit: Emit, raw: unknown): void {
   }
 }
 
+/** The stream cannot be trusted after one bad message (zlib state, for one), so end it. */
+function fail(conn: Connection, error: unknown): void {
+  conn.failed = true;
+  conn.queue.length = 0;
+  settleIdle(conn);
+  if (conn !== current) return;
+  const message = error instanceof Error ? error.message : String(error);
+  conn.emit({ type: 'error', code: 'DECODE_ERROR', message });
+  // close() throws on a reason over 123 bytes of UTF-8; keep it short and ASCII.
+  if (conn.ws.readyState <= WebSocket.OPEN) {
+    conn.ws.close(PROTOCOL_ERROR_CLOSE, message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
+  }
+}
+
+function settleIdle(conn: Connection): void {
+  const waiting = conn.idle.splice(0);
+  for (const resolve of waiting) resolve();
+}
+
+/** Applies queued messages in order until the queue is empty or one must be waited for. */
+function pump(conn: Connection): void {
+  // A replaced connection's leftovers are dropped: nothing of it may be drawn any more.
+  if (conn !== current) conn.queue.length = 0;
+  while (conn.queue.length > 0 && !conn.failed) {
+    const data = conn.queue.shift();
+    let next: void | Promise<void>;
+    try {
+      next = handleMessage(conn, data);
+    } catch (error) {
+      fail(conn, error);
+      return;
+    }
+    if (next) {
+      conn.busy = true;
+      next.then(
+        () => {
+          conn.busy = false;
+          pump(conn);
+        },
+        (error: unknown) => {
+          conn.busy = false;
+          fail(conn, error);
+        },
+      );
+      return;
+    }
+  }
+  settleIdle(conn);
+}
+
 function closeSocket(code: number, reason: string): void {
   if (socket && socket.readyState <= WebSocket.OPEN) socket.close(code, reason);
 }
 
-const api: DecoderWorkerApi = {
+const api: DecoderWorkerApi & DecoderWorkerSnapshotApi = {
   attach(canvas) {
     ctx = canvas.getContext('2d', { alpha: false });
     image = null;
     const fb = decoder.framebuffer;
-    draw({ x: 0, y: 0, w: fb.width, h: fb.height });
+    draw(fb, { x: 0, y: 0, w: fb.width, h: fb.height });
   },
 
   connect(options: StreamConnectOptions, onEvent) {
@@ -141,28 +240,22 @@ const api: DecoderWorkerApi = {
       old.onopen = old.onmessage = old.onerror = old.onclose = null;
       if (old.readyState <= WebSocket.OPEN) old.close(1000, 'replaced');
     }
+    if (current) settleIdle(current);
     const emit = safe(onEvent);
     decoder = new StreamDecoder();
     stats = { updates: 0, rects: 0, bytes: 0, decodeMs: 0 };
     pending = null;
     if (frameTimer !== null) clearTimeout(frameTimer);
     frameTimer = null;
-    let failed = false;
     const ws = new WebSocket(options.url, options.protocols);
     ws.binaryType = 'arraybuffer';
     socket = ws;
+    const conn: Connection = { ws, emit, decoder, queue: [], busy: false, failed: false, idle: [] };
+    current = conn;
     ws.onmessage = (event: MessageEvent) => {
-      if (failed) return;
-      try {
-        handleMessage(ws, emit, event.data);
-      } catch (error) {
-        // The stream cannot be trusted after one bad message (zlib state, for one), so end it.
-        failed = true;
-        const message = error instanceof Error ? error.message : String(error);
-        emit({ type: 'error', code: 'DECODE_ERROR', message });
-        // close() throws on a reason over 123 bytes of UTF-8; keep it short and ASCII.
-        ws.close(PROTOCOL_ERROR_CLOSE, message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
-      }
+      if (conn.failed) return;
+      conn.queue.push(event.data);
+      if (!conn.busy) pump(conn);
     };
     ws.onclose = (event: CloseEvent) => {
       if (socket === ws) socket = null;
@@ -186,6 +279,16 @@ const api: DecoderWorkerApi = {
 
   stats() {
     return { ...stats };
+  },
+
+  async snapshot() {
+    const conn = current;
+    if (conn && (conn.busy || conn.queue.length > 0)) {
+      await new Promise<void>((resolve) => conn.idle.push(resolve));
+    }
+    const fb = (conn ?? { decoder }).decoder.framebuffer;
+    const rgba = new Uint8ClampedArray(fb.data);
+    return transfer({ width: fb.width, height: fb.height, rgba }, [rgba.buffer]);
   },
 };
 

@@ -1,15 +1,29 @@
 import { ERRORS, type ErrorCode } from '../protocol/errors.ts';
+import { Encoding } from '../protocol/rfb-encodings.ts';
 import { SESSION_STATES, type SessionState } from '../protocol/session-states.ts';
 import { STREAM_PROTOCOL_VERSION, type ServerStreamMessage, type StreamRect } from '../protocol/stream.ts';
+import type { CursorImage } from './decoders/cursor-decoder.ts';
 import { DecodeError } from './decoders/decode-error.ts';
-import { DecoderRegistry } from './decoders/decoder-registry.ts';
+import { DecoderRegistry, type DecoderOptions } from './decoders/decoder-registry.ts';
 import { Framebuffer, packRgb, type Rect } from './framebuffer.ts';
 
 /** What applying one message did, for whoever draws and reports it. */
 export type StreamOutcome =
   | { type: 'init'; width: number; height: number; name: string }
-  /** `dirty` is the union box of everything drawn (the whole screen after a resize); `resized` says the size changed. */
-  | { type: 'update'; seq: number; rects: number; dirty: Rect | null; resized: boolean }
+  /**
+   * `dirty` is the union box of everything drawn (the whole screen after a resize); `resized` says the
+   * size changed. `cursor` / `desktopName` are there only when the update carried a new pointer shape
+   * (Cursor pseudo-encoding) or a new name (DesktopName).
+   */
+  | {
+      type: 'update';
+      seq: number;
+      rects: number;
+      dirty: Rect | null;
+      resized: boolean;
+      cursor?: CursorImage;
+      desktopName?: string;
+    }
   | { type: 'bell' }
   | { type: 'clipboard'; text: string }
   | { type: 'state'; state: SessionState }
@@ -24,11 +38,42 @@ export type StreamOutcome =
  */
 export class StreamDecoder {
   readonly framebuffer = new Framebuffer();
-  private registry = new DecoderRegistry();
+  private registry: DecoderRegistry;
   private initialized = false;
+  /** An update is still decoding asynchronously; nothing else may be applied until it is done. */
+  private busy = false;
+  /**
+   * The rectangles that changed pixels in the last update applied (pseudo-rectangles left out), for a
+   * drawer that would rather put a few small regions than their whole union box.
+   */
+  lastRegions: Rect[] = [];
 
-  /** Applies one message as unpacked from msgpack (its shape is checked here). Throws DecodeError. */
+  constructor(private readonly options: DecoderOptions = {}) {
+    this.registry = new DecoderRegistry(options);
+  }
+
+  /**
+   * Applies one message as unpacked from msgpack (its shape is checked here). Throws DecodeError.
+   * For a stream whose updates may hold Tight JPEG (or TightPNG) rectangles use `applyMessage`: this
+   * synchronous form refuses an update that cannot be finished synchronously.
+   */
   apply(value: unknown): StreamOutcome {
+    const outcome = this.applyMessage(value);
+    if (outcome instanceof Promise) {
+      outcome.catch(() => undefined);
+      throw new DecodeError('update holds image rectangles that decode asynchronously; use applyMessage()');
+    }
+    return outcome;
+  }
+
+  /**
+   * Applies one message. Returns the outcome directly, or, for an update with rectangles that decode
+   * asynchronously (Tight JPEG), a promise of it that settles once the whole update is in the
+   * framebuffer (rectangles applied strictly in order). The caller must wait for that promise before
+   * applying the next message (the worker queues them); applying one earlier throws.
+   */
+  applyMessage(value: unknown): StreamOutcome | Promise<StreamOutcome> {
+    if (this.busy) throw new Error('StreamDecoder: the previous update is still decoding');
     const message = toServerStreamMessage(value);
     if (message === null) return { type: 'ignored' };
     switch (message.t) {
@@ -49,7 +94,7 @@ export class StreamDecoder {
 
   private init(width: number, height: number, name: string): StreamOutcome {
     // A new init means a new RFB connection behind the gateway, so a new zlib stream too.
-    this.registry = new DecoderRegistry();
+    this.registry = new DecoderRegistry(this.options);
     this.framebuffer.resize(width, height);
     // Nothing of a previous connection's picture may show through; the first update paints it all.
     this.framebuffer.fillRect(0, 0, width, height, packRgb(0, 0, 0));
@@ -58,13 +103,39 @@ export class StreamDecoder {
     return { type: 'init', width, height, name };
   }
 
-  private update(seq: number, rects: StreamRect[]): StreamOutcome {
+  private update(seq: number, rects: StreamRect[]): StreamOutcome | Promise<StreamOutcome> {
     if (!this.initialized) throw new DecodeError('update before init');
     const fb = this.framebuffer;
     const { width, height } = fb;
-    this.registry.decodeUpdate(rects, fb);
+    this.lastRegions = [];
+    for (const r of rects) {
+      if (r.encoding >= 0 || r.encoding === Encoding.TightPNG)
+        this.lastRegions.push({ x: r.x, y: r.y, w: r.w, h: r.h });
+    }
+    const pending = this.registry.decodeUpdate(rects, fb);
+    if (!pending) return this.updated(seq, rects.length, width, height);
+    this.busy = true;
+    return pending.then(
+      () => {
+        this.busy = false;
+        return this.updated(seq, rects.length, width, height);
+      },
+      (error: unknown) => {
+        this.busy = false;
+        throw error;
+      },
+    );
+  }
+
+  private updated(seq: number, rects: number, width: number, height: number): StreamOutcome {
+    const fb = this.framebuffer;
     const resized = fb.width !== width || fb.height !== height;
-    return { type: 'update', seq, rects: rects.length, dirty: fb.takeDirty(), resized };
+    const outcome: StreamOutcome = { type: 'update', seq, rects, dirty: fb.takeDirty(), resized };
+    const cursor = this.registry.takeCursor();
+    if (cursor) outcome.cursor = cursor;
+    const desktopName = this.registry.takeDesktopName();
+    if (desktopName !== null) outcome.desktopName = desktopName;
+    return outcome;
   }
 }
 

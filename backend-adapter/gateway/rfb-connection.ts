@@ -17,12 +17,17 @@ import { RfbUpstreamError } from './upstream-error.ts';
 
 /** What the browser's decoders handle, in preference order, plus the pseudo-encodings the parser honours. */
 export const DEFAULT_ENCODINGS: readonly number[] = [
+  Encoding.Tight,
   Encoding.ZRLE,
   Encoding.Hextile,
   Encoding.CopyRect,
   Encoding.Raw,
+  Encoding.Cursor,
   Encoding.DesktopSize,
   Encoding.LastRect,
+  Encoding.DesktopName,
+  -32 + 8, // JPEG quality level 8 (pseudo-encodings -32…-23 = levels 0…9): Tight may send JPEG
+  -256 + 2, // compression level 2 (-256…-247 = levels 0…9): TigerVNC's default, cheap for the server
 ];
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;

@@ -248,6 +248,20 @@ export class VscViewer extends VscElement {
           this.emit('vsc-first-frame', { sessionId: this.sessionId });
         }
         return;
+      case 'cursor': {
+        // The desktop's pointer shape (Cursor pseudo-encoding) as the canvas's CSS cursor; 0×0 hides it.
+        if (event.width === 0 || event.height === 0) {
+          this.canvas.style.cursor = 'none';
+          return;
+        }
+        const shape = document.createElement('canvas');
+        shape.width = event.width;
+        shape.height = event.height;
+        const pixels = new ImageData(new Uint8ClampedArray(event.rgba), event.width, event.height);
+        shape.getContext('2d')?.putImageData(pixels, 0, 0);
+        this.canvas.style.cursor = `url(${shape.toDataURL()}) ${event.hotX} ${event.hotY}, default`;
+        return;
+      }
       case 'bell':
       case 'clipboard':
         // Not shown yet: bell and clipboard come with the clipboard feature.

@@ -6,6 +6,7 @@ import { pack, unpack } from 'msgpackr';
 import { pino } from 'pino';
 import type { WebSocket } from 'ws';
 import { bridgeStream, STREAM_BUFFERED_HIGH_WATER } from '../../../backend-adapter/gateway/stream-bridge.ts';
+import { DEFAULT_ENCODINGS } from '../../../backend-adapter/gateway/rfb-connection.ts';
 import { Encoding } from '../../../protocol/rfb-encodings.ts';
 import {
   StreamCloseCode,
@@ -99,7 +100,7 @@ async function startAnsweringServer(extra?: (peer: FakePeer) => void) {
   const received: ClientMessage[] = [];
   const server = await startFakeRfbServer(async (peer) => {
     await acceptNone38(peer, 640, 480, 'fake desk');
-    await peer.read(20 + 4 + 6 * 4);
+    await peer.read(20 + 4 + DEFAULT_ENCODINGS.length * 4);
     extra?.(peer);
     for (;;) {
       const message = await readClientMessage(peer);

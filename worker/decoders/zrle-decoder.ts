@@ -42,6 +42,7 @@ export class ZrleDecoder implements RectDecoder {
    * rectangles (a scrolling terminal) cost more than the decoding itself.
    */
   beginUpdate(rects: StreamRect[]): void {
+    // Bounded by what the rectangles can need (maxInflated), so a zlib bomb is refused, not allocated.
     let total = 0;
     for (const rect of rects) total += zlibLength(rect);
     let joined: Uint8Array;
@@ -58,7 +59,10 @@ export class ZrleDecoder implements RectDecoder {
     }
     this.batch = rects;
     this.batchIndex = 0;
-    this.batchOut = this.zlib.push(joined);
+    this.batchOut = this.zlib.push(
+      joined,
+      rects.reduce((sum, r) => sum + maxInflated(r), 0),
+    );
     this.batchPos = 0;
   }
 
@@ -81,7 +85,7 @@ export class ZrleDecoder implements RectDecoder {
     } else {
       zlibLength(rect);
       // Inflate even an empty rectangle's bytes: skipping them would desynchronise the shared stream.
-      src = this.zlib.push(rect.data.subarray(4));
+      src = this.zlib.push(rect.data.subarray(4), maxInflated(rect));
       pos = 0;
     }
     for (let ty = 0; ty < h; ty += TILE) {
@@ -200,4 +204,13 @@ export class ZrleDecoder implements RectDecoder {
     this.run = run;
     return pos;
   }
+}
+
+/**
+ * The most inflated bytes a ZRLE rectangle can use: per 64×64 tile a subencoding byte and a 16-colour
+ * palette, then at worst 4 bytes a pixel (a 3-byte CPIXEL plus a 1-byte run for every pixel).
+ */
+function maxInflated(rect: StreamRect): number {
+  const tiles = Math.ceil(rect.w / TILE) * Math.ceil(rect.h / TILE);
+  return tiles * (1 + 16 * 3) + rect.w * rect.h * 4;
 }

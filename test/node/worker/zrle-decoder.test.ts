@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { constants as zlibConstants, deflateSync } from 'node:zlib';
 import type { StreamRect } from '../../../protocol/stream.ts';
 import { DecodeError } from '../../../worker/decoders/decode-error.ts';
 import { DecoderRegistry } from '../../../worker/decoders/decoder-registry.ts';
@@ -31,6 +32,19 @@ function rejects(w: number, h: number, tiles: number[], pattern: RegExp): void {
 }
 
 describe('ZrleDecoder', () => {
+  it('refuses a zlib bomb instead of inflating it', () => {
+    // 1×1 pixel needs at most a few dozen bytes; this inflates to 16 MB of zeros.
+    const bomb = deflateSync(Buffer.alloc(16 * 1024 * 1024), { flush: zlibConstants.Z_SYNC_FLUSH });
+    const data = new Uint8Array(4 + bomb.length);
+    new DataView(data.buffer).setUint32(0, bomb.length);
+    data.set(bomb, 4);
+    const fb = new Framebuffer(4, 4);
+    assert.throws(
+      () => new ZrleDecoder().decode({ x: 0, y: 0, w: 1, h: 1, encoding: 16, data }, fb),
+      DecodeError,
+    );
+  });
+
   it('decodes a raw tile (3-byte R, G, B pixels)', () => {
     const fb = decodeOne(2, 2, [0, ...A, ...B, ...C, ...D]);
     assert.deepEqual(region(fb, 0, 0, 2, 2), [s(A), s(B), s(C), s(D)]);

@@ -1,23 +1,52 @@
-import type { AllocatedResources } from '../../protocol/session.ts';
+import type { AllocatedResources, TierId } from '../../protocol/session.ts';
 
-/** Where a running desktop is and how to reach it; kept in Canon Memory so it survives an adapter restart. */
-export interface RuntimeHandle {
+/** What every handle has: where the gateway reaches the desktop's RFB server, and the session agent. */
+interface HandleCommon {
+  /** RFB endpoint of the desktop (loopback locally, the pod's IP in a cluster). */
+  host: string;
+  port: number;
+  /** Per-session VNC password; never leaves the server. */
+  password: string;
+  /** X display number inside the desktop. */
+  display: number;
+  /** The session agent's control endpoint (e.g. http://10.1.2.3:8090); absent on desktops from before the agent. */
+  agentUrl?: string;
+  /** The agent's per-session bearer secret; never leaves the server. */
+  agentToken?: string;
+}
+
+/** A desktop on this machine; kept in Canon Memory so it survives an adapter restart. */
+export interface LocalRuntimeHandle extends HandleCommon {
   kind: 'local';
   /** Process group of the desktop (Xvnc, window manager, terminal). */
   pgid: number;
   /** The Xvnc process itself. */
   pid: number;
-  display: number;
-  /** RFB endpoint, reachable only from this machine. */
-  host: string;
-  port: number;
-  /** Per-session VNC password; never leaves the server. */
-  password: string;
   workDir: string;
+  /** The session agent's process (its own process group). */
+  agentPid?: number;
 }
 
-/** What the runtime sees of a desktop right now. */
-export type DesktopStatus = 'running' | 'stopped' | 'gone';
+/** A desktop in a Kubernetes pod: a Secret (agent token, VNC password), a PVC for home, and the pod. */
+export interface KubernetesRuntimeHandle extends HandleCommon {
+  kind: 'kubernetes';
+  namespace: string;
+  /** The pod; null while hibernated (the pod is deleted, its disk kept). */
+  podName: string | null;
+  pvcName: string;
+  secretName: string;
+  tier: string;
+  hibernated: boolean;
+}
+
+/** Where a running desktop is and how to reach it; kept in Canon Memory as JSON. */
+export type RuntimeHandle = LocalRuntimeHandle | KubernetesRuntimeHandle;
+
+/**
+ * What the runtime sees of a desktop right now: `stopped` is frozen with its memory, `hibernated` has no
+ * processes but its disk is kept, `gone` has nothing left.
+ */
+export type DesktopStatus = 'running' | 'stopped' | 'hibernated' | 'gone';
 
 /** Resource use of a desktop at one moment: cumulative CPU time and current memory. */
 export interface DesktopSample {
@@ -27,13 +56,29 @@ export interface DesktopSample {
   gpuPercent: number | null;
 }
 
-/** Port: starts, freezes, thaws and ends desktops. Adapters: local (Xvnc processes), Kubernetes (later). */
+/** Who a desktop is for; the Kubernetes runtime labels its objects with it. */
+export interface StartContext {
+  tier: TierId;
+  tenantId: string;
+  userId: string;
+}
+
+/** Port: starts, freezes, thaws and ends desktops. Adapters: local (session agents as processes), Kubernetes. */
 export interface RuntimeProvider {
   readonly name: string;
-  start(sessionId: string, resources: AllocatedResources): Promise<RuntimeHandle>;
+  start(sessionId: string, resources: AllocatedResources, context?: StartContext): Promise<RuntimeHandle>;
   /** Freezes every process of the desktop, memory kept. */
   pause(handle: RuntimeHandle): Promise<void>;
   resume(handle: RuntimeHandle): Promise<void>;
+  /**
+   * Runtimes that can: ends a paused desktop's processes (memory lost) but keeps its disk; returns the handle
+   * that `wake` brings it back from. Idempotent.
+   */
+  hibernate?(handle: RuntimeHandle): Promise<RuntimeHandle>;
+  /** Starts a hibernated desktop again on its kept disk; returns where it now runs. */
+  wake?(handle: RuntimeHandle): Promise<RuntimeHandle>;
+  /** After how long paused a session is hibernated; absent when the runtime does not hibernate. */
+  readonly hibernateAfterMs?: number;
   /** Ends the desktop and frees everything it held; safe to call on a desktop that is already gone. */
   stop(handle: RuntimeHandle): Promise<void>;
   status(handle: RuntimeHandle): Promise<DesktopStatus>;
@@ -44,6 +89,10 @@ export interface RuntimeProvider {
    * adapter that crashed before it could record the handle. Returns the session ids it ended.
    */
   reclaimOrphans(keep: ReadonlySet<string>): Promise<string[]>;
+  /** Releases watches and timers (not the desktops). */
+  close?(): Promise<void>;
+  /** Runtimes backed by a platform (Kubernetes): whether it answers, with the evidence. */
+  health?(): Promise<{ ok: boolean; evidence: string }>;
 }
 
 /** A launch that failed; `reason` is shown to the user. */

@@ -1,14 +1,17 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AllocatedResources } from '../../../protocol/session.ts';
+import type { AgentReadyLine } from '../../../session-agent/protocol.ts';
 import type { LocalRuntimeConfig } from '../../config.ts';
+import { AgentClient, AgentRequestError } from '../agent-client.ts';
 import {
   RuntimeStartError,
   type DesktopSample,
   type DesktopStatus,
+  type LocalRuntimeHandle,
   type RuntimeHandle,
   type RuntimeProvider,
 } from '../runtime-provider.ts';
@@ -21,31 +24,31 @@ import {
   processWorkingDirectory,
 } from './process-state.ts';
 
-const LAUNCHER = fileURLToPath(new URL('./desktop-launcher.sh', import.meta.url));
 const HOST = '127.0.0.1';
+/** The agent's own start (Node and its modules) on top of the desktop's start timeout. */
+const AGENT_BOOT_ALLOWANCE_MS = 10_000;
+export const DEFAULT_AGENT_ENTRY = fileURLToPath(new URL('../../../session-agent/main.ts', import.meta.url));
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Makes a TigerVNC password file (DES-obfuscated) with the real `vncpasswd`. */
-async function writePasswordFile(file: string, password: string): Promise<void> {
-  const child = spawn('vncpasswd', ['-f'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  child.stdin.end(`${password}\n`);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new RuntimeStartError(`vncpasswd failed with exit code ${code}`);
-  await writeFile(file, Buffer.concat(out), { mode: 0o600 });
+/** How Node runs the agent: a TypeScript entry through tsx (development), a bundled .mjs as it is. */
+function agentArgs(entry: string): string[] {
+  return entry.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), entry] : [entry];
+}
+
+function asLocal(handle: RuntimeHandle): LocalRuntimeHandle {
+  if (handle.kind !== 'local') throw new RuntimeStartError(`a ${handle.kind} desktop is not a local one`);
+  return handle;
 }
 
 /**
- * Embedded default runtime: each session is its own Xvnc display with a window manager and a terminal,
- * in its own process group and working directory, listening on loopback only behind a per-session password.
- * Pause is SIGSTOP of the group (memory kept exactly), resume SIGCONT.
+ * Embedded default runtime: each session is a session agent started as a local process (its own process group,
+ * working directory = the session's directory), which starts the desktop — an Xvnc display with a window manager
+ * and a terminal in a process group of their own, on loopback behind a per-session password — and answers on a
+ * loopback control endpoint guarded by a per-session secret. Pause and resume go through the agent (SIGSTOP and
+ * SIGCONT of the desktop's group, memory kept exactly); signals are the fallback when the agent is gone.
  */
 export class LocalDesktopRuntime implements RuntimeProvider {
   readonly name = 'local';
@@ -55,35 +58,50 @@ export class LocalDesktopRuntime implements RuntimeProvider {
     private readonly sessionsDir: string,
   ) {}
 
-  async start(sessionId: string, resources: AllocatedResources): Promise<RuntimeHandle> {
+  private client(handle: LocalRuntimeHandle): AgentClient | undefined {
+    return handle.agentUrl && handle.agentToken
+      ? new AgentClient(handle.agentUrl, handle.agentToken)
+      : undefined;
+  }
+
+  async start(sessionId: string, resources: AllocatedResources): Promise<LocalRuntimeHandle> {
     const workDir = join(this.sessionsDir, sessionId);
     await mkdir(workDir, { recursive: true, mode: 0o700 });
     // VNC Authentication uses at most 8 characters of the password.
     const password = randomBytes(6).toString('base64url');
-    const passwordFile = join(workDir, '.vncpasswd');
-    await writePasswordFile(passwordFile, password);
+    const agentToken = randomBytes(24).toString('base64url');
     const port = await findFreePort(HOST);
-
-    const child = spawn('sh', [LAUNCHER], {
-      cwd: workDir,
-      detached: true, // its own process group, and it outlives an adapter restart
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: {
-        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-        HOME: workDir,
-        SHELL: '/bin/bash',
-        LANG: process.env.LANG ?? 'C.UTF-8',
-        XVNC_BIN: this.config.xvncBin,
-        RFB_PORT: String(port),
-        PASSWORD_FILE: passwordFile,
-        GEOMETRY: `${resources.display.width}x${resources.display.height}`,
-        SESSION_DIR: workDir,
-        DESKTOP_WM: this.config.windowManager,
-        DESKTOP_TERMINAL: this.config.terminal,
-      },
-    });
-    const pgid = child.pid;
-    if (pgid === undefined) throw new RuntimeStartError('the desktop launcher could not be started');
+    const log = await open(join(workDir, 'agent.log'), 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, agentArgs(this.config.agentEntry ?? DEFAULT_AGENT_ENTRY), {
+        cwd: workDir,
+        detached: true, // its own process group, and it outlives an adapter restart
+        stdio: ['ignore', 'pipe', log.fd],
+        env: {
+          PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+          HOME: workDir,
+          SHELL: '/bin/bash',
+          LANG: process.env.LANG ?? 'C.UTF-8',
+          AGENT_TOKEN: agentToken,
+          VNC_PASSWORD: password,
+          AGENT_PORT: '0',
+          AGENT_BIND_ADDRESS: HOST,
+          AGENT_METRICS: 'proc',
+          AGENT_START_TIMEOUT_MS: String(this.config.startTimeoutMs),
+          RFB_PORT: String(port),
+          GEOMETRY: `${resources.display.width}x${resources.display.height}`,
+          SESSION_DIR: workDir,
+          XVNC_BIN: this.config.xvncBin,
+          DESKTOP_WM: this.config.windowManager,
+          DESKTOP_TERMINAL: this.config.terminal,
+        },
+      });
+    } finally {
+      await log.close();
+    }
+    const agentPid = child.pid;
+    if (agentPid === undefined) throw new RuntimeStartError('the session agent could not be started');
 
     try {
       const ready = await this.waitForReady(child, workDir);
@@ -91,46 +109,60 @@ export class LocalDesktopRuntime implements RuntimeProvider {
       child.unref();
       return {
         kind: 'local',
-        pgid,
-        pid: ready.pid,
+        pgid: ready.desktopPgid,
+        pid: ready.xvncPid,
         display: ready.display,
         host: HOST,
         port,
         password,
         workDir,
+        agentUrl: `http://${HOST}:${ready.controlPort}`,
+        agentToken,
+        agentPid,
       };
     } catch (error) {
-      this.signalGroup(pgid, 'SIGKILL');
+      this.signalGroup(agentPid, 'SIGKILL');
+      await this.killUnder(workDir);
       throw error;
     }
   }
 
   private waitForReady(
-    child: ReturnType<typeof spawn>,
+    child: ChildProcess,
     workDir: string,
-  ): Promise<{ display: number; pid: number }> {
+  ): Promise<Extract<AgentReadyLine, { event: 'ready' }>> {
+    const timeoutMs = this.config.startTimeoutMs + AGENT_BOOT_ALLOWANCE_MS;
     return new Promise((resolve, reject) => {
       let output = '';
       const fail = async (why: string): Promise<void> => {
         clearTimeout(timer);
-        const log = await readFile(join(workDir, 'xvnc.log'), 'utf8').catch(() => '');
-        const lastLines = log.trim().split('\n').slice(-3).join(' | ');
-        reject(new RuntimeStartError(lastLines ? `${why}: ${lastLines}` : why));
+        const log = await readFile(join(workDir, 'agent.log'), 'utf8').catch(() => '');
+        const lastLine = log.trim().split('\n').slice(-1)[0] ?? '';
+        reject(new RuntimeStartError(lastLine ? `${why}: ${lastLine}` : why));
       };
       const timer = setTimeout(
-        () => void fail(`the desktop did not come up within ${this.config.startTimeoutMs} ms`),
-        this.config.startTimeoutMs,
+        () => void fail(`the session agent did not answer within ${timeoutMs} ms`),
+        timeoutMs,
       );
-      child.once('error', (e) => void fail(`the desktop launcher failed: ${e.message}`));
-      child.once('exit', (code) => void fail(`the display server exited (code ${code ?? 'signal'})`));
+      child.once('error', (e) => void fail(`the session agent failed: ${e.message}`));
+      child.once('exit', (code) => void fail(`the session agent exited (code ${code ?? 'signal'})`));
       child.stdout?.on('data', (d: Buffer) => {
         output += d.toString();
-        const m = /^ready (\d+) (\d+)$/m.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          child.removeAllListeners('exit');
-          resolve({ display: Number(m[1]), pid: Number(m[2]) });
+        const newline = output.indexOf('\n');
+        if (newline < 0) return;
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        let line: AgentReadyLine;
+        try {
+          line = JSON.parse(output.slice(0, newline)) as AgentReadyLine;
+        } catch {
+          reject(
+            new RuntimeStartError(`the session agent said something unexpected: ${output.slice(0, 200)}`),
+          );
+          return;
         }
+        if (line.event === 'ready') resolve(line);
+        else reject(new RuntimeStartError(line.reason));
       });
     });
   }
@@ -145,68 +177,156 @@ export class LocalDesktopRuntime implements RuntimeProvider {
   }
 
   /** True when `handle.pid` is still the Xvnc we started (pids are reused after a restart). */
-  private async isOurs(handle: RuntimeHandle): Promise<boolean> {
+  private async isOurs(handle: LocalRuntimeHandle): Promise<boolean> {
     const cmd = await processCommandLine(handle.pid);
     return cmd !== undefined && cmd.includes(`-rfbport ${handle.port}`);
   }
 
-  async pause(handle: RuntimeHandle): Promise<void> {
-    if (!(await this.isOurs(handle)) || !this.signalGroup(handle.pgid, 'SIGSTOP')) {
-      throw new RuntimeStartError('the desktop is no longer running');
+  /**
+   * Runs `viaAgent` through the session's agent; when the agent cannot be reached (or the handle predates the
+   * agent) runs `fallback` on the processes directly.
+   */
+  private async withAgent<T>(
+    handle: LocalRuntimeHandle,
+    viaAgent: (agent: AgentClient) => Promise<T>,
+    fallback: () => Promise<T>,
+  ): Promise<T> {
+    const agent = this.client(handle);
+    if (!agent) return fallback();
+    try {
+      return await viaAgent(agent);
+    } catch (error) {
+      if (error instanceof AgentRequestError && error.status === 0) return fallback();
+      if (error instanceof AgentRequestError && error.status === 410)
+        throw new RuntimeStartError('the desktop is no longer running');
+      throw new RuntimeStartError(error instanceof Error ? error.message : String(error));
     }
-    await this.waitForState(handle.pid, (s) => s === 'T');
+  }
+
+  async pause(handle: RuntimeHandle): Promise<void> {
+    const h = asLocal(handle);
+    await this.withAgent(
+      h,
+      async (agent) => void (await agent.pause()),
+      async () => {
+        if (!(await this.isOurs(h)) || !this.signalGroup(h.pgid, 'SIGSTOP')) {
+          throw new RuntimeStartError('the desktop is no longer running');
+        }
+        await this.waitForState(h.pid, (s) => s === 'T');
+      },
+    );
   }
 
   async resume(handle: RuntimeHandle): Promise<void> {
-    if (!(await this.isOurs(handle)) || !this.signalGroup(handle.pgid, 'SIGCONT')) {
-      throw new RuntimeStartError('the desktop is no longer running');
-    }
-    await this.waitForState(handle.pid, (s) => s !== 'T');
+    const h = asLocal(handle);
+    await this.withAgent(
+      h,
+      async (agent) => void (await agent.resume()),
+      async () => {
+        if (!(await this.isOurs(h)) || !this.signalGroup(h.pgid, 'SIGCONT')) {
+          throw new RuntimeStartError('the desktop is no longer running');
+        }
+        await this.waitForState(h.pid, (s) => s !== 'T');
+      },
+    );
   }
 
   async stop(handle: RuntimeHandle): Promise<void> {
-    if (!(await this.isOurs(handle))) {
-      this.signalGroup(handle.pgid, 'SIGKILL'); // stragglers of a desktop whose Xvnc is already gone
-      return;
+    const h = asLocal(handle);
+    const agent = this.client(h);
+    if (agent) await agent.stop().catch(() => undefined); // ends the desktop, then the agent exits
+    if (!(await this.isOurs(h))) {
+      this.signalGroup(h.pgid, 'SIGKILL'); // stragglers of a desktop whose Xvnc is already gone
+    } else {
+      // A stopped group must be continued, or it never handles SIGTERM.
+      this.signalGroup(h.pgid, 'SIGTERM');
+      this.signalGroup(h.pgid, 'SIGCONT');
+      const ended = await this.waitForState(h.pid, (s) => s === undefined || s === 'Z', 3000).then(
+        () => true,
+        () => false,
+      );
+      if (!ended) this.signalGroup(h.pgid, 'SIGKILL');
+      await this.waitForState(h.pid, (s) => s === undefined || s === 'Z', 3000).catch(() => undefined);
     }
-    // A stopped group must be continued, or it never handles SIGTERM.
-    this.signalGroup(handle.pgid, 'SIGTERM');
-    this.signalGroup(handle.pgid, 'SIGCONT');
-    const ended = await this.waitForState(handle.pid, (s) => s === undefined || s === 'Z', 3000).then(
-      () => true,
-      () => false,
-    );
-    if (!ended) this.signalGroup(handle.pgid, 'SIGKILL');
-    await this.waitForState(handle.pid, (s) => s === undefined || s === 'Z', 3000).catch(() => undefined);
+    // An agent that did not exit by itself (pid checked: pids are reused).
+    if (h.agentPid && (await processWorkingDirectory(h.agentPid)) === (await this.resolved(h.workDir))) {
+      this.signalGroup(h.agentPid, 'SIGKILL');
+    }
+  }
+
+  private async resolved(dir: string): Promise<string> {
+    return realpath(dir).catch(() => dir);
   }
 
   async status(handle: RuntimeHandle): Promise<DesktopStatus> {
-    if (!(await this.isOurs(handle))) return 'gone';
-    const state = await processState(handle.pid);
-    if (state === undefined || state === 'Z') return 'gone';
-    return state === 'T' ? 'stopped' : 'running';
+    const h = asLocal(handle);
+    return this.withAgent(
+      h,
+      async (agent) => {
+        const health = await agent.health();
+        if (health.state === 'exited' || health.xvncPid !== h.pid) return 'gone';
+        return health.state === 'paused' ? 'stopped' : 'running';
+      },
+      async () => {
+        if (!(await this.isOurs(h))) return 'gone';
+        const state = await processState(h.pid);
+        if (state === undefined || state === 'Z') return 'gone';
+        return state === 'T' ? 'stopped' : 'running';
+      },
+    ).catch((): DesktopStatus => 'gone');
+  }
+
+  /** Kills every process whose working directory is inside `dir`, until none is left (a few rounds). */
+  private async killUnder(dir: string): Promise<number[]> {
+    const root = `${await this.resolved(dir)}/`;
+    const killed = new Set<number>();
+    for (let round = 0; round < 3; round++) {
+      let found = false;
+      for (const { pid, pgid } of await listProcesses()) {
+        if (pid === process.pid) continue;
+        const cwd = await processWorkingDirectory(pid);
+        if (!cwd || !`${cwd}/`.startsWith(root)) continue;
+        found = true;
+        killed.add(pgid);
+        this.signalGroup(pgid, 'SIGKILL');
+      }
+      if (!found) break;
+      await delay(50);
+    }
+    return [...killed];
   }
 
   async reclaimOrphans(keep: ReadonlySet<string>): Promise<string[]> {
     // /proc shows resolved paths; the data directory may sit behind a symbolic link.
-    const root = `${await realpath(this.sessionsDir).catch(() => this.sessionsDir)}/`;
-    const orphanGroups = new Map<number, string>();
-    for (const { pid, pgid } of await listProcesses()) {
+    const root = `${await this.resolved(this.sessionsDir)}/`;
+    const orphans = new Set<string>();
+    for (const { pid } of await listProcesses()) {
       if (pid === process.pid) continue;
       const cwd = await processWorkingDirectory(pid);
       if (!cwd?.startsWith(root)) continue;
-      // Every desktop process starts in its session's directory (the launcher's cwd): that names its session.
+      // Every agent and desktop process starts in its session's directory: that names its session.
       const sessionId = cwd.slice(root.length).split('/')[0] ?? '';
-      if (sessionId && !keep.has(sessionId)) orphanGroups.set(pgid, sessionId);
+      if (sessionId && !keep.has(sessionId)) orphans.add(sessionId);
     }
-    for (const pgid of orphanGroups.keys()) this.signalGroup(pgid, 'SIGKILL');
-    return [...new Set(orphanGroups.values())];
+    for (const sessionId of orphans) await this.killUnder(join(this.sessionsDir, sessionId));
+    return [...orphans];
   }
 
   async sample(handle: RuntimeHandle): Promise<DesktopSample | undefined> {
-    if (!(await this.isOurs(handle))) return undefined;
-    const usage = await processGroupUsage(handle.pgid);
-    return { cpuSeconds: usage.cpuSeconds, memoryBytes: usage.memoryBytes, gpuPercent: null };
+    const h = asLocal(handle);
+    const fromProc = async (): Promise<DesktopSample | undefined> => {
+      if (!(await this.isOurs(h))) return undefined;
+      const usage = await processGroupUsage(h.pgid);
+      return { cpuSeconds: usage.cpuSeconds, memoryBytes: usage.memoryBytes, gpuPercent: null };
+    };
+    return this.withAgent(
+      h,
+      async (agent) => {
+        const m = await agent.metrics();
+        return { cpuSeconds: m.cpuSeconds, memoryBytes: m.memoryBytes, gpuPercent: m.gpuPercent };
+      },
+      fromProc,
+    ).catch(() => undefined);
   }
 
   private async waitForState(

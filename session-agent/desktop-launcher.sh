@@ -1,15 +1,17 @@
 #!/bin/sh
 # One desktop: Xvnc, a window manager and a terminal, all in the process group this script leads,
-# so the runtime can freeze (SIGSTOP), thaw (SIGCONT) or end them together.
+# so the session agent can freeze (SIGSTOP), thaw (SIGCONT) or end them together.
 # Prints "ready <display> <xvnc pid>" once Xvnc accepts connections; exits when Xvnc exits.
+# RFB_INTERFACE (optional) is the one address Xvnc listens on; RFB_LOCALHOST=yes keeps it on loopback.
 set -u
 : "${XVNC_BIN:?}" "${RFB_PORT:?}" "${PASSWORD_FILE:?}" "${GEOMETRY:?}" "${SESSION_DIR:?}" "${DESKTOP_WM:?}" "${DESKTOP_TERMINAL:?}"
 
 display_file="$SESSION_DIR/display"
 rm -f "$display_file"
-"$XVNC_BIN" -displayfd 3 -rfbport "$RFB_PORT" -localhost yes -SecurityTypes VncAuth \
-  -PasswordFile "$PASSWORD_FILE" -geometry "$GEOMETRY" -depth 24 -AlwaysShared -desktop v-supercore \
-  3>"$display_file" >>"$SESSION_DIR/xvnc.log" 2>&1 &
+set -- -displayfd 3 -rfbport "$RFB_PORT" -localhost "${RFB_LOCALHOST:-yes}" -SecurityTypes VncAuth \
+  -PasswordFile "$PASSWORD_FILE" -geometry "$GEOMETRY" -depth 24 -AlwaysShared -desktop v-supercore
+[ -n "${RFB_INTERFACE:-}" ] && set -- "$@" -interface "$RFB_INTERFACE"
+"$XVNC_BIN" "$@" 3>"$display_file" >>"$SESSION_DIR/xvnc.log" 2>&1 &
 xvnc=$!
 
 while [ ! -s "$display_file" ]; do

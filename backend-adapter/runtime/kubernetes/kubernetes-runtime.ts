@@ -1,0 +1,776 @@
+import { randomBytes } from 'node:crypto';
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { AllocatedResources, TierId } from '../../../protocol/session.ts';
+import { AGENT_CONTROL_PORT, RFB_PORT } from '../../../session-agent/protocol.ts';
+import type { KubernetesRuntimeConfig } from '../../config.ts';
+import { findTier } from '../../tiers/tier-catalogue.ts';
+import { AgentClient, AgentRequestError } from '../agent-client.ts';
+import {
+  RuntimeStartError,
+  type DesktopSample,
+  type DesktopStatus,
+  type KubernetesRuntimeHandle,
+  type RuntimeHandle,
+  type RuntimeProvider,
+  type StartContext,
+} from '../runtime-provider.ts';
+import { describeApiError, isConflict, isNotFound, podFailure } from './kubernetes-errors.ts';
+import { Reflector } from './reflector.ts';
+import {
+  ANNOTATIONS,
+  LABELS,
+  SECRET_KEYS,
+  SESSION_SELECTOR,
+  labelValue,
+  podFor,
+  pvcFor,
+  secretFor,
+  sessionLabels,
+  type SessionIdentity,
+  type SessionObjectsConfig,
+} from './session-objects.ts';
+import { podView, pvcView, type PodView, type PvcView } from './views.ts';
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const randomSuffix = (n: number) =>
+  randomBytes(n)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x')
+    .slice(0, n);
+
+/** The names of what one session (or warm desktop) consists of. */
+interface SessionObjects {
+  /** The Secret and the PVC share this name; the Secret owns the PVC and the pod. */
+  base: string;
+  pod?: string;
+}
+
+interface ReadyDesktop {
+  pod: PodView;
+  display: number;
+}
+
+function asKubernetes(handle: RuntimeHandle): KubernetesRuntimeHandle {
+  if (handle.kind !== 'kubernetes') throw new RuntimeStartError(`a ${handle.kind} desktop is not a pod`);
+  return handle;
+}
+
+function hostOf(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
+/**
+ * Sessions as pods. Per session: a Secret (agent token, VNC password) that owns a PVC (home, the tier's size,
+ * on the encrypted storage class) and the pod (the session image running the session agent; the tier's CPU and
+ * memory as requests and limits, nvidia.com/gpu for GPU tiers, non-root, read-only root). State comes from
+ * informers on pods and PVCs (list, then watch), never from polling the API per request. Pause and resume go
+ * through the agent; hibernation deletes the pod and keeps the PVC; resume recreates the pod on the same disk.
+ * Launch failures (quota, invalid spec, image pull, OOMKilled, unschedulable) fail the launch with the reason
+ * and delete whatever the launch created. A warm pool per tier keeps ready desktops to claim.
+ */
+export class KubernetesRuntime implements RuntimeProvider {
+  readonly name = 'kubernetes';
+  readonly hibernateAfterMs: number;
+  private readonly core: CoreV1Api;
+  readonly pods: Reflector<V1Pod, PodView>;
+  readonly pvcs: Reflector<V1PersistentVolumeClaim, PvcView>;
+  private readonly objects: SessionObjectsConfig;
+  private syncedAll = false;
+  private readonly claiming = new Set<string>();
+  private readonly filling = new Set<TierId>();
+  private readonly fillBackoffUntil = new Map<TierId, { until: number; ms: number }>();
+  private poolTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly config: KubernetesRuntimeConfig,
+    private readonly logger: Logger,
+    kubeConfig: KubeConfig,
+  ) {
+    this.hibernateAfterMs = config.hibernateAfterMs;
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.objects = {
+      namespace: config.namespace,
+      image: config.image,
+      storageClass: config.storageClass,
+      runAsUser: config.runAsUser,
+    };
+    const namespace = config.namespace;
+    this.pods = new Reflector<V1Pod, PodView>({
+      kubeConfig,
+      path: `/api/v1/namespaces/${namespace}/pods`,
+      labelSelector: SESSION_SELECTOR,
+      list: ({ limit, continue: c }) =>
+        this.core.listNamespacedPod({ namespace, labelSelector: SESSION_SELECTOR, limit, _continue: c }),
+      project: podView,
+      name: (v) => v.name,
+      logger,
+    });
+    this.pvcs = new Reflector<V1PersistentVolumeClaim, PvcView>({
+      kubeConfig,
+      path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+      labelSelector: SESSION_SELECTOR,
+      list: ({ limit, continue: c }) =>
+        this.core.listNamespacedPersistentVolumeClaim({
+          namespace,
+          labelSelector: SESSION_SELECTOR,
+          limit,
+          _continue: c,
+        }),
+      project: pvcView,
+      name: (v) => v.name,
+      logger,
+    });
+  }
+
+  /** Loads the kubeconfig (a file, or the pod's service account in a cluster) and starts the informers. */
+  static async open(config: KubernetesRuntimeConfig, logger: Logger): Promise<KubernetesRuntime> {
+    const kubeConfig = new KubeConfig();
+    if (config.kubeconfigPath) kubeConfig.loadFromFile(config.kubeconfigPath);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+    else kubeConfig.loadFromDefault();
+    const runtime = new KubernetesRuntime(config, logger, kubeConfig);
+    runtime.pods.start();
+    runtime.pvcs.start();
+    if (!(await runtime.waitForSync(config.startTimeoutMs))) {
+      logger.warn('the Kubernetes informers have not synced yet; sessions are reconciled once they have');
+    }
+    runtime.startPool();
+    return runtime;
+  }
+
+  private async waitForSync(timeoutMs: number): Promise<boolean> {
+    if (this.syncedAll) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const synced = Promise.all([this.pods.synced(), this.pvcs.synced()]).then(() => true);
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    this.syncedAll = await Promise.race([synced, late]).finally(() => clearTimeout(timer));
+    return this.syncedAll;
+  }
+
+  private async requireSync(): Promise<void> {
+    if (!(await this.waitForSync(this.config.startTimeoutMs))) {
+      throw new RuntimeStartError('the Kubernetes API has not answered yet');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.poolTimer);
+    await Promise.all([this.pods.stop(), this.pvcs.stop()]);
+  }
+
+  // ── launch ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  async start(
+    sessionId: string,
+    resources: AllocatedResources,
+    context?: StartContext,
+  ): Promise<KubernetesRuntimeHandle> {
+    await this.requireSync();
+    const who: SessionIdentity = {
+      sessionId,
+      tenantId: context?.tenantId,
+      userId: context?.userId,
+      tier: context?.tier ?? 'basic',
+    };
+    const deadline = Date.now() + this.config.startTimeoutMs;
+    if (context) {
+      const warm = await this.claimWarm(context.tier, who, resources, deadline);
+      if (warm) return warm;
+    }
+    return this.createDesktop(`vsc-${sessionId}`, who, resources, deadline);
+  }
+
+  /** Creates Secret, PVC and pod, waits until the desktop answers; on any failure deletes what it made. */
+  private async createDesktop(
+    base: string,
+    who: SessionIdentity,
+    resources: AllocatedResources,
+    deadline: number,
+  ): Promise<KubernetesRuntimeHandle> {
+    const secrets = {
+      agentToken: randomBytes(32).toString('base64url'),
+      // VNC Authentication uses at most 8 characters of the password.
+      vncPassword: randomBytes(6).toString('base64url'),
+    };
+    const made: SessionObjects = { base };
+    let step = 'creating the session secret';
+    try {
+      const secret = await this.core.createNamespacedSecret({
+        namespace: this.config.namespace,
+        body: secretFor(base, who, secrets, this.objects),
+      });
+      const owner = { name: base, uid: secret.metadata?.uid ?? '' };
+      step = 'creating the home volume';
+      await this.core.createNamespacedPersistentVolumeClaim({
+        namespace: this.config.namespace,
+        body: pvcFor(base, who, resources, owner, this.objects),
+      });
+      step = 'creating the desktop pod';
+      made.pod = await this.createPod(base, who, resources, owner);
+      step = 'starting the desktop';
+      const ready = await this.waitUntilReady(made.pod, resources, deadline, secrets.agentToken);
+      return this.handleFor(made.pod, base, who.tier, secrets, ready);
+    } catch (error) {
+      await this.release(made);
+      if (error instanceof RuntimeStartError) throw error;
+      throw new RuntimeStartError(describeApiError(error, step));
+    }
+  }
+
+  private async createPod(
+    base: string,
+    who: SessionIdentity,
+    resources: AllocatedResources,
+    owner: { name: string; uid: string },
+  ): Promise<string> {
+    const name = `${base}-${randomSuffix(5)}`;
+    await this.core.createNamespacedPod({
+      namespace: this.config.namespace,
+      body: podFor(name, who, resources, { secretName: base, pvcName: base, owner }, this.objects),
+    });
+    return name;
+  }
+
+  private handleFor(
+    podName: string,
+    base: string,
+    tier: string,
+    secrets: { agentToken: string; vncPassword: string },
+    ready: ReadyDesktop,
+  ): KubernetesRuntimeHandle {
+    return {
+      kind: 'kubernetes',
+      namespace: this.config.namespace,
+      podName,
+      pvcName: base,
+      secretName: base,
+      tier,
+      hibernated: false,
+      host: ready.pod.podIP,
+      port: RFB_PORT,
+      password: secrets.vncPassword,
+      display: ready.display,
+      agentUrl: `http://${hostOf(ready.pod.podIP)}:${AGENT_CONTROL_PORT}`,
+      agentToken: secrets.agentToken,
+    };
+  }
+
+  /**
+   * Follows the pod through the informer until it is ready and its agent answers. Fails at once on a
+   * failure the pod cannot recover from (image pull, OOMKilled, container errors), after the unschedulable
+   * deadline while no node takes it, and at the launch deadline otherwise.
+   */
+  private async waitUntilReady(
+    podName: string,
+    resources: AllocatedResources,
+    deadline: number,
+    agentToken: string,
+  ): Promise<ReadyDesktop> {
+    const pod = await new Promise<PodView>((resolve, reject) => {
+      let seen = false;
+      let unschedulableTimer: NodeJS.Timeout | undefined;
+      const finish = (error?: string, ready?: PodView): void => {
+        off();
+        clearTimeout(overall);
+        clearTimeout(unschedulableTimer);
+        if (ready) resolve(ready);
+        else
+          void this.lastWarning(podName).then((event) => reject(new RuntimeStartError(`${error}${event}`)));
+      };
+      const check = (): void => {
+        const view = this.pods.get(podName);
+        if (!view) {
+          if (seen) finish('the desktop pod was deleted while it started');
+          return;
+        }
+        seen = true;
+        const failure = podFailure(view, resources.memoryMiB);
+        if (failure) return finish(failure);
+        if (view.unschedulable && !unschedulableTimer) {
+          unschedulableTimer = setTimeout(() => {
+            const still = this.pods.get(podName)?.unschedulable;
+            if (still) finish(`no node can run this desktop (${still.reason}: ${still.message})`);
+          }, this.config.unschedulableTimeoutMs);
+        } else if (!view.unschedulable && unschedulableTimer) {
+          clearTimeout(unschedulableTimer);
+          unschedulableTimer = undefined;
+        }
+        if (view.ready && view.podIP) finish(undefined, view);
+      };
+      const off = this.pods.on((_type, view) => {
+        if (view.name === podName) check();
+      });
+      const overall = setTimeout(
+        () => finish(`the desktop did not become ready within ${this.config.startTimeoutMs} ms`),
+        Math.max(0, deadline - Date.now()),
+      );
+      check();
+    });
+    const agent = new AgentClient(`http://${hostOf(pod.podIP)}:${AGENT_CONTROL_PORT}`, agentToken, 3000);
+    for (;;) {
+      try {
+        const health = await agent.health();
+        return { pod, display: health.display };
+      } catch (error) {
+        if (!(error instanceof AgentRequestError && error.status === 0) || Date.now() > deadline) {
+          throw new RuntimeStartError(`the session agent did not answer: ${(error as Error).message}`);
+        }
+        await delay(100);
+      }
+    }
+  }
+
+  /** The pod's most recent Warning event (the scheduler's or the kubelet's words), for the failure reason. */
+  private async lastWarning(podName: string): Promise<string> {
+    try {
+      const events = await this.core.listNamespacedEvent({
+        namespace: this.config.namespace,
+        fieldSelector: `involvedObject.name=${podName}`,
+      });
+      const warning = events.items.filter((e) => e.type === 'Warning').at(-1);
+      return warning ? ` — last event: ${warning.reason}: ${warning.message}` : '';
+    } catch {
+      return '';
+    }
+  }
+
+  /** Deletes a session's objects; what is already gone is fine. The PVC is kept when `keepVolume`. */
+  private async release(made: SessionObjects, keepVolume = false): Promise<void> {
+    const namespace = this.config.namespace;
+    const ignoreMissing = (error: unknown): void => {
+      if (!isNotFound(error)) throw error;
+    };
+    if (made.pod) {
+      await this.core
+        .deleteNamespacedPod({ name: made.pod, namespace, gracePeriodSeconds: 5 })
+        .catch(ignoreMissing);
+    }
+    if (!keepVolume) {
+      await this.core
+        .deleteNamespacedPersistentVolumeClaim({ name: made.base, namespace })
+        .catch(ignoreMissing);
+    }
+    // The owner: the garbage collector also removes anything of the session that the calls above missed.
+    await this.core
+      .deleteNamespacedSecret({ name: made.base, namespace, propagationPolicy: 'Background' })
+      .catch(ignoreMissing);
+  }
+
+  // ── warm pool ───────────────────────────────────────────────────────────────────────────────────────────
+
+  private startPool(): void {
+    if (Object.values(this.config.warmPool).every((n) => !n)) return;
+    this.pods.on(() => this.refill());
+    this.poolTimer = setInterval(() => this.refill(), 10_000);
+    this.poolTimer.unref();
+    this.refill();
+  }
+
+  private warmPods(tier: TierId): PodView[] {
+    return this.pods
+      .list()
+      .filter(
+        (p) =>
+          p.labels[LABELS.pool] === 'warm' &&
+          p.labels[LABELS.tier] === tier &&
+          !p.deleting &&
+          !this.claiming.has(p.name),
+      );
+  }
+
+  /** Tops every tier's pool up to its size; broken warm desktops are replaced; failures back off. */
+  private refill(): void {
+    if (this.closed || !this.syncedAll) return;
+    for (const [tier, size] of Object.entries(this.config.warmPool) as Array<[TierId, number]>) {
+      if (!size || this.filling.has(tier)) continue;
+      const backoff = this.fillBackoffUntil.get(tier);
+      if (backoff && Date.now() < backoff.until) continue;
+      const pods = this.warmPods(tier);
+      const broken = pods.filter((p) => podFailure(p, 0) !== undefined);
+      const missing = size - (pods.length - broken.length);
+      if (missing <= 0 && broken.length === 0) continue;
+      this.filling.add(tier);
+      const slowDown = (why: string): void => {
+        const ms = Math.min((backoff?.ms ?? 500) * 2, 60_000);
+        this.fillBackoffUntil.set(tier, { until: Date.now() + ms, ms });
+        this.logger.warn({ tier, err: why, retryInMs: ms }, 'warm pool refill failed');
+      };
+      void this.fill(tier, broken, missing)
+        .then(() => {
+          // Warm desktops that broke (image pull, OOM) would break again at once: replace them ever more slowly.
+          if (broken.length > 0) slowDown(podFailure(broken[0] as PodView, 0) ?? 'a warm desktop failed');
+          else this.fillBackoffUntil.delete(tier);
+        })
+        .catch((error: unknown) => slowDown((error as Error).message))
+        .finally(() => this.filling.delete(tier));
+    }
+  }
+
+  private async fill(tier: TierId, broken: PodView[], missing: number): Promise<void> {
+    for (const pod of broken) {
+      await this.release({ base: pod.annotations[ANNOTATIONS.objects] ?? pod.name, pod: pod.name });
+    }
+    const resources = findTier(tier)?.resources;
+    if (!resources) return;
+    for (let i = 0; i < missing; i++) {
+      const base = `vsc-warm-${tier}-${randomSuffix(8)}`;
+      const who: SessionIdentity = { tier };
+      const made: SessionObjects = { base };
+      try {
+        const secret = await this.core.createNamespacedSecret({
+          namespace: this.config.namespace,
+          body: secretFor(
+            base,
+            who,
+            {
+              agentToken: randomBytes(32).toString('base64url'),
+              vncPassword: randomBytes(6).toString('base64url'),
+            },
+            this.objects,
+          ),
+        });
+        const owner = { name: base, uid: secret.metadata?.uid ?? '' };
+        await this.core.createNamespacedPersistentVolumeClaim({
+          namespace: this.config.namespace,
+          body: pvcFor(base, who, resources, owner, this.objects),
+        });
+        made.pod = await this.createPod(base, who, resources, owner);
+      } catch (error) {
+        await this.release(made).catch(() => undefined);
+        throw new Error(describeApiError(error, 'filling the warm pool'));
+      }
+    }
+  }
+
+  /**
+   * Takes a warm desktop of the tier for a session: labels it (pod first, guarded by its resourceVersion, so
+   * two orchestrator replicas never claim the same one), then waits for it if it is still starting. Undefined
+   * when the pool has none; a claimed desktop that turns out broken is deleted and the launch goes cold.
+   */
+  private async claimWarm(
+    tier: TierId,
+    who: SessionIdentity,
+    resources: AllocatedResources,
+    deadline: number,
+  ): Promise<KubernetesRuntimeHandle | undefined> {
+    const candidates = this.warmPods(tier)
+      .filter((p) => podFailure(p, resources.memoryMiB) === undefined)
+      .sort((a, b) => Number(b.ready) - Number(a.ready) || a.createdAt.localeCompare(b.createdAt));
+    const namespace = this.config.namespace;
+    for (const pod of candidates) {
+      const base = pod.annotations[ANNOTATIONS.objects];
+      if (!base || this.claiming.has(pod.name)) continue;
+      this.claiming.add(pod.name);
+      try {
+        const labels = sessionLabels(who);
+        try {
+          await this.core.patchNamespacedPod(
+            {
+              name: pod.name,
+              namespace,
+              body: {
+                metadata: {
+                  resourceVersion: pod.resourceVersion,
+                  labels,
+                  annotations: who.userId ? { [ANNOTATIONS.user]: who.userId } : {},
+                },
+              },
+            },
+            MERGE_PATCH,
+          );
+        } catch (error) {
+          if (isConflict(error) || isNotFound(error)) continue; // another replica took it
+          throw error;
+        }
+        const made: SessionObjects = { base, pod: pod.name };
+        try {
+          await this.core.patchNamespacedSecret(
+            { name: base, namespace, body: { metadata: { labels } } },
+            MERGE_PATCH,
+          );
+          await this.core.patchNamespacedPersistentVolumeClaim(
+            { name: base, namespace, body: { metadata: { labels } } },
+            MERGE_PATCH,
+          );
+          const secret = await this.core.readNamespacedSecret({ name: base, namespace });
+          const decode = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
+          const secrets = {
+            agentToken: decode(SECRET_KEYS.agentToken),
+            vncPassword: decode(SECRET_KEYS.vncPassword),
+          };
+          const ready = await this.waitUntilReady(pod.name, resources, deadline, secrets.agentToken);
+          this.logger.info({ sessionId: who.sessionId, pod: pod.name, tier }, 'claimed a warm desktop');
+          return this.handleFor(pod.name, base, tier, secrets, ready);
+        } catch (error) {
+          this.logger.warn(
+            { sessionId: who.sessionId, pod: pod.name, err: (error as Error).message },
+            'a claimed warm desktop failed; starting a new one',
+          );
+          await this.release(made).catch(() => undefined);
+          return undefined;
+        }
+      } finally {
+        this.claiming.delete(pod.name);
+        this.refill();
+      }
+    }
+    return undefined;
+  }
+
+  // ── pause, hibernate, resume, stop ──────────────────────────────────────────────────────────────────────
+
+  private agent(handle: KubernetesRuntimeHandle): AgentClient {
+    if (!handle.agentUrl || !handle.agentToken || !handle.podName || handle.hibernated) {
+      throw new RuntimeStartError('the desktop is hibernated: it has no running processes');
+    }
+    return new AgentClient(handle.agentUrl, handle.agentToken);
+  }
+
+  private async throughAgent<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof RuntimeStartError) throw error;
+      if (error instanceof AgentRequestError && error.status === 410)
+        throw new RuntimeStartError('the desktop is no longer running');
+      throw new RuntimeStartError(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private async annotatePaused(podName: string, pausedAt: string | null): Promise<void> {
+    await this.core
+      .patchNamespacedPod(
+        {
+          name: podName,
+          namespace: this.config.namespace,
+          body: { metadata: { annotations: { [ANNOTATIONS.pausedAt]: pausedAt } } },
+        },
+        MERGE_PATCH,
+      )
+      .catch((error: unknown) => {
+        // The desktop is frozen either way; the annotation only lets status() tell without asking the agent.
+        this.logger.warn(
+          { pod: podName, err: describeApiError(error, 'annotating the pod') },
+          'annotation failed',
+        );
+      });
+  }
+
+  async pause(handle: RuntimeHandle): Promise<void> {
+    const h = asKubernetes(handle);
+    await this.throughAgent(() => this.agent(h).pause());
+    await this.annotatePaused(h.podName ?? '', new Date().toISOString());
+  }
+
+  async resume(handle: RuntimeHandle): Promise<void> {
+    const h = asKubernetes(handle);
+    await this.throughAgent(() => this.agent(h).resume());
+    await this.annotatePaused(h.podName ?? '', null);
+  }
+
+  /** Ends the pod (memory lost) and keeps the home volume; `resume` brings it back. Idempotent. */
+  async hibernate(handle: RuntimeHandle): Promise<KubernetesRuntimeHandle> {
+    const h = asKubernetes(handle);
+    if (h.podName) {
+      const name = h.podName;
+      await this.core
+        .deleteNamespacedPod({ name, namespace: this.config.namespace, gracePeriodSeconds: 5 })
+        .catch((error: unknown) => {
+          if (!isNotFound(error)) throw new RuntimeStartError(describeApiError(error, 'deleting the pod'));
+        });
+      await this.podGone(name, 15_000);
+    }
+    return { ...h, podName: null, host: '', agentUrl: undefined, hibernated: true };
+  }
+
+  /** Resolves once the informer no longer has the pod (or after `timeoutMs`). */
+  private podGone(name: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.pods.get(name)) return resolve();
+      const timer = setTimeout(done, timeoutMs);
+      const off = this.pods.on((type, view) => {
+        if (type === 'DELETED' && view.name === name) done();
+      });
+      function done(): void {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  }
+
+  /** A new pod on the session's kept Secret and home volume. */
+  async wake(handle: RuntimeHandle): Promise<KubernetesRuntimeHandle> {
+    const h = asKubernetes(handle);
+    await this.requireSync();
+    const resources = findTier(h.tier)?.resources;
+    if (!resources) throw new RuntimeStartError(`unknown tier ${h.tier}`);
+    if (!this.pvcs.get(h.pvcName)) throw new RuntimeStartError('the session’s home volume is gone');
+    const deadline = Date.now() + this.config.startTimeoutMs;
+    const made: SessionObjects = { base: h.secretName };
+    let step = 'reading the session secret';
+    try {
+      const secret = await this.core.readNamespacedSecret({
+        name: h.secretName,
+        namespace: this.config.namespace,
+      });
+      const labels = secret.metadata?.labels ?? {};
+      const who: SessionIdentity = {
+        sessionId: labels[LABELS.session],
+        tenantId: labels[LABELS.tenant],
+        tier: h.tier,
+      };
+      step = 'creating the desktop pod';
+      made.pod = await this.createPod(h.secretName, who, resources, {
+        name: h.secretName,
+        uid: secret.metadata?.uid ?? '',
+      });
+      step = 'starting the desktop';
+      const ready = await this.waitUntilReady(made.pod, resources, deadline, h.agentToken ?? '');
+      return this.handleFor(
+        made.pod,
+        h.secretName,
+        h.tier,
+        { agentToken: h.agentToken ?? '', vncPassword: h.password },
+        ready,
+      );
+    } catch (error) {
+      // Only the new pod goes: the disk and the secret stay, so the session stays resumable.
+      if (made.pod) await this.release(made, true).catch(() => undefined);
+      if (error instanceof RuntimeStartError) throw error;
+      throw new RuntimeStartError(describeApiError(error, step));
+    }
+  }
+
+  async stop(handle: RuntimeHandle): Promise<void> {
+    const h = asKubernetes(handle);
+    const namespace = this.config.namespace;
+    const keepVolume = this.config.pvcRetention === 'retain';
+    if (keepVolume) {
+      // Cut the volume loose from its owner, so deleting the Secret does not take it along.
+      await this.core
+        .patchNamespacedPersistentVolumeClaim(
+          {
+            name: h.pvcName,
+            namespace,
+            body: { metadata: { ownerReferences: null, labels: { [LABELS.retained]: 'true' } } },
+          },
+          MERGE_PATCH,
+        )
+        .catch((error: unknown) => {
+          if (!isNotFound(error))
+            throw new RuntimeStartError(describeApiError(error, 'retaining the home volume'));
+        });
+    }
+    try {
+      await this.release({ base: h.secretName, pod: h.podName ?? undefined }, keepVolume);
+    } catch (error) {
+      throw new RuntimeStartError(describeApiError(error, 'deleting the session'));
+    }
+  }
+
+  /** The 55 "Kubernetes health checks": the informers have synced and are watching. */
+  async health(): Promise<{ ok: boolean; evidence: string }> {
+    const ok = this.syncedAll;
+    const stats = (r: { stats: { watches: number; errors: number; expired: number } }) =>
+      `${r.stats.watches} watches, ${r.stats.errors} errors, ${r.stats.expired} relists after 410`;
+    return {
+      ok,
+      evidence: ok
+        ? `informers synced on namespace ${this.config.namespace}: ${this.pods.size} session pods (${stats(this.pods)}), ${this.pvcs.size} home volumes`
+        : `the informers on namespace ${this.config.namespace} have not synced: the Kubernetes API does not answer`,
+    };
+  }
+
+  // ── status, metrics, reconcile ──────────────────────────────────────────────────────────────────────────
+
+  async status(handle: RuntimeHandle): Promise<DesktopStatus> {
+    const h = asKubernetes(handle);
+    await this.requireSync();
+    const pvc = this.pvcs.get(h.pvcName);
+    const disk: DesktopStatus = pvc && !pvc.deleting ? 'hibernated' : 'gone';
+    if (h.hibernated || !h.podName) return disk;
+    const pod = this.pods.get(h.podName);
+    // A pod that vanished or ended (evicted, OOMKilled, node lost) took the memory; the disk may remain.
+    if (!pod || pod.deleting || pod.phase === 'Failed' || pod.phase === 'Succeeded') return disk;
+    return pod.annotations[ANNOTATIONS.pausedAt] ? 'stopped' : 'running';
+  }
+
+  async sample(handle: RuntimeHandle): Promise<DesktopSample | undefined> {
+    const h = asKubernetes(handle);
+    if (h.hibernated || !h.podName || !this.pods.get(h.podName)) return undefined;
+    try {
+      const m = await this.agent(h).metrics();
+      return { cpuSeconds: m.cpuSeconds, memoryBytes: m.memoryBytes, gpuPercent: m.gpuPercent };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Deletes pods, PVCs and Secrets labelled as sessions of ours that no live session accounts for. Objects
+   * younger than twice the launch deadline are left alone: another orchestrator replica may be launching them.
+   * Warm-pool desktops and retained volumes are not orphans.
+   */
+  async reclaimOrphans(keep: ReadonlySet<string>): Promise<string[]> {
+    if (!(await this.waitForSync(this.config.startTimeoutMs))) {
+      this.logger.warn('orphan reclaim skipped: the Kubernetes informers have not synced');
+      return [];
+    }
+    const namespace = this.config.namespace;
+    const kept = new Set([...keep].map(labelValue));
+    const graceMs = this.config.startTimeoutMs * 2;
+    const orphan = (labels: Record<string, string>, createdAt: string): string | undefined => {
+      const session = labels[LABELS.session];
+      if (labels[LABELS.pool] === 'warm' || labels[LABELS.retained] === 'true' || !session) return undefined;
+      if (kept.has(session) || Date.now() - Date.parse(createdAt) < graceMs) return undefined;
+      return session;
+    };
+    const reclaimed = new Set<string>();
+    const ignoreMissing = (error: unknown): void => {
+      if (!isNotFound(error))
+        this.logger.warn({ err: describeApiError(error, 'reclaiming') }, 'reclaim failed');
+    };
+    for (const pod of this.pods.list()) {
+      const session = orphan(pod.labels, pod.createdAt);
+      if (!session || pod.deleting) continue;
+      reclaimed.add(session);
+      await this.core
+        .deleteNamespacedPod({ name: pod.name, namespace, gracePeriodSeconds: 5 })
+        .catch(ignoreMissing);
+    }
+    for (const pvc of this.pvcs.list()) {
+      const session = orphan(pvc.labels, pvc.createdAt);
+      if (!session || pvc.deleting) continue;
+      reclaimed.add(session);
+      await this.core
+        .deleteNamespacedPersistentVolumeClaim({ name: pvc.name, namespace })
+        .catch(ignoreMissing);
+    }
+    const secrets = await this.core
+      .listNamespacedSecret({ namespace, labelSelector: SESSION_SELECTOR })
+      .catch(() => ({ items: [] }));
+    for (const secret of secrets.items) {
+      const created = secret.metadata?.creationTimestamp;
+      const session = orphan(secret.metadata?.labels ?? {}, created ? new Date(created).toISOString() : '');
+      if (!session || !secret.metadata?.name) continue;
+      reclaimed.add(session);
+      await this.core
+        .deleteNamespacedSecret({ name: secret.metadata.name, namespace, propagationPolicy: 'Background' })
+        .catch(ignoreMissing);
+    }
+    return [...reclaimed];
+  }
+}

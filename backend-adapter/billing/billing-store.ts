@@ -1,0 +1,537 @@
+import {
+  applyComponentMigrations,
+  int,
+  intOrNull,
+  iso,
+  isoOrNull,
+  json,
+  PostgresSqlDb,
+  q,
+  run,
+  SqliteSqlDb,
+  text,
+  textOrNull,
+  type ComponentMigration,
+  type SqlDb,
+  type SqlRow,
+  type SqlValue,
+  type SqlWork,
+} from '../sql/sql-db.ts';
+import type { DistributionShare, WalletOwner } from '../wallet/wallet.ts';
+import type { BillingTerms, PeriodClass, PeriodPrices } from './pricing.ts';
+
+/**
+ * Billing's own records, in Canon Memory's database beside the sessions: one row per metered session (its
+ * terms, fixed at admission, and how far it has been charged) and one row per charged period. Versioned as
+ * component `billing` (see sql-db.ts applyComponentMigrations), not as a Canon migration, for the reasons
+ * given in wallet/ledger-migrations.ts.
+ *
+ * Exactly once: `billing_charges` has one row per (session, period) — its primary key — and a unique
+ * idempotency key. A charge row is written ("pending") before the wallet is asked, and marked "charged" with
+ * the wallet's transaction id after; a crash in between leaves it pending, and the next cycle asks the wallet
+ * again with the same key, which answers with the first result instead of charging twice. Two replicas
+ * metering the same session write the same rows (the second insert is a no-op) and send the same keys.
+ */
+export const BILLING_MIGRATIONS: readonly ComponentMigration[] = [
+  {
+    version: 1,
+    sqlite: `
+      CREATE TABLE billing_sessions (
+        session_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        active_rate INTEGER NOT NULL CHECK (active_rate >= 0),
+        storage_rate INTEGER NOT NULL CHECK (storage_rate >= 0),
+        discount_bp INTEGER NOT NULL CHECK (discount_bp BETWEEN 0 AND 10000),
+        period_ms INTEGER NOT NULL CHECK (period_ms > 0),
+        active_price INTEGER NOT NULL CHECK (active_price >= 0),
+        paused_price INTEGER NOT NULL CHECK (paused_price >= 0),
+        start_ms INTEGER,
+        charged_through INTEGER NOT NULL DEFAULT 0 CHECK (charged_through >= 0),
+        registered_at TEXT NOT NULL,
+        closed_at TEXT,
+        final_cost INTEGER
+      );
+      CREATE INDEX billing_sessions_open ON billing_sessions (session_id) WHERE closed_at IS NULL;
+      CREATE INDEX billing_sessions_owner ON billing_sessions (tenant_id, user_id);
+
+      CREATE TABLE billing_charges (
+        session_id TEXT NOT NULL REFERENCES billing_sessions (session_id),
+        period INTEGER NOT NULL CHECK (period >= 0),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('active', 'paused')),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        period_start TEXT NOT NULL,
+        distribution TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'charged', 'declined')),
+        wallet_transaction_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        charged_at TEXT,
+        PRIMARY KEY (session_id, period)
+      );
+      CREATE INDEX billing_charges_unsettled ON billing_charges (created_at) WHERE status <> 'charged';
+      CREATE INDEX billing_charges_owner ON billing_charges (tenant_id, user_id, period_start);
+    `,
+    postgres: `
+      CREATE TABLE billing_sessions (
+        session_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        active_rate BIGINT NOT NULL CHECK (active_rate >= 0),
+        storage_rate BIGINT NOT NULL CHECK (storage_rate >= 0),
+        discount_bp INTEGER NOT NULL CHECK (discount_bp BETWEEN 0 AND 10000),
+        period_ms INTEGER NOT NULL CHECK (period_ms > 0),
+        active_price BIGINT NOT NULL CHECK (active_price >= 0),
+        paused_price BIGINT NOT NULL CHECK (paused_price >= 0),
+        start_ms BIGINT,
+        charged_through INTEGER NOT NULL DEFAULT 0 CHECK (charged_through >= 0),
+        registered_at TIMESTAMPTZ NOT NULL,
+        closed_at TIMESTAMPTZ,
+        final_cost BIGINT
+      );
+      CREATE INDEX billing_sessions_open ON billing_sessions (session_id) WHERE closed_at IS NULL;
+      CREATE INDEX billing_sessions_owner ON billing_sessions (tenant_id, user_id);
+
+      CREATE TABLE billing_charges (
+        session_id TEXT NOT NULL REFERENCES billing_sessions (session_id),
+        period INTEGER NOT NULL CHECK (period >= 0),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('active', 'paused')),
+        amount BIGINT NOT NULL CHECK (amount > 0),
+        period_start TIMESTAMPTZ NOT NULL,
+        distribution JSONB NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'charged', 'declined')),
+        wallet_transaction_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TIMESTAMPTZ NOT NULL,
+        charged_at TIMESTAMPTZ,
+        PRIMARY KEY (session_id, period)
+      );
+      CREATE INDEX billing_charges_unsettled ON billing_charges (created_at) WHERE status <> 'charged';
+      CREATE INDEX billing_charges_owner ON billing_charges (tenant_id, user_id, period_start);
+    `,
+  },
+];
+
+export interface BillingSessionRow {
+  sessionId: string;
+  tenantId: string;
+  userId: string;
+  terms: BillingTerms;
+  prices: PeriodPrices;
+  /** When period 0 began (first Active), once metering has seen it. */
+  startMs: number | null;
+  /** Every period below this has its charge row. */
+  chargedThrough: number;
+  registeredAt: string;
+  closedAt: string | null;
+  finalCost: number | null;
+}
+
+export type ChargeStatus = 'pending' | 'charged' | 'declined';
+
+export interface NewCharge {
+  sessionId: string;
+  period: number;
+  idempotencyKey: string;
+  tenantId: string;
+  userId: string;
+  tier: string;
+  kind: PeriodClass;
+  amount: number;
+  periodStart: string;
+  distribution: DistributionShare[];
+}
+
+/** A session's newly metered periods and its new cursor. */
+export interface PeriodBatch {
+  sessionId: string;
+  startMs: number;
+  charges: readonly NewCharge[];
+  chargedThrough: number;
+}
+
+export interface ChargeRow extends NewCharge {
+  status: ChargeStatus;
+  walletTransactionId: string | null;
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+  chargedAt: string | null;
+}
+
+export interface ChargeScope {
+  tenantId: string;
+  /** Without it: the whole tenant. */
+  userId?: string;
+  /** Periods starting at or after (ISO). */
+  from?: string;
+  /** Periods starting before (ISO). */
+  to?: string;
+}
+
+function sessionOf(r: SqlRow): BillingSessionRow {
+  return {
+    sessionId: text(r.session_id),
+    tenantId: text(r.tenant_id),
+    userId: text(r.user_id),
+    terms: {
+      tier: text(r.tier),
+      activeMicroPerHour: int(r.active_rate),
+      storageMicroPerHour: int(r.storage_rate),
+      discountBasisPoints: int(r.discount_bp),
+      periodMs: int(r.period_ms),
+    },
+    prices: { active: int(r.active_price), paused: int(r.paused_price) },
+    startMs: intOrNull(r.start_ms),
+    chargedThrough: int(r.charged_through),
+    registeredAt: iso(r.registered_at),
+    closedAt: isoOrNull(r.closed_at),
+    finalCost: intOrNull(r.final_cost),
+  };
+}
+
+function chargeOf(r: SqlRow): ChargeRow {
+  return {
+    sessionId: text(r.session_id),
+    period: int(r.period),
+    idempotencyKey: text(r.idempotency_key),
+    tenantId: text(r.tenant_id),
+    userId: text(r.user_id),
+    tier: text(r.tier),
+    kind: text(r.kind) as PeriodClass,
+    amount: int(r.amount),
+    periodStart: iso(r.period_start),
+    distribution: json<DistributionShare[]>(r.distribution),
+    status: text(r.status) as ChargeStatus,
+    walletTransactionId: textOrNull(r.wallet_transaction_id),
+    attempts: int(r.attempts),
+    lastError: textOrNull(r.last_error),
+    createdAt: iso(r.created_at),
+    chargedAt: isoOrNull(r.charged_at),
+  };
+}
+
+export class BillingStore {
+  private constructor(private readonly db: SqlDb) {}
+
+  static async on(db: SqlDb): Promise<BillingStore> {
+    await applyComponentMigrations(db, 'billing', BILLING_MIGRATIONS);
+    return new BillingStore(db);
+  }
+
+  static async openSqlite(file: string): Promise<BillingStore> {
+    const db = new SqliteSqlDb(file);
+    try {
+      return await BillingStore.on(db);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  static async openPostgres(
+    url: string,
+    options: { schema?: string; maxConnections?: number } = {},
+  ): Promise<BillingStore> {
+    const db = await PostgresSqlDb.open(url, options);
+    try {
+      return await BillingStore.on(db);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  /** Registers a session with its terms; a second registration keeps the first terms. Returns what is stored. */
+  async register(
+    session: { sessionId: string; tenantId: string; userId: string },
+    terms: BillingTerms,
+    prices: PeriodPrices,
+    at: Date,
+  ): Promise<BillingSessionRow> {
+    const row = (await this.registerMany([{ session, terms, prices }], at)).get(session.sessionId);
+    if (!row) throw new Error(`billing session ${session.sessionId} vanished inside its own transaction`);
+    return row;
+  }
+
+  /** Registers several sessions in one transaction (see register). */
+  async registerMany(
+    items: ReadonlyArray<{
+      session: { sessionId: string; tenantId: string; userId: string };
+      terms: BillingTerms;
+      prices: PeriodPrices;
+    }>,
+    at: Date,
+  ): Promise<Map<string, BillingSessionRow>> {
+    return this.db.transaction(function* (): SqlWork<Map<string, BillingSessionRow>> {
+      const out = new Map<string, BillingSessionRow>();
+      for (const { session, terms, prices } of items) {
+        yield* run(
+          `INSERT INTO billing_sessions (session_id, tenant_id, user_id, tier, active_rate, storage_rate, discount_bp,
+             period_ms, active_price, paused_price, charged_through, registered_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING`,
+          [
+            session.sessionId,
+            session.tenantId,
+            session.userId,
+            terms.tier,
+            terms.activeMicroPerHour,
+            terms.storageMicroPerHour,
+            terms.discountBasisPoints,
+            terms.periodMs,
+            prices.active,
+            prices.paused,
+            at.toISOString(),
+          ],
+        );
+        const row = (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [
+          session.sessionId,
+        ]))[0];
+        if (row) out.set(session.sessionId, sessionOf(row));
+      }
+      return out;
+    });
+  }
+
+  async get(sessionId: string): Promise<BillingSessionRow | undefined> {
+    const row = (await this.db.query('SELECT * FROM billing_sessions WHERE session_id = $1', [sessionId]))[0];
+    return row && sessionOf(row);
+  }
+
+  async getMany(sessionIds: readonly string[]): Promise<Map<string, BillingSessionRow>> {
+    const out = new Map<string, BillingSessionRow>();
+    for (let i = 0; i < sessionIds.length; i += 500) {
+      const chunk = sessionIds.slice(i, i + 500);
+      const rows = await this.db.query(
+        `SELECT * FROM billing_sessions WHERE session_id IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
+        chunk,
+      );
+      for (const r of rows) {
+        const s = sessionOf(r);
+        out.set(s.sessionId, s);
+      }
+    }
+    return out;
+  }
+
+  /** Sessions still being metered. */
+  async listOpen(): Promise<BillingSessionRow[]> {
+    return (
+      await this.db.query('SELECT * FROM billing_sessions WHERE closed_at IS NULL ORDER BY session_id')
+    ).map(sessionOf);
+  }
+
+  /** Sessions whose metering ended in [from, to), and every session still being metered. */
+  async listForReconciliation(from: string, to: string): Promise<BillingSessionRow[]> {
+    return (
+      await this.db.query(
+        'SELECT * FROM billing_sessions WHERE (closed_at >= $1 AND closed_at < $2) OR closed_at IS NULL ORDER BY session_id',
+        [from, to],
+      )
+    ).map(sessionOf);
+  }
+
+  async listSessions(scope: { tenantId: string; userId?: string }): Promise<BillingSessionRow[]> {
+    const rows =
+      scope.userId === undefined
+        ? await this.db.query('SELECT * FROM billing_sessions WHERE tenant_id = $1', [scope.tenantId])
+        : await this.db.query('SELECT * FROM billing_sessions WHERE tenant_id = $1 AND user_id = $2', [
+            scope.tenantId,
+            scope.userId,
+          ]);
+    return rows.map(sessionOf);
+  }
+
+  /**
+   * Writes the charge rows of newly metered periods (pending; a row that exists is left as it is) and moves
+   * the session's cursor forward (never back), in one transaction.
+   */
+  recordPeriods(
+    sessionId: string,
+    startMs: number,
+    charges: readonly NewCharge[],
+    chargedThrough: number,
+    at: Date,
+  ): Promise<number> {
+    return this.recordMany([{ sessionId, startMs, charges, chargedThrough }], at);
+  }
+
+  /** recordPeriods for several sessions in one transaction; returns the charge rows inserted. */
+  async recordMany(batches: readonly PeriodBatch[], at: Date): Promise<number> {
+    if (batches.length === 0) return 0;
+    const createdAt = at.toISOString();
+    return this.db.transaction(function* (): SqlWork<number> {
+      let inserted = 0;
+      for (const b of batches) {
+        for (const c of b.charges) {
+          inserted += yield* run(
+            `INSERT INTO billing_charges (session_id, period, idempotency_key, tenant_id, user_id, tier, kind, amount,
+               period_start, distribution, status, attempts, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11) ON CONFLICT DO NOTHING`,
+            [
+              c.sessionId,
+              c.period,
+              c.idempotencyKey,
+              c.tenantId,
+              c.userId,
+              c.tier,
+              c.kind,
+              c.amount,
+              c.periodStart,
+              JSON.stringify(c.distribution),
+              createdAt,
+            ],
+          );
+        }
+        yield* run(
+          `UPDATE billing_sessions
+              SET charged_through = CASE WHEN charged_through < $2 THEN $2 ELSE charged_through END,
+                  start_ms = coalesce(start_ms, $3)
+            WHERE session_id = $1`,
+          [b.sessionId, b.chargedThrough, b.startMs],
+        );
+      }
+      return inserted;
+    });
+  }
+
+  /** Charges not yet confirmed by the wallet (pending, or declined for lack of funds), oldest first. */
+  async listUnsettled(limit = 10_000): Promise<ChargeRow[]> {
+    return (
+      await this.db.query(
+        "SELECT * FROM billing_charges WHERE status <> 'charged' ORDER BY created_at, session_id, period LIMIT $1",
+        [limit],
+      )
+    ).map(chargeOf);
+  }
+
+  async markCharged(sessionId: string, period: number, walletTransactionId: string, at: Date): Promise<void> {
+    await this.markChargedMany([{ sessionId, period, walletTransactionId }], at);
+  }
+
+  /** Marks charges the wallet confirmed, in one transaction. */
+  async markChargedMany(
+    items: ReadonlyArray<{ sessionId: string; period: number; walletTransactionId: string }>,
+    at: Date,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const chargedAt = at.toISOString();
+    await this.db.transaction(function* (): SqlWork<void> {
+      for (const i of items) {
+        yield* run(
+          `UPDATE billing_charges SET status = 'charged', wallet_transaction_id = $3, charged_at = $4,
+                  attempts = attempts + 1, last_error = NULL
+            WHERE session_id = $1 AND period = $2 AND status <> 'charged'`,
+          [i.sessionId, i.period, i.walletTransactionId, chargedAt],
+        );
+      }
+    });
+  }
+
+  /** The wallet refused for lack of funds: owed, retried every cycle with the same key. */
+  async markDeclined(sessionId: string, period: number, reason: string): Promise<void> {
+    await this.db.query(
+      `UPDATE billing_charges SET status = 'declined', attempts = attempts + 1, last_error = $3
+        WHERE session_id = $1 AND period = $2 AND status <> 'charged'`,
+      [sessionId, period, reason],
+    );
+  }
+
+  /** The wallet did not answer (or refused otherwise): stays as it was, retried next cycle. */
+  async markAttemptFailed(sessionId: string, period: number, reason: string): Promise<void> {
+    await this.db.query(
+      `UPDATE billing_charges SET attempts = attempts + 1, last_error = $3
+        WHERE session_id = $1 AND period = $2 AND status <> 'charged'`,
+      [sessionId, period, reason],
+    );
+  }
+
+  /** Ends metering of a session (every period charged); keeps its final cost. */
+  async close(sessionId: string, finalCost: number, at: Date): Promise<void> {
+    await this.db.query(
+      'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',
+      [sessionId, at.toISOString(), finalCost],
+    );
+  }
+
+  async chargesOf(sessionId: string): Promise<ChargeRow[]> {
+    return (
+      await this.db.query('SELECT * FROM billing_charges WHERE session_id = $1 ORDER BY period', [sessionId])
+    ).map(chargeOf);
+  }
+
+  async listCharges(scope: ChargeScope): Promise<ChargeRow[]> {
+    const params: SqlValue[] = [scope.tenantId];
+    let where = 'tenant_id = $1';
+    if (scope.userId !== undefined) {
+      params.push(scope.userId);
+      where += ` AND user_id = $${params.length}`;
+    }
+    if (scope.from) {
+      params.push(scope.from);
+      where += ` AND period_start >= $${params.length}`;
+    }
+    if (scope.to) {
+      params.push(scope.to);
+      where += ` AND period_start < $${params.length}`;
+    }
+    return (
+      await this.db.query(
+        `SELECT * FROM billing_charges WHERE ${where} ORDER BY period_start, session_id, period`,
+        params,
+      )
+    ).map(chargeOf);
+  }
+
+  /** What an owner owes: charges the wallet has not confirmed. */
+  async outstanding(owner: WalletOwner): Promise<number> {
+    const row = (
+      await this.db.query(
+        "SELECT coalesce(sum(amount), 0) AS total FROM billing_charges WHERE tenant_id = $1 AND user_id = $2 AND status <> 'charged'",
+        [owner.tenantId, owner.userId],
+      )
+    )[0];
+    return int(row?.total ?? 0);
+  }
+
+  /** What every owner owes (only owners who owe anything), in one query. */
+  async outstandingByOwner(): Promise<Map<string, number>> {
+    const rows = await this.db.query(
+      "SELECT tenant_id, user_id, sum(amount) AS total FROM billing_charges WHERE status <> 'charged' GROUP BY tenant_id, user_id",
+    );
+    return new Map(rows.map((r) => [`${text(r.tenant_id)}/${text(r.user_id)}`, int(r.total)]));
+  }
+
+  /** GDPR erasure: the user's billing rows name `pseudonym` instead (amounts and sessions stay complete). */
+  async pseudonymise(owner: WalletOwner, pseudonym: string): Promise<{ sessions: number; charges: number }> {
+    return this.db.transaction(function* (): SqlWork<{ sessions: number; charges: number }> {
+      const params = [owner.tenantId, owner.userId, pseudonym];
+      return {
+        sessions: yield* run(
+          'UPDATE billing_sessions SET user_id = $3 WHERE tenant_id = $1 AND user_id = $2',
+          params,
+        ),
+        charges: yield* run(
+          'UPDATE billing_charges SET user_id = $3 WHERE tenant_id = $1 AND user_id = $2',
+          params,
+        ),
+      };
+    });
+  }
+
+  async closeDb(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,493 @@
+import type { Logger } from 'pino';
+import type { Session } from '../../protocol/session.ts';
+import type { Analytics } from '../analytics/analytics.ts';
+import { isFinished } from '../canon/canon-shared.ts';
+import type { CanonRecord, CanonStore, SessionRow } from '../canon/canon-store.ts';
+import type { TenantRegistry } from '../tenants/tenant-registry.ts';
+import { findTier, type CatalogueTier } from '../tiers/tier-catalogue.ts';
+import {
+  IdempotencyConflictError,
+  InsufficientFundsError,
+  WalletUnavailableError,
+  type Wallet,
+  type WalletOwner,
+} from '../wallet/wallet.ts';
+import type { BillingSessionRow, BillingStore, ChargeRow, NewCharge, PeriodBatch } from './billing-store.ts';
+import type { BillingPolicy } from './billing-policy.ts';
+import {
+  chargeablePeriods,
+  chargeKey,
+  classify,
+  costOf,
+  pricesOf,
+  timelineOf,
+  type BillingTerms,
+} from './pricing.ts';
+
+export const BILLING_ACTOR = 'system:billing';
+
+export interface MeteringDeps {
+  canon: CanonStore;
+  wallet: Wallet;
+  store: BillingStore;
+  registry: TenantRegistry;
+  policy: BillingPolicy;
+  logger: Logger;
+  analytics?: Pick<Analytics, 'track'>;
+  clock?: () => Date;
+  findTier?: (id: string) => CatalogueTier | undefined;
+}
+
+/** What one metering cycle did. */
+export interface CycleReport {
+  at: string;
+  /** Sessions looked at (open billing rows plus live sessions). */
+  sessions: number;
+  /** Sessions whose records were read because a period had closed. */
+  metered: number;
+  /** Charge rows written this cycle (a replica that wrote them first makes this 0). */
+  periodsRecorded: number;
+  /** Charges the wallet confirmed this cycle (including replays of charges applied before a crash). */
+  charged: number;
+  /** Charges declined for lack of funds (owed, retried next cycle). */
+  declined: number;
+  /** Charges whose wallet call failed (retried next cycle with the same key). */
+  failed: number;
+  /** Sessions whose metering ended (finished, every period charged). */
+  closed: number;
+  /** Sessions paused for low balance. */
+  paused: string[];
+  /** Owners warned of a low balance. */
+  warned: string[];
+  durationMs: number;
+}
+
+const ownerKey = (o: WalletOwner): string => `${o.tenantId}/${o.userId}`;
+/** Billing rows written per transaction. */
+const WRITE_BATCH = 250;
+/** Registered but never created (refused by the quota check after admission): closed after this long. */
+const ORPHAN_AFTER_MS = 10 * 60_000;
+
+/**
+ * Metering: every live session billed up to now, period by period, exactly once.
+ *
+ * A cycle (every `cycleIntervalMs`, on every replica) meters each open session: reads its Canon records
+ * when a period has closed since its cursor, writes one pending charge row per newly closed billable period
+ * (unique per session and period), then settles every unsettled charge with the wallet under the period's
+ * idempotency key. Whatever crashes or runs twice, the database refuses a second row and the wallet a
+ * second charge for the same key. Finished sessions get their last periods charged (every started one) and
+ * are closed. Finally each user's balance is compared with what their Active sessions cost per period:
+ * below `warnPeriods` a warning, below `reservePeriods` (or any declined charge) their sessions are paused.
+ */
+export class Metering {
+  private readonly clock: () => Date;
+  private readonly tierOf: (id: string) => CatalogueTier | undefined;
+  private readonly balances = new Map<string, { balance: number; at: number }>();
+  private readonly warned = new Set<string>();
+  private running: Promise<CycleReport> | undefined;
+  /** Pauses a session as `system:billing`; set by whoever owns the lifecycle. */
+  pause: ((sessionId: string) => Promise<unknown>) | undefined;
+  /** Where low-balance warnings and billing pauses are reported (v-analytics). */
+  analytics: Pick<Analytics, 'track'> | undefined;
+  lastCycle: CycleReport | undefined;
+
+  constructor(private readonly deps: MeteringDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.tierOf = deps.findTier ?? findTier;
+    this.analytics = deps.analytics;
+  }
+
+  /** Resolves when no cycle is running (for shutdown). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  get policy(): BillingPolicy {
+    return this.deps.policy;
+  }
+
+  /** The terms a new session of `tierId` launched by `tenantId` gets today. */
+  termsFor(tierId: string, tenantId: string): BillingTerms {
+    const tier = this.tierOf(tierId);
+    if (!tier) throw new Error(`no tier ${tierId} to price`);
+    return {
+      tier: tier.id,
+      activeMicroPerHour: tier.microNexCoinPerHour,
+      storageMicroPerHour: tier.storageMicroNexCoinPerHour,
+      discountBasisPoints: this.deps.registry.termsFor(tenantId).discountBasisPoints,
+      periodMs: this.deps.policy.periodMs,
+    };
+  }
+
+  /** Registers a session for metering with today's terms (kept if it was registered before). */
+  register(session: Pick<Session, 'sessionId' | 'tenantId' | 'userId' | 'tier'>): Promise<BillingSessionRow> {
+    const terms = this.termsFor(session.tier, session.tenantId);
+    return this.deps.store.register(session, terms, pricesOf(terms), this.clock());
+  }
+
+  private async billingRow(session: Session): Promise<BillingSessionRow> {
+    return (await this.deps.store.get(session.sessionId)) ?? this.register(session);
+  }
+
+  /** The SuperCoreUsage cost: every started period of the records, at the session's terms. */
+  async usageCost(row: SessionRow, records: readonly CanonRecord[], end: Date): Promise<number> {
+    const billing = await this.billingRow(row.session);
+    return costOf(timelineOf(records), billing.terms, end.getTime());
+  }
+
+  /** The sessions with `costSoFarMicroNexCoin` filled in (every started period up to now). */
+  async withCosts(sessions: readonly Session[]): Promise<Session[]> {
+    const rows = await this.deps.store.getMany(sessions.map((s) => s.sessionId));
+    const now = this.clock().getTime();
+    return Promise.all(
+      sessions.map(async (s) => {
+        const billing = rows.get(s.sessionId);
+        if (billing?.finalCost !== null && billing?.finalCost !== undefined) {
+          return { ...s, costSoFarMicroNexCoin: billing.finalCost };
+        }
+        const terms = billing?.terms ?? this.safeTerms(s);
+        if (!terms) return s;
+        const records = await this.deps.canon.listRecords(s.sessionId);
+        return { ...s, costSoFarMicroNexCoin: costOf(timelineOf(records), terms, now) };
+      }),
+    );
+  }
+
+  private safeTerms(s: Session): BillingTerms | undefined {
+    try {
+      return this.termsFor(s.tier, s.tenantId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One cycle; a cycle already running on this replica is joined rather than doubled. */
+  runCycle(): Promise<CycleReport> {
+    this.running ??= this.cycle().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private emptyReport(now: Date): CycleReport {
+    return {
+      at: now.toISOString(),
+      sessions: 0,
+      metered: 0,
+      periodsRecorded: 0,
+      charged: 0,
+      declined: 0,
+      failed: 0,
+      closed: 0,
+      paused: [],
+      warned: [],
+      durationMs: 0,
+    };
+  }
+
+  private async cycle(): Promise<CycleReport> {
+    const started = performance.now();
+    const now = this.clock();
+    const report = this.emptyReport(now);
+    const live = await this.deps.canon.listUnfinished();
+    const liveById = new Map(live.map((r) => [r.session.sessionId, r]));
+    const open = await this.deps.store.listOpen();
+    const seen = new Set(open.map((b) => b.sessionId));
+    // Live sessions billing has not seen (launched before billing was on, or registered elsewhere).
+    const unseen = live.filter((r) => !seen.has(r.session.sessionId) && this.safeTerms(r.session));
+    const registered = [...open];
+    for (let i = 0; i < unseen.length; i += WRITE_BATCH) {
+      const added = await this.deps.store.registerMany(
+        unseen.slice(i, i + WRITE_BATCH).map((r) => {
+          const terms = this.termsFor(r.session.tier, r.session.tenantId);
+          return { session: r.session, terms, prices: pricesOf(terms) };
+        }),
+        now,
+      );
+      registered.push(...added.values());
+    }
+    report.sessions = registered.length;
+    // Every session's newly closed periods, written in a few transactions rather than one per session.
+    let batches: PeriodBatch[] = [];
+    for (const billing of registered) {
+      const row = liveById.get(billing.sessionId) ?? (await this.deps.canon.getSession(billing.sessionId));
+      const batch = await this.plan(billing, row, now, report);
+      if (batch) batches.push(batch);
+      if (batches.length >= WRITE_BATCH) {
+        report.periodsRecorded += await this.deps.store.recordMany(batches, now);
+        batches = [];
+      }
+    }
+    report.periodsRecorded += await this.deps.store.recordMany(batches, now);
+    const declinedOwners = await this.settle(await this.deps.store.listUnsettled(), report);
+    await this.closeFinished(open, liveById, now, report);
+    await this.checkBalances(live, new Map(registered.map((b) => [b.sessionId, b])), declinedOwners, report);
+    report.durationMs = performance.now() - started;
+    this.lastCycle = report;
+    if (report.periodsRecorded + report.declined + report.failed + report.paused.length > 0) {
+      this.deps.logger.info(
+        { ...report, paused: report.paused.length, warned: report.warned.length },
+        'metering cycle',
+      );
+    }
+    return report;
+  }
+
+  /** Meters and settles one session now (after it terminated, so its final periods are charged at once). */
+  async meterSession(sessionId: string): Promise<void> {
+    const now = this.clock();
+    const report = this.emptyReport(now);
+    const row = await this.deps.canon.getSession(sessionId);
+    if (!row) return;
+    const billing = await this.billingRow(row.session);
+    const batch = await this.plan(billing, row, now, report);
+    if (batch) report.periodsRecorded += await this.deps.store.recordMany([batch], now);
+    await this.settle(
+      (await this.deps.store.chargesOf(sessionId)).filter((c) => c.status !== 'charged'),
+      report,
+    );
+    await this.closeFinished([billing], new Map(), now, report);
+  }
+
+  /** The charge rows of the periods that closed since the session's cursor (undefined: nothing to write). */
+  private async plan(
+    billing: BillingSessionRow,
+    row: SessionRow | undefined,
+    now: Date,
+    report: CycleReport,
+  ): Promise<PeriodBatch | undefined> {
+    if (!row) return undefined;
+    const finished = isFinished(row.session.state);
+    const { periodMs } = billing.terms;
+    const settled = now.getTime() - this.deps.policy.settleDelayMs;
+    // The common case: a live session with no period closed since the last cycle; nothing is read.
+    if (
+      !finished &&
+      billing.startMs !== null &&
+      Math.floor((settled - billing.startMs) / periodMs) <= billing.chargedThrough
+    ) {
+      return undefined;
+    }
+    report.metered++;
+    const timeline = timelineOf(await this.deps.canon.listRecords(billing.sessionId));
+    if (timeline.startMs === undefined) return undefined;
+    const through = chargeablePeriods(timeline, periodMs, settled);
+    if (through <= billing.chargedThrough && billing.startMs !== null) return undefined;
+    const classes = classify(timeline, periodMs, billing.chargedThrough, through);
+    const charges: NewCharge[] = [];
+    classes.forEach((kind, i) => {
+      const amount = kind ? billing.prices[kind] : 0;
+      if (!kind || amount <= 0) return;
+      const period = billing.chargedThrough + i;
+      charges.push({
+        sessionId: billing.sessionId,
+        period,
+        idempotencyKey: chargeKey(billing.sessionId, period),
+        tenantId: billing.tenantId,
+        userId: billing.userId,
+        tier: billing.terms.tier,
+        kind,
+        amount,
+        periodStart: new Date((timeline.startMs as number) + period * periodMs).toISOString(),
+        distribution: this.deps.registry.distribute(billing.tenantId, amount),
+      });
+    });
+    return {
+      sessionId: billing.sessionId,
+      startMs: timeline.startMs,
+      charges,
+      chargedThrough: Math.max(through, billing.chargedThrough),
+    };
+  }
+
+  /** Asks the wallet for every unsettled charge; returns the owners whose charges were declined. */
+  private async settle(charges: readonly ChargeRow[], report: CycleReport): Promise<Set<string>> {
+    const declined = new Set<string>();
+    // Confirmed charges are marked in batches: one lost to a crash is asked again and answered as a replay.
+    let confirmed: Array<{ sessionId: string; period: number; walletTransactionId: string }> = [];
+    const flush = async (): Promise<void> => {
+      await this.deps.store.markChargedMany(confirmed, this.clock());
+      confirmed = [];
+    };
+    for (const c of charges) {
+      const owner = { tenantId: c.tenantId, userId: c.userId };
+      try {
+        const result = await this.deps.wallet.deduct({
+          owner,
+          amount: c.amount,
+          idempotencyKey: c.idempotencyKey,
+          description: `v-SuperCore ${c.tier} - ${Math.round((this.deps.policy.periodMs / 60_000) * 100) / 100} min ${c.kind} (session ${c.sessionId}, period ${c.period + 1})`,
+          category: 'compute',
+          module: 'v-supercore',
+          distribution: c.distribution,
+          metadata: {
+            sessionId: c.sessionId,
+            period: String(c.period),
+            kind: c.kind,
+            periodStart: c.periodStart,
+          },
+        });
+        confirmed.push({
+          sessionId: c.sessionId,
+          period: c.period,
+          walletTransactionId: result.entry.transactionId,
+        });
+        if (confirmed.length >= WRITE_BATCH) await flush();
+        this.balances.set(ownerKey(owner), { balance: result.balanceAfter, at: this.clock().getTime() });
+        report.charged++;
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        if (error instanceof InsufficientFundsError) {
+          await this.deps.store.markDeclined(c.sessionId, c.period, reason);
+          this.balances.set(ownerKey(owner), { balance: error.balance, at: this.clock().getTime() });
+          declined.add(ownerKey(owner));
+          report.declined++;
+          continue;
+        }
+        await this.deps.store.markAttemptFailed(c.sessionId, c.period, reason);
+        report.failed++;
+        if (error instanceof IdempotencyConflictError) {
+          this.deps.logger.error(
+            { sessionId: c.sessionId, period: c.period, err: error },
+            'charge key conflict',
+          );
+          continue;
+        }
+        this.deps.logger.warn(
+          { sessionId: c.sessionId, period: c.period, err: error },
+          'charge not settled; retried next cycle',
+        );
+        // The wallet is down: stop hammering it; everything stays pending for the next cycle.
+        if (error instanceof WalletUnavailableError) break;
+      }
+    }
+    await flush();
+    return declined;
+  }
+
+  /** Ends metering of finished sessions whose every period is charged. */
+  private async closeFinished(
+    open: readonly BillingSessionRow[],
+    live: ReadonlyMap<string, SessionRow>,
+    now: Date,
+    report: CycleReport,
+  ): Promise<void> {
+    for (const billing of open) {
+      if (live.has(billing.sessionId)) continue;
+      const row = await this.deps.canon.getSession(billing.sessionId);
+      if (!row) {
+        if (now.getTime() - Date.parse(billing.registeredAt) > ORPHAN_AFTER_MS) {
+          await this.deps.store.close(billing.sessionId, 0, now);
+          report.closed++;
+        }
+        continue;
+      }
+      if (!isFinished(row.session.state)) continue;
+      const charges = await this.deps.store.chargesOf(billing.sessionId);
+      if (charges.some((c) => c.status !== 'charged')) continue;
+      const current = await this.deps.store.get(billing.sessionId);
+      const timeline = timelineOf(await this.deps.canon.listRecords(billing.sessionId));
+      if (current && current.chargedThrough < chargeablePeriods(timeline, billing.terms.periodMs, Infinity))
+        continue;
+      await this.deps.store.close(
+        billing.sessionId,
+        charges.reduce((a, c) => a + c.amount, 0),
+        now,
+      );
+      report.closed++;
+    }
+  }
+
+  private async balanceOf(owner: WalletOwner): Promise<number> {
+    const known = this.balances.get(ownerKey(owner));
+    const now = this.clock().getTime();
+    if (known && now - known.at < this.deps.policy.balanceTtlMs) return known.balance;
+    const balance = await this.deps.wallet.balance(owner);
+    this.balances.set(ownerKey(owner), { balance, at: now });
+    return balance;
+  }
+
+  /** Warns, then pauses, users whose balance does not cover their Active sessions. */
+  private async checkBalances(
+    live: readonly SessionRow[],
+    rows: ReadonlyMap<string, BillingSessionRow>,
+    declinedOwners: ReadonlySet<string>,
+    report: CycleReport,
+  ): Promise<void> {
+    const running = live.filter((r) => r.session.state === 'active' || r.session.state === 'resuming');
+    if (running.length === 0) return;
+    const byOwner = new Map<string, { owner: WalletOwner; sessions: string[]; need: number }>();
+    for (const r of running) {
+      const key = ownerKey(r.session);
+      const price = rows.get(r.session.sessionId)?.prices.active ?? this.safePrice(r.session);
+      const entry = byOwner.get(key) ?? {
+        owner: { tenantId: r.session.tenantId, userId: r.session.userId },
+        sessions: [],
+        need: 0,
+      };
+      entry.sessions.push(r.session.sessionId);
+      entry.need += price;
+      byOwner.set(key, entry);
+    }
+    const { reservePeriods, warnPeriods } = this.deps.policy;
+    const owed = await this.deps.store.outstandingByOwner();
+    for (const [key, { owner, sessions, need }] of byOwner) {
+      if (need <= 0) continue;
+      let balance: number;
+      try {
+        balance = (await this.balanceOf(owner)) - (owed.get(key) ?? 0);
+      } catch (error) {
+        // A wallet outage is not a low balance: nobody is paused for it (charges stay pending).
+        this.deps.logger.warn({ owner, err: error }, 'balance check skipped: wallet unavailable');
+        continue;
+      }
+      if (declinedOwners.has(key) || balance < reservePeriods * need) {
+        this.deps.logger.warn(
+          { ...owner, balance, needPerPeriod: need, sessions },
+          'NexCoin balance too low: pausing the user’s active sessions',
+        );
+        this.track(owner, 'supercore.billing.paused', { balance, needPerPeriod: need, sessions });
+        for (const sessionId of sessions) {
+          try {
+            await this.pause?.(sessionId);
+            report.paused.push(sessionId);
+          } catch (error) {
+            this.deps.logger.warn({ sessionId, err: error }, 'billing pause not applied');
+          }
+        }
+        this.warned.delete(key);
+      } else if (balance < warnPeriods * need) {
+        if (!this.warned.has(key)) {
+          this.warned.add(key);
+          report.warned.push(key);
+          this.deps.logger.warn(
+            { ...owner, balance, needPerPeriod: need, periodsLeft: Math.floor(balance / need) },
+            'billing.low-balance',
+          );
+          this.track(owner, 'supercore.billing.low-balance', {
+            balance,
+            needPerPeriod: need,
+            periodsLeft: Math.floor(balance / need),
+            periodSeconds: this.deps.policy.periodMs / 1000,
+          });
+        }
+      } else {
+        this.warned.delete(key);
+      }
+    }
+  }
+
+  private safePrice(s: Session): number {
+    const terms = this.safeTerms(s);
+    return terms ? pricesOf(terms).active : 0;
+  }
+
+  private track(owner: WalletOwner, event: string, properties: Record<string, unknown>): void {
+    this.analytics?.track({
+      event,
+      userId: owner.userId,
+      properties: { ...properties, tenantId: owner.tenantId },
+      timestamp: this.clock().toISOString(),
+    });
+  }
+}

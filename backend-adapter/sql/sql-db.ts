@@ -1,0 +1,304 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pg from 'pg';
+import { quoteIdent } from '../canon/postgres-migrations.ts';
+
+/**
+ * A small SQL seam shared by the wallet's embedded ledger and the billing records, so that one piece of
+ * logic runs on SQLite (the embedded default) and PostgreSQL (several replicas) alike.
+ *
+ * A transaction's body is a generator that yields statements and receives their results (`yield* q(...)`).
+ * On SQLite the driver runs it synchronously inside one better-sqlite3 IMMEDIATE transaction, so the write
+ * lock is never held across an `await` — other SQLite connections of this same process (Canon Memory's) can
+ * never find the file locked by a transaction that is waiting for the event loop. On PostgreSQL the driver
+ * feeds it asynchronously through one pooled connection between BEGIN and COMMIT.
+ *
+ * Statements are written once with `$1 … $n` placeholders; values are strings, safe integers, bigints or
+ * null. Rows come back as plain records: integers may be number, bigint or (PostgreSQL BIGINT) a decimal
+ * string, times may be Date or ISO text; read them with `int`, `bigintOf` and `iso` below.
+ */
+export type SqlValue = string | number | bigint | null;
+export type SqlRow = Record<string, unknown>;
+export type SqlDialect = 'sqlite' | 'postgres';
+
+export interface SqlStatement {
+  text: string;
+  params: readonly SqlValue[];
+  /** Several statements without parameters (migrations). */
+  multi?: true;
+}
+export interface SqlResult {
+  rows: SqlRow[];
+  changes: number;
+}
+/** A transaction body: yields statements, gets their results, returns `T`. */
+export type SqlWork<T> = Generator<SqlStatement, T, SqlResult>;
+
+/** Rows of one statement, inside a transaction body: `const rows = yield* q('SELECT …', [a])`. */
+export function* q(
+  text: string,
+  params: readonly SqlValue[] = [],
+): Generator<SqlStatement, SqlRow[], SqlResult> {
+  return (yield { text, params }).rows;
+}
+
+/** The number of rows one statement changed (or returned, with RETURNING). */
+export function* run(
+  text: string,
+  params: readonly SqlValue[] = [],
+): Generator<SqlStatement, number, SqlResult> {
+  return (yield { text, params }).changes;
+}
+
+export function* exec(text: string): Generator<SqlStatement, void, SqlResult> {
+  yield { text, params: [], multi: true };
+}
+
+export interface SqlDb {
+  readonly dialect: SqlDialect;
+  /** Runs `work` as one transaction (SQLite BEGIN IMMEDIATE; PostgreSQL READ COMMITTED). */
+  transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T>;
+  /** One statement on its own. */
+  query(text: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
+  close(): Promise<void>;
+}
+
+/** A duplicate key: the idempotency and exactly-once guards rely on the database refusing it. */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  const code = (error as { code: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** An integer column as a safe JS number (throws if it is not one: money never loses precision silently). */
+export function int(value: unknown): number {
+  const n = typeof value === 'bigint' ? Number(value) : typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
+    throw new Error(`expected a safe integer from the database, got ${String(value)}`);
+  }
+  return n;
+}
+
+export function intOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : int(value);
+}
+
+export function bigintOf(value: unknown): bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
+  throw new Error(`expected an integer from the database, got ${String(value)}`);
+}
+
+/** A time column (TEXT in SQLite, timestamptz in PostgreSQL) as ISO-8601 UTC. */
+export function iso(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'string') return new Date(value).toISOString();
+  throw new Error(`expected a time from the database, got ${String(value)}`);
+}
+
+export function isoOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : iso(value);
+}
+
+export function text(value: unknown): string {
+  if (typeof value !== 'string') throw new Error(`expected text from the database, got ${String(value)}`);
+  return value;
+}
+
+export function textOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : text(value);
+}
+
+/** A JSON column (TEXT in SQLite, jsonb in PostgreSQL). */
+export function json<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+/** `$7` → `@p7` with the values as `{p7: …}`: better-sqlite3 binds a repeated named parameter, not `?7`. */
+function sqliteParams(params: readonly SqlValue[]): Record<string, SqlValue> {
+  const named: Record<string, SqlValue> = {};
+  params.forEach((value, i) => {
+    named[`p${i + 1}`] = value;
+  });
+  return named;
+}
+
+/** SQLite through its own better-sqlite3 connection: WAL, synchronous FULL, integers read as bigint. */
+export class SqliteSqlDb implements SqlDb {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.defaultSafeIntegers(true);
+  }
+
+  private execute(s: SqlStatement): SqlResult {
+    if (s.multi) {
+      this.db.exec(s.text);
+      return { rows: [], changes: 0 };
+    }
+    let prepared = this.statements.get(s.text);
+    if (!prepared) {
+      prepared = this.db.prepare(s.text.replace(/\$(\d+)/g, '@p$1'));
+      this.statements.set(s.text, prepared);
+    }
+    if (prepared.reader) {
+      const rows = prepared.all(sqliteParams(s.params)) as SqlRow[];
+      return { rows, changes: rows.length };
+    }
+    return { rows: [], changes: Number(prepared.run(sqliteParams(s.params)).changes) };
+  }
+
+  private drive<T>(work: SqlWork<T>): T {
+    let step = work.next();
+    while (!step.done) step = work.next(this.execute(step.value));
+    return step.value;
+  }
+
+  async transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T> {
+    return this.db.transaction(() => this.drive(work('sqlite'))).immediate();
+  }
+
+  async query(source: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+    return this.execute({ text: source, params }).rows;
+  }
+
+  async close(): Promise<void> {
+    this.statements.clear();
+    this.db.close();
+  }
+}
+
+/** node-postgres sends bigint as text, which PostgreSQL casts to the column's type. */
+function pgParams(params: readonly SqlValue[]): Array<string | number | null> {
+  return params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/** PostgreSQL through a pool of its own whose connections work in `schema` (created if missing). */
+export class PostgresSqlDb implements SqlDb {
+  readonly dialect = 'postgres' as const;
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(
+    connectionString: string,
+    options: { schema?: string; maxConnections?: number } = {},
+  ): Promise<PostgresSqlDb> {
+    const schema = quoteIdent(options.schema ?? 'public');
+    const pool = new pg.Pool({
+      connectionString,
+      options: `-c search_path=${schema}`,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle connection that drops is discarded by the pool; the next query opens a new one.
+    pool.on('error', () => undefined);
+    try {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } catch (error) {
+      // Another replica creating it at the same moment is fine.
+      if (!isUniqueViolation(error)) {
+        await pool.end();
+        throw error;
+      }
+    }
+    return new PostgresSqlDb(pool);
+  }
+
+  async transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const body = work('postgres');
+    try {
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      let step = body.next();
+      while (!step.done) {
+        const s = step.value;
+        const result = s.multi ? await client.query(s.text) : await client.query(s.text, pgParams(s.params));
+        step = body.next({ rows: (result.rows ?? []) as SqlRow[], changes: result.rowCount ?? 0 });
+      }
+      await client.query('COMMIT');
+      return step.value;
+    } catch (error) {
+      body.return(undefined as T);
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async query(source: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+    return (await this.pool.query<SqlRow>(source, pgParams(params))).rows;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** One component's schema version, in the dialect of the database it runs on. */
+export interface ComponentMigration {
+  version: number;
+  sqlite: string;
+  postgres: string;
+}
+
+const CREATE_COMPONENT_MIGRATIONS =
+  'CREATE TABLE IF NOT EXISTS component_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))';
+
+/**
+ * Applies `component`'s pending migrations, each with its row in `component_migrations`, in one transaction
+ * (SQLite: BEGIN IMMEDIATE; PostgreSQL: under a transaction-scoped advisory lock per component and schema),
+ * so two processes starting at once migrate once. Components (the ledger, billing) are versioned
+ * independently of Canon Memory's own list and of each other. Refuses a database written by newer code.
+ */
+export async function applyComponentMigrations(
+  db: SqlDb,
+  component: string,
+  migrations: readonly ComponentMigration[],
+): Promise<void> {
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  await db.transaction(function* (dialect) {
+    if (dialect === 'postgres') {
+      // One migrator at a time per schema, including the CREATE TABLE IF NOT EXISTS (which can race).
+      yield* q(
+        "SELECT pg_advisory_xact_lock(hashtext('v-supercore:component-migrations:' || current_schema()))",
+      );
+    }
+    yield* exec(CREATE_COMPONENT_MIGRATIONS);
+    const applied = new Set(
+      (yield* q('SELECT version FROM component_migrations WHERE component = $1', [component])).map((r) =>
+        int(r.version),
+      ),
+    );
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new Error(
+        `the ${component} tables are at schema version ${newest}, newer than this code (${known})`,
+      );
+    }
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      yield* exec(dialect === 'postgres' ? m.postgres : m.sqlite);
+      yield* run('INSERT INTO component_migrations (component, version, applied_at) VALUES ($1, $2, $3)', [
+        component,
+        m.version,
+        new Date().toISOString(),
+      ]);
+    }
+  });
+}

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { chargeKey } from '../../../backend-adapter/billing/pricing.ts';
+import Database from 'better-sqlite3';
+import { billingRig, type BillingRig } from './billing-fixture.ts';
+
+const MIN = 60_000;
+
+describe('billing reconciliation', () => {
+  let rig: BillingRig;
+  afterEach(async () => {
+    await rig.cleanup();
+  });
+
+  async function billedSessions(): Promise<{ ids: string[]; window: { from: string; to: string } }> {
+    const from = new Date(rig.clock.now - MIN).toISOString();
+    const ids: string[] = [];
+    for (const [i, who] of [
+      { userId: 'ann', tenantId: 'puabo' },
+      { userId: 'ben', tenantId: 'civic-commons' },
+      { userId: 'cat', tenantId: 'civic-commons' },
+    ].entries()) {
+      const p = { ...who, subscription: 'enterprise' };
+      await rig.ledger.credit(p, 100_000_000, `fund:${who.userId}`);
+      const s = await rig.lifecycle.create(p, i === 0 ? 'pro' : 'basic');
+      ids.push(s.sessionId);
+    }
+    rig.advance(3 * MIN + 1_000);
+    await rig.metering.runCycle();
+    for (const [i, id] of ids.entries()) {
+      const owner = (await rig.backend.canon.getSession(id))?.session;
+      assert.ok(owner);
+      await rig.lifecycle.terminate({ userId: owner.userId, tenantId: owner.tenantId }, id);
+      await rig.metering.meterSession(id);
+      rig.advance(i * 1_000);
+    }
+    return { ids, window: { from, to: new Date(rig.clock.now + 1).toISOString() } };
+  }
+
+  it('finds nothing to report when usage, charges and the ledger agree', async () => {
+    rig = await billingRig();
+    const { window } = await billedSessions();
+    const report = await rig.reconciler.run(window);
+    assert.equal(report.sessionsChecked, 3);
+    assert.equal(report.matched, 3);
+    assert.deepEqual(report.differences, []);
+    assert.equal(report.totals.usage, report.totals.ledgerDeducted);
+    assert.equal(report.totals.usage, report.totals.charges);
+  });
+
+  it('finds a planted extra deduction, a planted usage cost and a lost ledger entry', async () => {
+    rig = await billingRig();
+    const { ids, window } = await billedSessions();
+    const [a, b, c] = ids as [string, string, string];
+    // 1. Someone charged session a twice for minute 2 under another key.
+    await rig.ledger.deduct({
+      owner: { tenantId: 'puabo', userId: 'ann' },
+      amount: 33_334,
+      idempotencyKey: 'rogue-retry-without-key',
+      description: 'duplicate',
+      category: 'compute',
+      module: 'v-supercore',
+      distribution: [{ shareId: 'platform', account: 'n3xus:platform-treasury', amount: 33_334 }],
+      metadata: { sessionId: a, period: '2' },
+    });
+    // 2. Session b's usage record says one micro-NexCoin less than was billed.
+    assert.ok(rig.backend.file);
+    const raw = new Database(rig.backend.file);
+    try {
+      raw.prepare('UPDATE usage SET cost = cost - 1 WHERE session_id = ?').run(b);
+      // 3. Session c's first charge is marked charged, but under a transaction the ledger never saw.
+      raw
+        .prepare(
+          "UPDATE billing_charges SET idempotency_key = 'v-supercore:charge:lost' WHERE session_id = ? AND period = 0",
+        )
+        .run(c);
+    } finally {
+      raw.close();
+    }
+    const report = await rig.reconciler.run(window);
+    const kinds = (id: string) =>
+      report.differences
+        .filter((d) => d.sessionId === id)
+        .map((d) => d.kind)
+        .sort();
+    assert.deepEqual(kinds(a), ['ledger-entry-without-charge', 'usage-vs-ledger']);
+    assert.deepEqual(kinds(b), ['usage-vs-charges', 'usage-vs-ledger']);
+    assert.deepEqual(kinds(c), ['charge-without-ledger-entry', 'ledger-entry-without-charge']);
+    const extra = report.differences.find((d) => d.sessionId === a && d.kind === 'usage-vs-ledger');
+    assert.equal((extra?.actual ?? 0) - (extra?.expected ?? 0), 33_334);
+    assert.match(
+      report.differences.find((d) => d.sessionId === c && d.kind === 'ledger-entry-without-charge')?.detail ??
+        '',
+      new RegExp(chargeKey(c, 0)),
+    );
+    assert.equal(report.matched, 0);
+  });
+
+  it('reports charges still owed', async () => {
+    rig = await billingRig({ policy: { reservePeriods: 1 } });
+    const p = { userId: 'dee', tenantId: 'civic-commons', subscription: 'enterprise' };
+    await rig.ledger.credit(p, 8_334, 'fund');
+    const s = await rig.lifecycle.create(p, 'basic');
+    rig.advance(2 * MIN);
+    await rig.metering.runCycle();
+    const report = await rig.reconciler.run();
+    const owed = report.differences.filter((d) => d.sessionId === s.sessionId);
+    assert.deepEqual(
+      owed.map((d) => [d.kind, d.actual]),
+      [['outstanding', 8_334]],
+    );
+  });
+});

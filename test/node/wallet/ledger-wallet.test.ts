@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
+import { SQLITE_MIGRATIONS } from '../../../backend-adapter/canon/sqlite-migrations.ts';
+import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
+import { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
+import { createTestDatabase, randomName, rawPostgres, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { describeWalletContract } from './wallet-contract.ts';
+
+async function tempFile(): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'vsc-ledger-'));
+  return { dir, file: join(dir, 'canon.sqlite') };
+}
+
+let db: TestDatabase | undefined;
+before(async () => {
+  db = await createTestDatabase();
+});
+after(async () => {
+  await db?.drop();
+});
+function url(): string {
+  if (!db) throw new Error('the test database was not created (see the before hook)');
+  return db.url;
+}
+
+describeWalletContract('embedded ledger on SQLite', async () => {
+  const { dir, file } = await tempFile();
+  const wallet = await LedgerWallet.openSqlite(file);
+  const others: LedgerWallet[] = [];
+  return {
+    wallet,
+    fund: async (owner, amount) => void (await wallet.credit(owner, amount, `fund-${Math.random()}`)),
+    second: async () => {
+      const other = await LedgerWallet.openSqlite(file);
+      others.push(other);
+      return other;
+    },
+    async cleanup() {
+      const audit = await wallet.audit();
+      assert.equal(audit.unbalancedTransactions, 0);
+      assert.equal(audit.walletBalanceMismatches, 0);
+      assert.equal(audit.postingsTotal, 0n);
+      await wallet.close().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeWalletContract('embedded ledger on PostgreSQL', async () => {
+  const schema = randomName('ledger');
+  const wallet = await LedgerWallet.openPostgres(url(), { schema });
+  return {
+    wallet,
+    fund: async (owner, amount) => void (await wallet.credit(owner, amount, `fund-${Math.random()}`)),
+    second: () => LedgerWallet.openPostgres(url(), { schema }),
+    async cleanup() {
+      const audit = await wallet.audit();
+      assert.equal(audit.unbalancedTransactions, 0);
+      assert.equal(audit.walletBalanceMismatches, 0);
+      assert.equal(audit.postingsTotal, 0n);
+      await wallet.close().catch(() => undefined);
+      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    },
+  };
+});
+
+describe('embedded ledger, beyond the contract', () => {
+  it('lives in Canon Memory’s own database file beside Canon’s tables, versioned on its own', async () => {
+    const { dir, file } = await tempFile();
+    const canon = new SqliteCanonStore(file);
+    const wallet = await LedgerWallet.openSqlite(file, { openingBalance: 7_000_000 });
+    try {
+      assert.equal(await wallet.balance({ tenantId: 't', userId: 'u' }), 7_000_000);
+      const raw = new Database(file, { readonly: true });
+      try {
+        const tables = raw
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+          .all()
+          .map((r) => (r as { name: string }).name);
+        for (const t of [
+          'sessions',
+          'canon_records',
+          'ledger_accounts',
+          'ledger_transactions',
+          'ledger_postings',
+        ]) {
+          assert.ok(tables.includes(t), t);
+        }
+        assert.deepEqual(
+          raw.prepare("SELECT version FROM component_migrations WHERE component = 'ledger'").all(),
+          [{ version: 1 }],
+        );
+        // Canon's own version list is untouched by the ledger.
+        assert.equal(canon.schemaVersion(), Math.max(...SQLITE_MIGRATIONS.map((m) => m.version)));
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await wallet.close();
+      await canon.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('grants the opening balance once per wallet, even to two ledgers opening it together', async () => {
+    const { dir, file } = await tempFile();
+    const a = await LedgerWallet.openSqlite(file, { openingBalance: 1_000 });
+    const b = await LedgerWallet.openSqlite(file, { openingBalance: 1_000 });
+    try {
+      const owner = { tenantId: 't', userId: 'u' };
+      await Promise.all([a.balance(owner), b.balance(owner), a.balance(owner)]);
+      assert.equal(await a.balance(owner), 1_000);
+      assert.equal((await a.listEntries(owner)).length, 1);
+    } finally {
+      await a.close();
+      await b.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to rewrite or delete an entry (append-only), and a negative wallet (database check)', async () => {
+    const { dir, file } = await tempFile();
+    const wallet = await LedgerWallet.openSqlite(file, { openingBalance: 10 });
+    const owner = { tenantId: 't', userId: 'u' };
+    await wallet.balance(owner);
+    await wallet.close();
+    const raw = new Database(file);
+    try {
+      assert.throws(() => raw.prepare('UPDATE ledger_transactions SET amount = 1').run(), /append-only/);
+      assert.throws(() => raw.prepare('DELETE FROM ledger_postings').run(), /append-only/);
+      assert.throws(
+        () => raw.prepare("UPDATE ledger_accounts SET balance = -1 WHERE kind = 'wallet'").run(),
+        /CHECK constraint/,
+      );
+    } finally {
+      raw.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('never writes a user id into the books, and erasure leaves them complete under the pseudonym', async () => {
+    const { dir, file } = await tempFile();
+    const wallet = await LedgerWallet.openSqlite(file, { openingBalance: 5_000 });
+    const owner = { tenantId: 'puabo', userId: 'alice-7f3e9' };
+    try {
+      await wallet.deduct({
+        owner,
+        amount: 1_000,
+        idempotencyKey: 'v-supercore:charge:s1:0',
+        description: 'v-SuperCore basic - 1 min active',
+        category: 'compute',
+        module: 'v-supercore',
+        distribution: [{ shareId: 'creators', account: 'tenant:puabo:creator-pool', amount: 1_000 }],
+        metadata: { sessionId: 's1', period: '0' },
+      });
+      const dump = (): string => {
+        const raw = new Database(file, { readonly: true });
+        try {
+          return ['ledger_transactions', 'ledger_postings', 'ledger_accounts']
+            .map((t) =>
+              JSON.stringify(raw.prepare(`SELECT * FROM ${t}`).all(), (_k, v: unknown) =>
+                typeof v === 'bigint' ? Number(v) : v,
+              ),
+            )
+            .join('\n');
+        } finally {
+          raw.close();
+        }
+      };
+      assert.ok(!dump().includes('alice-7f3e9'), 'append-only tables hold subject references only');
+      const erased = await wallet.eraseOwner(owner, 'subj_0123456789abcdef0123456789abcdef');
+      assert.equal(erased.walletsPseudonymised, 1);
+      const pseudonymous = { tenantId: 'puabo', userId: 'subj_0123456789abcdef0123456789abcdef' };
+      assert.equal(await wallet.balance(pseudonymous), 4_000);
+      assert.deepEqual(
+        (await wallet.listEntries(pseudonymous)).map((e) => [e.kind, e.amount, e.owner.userId]),
+        [
+          ['credit', 5_000, pseudonymous.userId],
+          ['deduct', 1_000, pseudonymous.userId],
+        ],
+      );
+      assert.deepEqual(await wallet.listEntries(owner), []);
+      const raw = new Database(file, { readonly: true });
+      try {
+        assert.ok(
+          !JSON.stringify(raw.prepare('SELECT * FROM ledger_subjects').all()).includes('alice-7f3e9'),
+        );
+      } finally {
+        raw.close();
+      }
+      // The same id coming back later is a new subject with a new wallet.
+      assert.equal(await wallet.balance(owner), 5_000);
+      assert.equal((await wallet.audit()).unbalancedTransactions, 0);
+    } finally {
+      await wallet.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shares a PostgreSQL schema with Canon Memory and refuses newer ledger versions', async () => {
+    const schema = randomName('ledger_canon');
+    const canon = await PostgresCanonStore.open(url(), { schema });
+    const wallet = await LedgerWallet.openPostgres(url(), { schema });
+    try {
+      const sql = rawPostgres(url(), schema);
+      const tables = (
+        await sql('SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()')
+      ).map((r) => r.table_name);
+      for (const t of ['sessions', 'ledger_transactions']) assert.ok(tables.includes(t), t);
+      const types = await sql(
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'ledger_postings' AND column_name = 'amount'",
+      );
+      assert.deepEqual(types, [{ data_type: 'bigint' }]);
+      await sql("INSERT INTO component_migrations VALUES ('ledger', 99, now())");
+      await assert.rejects(
+        LedgerWallet.openPostgres(url(), { schema }),
+        /ledger tables are at schema version 99/,
+      );
+    } finally {
+      await wallet.close();
+      await canon.close();
+      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+});

@@ -1,0 +1,134 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AiService } from './ai/ai-service.ts';
+import { HttpNexusAi } from './ai/http-nexus-ai.ts';
+import { EmbeddedNexusAi, type NexusAi } from './ai/nexus-ai.ts';
+import type { Analytics } from './analytics/analytics.ts';
+import { FileAnalytics } from './analytics/file-analytics.ts';
+import { HttpAnalytics } from './analytics/http-analytics.ts';
+import { SessionAnalytics } from './analytics/session-analytics.ts';
+import type { CanonStore } from './canon/canon-store.ts';
+import type { AdapterConfig } from './config.ts';
+import { ContentService } from './content/content-service.ts';
+import type { ContentStore } from './content/content-store.ts';
+import { HttpContentStore } from './content/http-content-store.ts';
+import { LocalContentStore } from './content/local-content-store.ts';
+import type { SessionLifecycle } from './lifecycle/session-lifecycle.ts';
+import type { AdapterMetrics } from './observability/prometheus-metrics.ts';
+import type { SessionSampler } from './observability/session-sampler.ts';
+import { PrivacyService, type PersonalDataHolder } from './privacy/privacy-service.ts';
+
+/** v-analytics: the HTTP adapter with ANALYTICS_URL, else the local file; drops feed the Prometheus counter. */
+export function openAnalytics(
+  config: AdapterConfig,
+  metrics: Pick<AdapterMetrics, 'analyticsEventsDropped'>,
+): Analytics {
+  const onDrop = (reason: string, count: number) => metrics.analyticsEventsDropped.inc({ reason }, count);
+  const settings = config.integrations.analytics;
+  return settings.url
+    ? new HttpAnalytics({
+        url: settings.url,
+        token: settings.token,
+        maxQueue: settings.maxQueue,
+        maxBatch: settings.batchSize,
+        onDrop,
+      })
+    : new FileAnalytics(join(config.dataDir, 'analytics', 'events.jsonl'), {
+        maxQueue: settings.maxQueue,
+        onDrop,
+      });
+}
+
+export interface Integrations {
+  ai: AiService;
+  content: ContentService;
+  privacy: PrivacyService;
+  sessionAnalytics: SessionAnalytics;
+  close(): Promise<void>;
+}
+
+/**
+ * N.E.X.U.S AI, v-content and privacy, each its embedded default unless configured otherwise, plus the
+ * periodic session metrics for v-analytics and the AI's health monitor.
+ */
+export function startIntegrations(deps: {
+  config: AdapterConfig;
+  canon: CanonStore;
+  lifecycle: SessionLifecycle;
+  sampler: SessionSampler;
+  analytics: Analytics;
+  logger: Logger;
+  /** Other holders of personal data for export and erasure (e.g. the wallet). */
+  personalDataHolders?: PersonalDataHolder[];
+}): Integrations {
+  const { config, canon, lifecycle, sampler, analytics, logger } = deps;
+  const settings = config.integrations;
+
+  const sessionAnalytics = new SessionAnalytics({
+    analytics,
+    canon,
+    sampler,
+    intervalMs: settings.analytics.metricsIntervalMs,
+  });
+  sessionAnalytics.start();
+
+  const embedded = new EmbeddedNexusAi();
+  const nexus: NexusAi = settings.ai.url
+    ? new HttpNexusAi(
+        {
+          url: settings.ai.url,
+          token: settings.ai.token,
+          timeoutMs: settings.ai.timeoutMs,
+          onFallback: (operation, reason) =>
+            logger.warn({ operation, reason }, 'N.E.X.U.S AI unavailable; the embedded model answered'),
+        },
+        embedded,
+      )
+    : embedded;
+  const ai = new AiService({
+    ai: nexus,
+    canon,
+    sampler,
+    lifecycle,
+    analytics,
+    logger,
+    mode: settings.ai.remediation,
+  });
+  ai.start(settings.ai.monitorIntervalMs);
+
+  const store: ContentStore = settings.content.url
+    ? new HttpContentStore({
+        url: settings.content.url,
+        token: settings.content.token,
+        timeoutMs: settings.content.timeoutMs,
+      })
+    : new LocalContentStore(join(config.dataDir, 'content'));
+  const content = new ContentService({
+    store,
+    canon,
+    sessionsRoot: join(config.dataDir, 'sessions'),
+    stagingDir: join(config.dataDir, 'content-staging'),
+    maxFileBytes: settings.content.maxFileBytes,
+    analytics,
+  });
+
+  const privacy = new PrivacyService({
+    canon,
+    lifecycle,
+    content: store,
+    analytics,
+    holders: deps.personalDataHolders,
+    logger,
+  });
+
+  return {
+    ai,
+    content,
+    privacy,
+    sessionAnalytics,
+    async close() {
+      ai.stop();
+      sessionAnalytics.stop();
+    },
+  };
+}

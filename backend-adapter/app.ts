@@ -12,7 +12,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { HandshakeReportSchema } from '../protocol/api.ts';
 import { API_PREFIX, HANDSHAKE } from '../protocol/handshake.ts';
-import { STREAM_SUBPROTOCOL } from '../protocol/stream.ts';
+import { negotiateStreamVersion, streamSubprotocol } from '../protocol/stream.ts';
 import type { Analytics } from './analytics/analytics.ts';
 import { ApiError } from './api-error.ts';
 import { requireCaller } from './api/authenticate.ts';
@@ -20,9 +20,18 @@ import { registerDevLoginRoute } from './api/dev-login-routes.ts';
 import { installErrorHandling, sendError } from './api/error-handler.ts';
 import { registerLiveEventsRoute } from './api/live-events-route.ts';
 import { registerPreferencesRoutes } from './api/preferences-routes.ts';
+import { registerAiRoutes } from './api/ai-routes.ts';
+import { registerContentRoutes } from './api/content-routes.ts';
+import { registerPrivacyRoutes } from './api/privacy-routes.ts';
+import type { Integrations } from './integrations.ts';
 import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerSessionRoutes } from './api/session-routes.ts';
+import { registerBillingRoutes } from './api/billing-routes.ts';
+import type { Billing } from './billing/start-billing.ts';
 import { registerStreamRoute } from './api/stream-route.ts';
+import { registerWorkspaceRoutes } from './api/workspace-routes.ts';
+import type { WorkspaceService } from './workspaces/workspace-service.ts';
+import type { WorkspaceViewers } from './workspaces/workspace-viewers.ts';
 import type { LocalIssuer } from './auth/local-issuer.ts';
 import type { Authenticator } from './auth/principal.ts';
 import type { CanonStore } from './canon/canon-store.ts';
@@ -49,8 +58,14 @@ export interface AppDeps {
   streams: StreamStats;
   metrics: AdapterMetrics;
   analytics: Analytics;
+  /** N.E.X.U.S AI, v-content and privacy (integrations.ts). */
+  integrations: Pick<Integrations, 'ai' | 'content' | 'privacy'>;
   /** Present when several replicas share Redis: readiness and the 55 check depend on it. */
   redisPing?: () => Promise<boolean>;
+  /** NexCoin billing and tenant/phase governance: usage and invoice routes, costs, the 45/17 checks. */
+  billing?: Billing;
+  /** Collaborative workspaces: the routes, and who may stream a shared session with which input rights. */
+  workspaces?: { service: WorkspaceService; viewers: WorkspaceViewers };
 }
 
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -117,7 +132,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(websocket, {
     options: {
       maxPayload: STREAM_MESSAGE_LIMIT_BYTES,
-      handleProtocols: (protocols) => (protocols.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
+      // Stream version negotiation: the highest version both ends speak (see protocol/stream.ts).
+      handleProtocols: (protocols) => {
+        const version = negotiateStreamVersion(protocols);
+        return version === null ? false : streamSubprotocol(version);
+      },
     },
   });
 
@@ -147,12 +166,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             policy: deps.config.policy,
             timeoutCheckIntervalMs: deps.config.timeoutCheckIntervalMs,
             redisPing: deps.redisPing,
+            governance: deps.billing,
           }),
         );
-        registerSessionRoutes(guarded, deps.lifecycle, deps.metrics);
+        registerSessionRoutes(guarded, deps.lifecycle, deps.metrics, deps.billing);
+        if (deps.billing) registerBillingRoutes(guarded, deps.billing.statements);
         registerLiveEventsRoute(guarded, deps);
         registerPreferencesRoutes(guarded, deps.canon);
         registerResourceRoutes(guarded, { ...deps, policy: deps.config.policy });
+        registerAiRoutes(guarded, deps.integrations.ai);
+        registerContentRoutes(guarded, deps.integrations.content);
+        registerPrivacyRoutes(guarded, deps.integrations.privacy);
+        if (deps.workspaces) registerWorkspaceRoutes(guarded, deps.workspaces.service);
       });
     },
     { prefix: API_PREFIX },

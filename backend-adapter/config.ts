@@ -1,6 +1,9 @@
 import { join, resolve } from 'node:path';
-import { SUBSCRIPTIONS, type Subscription } from '../protocol/session-states.ts';
+import { SUBSCRIPTIONS, TIER_IDS, type Subscription, type TierId } from '../protocol/session-states.ts';
+import { loadBillingConfig, type BillingConfig } from './billing/billing-config.ts';
+import { PHASE_TABLE } from './governance/deployment-phase.ts';
 import { DEFAULT_POLICY, type LifecyclePolicy } from './lifecycle/lifecycle-policy.ts';
+import { loadIntegrationsConfig, type IntegrationsConfig } from './integrations-config.ts';
 
 /** Everything the adapter reads from its environment; documented in README.md. */
 export interface AdapterConfig {
@@ -15,6 +18,9 @@ export interface AdapterConfig {
   /** Serves a static site at `/` (the dev harness), with index.html for client-side routes. */
   staticSite?: StaticSiteConfig;
   runtime: LocalRuntimeConfig;
+  /** RUNTIME: desktops as local processes (embedded default) or as pods in a Kubernetes cluster. */
+  runtimeKind: 'local' | 'kubernetes';
+  kubernetes: KubernetesRuntimeConfig;
   logLevel: string;
   /** PostgreSQL connection string; Canon Memory is embedded SQLite in DATA_DIR when absent. */
   canonDatabaseUrl?: string;
@@ -26,6 +32,10 @@ export interface AdapterConfig {
   timeoutCheckIntervalMs: number;
   /** Mutating API calls per user per minute. */
   rateLimitPerMinute: number;
+  /** NexCoin billing, the tenant registry and the deployment phase (billing/billing-config.ts). */
+  billing: BillingConfig;
+  /** v-analytics, N.E.X.U.S AI, v-content (integrations-config.ts). */
+  integrations: IntegrationsConfig;
 }
 
 export interface AuthConfig {
@@ -50,6 +60,30 @@ export interface LocalRuntimeConfig {
   terminal: string;
   /** How long a desktop may take to accept connections before the launch fails. */
   startTimeoutMs: number;
+  /** The session agent's entry (TypeScript through tsx, or a bundled .mjs); session-agent/main.ts by default. */
+  agentEntry?: string;
+}
+
+export interface KubernetesRuntimeConfig {
+  /** KUBECONFIG: a kubeconfig file; absent inside a cluster (the pod's service account is used). */
+  kubeconfigPath?: string;
+  namespace: string;
+  /** The session image (session-agent/Dockerfile). */
+  image: string;
+  /** StorageClass of the home volumes: the encrypted one (AES-256 at rest). */
+  storageClass: string;
+  /** Ready desktops kept per tier so a launch skips pod start-up. */
+  warmPool: Partial<Record<TierId, number>>;
+  /** A session paused this long is hibernated: pod deleted, home volume kept. */
+  hibernateAfterMs: number;
+  /** A launch whose pod is not ready by then fails (and everything it created is deleted). */
+  startTimeoutMs: number;
+  /** A pod no node can take fails the launch after this long. */
+  unschedulableTimeoutMs: number;
+  /** What happens to a terminated session's home volume. */
+  pvcRetention: 'delete' | 'retain';
+  /** The uid the desktop runs as (non-root). */
+  runAsUser: number;
 }
 
 export class ConfigError extends Error {
@@ -111,11 +145,63 @@ function jwksConfig(env: NodeJS.ProcessEnv): AuthConfig['jwks'] {
   return { url: jwksUrl, issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE };
 }
 
+/** WARM_POOL="basic=2,standard=1": ready desktops kept per tier. */
+function warmPool(env: NodeJS.ProcessEnv): Partial<Record<TierId, number>> {
+  const pool: Partial<Record<TierId, number>> = {};
+  for (const part of (env.WARM_POOL ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [tier, size] = part.split('=').map((s) => s.trim());
+    const n = Number(size);
+    if (!tier || !(TIER_IDS as readonly string[]).includes(tier) || !Number.isInteger(n) || n < 0 || n > 50) {
+      throw new ConfigError(
+        `WARM_POOL must look like "basic=2,standard=1" (tiers: ${TIER_IDS.join(', ')}), got "${part}"`,
+      );
+    }
+    pool[tier as TierId] = n;
+  }
+  return pool;
+}
+
+function kubernetesConfig(env: NodeJS.ProcessEnv, transitionTimeoutMs: number): KubernetesRuntimeConfig {
+  // The runtime's own deadline sits below the lifecycle's, so a launch that fails cleans up after itself.
+  const startTimeoutMs = integer(
+    env,
+    'K8S_START_TIMEOUT_MS',
+    Math.max(100, Math.floor(transitionTimeoutMs * 0.8)),
+    100,
+    3_600_000,
+  );
+  if (env.RUNTIME === 'kubernetes' && startTimeoutMs >= transitionTimeoutMs) {
+    throw new ConfigError('K8S_START_TIMEOUT_MS must be below TRANSITION_TIMEOUT_MS');
+  }
+  return {
+    kubeconfigPath: env.KUBECONFIG || undefined,
+    namespace: env.K8S_NAMESPACE || 'v-supercore',
+    image: env.SESSION_IMAGE || 'ghcr.io/n3xus/v-supercore-session:0.1.0',
+    storageClass: env.SESSION_STORAGE_CLASS || 'v-supercore-encrypted',
+    warmPool: warmPool(env),
+    hibernateAfterMs: integer(env, 'HIBERNATE_AFTER_MS', 30 * 60_000, 1000, 30 * 24 * 3_600_000),
+    startTimeoutMs,
+    unschedulableTimeoutMs: integer(
+      env,
+      'K8S_UNSCHEDULABLE_TIMEOUT_MS',
+      Math.min(15_000, startTimeoutMs),
+      100,
+      3_600_000,
+    ),
+    pvcRetention: oneOf(env, 'PVC_RETENTION', ['delete', 'retain'] as const, 'delete'),
+    runAsUser: integer(env, 'SESSION_RUN_AS_USER', 1000, 1, 2_147_483_647),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
   const origins = env.CORS_ORIGINS?.trim();
   const dataDir = resolve(env.DATA_DIR || '.data');
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
   const limits = DEFAULT_POLICY.limits;
+  const billing = loadBillingConfig(env);
   return {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -127,7 +213,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
       windowManager: env.DESKTOP_WM || 'openbox',
       terminal: env.DESKTOP_TERMINAL || 'xterm',
       startTimeoutMs: integer(env, 'DESKTOP_START_TIMEOUT_MS', 15000, 500, 600000),
+      agentEntry: env.SESSION_AGENT_ENTRY || undefined,
     },
+    runtimeKind: oneOf(env, 'RUNTIME', ['local', 'kubernetes'] as const, 'local'),
+    kubernetes: kubernetesConfig(
+      env,
+      integer(env, 'TRANSITION_TIMEOUT_MS', DEFAULT_POLICY.transitionTimeoutMs, 100, 3_600_000),
+    ),
     logLevel: env.LOG_LEVEL || 'info',
     canonDatabaseUrl: url(env, 'CANON_DATABASE_URL', ['postgres:', 'postgresql:']),
     redis: redisUrl ? { url: redisUrl, prefix: env.REDIS_PREFIX || 'v-supercore:' } : undefined,
@@ -140,6 +232,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
       ...DEFAULT_POLICY,
       limits: {
         ...limits,
+        // The deployment phase's concurrent-session ceiling (3.0: 100, 3.5: 1,000, 4.0: 10,000), cluster-wide.
+        cluster: { ...limits.cluster, maxSessions: PHASE_TABLE[billing.phase].maxConcurrentSessions },
         maxLiveSessionsPerUser: integer(
           env,
           'MAX_SESSIONS_PER_USER',
@@ -173,5 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
     },
     timeoutCheckIntervalMs: integer(env, 'TIMEOUT_CHECK_INTERVAL_MS', 15_000, 100, 3_600_000),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
+    billing,
+    integrations: loadIntegrationsConfig(env),
   };
 }

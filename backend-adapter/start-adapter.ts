@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import type { Analytics } from './analytics/analytics.ts';
-import { FileAnalytics } from './analytics/file-analytics.ts';
+import { tapPublishes, trackLifecycle } from './analytics/session-analytics.ts';
 import { buildApp } from './app.ts';
 import { JwksAuthenticator } from './auth/jwks-authenticator.ts';
 import { LocalIssuer } from './auth/local-issuer.ts';
 import type { Authenticator } from './auth/principal.ts';
+import { openBilling, type Billing } from './billing/start-billing.ts';
 import type { CanonStore } from './canon/canon-store.ts';
 import { PostgresCanonStore } from './canon/postgres-canon-store.ts';
 import { SqliteCanonStore } from './canon/sqlite-canon-store.ts';
@@ -13,6 +14,10 @@ import type { AdapterConfig } from './config.ts';
 import { InProcessSessionEventBus } from './events/in-process-session-event-bus.ts';
 import { RedisSessionEventBus } from './events/redis-session-event-bus.ts';
 import type { SessionEventBus } from './events/session-event-bus.ts';
+import { RedisWorkspaceEventBus } from './events/redis-workspace-event-bus.ts';
+import { InProcessWorkspaceEventBus, type WorkspaceEventBus } from './events/workspace-event-bus.ts';
+import { WorkspaceService } from './workspaces/workspace-service.ts';
+import { WorkspaceViewers } from './workspaces/workspace-viewers.ts';
 import { SessionLifecycle } from './lifecycle/session-lifecycle.ts';
 import { InProcessSessionLocks } from './locks/in-process-session-locks.ts';
 import { RedisSessionLocks } from './locks/redis-session-locks.ts';
@@ -21,11 +26,13 @@ import { createLogger } from './logging/logger.ts';
 import { AdapterMetrics } from './observability/prometheus-metrics.ts';
 import { SessionSampler } from './observability/session-sampler.ts';
 import { StreamStats } from './observability/stream-stats.ts';
+import { KubernetesRuntime } from './runtime/kubernetes/kubernetes-runtime.ts';
 import { LocalDesktopRuntime } from './runtime/local/local-desktop-runtime.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import { DEFAULT_PREFERENCES } from '../protocol/preferences-defaults.ts';
 import type { Preferences } from '../protocol/preferences.ts';
 import { findTier } from './tiers/tier-catalogue.ts';
+import { openAnalytics, startIntegrations, type Integrations } from './integrations.ts';
 
 export interface RunningAdapter {
   url: string;
@@ -36,6 +43,10 @@ export interface RunningAdapter {
   issuer: LocalIssuer | undefined;
   sampler: SessionSampler;
   analytics: Analytics;
+  /** N.E.X.U.S AI, v-content, privacy. */
+  integrations: Integrations;
+  /** NexCoin billing, tenant and phase governance. */
+  billing: Billing;
   /** Stops serving. Desktops keep running: sessions survive a restart and are reconciled at the next start. */
   close(): Promise<void>;
 }
@@ -63,8 +74,17 @@ export async function startAdapter(
       ? await PostgresCanonStore.open(config.canonDatabaseUrl)
       : new SqliteCanonStore(join(config.dataDir, 'canon.sqlite'));
     closers.push(() => canon.close());
+    const billing = await openBilling({
+      config: config.billing,
+      canon,
+      canonDatabaseUrl: config.canonDatabaseUrl,
+      dataDir: config.dataDir,
+      logger,
+    });
+    closers.push(() => billing.close());
 
     let events: SessionEventBus = new InProcessSessionEventBus();
+    let workspaceEvents: WorkspaceEventBus = new InProcessWorkspaceEventBus();
     let locks: SessionLocks = new InProcessSessionLocks();
     let redisPing: (() => Promise<boolean>) | undefined;
     if (config.redis) {
@@ -77,32 +97,71 @@ export async function startAdapter(
       });
       events = redisEvents;
       locks = redisLocks;
+      try {
+        workspaceEvents = await RedisWorkspaceEventBus.connect(config.redis.url, {
+          prefix: config.redis.prefix,
+        });
+      } catch (error) {
+        await Promise.allSettled([redisEvents.close(), redisLocks.close()]);
+        throw error;
+      }
       redisPing = () => redisEvents.ping();
     }
     closers.push(
       () => events.close(),
       () => locks.close(),
+      () => workspaceEvents.close(),
     );
 
     const issuer = config.auth.jwks ? undefined : await LocalIssuer.open(config.auth.keyFile);
     const auth: Authenticator = config.auth.jwks
       ? new JwksAuthenticator(config.auth.jwks)
       : (issuer as LocalIssuer);
-    const runtime = options.runtime ?? new LocalDesktopRuntime(config.runtime, join(config.dataDir, 'sessions'));
-    const lifecycle = new SessionLifecycle({ canon, runtime, events, locks, policy: config.policy, logger });
-    await lifecycle.reconcile();
-
     const metrics = new AdapterMetrics(canon);
     closers.push(async () => metrics.registry.clear());
+    // v-analytics before the lifecycle, which reports each state change it makes (exactly once per change).
+    const analytics = openAnalytics(config, metrics);
+    closers.push(() => analytics.flush());
+
+    let runtime = options.runtime;
+    if (!runtime && config.runtimeKind === 'kubernetes') {
+      const kubernetes = await KubernetesRuntime.open(config.kubernetes, logger);
+      closers.push(() => kubernetes.close());
+      runtime = kubernetes;
+    }
+    runtime ??= new LocalDesktopRuntime(config.runtime, join(config.dataDir, 'sessions'));
+    const lifecycle = new SessionLifecycle({
+      canon,
+      runtime,
+      events: tapPublishes(events, (e) => trackLifecycle(analytics, e)),
+      locks,
+      policy: config.policy,
+      logger,
+      gate: billing.gate,
+    });
+    await lifecycle.reconcile();
+
     events.subscribe((e) => metrics.sessionTransitions.inc({ to: e.session.state }));
     const streams = new StreamStats();
     const sampler = new SessionSampler({ canon, runtime, streams, logger });
     sampler.start();
     closers.push(async () => sampler.stop());
-    const analytics = new FileAnalytics(join(config.dataDir, 'analytics', 'events.jsonl'));
-    closers.push(() => analytics.flush());
+    const integrations = startIntegrations({
+      config,
+      canon,
+      lifecycle,
+      sampler,
+      analytics,
+      logger,
+      personalDataHolders: [billing.privacy],
+    });
+    closers.push(() => integrations.close());
+    billing.start(lifecycle, events, analytics);
     sampler.onSample((s) => {
       if (s.streamLatencyMs !== null) metrics.streamLatency.observe(s.streamLatencyMs);
+      const quality = sampler.streamQualityOf(s.sessionId);
+      if (quality === null) metrics.streamQuality.remove({ session: s.sessionId });
+      else metrics.streamQuality.set({ session: s.sessionId }, quality);
     });
 
     // Idle timeout: the user's preference, never above the tier's bound.
@@ -120,6 +179,14 @@ export async function startAdapter(
     timeouts.unref();
     closers.push(async () => clearInterval(timeouts));
 
+    // Collaborative workspaces: every replica re-gates or closes its own viewers on every change.
+    const workspaceViewers = new WorkspaceViewers();
+    const workspaces = {
+      service: new WorkspaceService({ canon, lifecycle, events: workspaceEvents, logger }),
+      viewers: workspaceViewers,
+    };
+    workspaceEvents.subscribe((e) => workspaceViewers.apply(e.workspace));
+
     const app = await buildApp({
       config,
       logger,
@@ -133,7 +200,10 @@ export async function startAdapter(
       streams,
       metrics,
       analytics,
+      integrations,
       redisPing,
+      billing,
+      workspaces,
     });
     closers.push(() => app.close());
     await app.listen({ host: config.host, port: config.port });
@@ -148,6 +218,8 @@ export async function startAdapter(
       issuer,
       sampler,
       analytics,
+      integrations,
+      billing,
       close: () => closeAll(closers),
     };
   } catch (error) {

@@ -14,6 +14,7 @@ export const ERRORS = {
   UNKNOWN_TIER: { status: 400, message: 'That resource tier does not exist.' },
   TIER_NOT_ALLOWED: { status: 403, message: 'Your subscription does not include that tier.' },
   QUOTA_EXCEEDED: { status: 403, message: 'A resource quota would be exceeded.' },
+  BALANCE_TOO_LOW: { status: 402, message: 'Your NexCoin balance does not cover the first billing period.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; try again shortly.' },
   NOT_READY: { status: 503, message: 'The service is not ready.' },
   ILLEGAL_TRANSITION: { status: 409, message: 'The session is not in a state that allows this.' },
@@ -29,6 +30,14 @@ export const ERRORS = {
   UPSTREAM_TIMEOUT: { status: 504, message: 'The desktop did not answer in time.' },
   UPSTREAM_REFUSED: { status: 502, message: 'The desktop refused the connection.' },
   UPSTREAM_ABORTED: { status: 499, message: 'The stream was stopped.' },
+  FILE_NAME_INVALID: { status: 400, message: 'That file name is not accepted.' },
+  FILE_NOT_FOUND: { status: 404, message: 'No such file.' },
+  ADMIN_REQUIRED: { status: 403, message: 'Only an admin of the tenant may do this for another user.' },
+  ERASURE_BLOCKED: { status: 409, message: 'The erasure could not be completed; it is safe to try again.' },
+  WORKSPACE_NOT_FOUND: { status: 404, message: 'No such workspace.' },
+  WORKSPACE_OWNER_REQUIRED: { status: 403, message: "Only the workspace's owner may do this." },
+  WORKSPACE_CONFLICT: { status: 409, message: 'The workspace is not in a state that allows this.' },
+  INVITATION_NOT_FOUND: { status: 404, message: 'There is no pending invitation for you in that workspace.' },
   INTERNAL: { status: 500, message: 'Something went wrong on the server.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

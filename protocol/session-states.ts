@@ -2,7 +2,8 @@
 
 /**
  * IMVU lifecycle states. Genesis covers `requested` and `provisioning`; Termination covers
- * `terminating` and `terminated`; `failed` carries a reason.
+ * `terminating` and `terminated`; `failed` carries a reason. `paused` keeps the desktop's memory;
+ * `hibernated` (a runtime that hibernates, e.g. Kubernetes, after a while paused) keeps its disk only.
  */
 export const SESSION_STATES = [
   'requested',
@@ -10,6 +11,7 @@ export const SESSION_STATES = [
   'active',
   'pausing',
   'paused',
+  'hibernated',
   'resuming',
   'terminating',
   'terminated',

@@ -31,6 +31,11 @@ export const SessionSchema = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   canonTimestamp: Type.String({ format: 'date-time' }),
   handshake: Type.Literal('55-45-17'),
+  /**
+   * What the session has cost so far in integer micro-NexCoin: every billing period started up to now at
+   * the session's rates (the final cost once it has ended). Filled in on the session list and reads.
+   */
+  costSoFarMicroNexCoin: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Session = Static<typeof SessionSchema>;
 
@@ -47,5 +52,11 @@ export const TierSchema = Type.Object({
   maxSessionMinutes: Type.Integer({ minimum: 1 }),
   /** Whether the caller's subscription allows it (filled per request by the server). */
   allowed: Type.Optional(Type.Boolean()),
+  /** Paused time (memory and disk kept) is billed at this rate, integer micro-NexCoin per hour. */
+  storageMicroNexCoinPerHour: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** A tier in early access: only tenants with the early-access right (founding tenants) may launch it. */
+  earlyAccess: Type.Optional(Type.Boolean()),
+  /** Why `allowed` is false: subscription, deployment phase, early access or the tenant's configuration. */
+  notAllowedReason: Type.Optional(Type.String()),
 });
 export type Tier = Static<typeof TierSchema>;

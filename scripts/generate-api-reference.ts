@@ -106,16 +106,27 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
   },
   'GET /api/v1/tiers': {
     summary: 'The resource tier catalogue, with `allowed` filled in for the caller’s subscription.',
+    details:
+      '`allowed` also reflects the deployment phase (GPU tiers from phase 3.5), early access (tiers marked `earlyAccess` are for tenants with that right, the founding tenants) and the tenant’s configuration; when it is false, `notAllowedReason` says why. `microNexCoinPerHour` is billed while Active, `storageMicroNexCoinPerHour` while Paused (see [billing.md](billing.md)).',
     errors: [],
   },
   'POST /api/v1/sessions': {
     summary: 'Launch a session (Genesis): requested → provisioning → active.',
     details:
-      'Answers when the desktop is up (`201`, state `active`) or failed (`500 RUNTIME_FAILED`; the session is then `failed` with its `failureReason`). Quotas are checked atomically before anything starts. Not idempotent: every call launches a new session.',
-    errors: ['UNKNOWN_TIER', 'TIER_NOT_ALLOWED', 'QUOTA_EXCEEDED', 'NOT_READY', 'RUNTIME_FAILED'],
+      'Answers when the desktop is up (`201`, state `active`) or failed (`500 RUNTIME_FAILED`; the session is then `failed` with its `failureReason`). Before anything is written or started: the tier must be allowed (subscription, deployment phase, early access, the tenant’s configuration; `403 TIER_NOT_ALLOWED`), the NexCoin balance less what is owed must cover the reserve of billing periods of this and the user’s other running sessions (`402 BALANCE_TOO_LOW`, with `details.balanceMicroNexCoin`, `requiredMicroNexCoin`, `outstandingMicroNexCoin`, `periodSeconds`; `503 NOT_READY` when the wallet does not answer), and the quotas — the tenant’s custom limits and the phase’s concurrent-session ceiling, whose last slots are kept for priority tenants — are checked atomically (`403 QUOTA_EXCEEDED`). Not idempotent: every call launches a new session.',
+    errors: [
+      'UNKNOWN_TIER',
+      'TIER_NOT_ALLOWED',
+      'BALANCE_TOO_LOW',
+      'QUOTA_EXCEEDED',
+      'NOT_READY',
+      'RUNTIME_FAILED',
+    ],
   },
   'GET /api/v1/sessions': {
     summary: 'The caller’s sessions, including terminated and failed ones.',
+    details:
+      'Each session carries `costSoFarMicroNexCoin`: every billing period started so far at its rates (its final cost once ended).',
     errors: [],
   },
   'GET /api/v1/sessions/{id}': {
@@ -138,8 +149,16 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
   },
   'POST /api/v1/sessions/{id}/resume': {
     summary: 'Resume a paused session.',
-    details: 'Only from `paused`; starts a fresh idle period.',
-    errors: ['SESSION_NOT_FOUND', 'ILLEGAL_TRANSITION', 'TRANSITION_IN_PROGRESS', 'RUNTIME_FAILED'],
+    details:
+      'Only from `paused` (or `hibernated`); starts a fresh idle period. The NexCoin balance less what is owed must cover the reserve of billing periods (`402 BALANCE_TOO_LOW`): a session paused by `system:billing` resumes once the wallet is topped up.',
+    errors: [
+      'SESSION_NOT_FOUND',
+      'ILLEGAL_TRANSITION',
+      'TRANSITION_IN_PROGRESS',
+      'BALANCE_TOO_LOW',
+      'NOT_READY',
+      'RUNTIME_FAILED',
+    ],
   },
   'GET /api/v1/events': {
     summary: 'Live events: the caller’s session changes and resource samples as server-sent events.',
@@ -170,6 +189,131 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
     summary: 'Report one Core Web Vitals measurement of the module.',
     details: 'Answers `202 Accepted` with an empty body.',
     errors: [],
+  },
+  'GET /api/v1/sessions/{id}/recommendations': {
+    summary: 'N.E.X.U.S AI on one session: tier recommendation, anomalies and the remediation it would take.',
+    details:
+      '`workload` comes from sustained-utilisation rules with hysteresis (a bigger tier when CPU or memory stayed at ≥ 85 % of the allocation for 80 % of 10 minutes; a smaller one when both stayed ≤ 25 % for 90 % of 30 minutes; a recommendation holds until utilisation really leaves its band). `anomalies` are robust z-score (median/MAD) episodes of CPU, memory, frame rate and latency, plus memory trends. `remediation` is what the health monitor would do: `planned` actions (pausing a runaway session, reconnecting a stream, lowering quality) are not applied by this read; `recommended` ones are advice only. `source` says whether the embedded models or the external service (`AI_URL`) answered. Tenant admins may read their tenant’s sessions.',
+    errors: ['SESSION_NOT_FOUND'],
+  },
+  'GET /api/v1/predictions': {
+    summary:
+      'The caller’s launch forecast: per coming hour, the probability of a launch and the likely tier.',
+    details:
+      '`hours` is 1–168 (default 24), starting with the next full hour (UTC). Learned from the caller’s session history in Canon Memory: an hour-of-day × day-of-week model with recent weeks weighted more. This is what a warm pool would be sized from.',
+    errors: [],
+  },
+  'POST /api/v1/sessions/{id}/files': {
+    summary:
+      'Upload a file into a session: it lands in the desktop’s home directory and is kept privately in v-content.',
+    details:
+      'The body is the raw file (`Content-Type: application/octet-stream`; multipart is not accepted) and the name is the `X-File-Name` header, percent-encoded UTF-8. Names with a path, `..`, control or invisible characters, a leading dot, `-` or `~`, Windows-reserved characters or device names are refused (`400 FILE_NAME_INVALID`); a file larger than `CONTENT_MAX_FILE_BYTES` answers `413 PAYLOAD_TOO_LARGE`. Nothing is written when a request is refused. Only the session’s owner may upload (`404 SESSION_NOT_FOUND` for anyone else, tenant admins included), and only while the session is `active` or `paused` (`409 SESSION_NOT_STREAMABLE`). An existing file of the same name is replaced. Answers `201` with the stored file’s metadata.',
+    errors: [
+      'SESSION_NOT_FOUND',
+      'FILE_NAME_INVALID',
+      'SESSION_NOT_STREAMABLE',
+      'PAYLOAD_TOO_LARGE',
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+  },
+  'GET /api/v1/sessions/{id}/files': {
+    summary: 'The files uploaded to one of the caller’s sessions (also after it ended).',
+    errors: ['SESSION_NOT_FOUND'],
+  },
+  'GET /api/v1/sessions/{id}/files/{name}': {
+    summary: 'Download an uploaded file again, for its owner only.',
+    details:
+      'Answers the bytes as `application/octet-stream` with `Content-Disposition: attachment`, `X-Content-SHA256` and `Cache-Control: private, no-store`. `{name}` is the stored name, URL-encoded.',
+    errors: ['SESSION_NOT_FOUND', 'FILE_NOT_FOUND'],
+  },
+  'GET /api/v1/privacy/export': {
+    summary: 'GDPR/CCPA access: everything v-SuperCore holds about the caller, as one JSON document.',
+    details:
+      'Sessions, their Canon Memory records (state changes, usage), usage records, preferences and their records, resource allocations, uploaded files (metadata), analytics events, and what other holders (e.g. the wallet) contribute. Another person’s id in a record is shown as `another-user`. A tenant admin may pass `userId` for a user of the tenant (`403 ADMIN_REQUIRED` otherwise). Every export is recorded as a `privacy.exported` Canon record.',
+    errors: ['ADMIN_REQUIRED'],
+  },
+  'POST /api/v1/privacy/erase': {
+    summary: 'GDPR/CCPA erasure of the caller (or, for a tenant admin, of `userId` in the tenant).',
+    details:
+      'Needs `{"confirm": true}`. The user’s sessions are ended, their files deleted, their preferences deleted and their analytics events pseudonymised; in Canon Memory their id is replaced by a pseudonym whose link to them is destroyed, so usage and money stay complete (as accounting law requires) without naming them. The answer gives the pseudonym and the `privacy.erased` audit record. `409 ERASURE_BLOCKED` when a session could not be ended or a step failed: the erasure is then incomplete and safe to repeat.',
+    errors: ['ADMIN_REQUIRED', 'ERASURE_BLOCKED'],
+  },
+  'GET /api/v1/usage': {
+    summary:
+      'Usage per session (SuperCoreUsage) with what was charged: the caller’s, or a tenant admin’s whole tenant.',
+    details:
+      'One record per session, launched in `month` (YYYY-MM, UTC) when given: the SuperCoreUsage record once the session has ended (`final: true`, `costMicroNexCoin` is its billed cost), the cost of every period started so far before. `chargedMicroNexCoin` is what the wallet confirmed, `outstandingMicroNexCoin` what is charged but not (yet) confirmed. `balanceMicroNexCoin` is the caller’s NexCoin balance (user scope, when the wallet answers). All amounts are integer micro-NexCoin.',
+    errors: [],
+  },
+  'GET /api/v1/invoices': {
+    summary:
+      'The invoice for `month` (YYYY-MM, UTC): one line per session, totals, discount and the 80/20 distribution.',
+    details:
+      'Built from billing’s charge rows of periods that began in the month: per session the Active and Paused periods, the list price, the founding-tenant discount and the total; `distribution` is where the month’s charges went (e.g. 80 % to the tenant’s creator pool, 20 % to the platform treasury). A tenant admin gets the whole tenant’s invoice. See [billing.md](billing.md).',
+    errors: [],
+  },
+  'POST /api/v1/workspaces': {
+    summary:
+      'Share sessions: create a collaborative workspace owned by the caller, optionally inviting people.',
+    details:
+      'Every session must be one the caller may manage (their own, or any of the tenant for a tenant admin); another’s answers `404 SESSION_NOT_FOUND`. `invite` sends invitations as `POST …/invitations` does; invitees are user ids of the caller’s tenant. The owner streams as before; invitees may stream only after accepting. See [workspaces.md](workspaces.md).',
+    errors: ['SESSION_NOT_FOUND', 'WORKSPACE_CONFLICT'],
+  },
+  'GET /api/v1/workspaces': {
+    summary: 'The workspaces the caller owns, has joined or is invited to (open and closed), newest first.',
+    errors: [],
+  },
+  'GET /api/v1/workspaces/{id}': {
+    summary: 'One workspace: its sessions, members with roles and status, and who holds control.',
+    details:
+      'Visible to its owner, members and invitees only; to anyone else (another tenant included) it answers `404 WORKSPACE_NOT_FOUND`.',
+    errors: ['WORKSPACE_NOT_FOUND'],
+  },
+  'DELETE /api/v1/workspaces/{id}': {
+    summary: 'Close a workspace (owner only): every stream opened through it is closed at once with 4403.',
+    details:
+      'A closed workspace refuses every further change (`409 WORKSPACE_CONFLICT`) and stays listed, with its Canon records.',
+    errors: ['WORKSPACE_NOT_FOUND', 'WORKSPACE_OWNER_REQUIRED', 'WORKSPACE_CONFLICT'],
+  },
+  'POST /api/v1/workspaces/{id}/invitations': {
+    summary: 'Invite a user of the tenant as `participant` or `observer` (owner only).',
+    details:
+      'The invitee sees the workspace in their list and may accept or decline. Someone already in the workspace or invited answers `409 WORKSPACE_CONFLICT`.',
+    errors: ['WORKSPACE_NOT_FOUND', 'WORKSPACE_OWNER_REQUIRED', 'WORKSPACE_CONFLICT'],
+  },
+  'POST /api/v1/workspaces/{id}/accept': {
+    summary: 'Accept the caller’s pending invitation: from now on they may stream the workspace’s sessions.',
+    errors: ['WORKSPACE_NOT_FOUND', 'INVITATION_NOT_FOUND', 'WORKSPACE_CONFLICT'],
+  },
+  'POST /api/v1/workspaces/{id}/decline': {
+    summary: 'Decline the caller’s pending invitation; the workspace disappears from their list.',
+    errors: ['WORKSPACE_NOT_FOUND', 'INVITATION_NOT_FOUND', 'WORKSPACE_CONFLICT'],
+  },
+  'POST /api/v1/workspaces/{id}/leave': {
+    summary: 'Leave a workspace: the caller’s streams through it are closed at once with 4403.',
+    details: 'The owner cannot leave (`409 WORKSPACE_CONFLICT`); they close the workspace instead.',
+    errors: ['WORKSPACE_NOT_FOUND', 'WORKSPACE_CONFLICT'],
+  },
+  'DELETE /api/v1/workspaces/{id}/members/{userId}': {
+    summary: 'Remove a member or withdraw an invitation (owner only); their streams close at once with 4403.',
+    errors: ['WORKSPACE_NOT_FOUND', 'WORKSPACE_OWNER_REQUIRED', 'WORKSPACE_CONFLICT'],
+  },
+  'PUT /api/v1/workspaces/{id}/members/{userId}/role': {
+    summary: 'Change a member’s role between `participant` and `observer` (owner only).',
+    details:
+      'Making the member who holds control an observer takes control back. Open streams are re-gated at once.',
+    errors: ['WORKSPACE_NOT_FOUND', 'WORKSPACE_OWNER_REQUIRED', 'WORKSPACE_CONFLICT'],
+  },
+  'PUT /api/v1/workspaces/{id}/control': {
+    summary:
+      'Hand control to a joined participant (owner only): their input reaches the desktop from the next message.',
+    details:
+      'At most one participant holds control; granting it to another takes it from the previous one. Observers cannot be given control (`409 WORKSPACE_CONFLICT`). Granting it to the owner is taking it back.',
+    errors: ['WORKSPACE_NOT_FOUND', 'WORKSPACE_OWNER_REQUIRED', 'WORKSPACE_CONFLICT'],
+  },
+  'DELETE /api/v1/workspaces/{id}/control': {
+    summary: 'Take control back (owner only): only the owner’s input reaches the desktop again.',
+    errors: ['WORKSPACE_NOT_FOUND', 'WORKSPACE_OWNER_REQUIRED', 'WORKSPACE_CONFLICT'],
   },
 };
 

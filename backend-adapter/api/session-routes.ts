@@ -11,6 +11,7 @@ import {
 import { ApiError } from '../api-error.ts';
 import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
 import type { AdapterMetrics } from '../observability/prometheus-metrics.ts';
+import type { Session } from '../../protocol/session.ts';
 import { TIER_CATALOGUE } from '../tiers/tier-catalogue.ts';
 import { callerOf } from './authenticate.ts';
 
@@ -27,7 +28,11 @@ export function registerSessionRoutes(
   app: FastifyInstance,
   lifecycle: SessionLifecycle,
   metrics: Pick<AdapterMetrics, 'sessionCreationDuration'>,
+  /** Fills in each session's cost so far (billing); absent: sessions are returned as stored. */
+  costs?: { withCosts(sessions: Session[]): Promise<Session[]> },
 ): void {
+  const withCost = async (session: Session): Promise<Session> =>
+    costs ? ((await costs.withCosts([session]))[0] ?? session) : session;
   app.get('/tiers', { schema: { response: { 200: TierListResponseSchema } } }, async (request) => ({
     tiers: lifecycle.tiersFor(callerOf(request), TIER_CATALOGUE),
   }));
@@ -48,15 +53,16 @@ export function registerSessionRoutes(
     },
   );
 
-  app.get('/sessions', { schema: { response: { 200: SessionListResponseSchema } } }, async (request) => ({
-    sessions: await lifecycle.list(callerOf(request)),
-  }));
+  app.get('/sessions', { schema: { response: { 200: SessionListResponseSchema } } }, async (request) => {
+    const sessions = await lifecycle.list(callerOf(request));
+    return { sessions: costs ? await costs.withCosts(sessions) : sessions };
+  });
 
   const one = {
     schema: { params: SessionIdParamsSchema, response: { 200: SessionResponseSchema, ...errors } },
   };
-  app.get<{ Params: IdParams }>('/sessions/:id', one, (request) =>
-    lifecycle.get(callerOf(request), request.params.id),
+  app.get<{ Params: IdParams }>('/sessions/:id', one, async (request) =>
+    withCost(await lifecycle.get(callerOf(request), request.params.id)),
   );
   app.post<{ Params: IdParams }>('/sessions/:id/pause', one, (request) =>
     lifecycle.pause(callerOf(request), request.params.id),

@@ -8,6 +8,7 @@ import {
   HANDSHAKE_SUBPROTOCOL,
   STREAM_SUBPROTOCOL,
   StreamCloseCode,
+  negotiateStreamVersion,
 } from '../../protocol/stream.ts';
 import { ApiError } from '../api-error.ts';
 import type { Authenticator } from '../auth/principal.ts';
@@ -16,6 +17,8 @@ import { authenticate, type AuthCounters } from './authenticate.ts';
 import { bridgeStream } from '../gateway/stream-bridge.ts';
 import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
 import { sendError } from './error-handler.ts';
+import type { WorkspaceService } from '../workspaces/workspace-service.ts';
+import type { WorkspaceViewers } from '../workspaces/workspace-viewers.ts';
 
 function offeredProtocols(request: FastifyRequest): string[] {
   const header = request.headers['sec-websocket-protocol'];
@@ -37,8 +40,17 @@ export function registerStreamRoute(
     logger: Logger;
     streams: StreamStats;
     metrics: AuthCounters;
+    /**
+     * Collaborative workspaces: members of an open workspace containing the session may stream it too,
+     * with input gated here by their role and who holds control. Absent: owners and tenant admins only.
+     */
+    workspaces?: { service: WorkspaceService; viewers: WorkspaceViewers } | undefined;
   },
 ): void {
+  const access = (principal: Parameters<SessionLifecycle['streamTarget']>[0], sessionId: string) =>
+    deps.workspaces
+      ? deps.workspaces.service.streamAccess(principal, sessionId)
+      : deps.lifecycle.streamTarget(principal, sessionId).then((target) => ({ target, via: 'owner' as const }));
   app.get<{ Params: { id: string } }>(
     '/sessions/:id/stream',
     {
@@ -49,7 +61,7 @@ export function registerStreamRoute(
           return sendError(reply, 'BAD_REQUEST', 'This endpoint only speaks WebSocket.');
         }
         const offered = offeredProtocols(request);
-        if (!offered.includes(STREAM_SUBPROTOCOL)) {
+        if (negotiateStreamVersion(offered) === null) {
           return sendError(reply, 'BAD_REQUEST', `The ${STREAM_SUBPROTOCOL} subprotocol is required.`);
         }
         const handshake = offered.includes(HANDSHAKE_SUBPROTOCOL) ? HANDSHAKE : undefined;
@@ -60,7 +72,7 @@ export function registerStreamRoute(
         });
         request.principal = principal;
         // Resolving the target here means a missing or stopped session is refused before the upgrade.
-        await deps.lifecycle.streamTarget(principal, request.params.id);
+        await access(principal, request.params.id);
         return undefined;
       },
     },
@@ -72,11 +84,25 @@ export function registerStreamRoute(
       }
       const sessionId = request.params.id;
       const viewer = deps.streams.observe(sessionId, () => deps.lifecycle.recordActivity(sessionId));
+      let shared: ReturnType<WorkspaceViewers['register']> | undefined;
       try {
-        const target = await deps.lifecycle.streamTarget(principal, sessionId);
-        await bridgeStream(socket, target, {
-          logger: deps.logger.child({ sessionId, userId: principal.userId }),
+        const granted = await access(principal, sessionId);
+        if (granted.via === 'workspace' && deps.workspaces) {
+          const { service, viewers } = deps.workspaces;
+          shared = viewers.register(granted.workspace, sessionId, principal.userId);
+          // A change published between the check above and the registration is not missed: re-read it.
+          const now = await service.current(granted.workspace.workspaceId);
+          if (now) viewers.apply(now);
+        }
+        await bridgeStream(socket, granted.target, {
+          logger: deps.logger.child({
+            sessionId,
+            userId: principal.userId,
+            ...(granted.via === 'workspace' ? { workspaceId: granted.workspace.workspaceId } : {}),
+          }),
           observer: viewer.observer,
+          signal: shared?.signal,
+          canSendInput: shared?.canSendInput,
         });
       } catch (error) {
         const code =
@@ -85,6 +111,7 @@ export function registerStreamRoute(
             : StreamCloseCode.NotStreamable;
         socket.close(code, error instanceof Error ? error.message.slice(0, 120) : 'stream failed');
       } finally {
+        shared?.release();
         viewer.release();
       }
     },

@@ -1,5 +1,8 @@
 import type { Session, SessionState } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
+import type { Workspace } from '../../protocol/workspaces.ts';
+import type { ErasureRequest, ErasureResult } from './subjects.ts';
+import type { WorkspaceChange } from './workspace-changes.ts';
 
 /** A session as Canon Memory holds it: the public object plus where its desktop runs. */
 export interface SessionRow {
@@ -13,7 +16,7 @@ export interface SessionRow {
 export interface CanonRecord {
   seq: number;
   recordId: string;
-  entity: 'session' | 'usage' | 'preferences';
+  entity: 'session' | 'usage' | 'preferences' | 'privacy' | 'workspace';
   entityId: string;
   action: string;
   fromState: SessionState | null;
@@ -132,7 +135,50 @@ export interface CanonStore {
     at: Date,
   ): Promise<PreferencesRow>;
   listAllocations(owner: { userId: string; tenantId: string }): Promise<AllocationRecord[]>;
+  /**
+   * The user's subject reference: the pseudonym under which Canon records refer to them (created on first
+   * use; see subjects.ts). After erasure a returning user gets a new one.
+   */
+  pseudonymOf(owner: { userId: string; tenantId: string }): Promise<string>;
+  /** Appends a privacy audit record (e.g. `privacy.exported`) under `privacyEntityId(subject)`. */
+  recordPrivacyEvent(event: {
+    subject: { userId: string; tenantId: string };
+    action: string;
+    actor: string;
+    at: Date;
+    payload: Record<string, unknown>;
+  }): Promise<CanonRecord>;
+  /**
+   * GDPR erasure, in one transaction: the audit record `privacy.erased` is appended, the user's preferences
+   * deleted, their id replaced by their pseudonym in sessions, usage and allocations (money and usage kept),
+   * and the pseudonym's link to the user id cut. Live sessions must have been ended first.
+   */
+  eraseSubject(request: ErasureRequest): Promise<ErasureResult>;
+  /**
+   * Collaborative workspaces (IMCU composition). Writes the workspace (its owner joined) and its
+   * `workspace.created` record; the entity id of its records is the workspace id.
+   */
+  createWorkspace(workspace: Workspace): Promise<void>;
+  getWorkspace(workspaceId: string): Promise<Workspace | undefined>;
+  /** Open and closed workspaces of the tenant the user owns, has joined or is invited to; newest first. */
+  listWorkspaces(scope: { tenantId: string; userId: string }): Promise<Workspace[]>;
+  /** Open workspaces that contain the session (who else may stream it). */
+  listWorkspacesOfSession(sessionId: string): Promise<Workspace[]>;
+  /**
+   * One change (invite, accept/decline, leave, remove, role, control, close), decided by
+   * applyWorkspaceChange on the state read inside the write transaction, written with its Canon record.
+   * Throws WorkspaceChangeError (nothing written) when refused.
+   */
+  changeWorkspace(workspaceId: string, change: WorkspaceChange, at: Date): Promise<Workspace>;
   /** Proves the database answers (for the 55 checks). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Thrown by eraseSubject while the user still has sessions that are not terminated or failed. */
+export class SubjectHasLiveSessionsError extends Error {
+  readonly code = 'SUBJECT_HAS_LIVE_SESSIONS';
+  constructor(readonly liveSessions: number) {
+    super(`the user still has ${liveSessions} live session(s); end them before erasure`);
+  }
 }

@@ -16,6 +16,19 @@ import type {
   UsageRecord,
 } from './canon-store.ts';
 import { applyPostgresMigrations, quoteIdent } from './postgres-migrations.ts';
+import { SubjectHasLiveSessionsError } from './canon-store.ts';
+import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
+import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
+import {
+  SUBJECT_PREFIX,
+  isSubjectRef,
+  mapSubjects,
+  privacyEntityId,
+  subjectSlots,
+  ownerSplits,
+  type ErasureRequest,
+  type ErasureResult,
+} from './subjects.ts';
 
 /** node-postgres hands back timestamptz as Date, jsonb parsed, and BIGINT / count / sum as decimal strings. */
 type Int8 = string | number;
@@ -86,6 +99,25 @@ interface LiveDbRow {
 
 type Owner = { userId: string; tenantId: string };
 
+interface WorkspaceDbRow {
+  workspace_id: string;
+  tenant_id: string;
+  owner_id: string;
+  name: string;
+  state: Workspace['state'];
+  controller_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface WorkspaceMemberDbRow {
+  user_id: string;
+  role: WorkspaceMember['role'];
+  status: WorkspaceMember['status'];
+  invited_at: Date;
+  joined_at: Date | null;
+}
+
 /** A BIGINT as a JS number; refuses values past 2^53 rather than rounding money. */
 function int(value: Int8): number {
   const n = Number(value);
@@ -107,6 +139,24 @@ function toRow(r: SessionDbRow): SessionRow {
   };
   if (r.failure_reason !== null) session.failureReason = r.failure_reason;
   return { session, runtime: r.runtime, lastActivityAt: r.last_activity_at.toISOString() };
+}
+
+/** A record as stored: people still as subject references (PostgresCanonStore.reveal maps them back). */
+function toRecord(x: RecordDbRow): CanonRecord {
+  return {
+    seq: int(x.seq),
+    recordId: x.record_id,
+    entity: x.entity,
+    entityId: x.entity_id,
+    action: x.action,
+    fromState: x.from_state,
+    toState: x.to_state,
+    actor: x.actor,
+    tenantId: x.tenant_id,
+    payload: x.payload,
+    canonTimestamp: x.canon_timestamp.toISOString(),
+    handshake: HANDSHAKE,
+  };
 }
 
 function toPreferences(r: PreferencesDbRow): PreferencesRow {
@@ -193,27 +243,64 @@ export class PostgresCanonStore implements CanonStore {
     }
   }
 
+  /** The subject reference of a user (created on first use), inside the caller's transaction. */
+  private async subjectRef(client: PoolClient, tenantId: string, userId: string): Promise<string> {
+    await client.query(
+      'INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, user_id) DO NOTHING',
+      [`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, tenantId, userId],
+    );
+    const row = (
+      await client.query<{ subject_ref: string }>(
+        'SELECT subject_ref FROM subjects WHERE tenant_id = $1 AND user_id = $2',
+        [tenantId, userId],
+      )
+    ).rows[0];
+    if (!row) throw new Error('subject row vanished inside its own transaction');
+    return row.subject_ref;
+  }
+
+  /** Maps subject references in `records` back to user ids (erased users keep their pseudonym). */
+  private async reveal(client: pg.Pool | PoolClient, records: CanonRecord[]): Promise<CanonRecord[]> {
+    const refs = [...new Set(records.flatMap((r) => subjectSlots(r)).filter(isSubjectRef))];
+    if (refs.length === 0) return records;
+    const linked = new Map(
+      (
+        await client.query<{ subject_ref: string; user_id: string | null }>(
+          'SELECT subject_ref, user_id FROM subjects WHERE subject_ref = ANY($1::text[])',
+          [refs],
+        )
+      ).rows.map((r) => [r.subject_ref, r.user_id] as const),
+    );
+    return records.map((r) => mapSubjects(r, (value) => linked.get(value) ?? value));
+  }
+
+  /** Appends a record; users in it are written as their subject references (subjects.ts). */
   private async appendRecord(
     client: PoolClient,
     r: Omit<CanonRecord, 'seq' | 'recordId' | 'handshake'>,
-  ): Promise<void> {
+  ): Promise<string> {
+    const refs = new Map<string, string>();
+    for (const userId of subjectSlots(r)) refs.set(userId, await this.subjectRef(client, r.tenantId, userId));
+    const stored = mapSubjects(r, (userId) => refs.get(userId) ?? userId);
+    const recordId = randomUUID();
     await client.query(
       `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::timestamptz, $11)`,
       [
-        randomUUID(),
-        r.entity,
-        r.entityId,
-        r.action,
-        r.fromState,
-        r.toState,
-        r.actor,
-        r.tenantId,
-        JSON.stringify(r.payload),
-        r.canonTimestamp,
+        recordId,
+        stored.entity,
+        stored.entityId,
+        stored.action,
+        stored.fromState,
+        stored.toState,
+        stored.actor,
+        stored.tenantId,
+        JSON.stringify(stored.payload),
+        stored.canonTimestamp,
         HANDSHAKE,
       ],
     );
+    return recordId;
   }
 
   private async liveUsage(client: PoolClient, owner: Owner): Promise<LiveUsage> {
@@ -418,25 +505,123 @@ export class PostgresCanonStore implements CanonStore {
     });
   }
 
+  /** The entity id as stored (a per-user entity names the subject reference); undefined if none exists. */
+  private async storedEntityId(entityId: string): Promise<string | undefined> {
+    const splits = ownerSplits(entityId);
+    if (splits.length === 0) return entityId;
+    for (const owner of splits) {
+      if (isSubjectRef(owner.userId)) return entityId; // already a pseudonym (an erased user's audit trail)
+      const row = (
+        await this.pool.query<{ subject_ref: string }>(
+          'SELECT subject_ref FROM subjects WHERE tenant_id = $1 AND user_id = $2',
+          [owner.tenantId, owner.userId],
+        )
+      ).rows[0];
+      if (row) return `${owner.kind}:${owner.tenantId}:${row.subject_ref}`;
+    }
+    return undefined;
+  }
+
   async listRecords(entityId: string): Promise<CanonRecord[]> {
+    const stored = await this.storedEntityId(entityId);
+    if (stored === undefined) return [];
     const r = await this.pool.query<RecordDbRow>(
       'SELECT * FROM canon_records WHERE entity_id = $1 ORDER BY seq',
-      [entityId],
+      [stored],
     );
-    return r.rows.map((x) => ({
-      seq: int(x.seq),
-      recordId: x.record_id,
-      entity: x.entity,
-      entityId: x.entity_id,
-      action: x.action,
-      fromState: x.from_state,
-      toState: x.to_state,
-      actor: x.actor,
-      tenantId: x.tenant_id,
-      payload: x.payload,
-      canonTimestamp: x.canon_timestamp.toISOString(),
-      handshake: HANDSHAKE,
-    }));
+    return this.reveal(this.pool, r.rows.map(toRecord));
+  }
+
+  async pseudonymOf(owner: Owner): Promise<string> {
+    return this.tx((c) => this.subjectRef(c, owner.tenantId, owner.userId));
+  }
+
+  async recordPrivacyEvent(event: {
+    subject: Owner;
+    action: string;
+    actor: string;
+    at: Date;
+    payload: Record<string, unknown>;
+  }): Promise<CanonRecord> {
+    return this.tx(async (c) => {
+      const recordId = await this.appendRecord(c, {
+        entity: 'privacy',
+        entityId: privacyEntityId(event.subject),
+        action: event.action,
+        fromState: null,
+        toState: null,
+        actor: event.actor,
+        tenantId: event.subject.tenantId,
+        payload: event.payload,
+        canonTimestamp: event.at.toISOString(),
+      });
+      const row = (await c.query<RecordDbRow>('SELECT * FROM canon_records WHERE record_id = $1', [recordId]))
+        .rows[0];
+      if (!row) throw new Error('privacy record vanished inside its own transaction');
+      const [revealed] = await this.reveal(c, [toRecord(row)]);
+      if (!revealed) throw new Error('privacy record lost while reading it back');
+      return revealed;
+    });
+  }
+
+  async eraseSubject(request: ErasureRequest): Promise<ErasureResult> {
+    const { tenantId, userId } = request.subject;
+    const erasedAt = request.at.toISOString();
+    return this.tx(async (c) => {
+      // Serialises with a concurrent genesis of this user (which takes the same lock when limits apply).
+      await c.query(GENESIS_LOCK, [this.schema]);
+      const live = (
+        await c.query<{ n: Int8 }>(
+          "SELECT count(*) AS n FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND state NOT IN ('terminated', 'failed')",
+          [tenantId, userId],
+        )
+      ).rows[0];
+      if (live && int(live.n) > 0) throw new SubjectHasLiveSessionsError(int(live.n));
+      const pseudonym = await this.subjectRef(c, tenantId, userId);
+      const replace = async (table: string) =>
+        (
+          await c.query(`UPDATE ${table} SET user_id = $1 WHERE tenant_id = $2 AND user_id = $3`, [
+            pseudonym,
+            tenantId,
+            userId,
+          ])
+        ).rowCount ?? 0;
+      const counts = {
+        sessionsPseudonymised: await replace('sessions'),
+        usageRecordsPseudonymised: await replace('usage'),
+        allocationsPseudonymised: await replace('allocations'),
+        preferencesDeleted:
+          ((
+            await c.query('DELETE FROM preferences WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId])
+          ).rowCount ?? 0) > 0,
+      };
+      // Workspaces keep the person's place (who owned, who was invited) under the pseudonym.
+      await replace('workspace_members');
+      for (const column of ['owner_id', 'controller_id']) {
+        await c.query(`UPDATE workspaces SET ${column} = $1 WHERE tenant_id = $2 AND ${column} = $3`, [
+          pseudonym,
+          tenantId,
+          userId,
+        ]);
+      }
+      // The audit record is written while the pseudonym still resolves, then the link is cut.
+      const auditRecordId = await this.appendRecord(c, {
+        entity: 'privacy',
+        entityId: privacyEntityId(request.subject),
+        action: 'privacy.erased',
+        fromState: null,
+        toState: null,
+        actor: request.actor,
+        tenantId,
+        payload: { pseudonym, ...counts, ...request.details },
+        canonTimestamp: erasedAt,
+      });
+      await c.query(
+        'UPDATE subjects SET user_id = NULL, erased_at = $1::timestamptz WHERE subject_ref = $2',
+        [erasedAt, pseudonym],
+      );
+      return { pseudonym, erasedAt, ...counts, auditRecordId };
+    });
   }
 
   async getUsage(sessionId: string): Promise<UsageRecord | undefined> {
@@ -530,6 +715,161 @@ export class PostgresCanonStore implements CanonStore {
       allocatedAt: x.allocated_at.toISOString(),
       releasedAt: x.released_at === null ? null : x.released_at.toISOString(),
     }));
+  }
+
+  /** The workspace with its sessions and members; `lock` row-locks it for the caller's transaction. */
+  private async readWorkspace(
+    c: pg.Pool | PoolClient,
+    workspaceId: string,
+    lock = false,
+  ): Promise<Workspace | undefined> {
+    const w = (
+      await c.query<WorkspaceDbRow>(
+        `SELECT * FROM workspaces WHERE workspace_id = $1${lock ? ' FOR UPDATE' : ''}`,
+        [workspaceId],
+      )
+    ).rows[0];
+    if (!w) return undefined;
+    const sessionIds = (
+      await c.query<{ session_id: string }>(
+        'SELECT session_id FROM workspace_sessions WHERE workspace_id = $1 ORDER BY position',
+        [workspaceId],
+      )
+    ).rows.map((r) => r.session_id);
+    const members = (
+      await c.query<WorkspaceMemberDbRow>(
+        'SELECT user_id, role, status, invited_at, joined_at FROM workspace_members WHERE workspace_id = $1 ORDER BY position',
+        [workspaceId],
+      )
+    ).rows.map((m) => ({
+      userId: m.user_id,
+      role: m.role,
+      status: m.status,
+      invitedAt: m.invited_at.toISOString(),
+      joinedAt: m.joined_at === null ? null : m.joined_at.toISOString(),
+    }));
+    return {
+      workspaceId: w.workspace_id,
+      tenantId: w.tenant_id,
+      name: w.name,
+      ownerId: w.owner_id,
+      state: w.state,
+      sessionIds,
+      members,
+      controllerId: w.controller_id,
+      createdAt: w.created_at.toISOString(),
+      updatedAt: w.updated_at.toISOString(),
+      handshake: HANDSHAKE,
+    };
+  }
+
+  /** Writes the workspace's current state (members rewritten in order), inside the caller's transaction. */
+  private async writeWorkspaceState(c: PoolClient, w: Workspace): Promise<void> {
+    await c.query(
+      'UPDATE workspaces SET state = $1, controller_id = $2, updated_at = $3::timestamptz WHERE workspace_id = $4',
+      [w.state, w.controllerId, w.updatedAt, w.workspaceId],
+    );
+    await c.query('DELETE FROM workspace_members WHERE workspace_id = $1', [w.workspaceId]);
+    for (const [position, m] of w.members.entries()) {
+      await c.query(
+        `INSERT INTO workspace_members (workspace_id, tenant_id, user_id, role, status, position, invited_at, joined_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz)`,
+        [w.workspaceId, w.tenantId, m.userId, m.role, m.status, position, m.invitedAt, m.joinedAt],
+      );
+    }
+  }
+
+  async createWorkspace(w: Workspace): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(
+        `INSERT INTO workspaces (workspace_id, tenant_id, owner_id, name, state, controller_id, created_at, updated_at, handshake)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz, $9)`,
+        [
+          w.workspaceId,
+          w.tenantId,
+          w.ownerId,
+          w.name,
+          w.state,
+          w.controllerId,
+          w.createdAt,
+          w.updatedAt,
+          HANDSHAKE,
+        ],
+      );
+      for (const [position, sessionId] of w.sessionIds.entries()) {
+        await c.query(
+          'INSERT INTO workspace_sessions (workspace_id, session_id, position) VALUES ($1, $2, $3)',
+          [w.workspaceId, sessionId, position],
+        );
+      }
+      await this.writeWorkspaceState(c, w);
+      await this.appendRecord(c, {
+        entity: 'workspace',
+        entityId: w.workspaceId,
+        action: 'workspace.created',
+        fromState: null,
+        toState: null,
+        actor: w.ownerId,
+        tenantId: w.tenantId,
+        payload: { name: w.name, sessionIds: w.sessionIds },
+        canonTimestamp: w.createdAt,
+      });
+    });
+  }
+
+  async getWorkspace(workspaceId: string): Promise<Workspace | undefined> {
+    return this.readWorkspace(this.pool, workspaceId);
+  }
+
+  private async readWorkspaces(ids: string[]): Promise<Workspace[]> {
+    const out: Workspace[] = [];
+    for (const id of ids) {
+      const w = await this.readWorkspace(this.pool, id);
+      if (w) out.push(w);
+    }
+    return out;
+  }
+
+  async listWorkspaces(scope: Owner): Promise<Workspace[]> {
+    const r = await this.pool.query<{ workspace_id: string }>(
+      `SELECT w.workspace_id FROM workspaces w JOIN workspace_members m ON m.workspace_id = w.workspace_id
+       WHERE m.tenant_id = $1 AND m.user_id = $2 ORDER BY w.created_at DESC, w.workspace_id`,
+      [scope.tenantId, scope.userId],
+    );
+    return this.readWorkspaces(r.rows.map((x) => x.workspace_id));
+  }
+
+  async listWorkspacesOfSession(sessionId: string): Promise<Workspace[]> {
+    const r = await this.pool.query<{ workspace_id: string }>(
+      `SELECT w.workspace_id FROM workspaces w JOIN workspace_sessions s ON s.workspace_id = w.workspace_id
+       WHERE s.session_id = $1 AND w.state = 'open' ORDER BY w.created_at DESC, w.workspace_id`,
+      [sessionId],
+    );
+    return this.readWorkspaces(r.rows.map((x) => x.workspace_id));
+  }
+
+  async changeWorkspace(workspaceId: string, change: WorkspaceChange, at: Date): Promise<Workspace> {
+    return this.tx(async (c) => {
+      // The row lock makes a racing change (any replica) wait, then decide on the state this one wrote.
+      const current = await this.readWorkspace(c, workspaceId, true);
+      if (!current) throw new WorkspaceChangeError('WORKSPACE_NOT_FOUND', 'no such workspace');
+      const outcome = applyWorkspaceChange(current, change, at.toISOString());
+      await this.writeWorkspaceState(c, outcome.workspace);
+      const payload: Record<string, unknown> = { ...outcome.payload };
+      if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
+      await this.appendRecord(c, {
+        entity: 'workspace',
+        entityId: workspaceId,
+        action: outcome.action,
+        fromState: null,
+        toState: null,
+        actor: change.actor,
+        tenantId: current.tenantId,
+        payload,
+        canonTimestamp: outcome.workspace.updatedAt,
+      });
+      return outcome.workspace;
+    });
   }
 
   async ping(): Promise<boolean> {

@@ -117,6 +117,90 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }
         FROM sessions s;
     `,
   },
+  {
+    // As SQLite's version 3: pseudonymous subjects (subjects.ts). Canon records are rewritten to carry subject
+    // references instead of user ids, with the append-only trigger disabled only inside this migration's
+    // transaction (ALTER TABLE takes an exclusive lock, so no other session sees it disabled).
+    version: 3,
+    sql: `
+      CREATE TABLE subjects (
+        subject_ref TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT,
+        erased_at TIMESTAMPTZ,
+        UNIQUE (tenant_id, user_id)
+      );
+
+      INSERT INTO subjects (subject_ref, tenant_id, user_id)
+      SELECT 'subj_' || replace(gen_random_uuid()::text, '-', ''), tenant_id, user_id FROM (
+        SELECT tenant_id, actor AS user_id FROM canon_records WHERE actor NOT LIKE 'system:%'
+        UNION
+        SELECT tenant_id, payload ->> 'userId' FROM canon_records WHERE jsonb_typeof(payload -> 'userId') = 'string'
+        UNION
+        SELECT tenant_id, substr(entity_id, length('preferences:' || tenant_id || ':') + 1) FROM canon_records
+         WHERE entity = 'preferences' AND starts_with(entity_id, 'preferences:' || tenant_id || ':')
+      ) AS people;
+
+      ALTER TABLE canon_records DISABLE TRIGGER canon_records_no_update_delete;
+      UPDATE canon_records r SET actor = s.subject_ref FROM subjects s
+       WHERE s.tenant_id = r.tenant_id AND s.user_id = r.actor AND r.actor NOT LIKE 'system:%';
+      UPDATE canon_records r SET payload = jsonb_set(r.payload, '{userId}', to_jsonb(s.subject_ref)) FROM subjects s
+       WHERE jsonb_typeof(r.payload -> 'userId') = 'string' AND s.tenant_id = r.tenant_id
+         AND s.user_id = r.payload ->> 'userId';
+      UPDATE canon_records r SET entity_id = 'preferences:' || r.tenant_id || ':' || s.subject_ref FROM subjects s
+       WHERE r.entity = 'preferences' AND starts_with(r.entity_id, 'preferences:' || r.tenant_id || ':')
+         AND s.tenant_id = r.tenant_id
+         AND s.user_id = substr(r.entity_id, length('preferences:' || r.tenant_id || ':') + 1);
+      ALTER TABLE canon_records ENABLE TRIGGER canon_records_no_update_delete;
+
+      ALTER TABLE canon_records DROP CONSTRAINT canon_records_entity;
+      ALTER TABLE canon_records ADD CONSTRAINT canon_records_entity
+        CHECK (entity IN ('session', 'usage', 'preferences', 'privacy'));
+    `,
+  },
+  {
+    // As SQLite's version 4: collaborative workspaces, and `workspace` records in the Canon log.
+    version: 4,
+    sql: `
+      CREATE TABLE workspaces (
+        workspace_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+        controller_id TEXT,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        handshake TEXT NOT NULL CHECK (handshake = '55-45-17')
+      );
+      CREATE INDEX workspaces_owner ON workspaces (tenant_id, owner_id);
+
+      CREATE TABLE workspace_sessions (
+        workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+        session_id TEXT NOT NULL REFERENCES sessions (session_id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, session_id)
+      );
+      CREATE INDEX workspace_sessions_session ON workspace_sessions (session_id);
+
+      CREATE TABLE workspace_members (
+        workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'participant', 'observer')),
+        status TEXT NOT NULL CHECK (status IN ('invited', 'joined')),
+        position INTEGER NOT NULL,
+        invited_at TIMESTAMPTZ NOT NULL,
+        joined_at TIMESTAMPTZ,
+        PRIMARY KEY (workspace_id, user_id)
+      );
+      CREATE INDEX workspace_members_user ON workspace_members (tenant_id, user_id);
+
+      ALTER TABLE canon_records DROP CONSTRAINT canon_records_entity;
+      ALTER TABLE canon_records ADD CONSTRAINT canon_records_entity
+        CHECK (entity IN ('session', 'usage', 'preferences', 'privacy', 'workspace'));
+    `,
+  },
 ];
 
 /** Session-level advisory lock key (per schema) held while migrating. */

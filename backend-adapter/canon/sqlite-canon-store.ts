@@ -17,6 +17,18 @@ import type {
   UsageRecord,
 } from './canon-store.ts';
 import { applySqliteMigrations } from './sqlite-migrations.ts';
+import {
+  SUBJECT_PREFIX,
+  isSubjectRef,
+  mapSubjects,
+  privacyEntityId,
+  ownerSplits,
+  type ErasureRequest,
+  type ErasureResult,
+} from './subjects.ts';
+import { SubjectHasLiveSessionsError } from './canon-store.ts';
+import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
+import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
 
 interface SessionDbRow {
   session_id: string;
@@ -80,6 +92,25 @@ interface SumsDbRow {
 
 type Owner = { userId: string; tenantId: string };
 
+interface WorkspaceDbRow {
+  workspace_id: string;
+  tenant_id: string;
+  owner_id: string;
+  name: string;
+  state: Workspace['state'];
+  controller_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface WorkspaceMemberDbRow {
+  user_id: string;
+  role: WorkspaceMember['role'];
+  status: WorkspaceMember['status'];
+  invited_at: string;
+  joined_at: string | null;
+}
+
 function toRow(r: SessionDbRow): SessionRow {
   const session: Session = {
     sessionId: r.session_id,
@@ -140,23 +171,56 @@ export class SqliteCanonStore implements CanonStore {
     return statement as unknown as Database.Statement<P, R>;
   }
 
-  private appendRecord(r: Omit<CanonRecord, 'seq' | 'recordId' | 'handshake'>): void {
+  /** The subject reference of a user (created on first use), inside the caller's transaction. */
+  private subjectRef(tenantId: string, userId: string): string {
+    this.sql(
+      'INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES (?, ?, ?) ON CONFLICT (tenant_id, user_id) DO NOTHING',
+    ).run(`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, tenantId, userId);
+    const row = this.sql<[string, string], { subject_ref: string }>(
+      'SELECT subject_ref FROM subjects WHERE tenant_id = ? AND user_id = ?',
+    ).get(tenantId, userId);
+    if (!row) throw new Error('subject row vanished inside its own transaction');
+    return row.subject_ref;
+  }
+
+  /** A subject reference's user id while it is linked; the reference itself once the user is erased. */
+  private revealer(): (value: string) => string {
+    const seen = new Map<string, string>();
+    return (value) => {
+      if (!isSubjectRef(value)) return value;
+      let userId = seen.get(value);
+      if (userId === undefined) {
+        const row = this.sql<[string], { user_id: string | null }>(
+          'SELECT user_id FROM subjects WHERE subject_ref = ?',
+        ).get(value);
+        userId = row?.user_id ?? value;
+        seen.set(value, userId);
+      }
+      return userId;
+    };
+  }
+
+  /** Appends a record; users in it are written as their subject references (subjects.ts). */
+  private appendRecord(r: Omit<CanonRecord, 'seq' | 'recordId' | 'handshake'>): string {
+    const stored = mapSubjects(r, (userId) => this.subjectRef(r.tenantId, userId));
+    const recordId = randomUUID();
     this.sql(
       `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
-      randomUUID(),
-      r.entity,
-      r.entityId,
-      r.action,
-      r.fromState,
-      r.toState,
-      r.actor,
-      r.tenantId,
-      JSON.stringify(r.payload),
-      r.canonTimestamp,
+      recordId,
+      stored.entity,
+      stored.entityId,
+      stored.action,
+      stored.fromState,
+      stored.toState,
+      stored.actor,
+      stored.tenantId,
+      JSON.stringify(stored.payload),
+      stored.canonTimestamp,
       HANDSHAKE,
     );
+    return recordId;
   }
 
   private liveUsage(owner: Owner): LiveUsage {
@@ -347,10 +411,32 @@ export class SqliteCanonStore implements CanonStore {
     });
   }
 
+  /** The entity id as stored (a per-user entity names the subject reference); undefined if none exists. */
+  private storedEntityId(entityId: string): string | undefined {
+    const splits = ownerSplits(entityId);
+    if (splits.length === 0) return entityId;
+    for (const owner of splits) {
+      if (isSubjectRef(owner.userId)) return entityId; // already a pseudonym (an erased user's audit trail)
+      const row = this.sql<[string, string], { subject_ref: string }>(
+        'SELECT subject_ref FROM subjects WHERE tenant_id = ? AND user_id = ?',
+      ).get(owner.tenantId, owner.userId);
+      if (row) return `${owner.kind}:${owner.tenantId}:${row.subject_ref}`;
+    }
+    return undefined;
+  }
+
   async listRecords(entityId: string): Promise<CanonRecord[]> {
+    const stored = this.storedEntityId(entityId);
+    if (stored === undefined) return [];
+    const reveal = this.revealer();
     return this.sql<[string], RecordDbRow>('SELECT * FROM canon_records WHERE entity_id = ? ORDER BY seq')
-      .all(entityId)
-      .map((r) => ({
+      .all(stored)
+      .map((r) => this.toRecord(r, reveal));
+  }
+
+  private toRecord(r: RecordDbRow, reveal: (value: string) => string): CanonRecord {
+    return mapSubjects<CanonRecord>(
+      {
         seq: r.seq,
         recordId: r.record_id,
         entity: r.entity,
@@ -363,7 +449,9 @@ export class SqliteCanonStore implements CanonStore {
         payload: JSON.parse(r.payload) as Record<string, unknown>,
         canonTimestamp: r.canon_timestamp,
         handshake: HANDSHAKE,
-      }));
+      },
+      reveal,
+    );
   }
 
   async getUsage(sessionId: string): Promise<UsageRecord | undefined> {
@@ -449,6 +537,231 @@ export class SqliteCanonStore implements CanonStore {
         allocatedAt: r.allocated_at,
         releasedAt: r.released_at,
       }));
+  }
+
+  async pseudonymOf(owner: Owner): Promise<string> {
+    return this.db.transaction(() => this.subjectRef(owner.tenantId, owner.userId)).immediate();
+  }
+
+  async recordPrivacyEvent(event: {
+    subject: Owner;
+    action: string;
+    actor: string;
+    at: Date;
+    payload: Record<string, unknown>;
+  }): Promise<CanonRecord> {
+    return this.db
+      .transaction((): CanonRecord => {
+        const recordId = this.appendRecord({
+          entity: 'privacy',
+          entityId: privacyEntityId(event.subject),
+          action: event.action,
+          fromState: null,
+          toState: null,
+          actor: event.actor,
+          tenantId: event.subject.tenantId,
+          payload: event.payload,
+          canonTimestamp: event.at.toISOString(),
+        });
+        const row = this.sql<[string], RecordDbRow>('SELECT * FROM canon_records WHERE record_id = ?').get(
+          recordId,
+        );
+        if (!row) throw new Error('privacy record vanished inside its own transaction');
+        return this.toRecord(row, this.revealer());
+      })
+      .immediate();
+  }
+
+  async eraseSubject(request: ErasureRequest): Promise<ErasureResult> {
+    const { tenantId, userId } = request.subject;
+    const erasedAt = request.at.toISOString();
+    return this.db
+      .transaction((): ErasureResult => {
+        const live = this.sql<[string, string], { n: number }>(
+          "SELECT count(*) AS n FROM sessions WHERE tenant_id = ? AND user_id = ? AND state NOT IN ('terminated', 'failed')",
+        ).get(tenantId, userId);
+        if ((live?.n ?? 0) > 0) throw new SubjectHasLiveSessionsError(live?.n ?? 0);
+        const pseudonym = this.subjectRef(tenantId, userId);
+        const replace = (table: string) =>
+          this.sql(`UPDATE ${table} SET user_id = ? WHERE tenant_id = ? AND user_id = ?`).run(
+            pseudonym,
+            tenantId,
+            userId,
+          ).changes;
+        const counts = {
+          sessionsPseudonymised: replace('sessions'),
+          usageRecordsPseudonymised: replace('usage'),
+          allocationsPseudonymised: replace('allocations'),
+          preferencesDeleted:
+            this.sql('DELETE FROM preferences WHERE tenant_id = ? AND user_id = ?').run(tenantId, userId)
+              .changes > 0,
+        };
+        // Workspaces keep the person's place (who owned, who was invited) under the pseudonym.
+        replace('workspace_members');
+        for (const column of ['owner_id', 'controller_id']) {
+          this.sql(`UPDATE workspaces SET ${column} = ? WHERE tenant_id = ? AND ${column} = ?`).run(
+            pseudonym,
+            tenantId,
+            userId,
+          );
+        }
+        // The audit record is written while the pseudonym still resolves, then the link is cut.
+        const auditRecordId = this.appendRecord({
+          entity: 'privacy',
+          entityId: privacyEntityId(request.subject),
+          action: 'privacy.erased',
+          fromState: null,
+          toState: null,
+          actor: request.actor,
+          tenantId,
+          payload: { pseudonym, ...counts, ...request.details },
+          canonTimestamp: erasedAt,
+        });
+        this.sql('UPDATE subjects SET user_id = NULL, erased_at = ? WHERE subject_ref = ?').run(
+          erasedAt,
+          pseudonym,
+        );
+        return { pseudonym, erasedAt, ...counts, auditRecordId };
+      })
+      .immediate();
+  }
+
+  private readWorkspace(workspaceId: string): Workspace | undefined {
+    const w = this.sql<[string], WorkspaceDbRow>('SELECT * FROM workspaces WHERE workspace_id = ?').get(
+      workspaceId,
+    );
+    if (!w) return undefined;
+    const sessionIds = this.sql<[string], { session_id: string }>(
+      'SELECT session_id FROM workspace_sessions WHERE workspace_id = ? ORDER BY position',
+    )
+      .all(workspaceId)
+      .map((r) => r.session_id);
+    const members = this.sql<[string], WorkspaceMemberDbRow>(
+      'SELECT user_id, role, status, invited_at, joined_at FROM workspace_members WHERE workspace_id = ? ORDER BY position',
+    )
+      .all(workspaceId)
+      .map((m) => ({
+        userId: m.user_id,
+        role: m.role,
+        status: m.status,
+        invitedAt: m.invited_at,
+        joinedAt: m.joined_at,
+      }));
+    return {
+      workspaceId: w.workspace_id,
+      tenantId: w.tenant_id,
+      name: w.name,
+      ownerId: w.owner_id,
+      state: w.state,
+      sessionIds,
+      members,
+      controllerId: w.controller_id,
+      createdAt: w.created_at,
+      updatedAt: w.updated_at,
+      handshake: HANDSHAKE,
+    };
+  }
+
+  /** Writes the workspace's current state (members rewritten in order), inside the caller's transaction. */
+  private writeWorkspaceState(w: Workspace): void {
+    this.sql('UPDATE workspaces SET state = ?, controller_id = ?, updated_at = ? WHERE workspace_id = ?').run(
+      w.state,
+      w.controllerId,
+      w.updatedAt,
+      w.workspaceId,
+    );
+    this.sql('DELETE FROM workspace_members WHERE workspace_id = ?').run(w.workspaceId);
+    w.members.forEach((m, position) => {
+      this.sql(
+        `INSERT INTO workspace_members (workspace_id, tenant_id, user_id, role, status, position, invited_at, joined_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(w.workspaceId, w.tenantId, m.userId, m.role, m.status, position, m.invitedAt, m.joinedAt);
+    });
+  }
+
+  async createWorkspace(w: Workspace): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.sql(
+          `INSERT INTO workspaces (workspace_id, tenant_id, owner_id, name, state, controller_id, created_at, updated_at, handshake)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          w.workspaceId,
+          w.tenantId,
+          w.ownerId,
+          w.name,
+          w.state,
+          w.controllerId,
+          w.createdAt,
+          w.updatedAt,
+          HANDSHAKE,
+        );
+        w.sessionIds.forEach((sessionId, position) => {
+          this.sql(
+            'INSERT INTO workspace_sessions (workspace_id, session_id, position) VALUES (?, ?, ?)',
+          ).run(w.workspaceId, sessionId, position);
+        });
+        this.writeWorkspaceState(w);
+        this.appendRecord({
+          entity: 'workspace',
+          entityId: w.workspaceId,
+          action: 'workspace.created',
+          fromState: null,
+          toState: null,
+          actor: w.ownerId,
+          tenantId: w.tenantId,
+          payload: { name: w.name, sessionIds: w.sessionIds },
+          canonTimestamp: w.createdAt,
+        });
+      })
+      .immediate();
+  }
+
+  async getWorkspace(workspaceId: string): Promise<Workspace | undefined> {
+    return this.readWorkspace(workspaceId);
+  }
+
+  async listWorkspaces(scope: Owner): Promise<Workspace[]> {
+    return this.sql<[string, string], { workspace_id: string }>(
+      `SELECT w.workspace_id FROM workspaces w JOIN workspace_members m ON m.workspace_id = w.workspace_id
+       WHERE m.tenant_id = ? AND m.user_id = ? ORDER BY w.created_at DESC, w.workspace_id`,
+    )
+      .all(scope.tenantId, scope.userId)
+      .flatMap((r) => this.readWorkspace(r.workspace_id) ?? []);
+  }
+
+  async listWorkspacesOfSession(sessionId: string): Promise<Workspace[]> {
+    return this.sql<[string], { workspace_id: string }>(
+      `SELECT w.workspace_id FROM workspaces w JOIN workspace_sessions s ON s.workspace_id = w.workspace_id
+       WHERE s.session_id = ? AND w.state = 'open' ORDER BY w.created_at DESC, w.workspace_id`,
+    )
+      .all(sessionId)
+      .flatMap((r) => this.readWorkspace(r.workspace_id) ?? []);
+  }
+
+  async changeWorkspace(workspaceId: string, change: WorkspaceChange, at: Date): Promise<Workspace> {
+    return this.db
+      .transaction((): Workspace => {
+        const current = this.readWorkspace(workspaceId);
+        if (!current) throw new WorkspaceChangeError('WORKSPACE_NOT_FOUND', 'no such workspace');
+        const outcome = applyWorkspaceChange(current, change, at.toISOString());
+        this.writeWorkspaceState(outcome.workspace);
+        const payload: Record<string, unknown> = { ...outcome.payload };
+        if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
+        this.appendRecord({
+          entity: 'workspace',
+          entityId: workspaceId,
+          action: outcome.action,
+          fromState: null,
+          toState: null,
+          actor: change.actor,
+          tenantId: current.tenantId,
+          payload,
+          canonTimestamp: outcome.workspace.updatedAt,
+        });
+        return outcome.workspace;
+      })
+      .immediate();
   }
 
   async ping(): Promise<boolean> {

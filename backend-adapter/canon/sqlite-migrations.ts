@@ -108,6 +108,91 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> 
         FROM sessions s;
     `,
   },
+  {
+    // Pseudonymous subjects (see subjects.ts): Canon records stop naming users. Every user id found in the
+    // records gets a random subject reference, and the existing records are rewritten to carry it. This is
+    // the one place the append-only trigger is lifted: inside the migration's own transaction, recreated
+    // before it commits, so no other writer ever sees a mutable log.
+    version: 3,
+    sql: `
+      CREATE TABLE subjects (
+        subject_ref TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT,
+        erased_at TEXT,
+        UNIQUE (tenant_id, user_id)
+      );
+
+      INSERT INTO subjects (subject_ref, tenant_id, user_id)
+      SELECT 'subj_' || lower(hex(randomblob(16))), tenant_id, user_id FROM (
+        SELECT tenant_id, actor AS user_id FROM canon_records WHERE substr(actor, 1, 7) <> 'system:'
+        UNION
+        SELECT tenant_id, json_extract(payload, '$.userId') FROM canon_records
+         WHERE json_type(payload, '$.userId') = 'text'
+        UNION
+        SELECT tenant_id, substr(entity_id, length('preferences:' || tenant_id || ':') + 1) FROM canon_records
+         WHERE entity = 'preferences' AND substr(entity_id, 1, length('preferences:' || tenant_id || ':'))
+               = 'preferences:' || tenant_id || ':'
+      );
+
+      DROP TRIGGER canon_records_no_update;
+      UPDATE canon_records SET actor = (
+        SELECT s.subject_ref FROM subjects s WHERE s.tenant_id = canon_records.tenant_id AND s.user_id = canon_records.actor
+      ) WHERE substr(actor, 1, 7) <> 'system:';
+      UPDATE canon_records SET payload = json_set(payload, '$.userId', (
+        SELECT s.subject_ref FROM subjects s
+         WHERE s.tenant_id = canon_records.tenant_id AND s.user_id = json_extract(canon_records.payload, '$.userId')
+      )) WHERE json_type(payload, '$.userId') = 'text';
+      UPDATE canon_records SET entity_id = 'preferences:' || tenant_id || ':' || (
+        SELECT s.subject_ref FROM subjects s
+         WHERE s.tenant_id = canon_records.tenant_id
+           AND s.user_id = substr(canon_records.entity_id, length('preferences:' || canon_records.tenant_id || ':') + 1)
+      ) WHERE entity = 'preferences' AND substr(entity_id, 1, length('preferences:' || tenant_id || ':'))
+              = 'preferences:' || tenant_id || ':';
+      CREATE TRIGGER canon_records_no_update BEFORE UPDATE ON canon_records
+        BEGIN SELECT RAISE(ABORT, 'canon records are append-only'); END;
+    `,
+  },
+  {
+    // Collaborative workspaces (IMCU composition): current-state tables beside their `workspace` records.
+    // Members hold both joined people and pending invitations; `position` keeps the order they came in.
+    version: 4,
+    sql: `
+      CREATE TABLE workspaces (
+        workspace_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+        controller_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        handshake TEXT NOT NULL CHECK (handshake = '55-45-17')
+      );
+      CREATE INDEX workspaces_owner ON workspaces (tenant_id, owner_id);
+
+      CREATE TABLE workspace_sessions (
+        workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+        session_id TEXT NOT NULL REFERENCES sessions (session_id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, session_id)
+      );
+      CREATE INDEX workspace_sessions_session ON workspace_sessions (session_id);
+
+      CREATE TABLE workspace_members (
+        workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'participant', 'observer')),
+        status TEXT NOT NULL CHECK (status IN ('invited', 'joined')),
+        position INTEGER NOT NULL,
+        invited_at TEXT NOT NULL,
+        joined_at TEXT,
+        PRIMARY KEY (workspace_id, user_id)
+      );
+      CREATE INDEX workspace_members_user ON workspace_members (tenant_id, user_id);
+    `,
+  },
 ];
 
 /**

@@ -1,5 +1,6 @@
 import type { HandshakeCheck, HandshakeReport } from '../../protocol/api.ts';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
+import type { GovernanceReport } from '../billing/start-billing.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 import type { RuntimeProvider } from '../runtime/runtime-provider.ts';
 import type { LifecyclePolicy } from '../lifecycle/lifecycle-policy.ts';
@@ -12,6 +13,8 @@ export interface HandshakeDeps {
   timeoutCheckIntervalMs: number;
   /** Present when several replicas share Redis. */
   redisPing?: () => Promise<boolean>;
+  /** NexCoin billing and tenant/phase governance (billing/start-billing.ts): the 45 billing and 17 checks. */
+  governance?: { governanceReport(): Promise<GovernanceReport> };
 }
 
 type Check = Omit<HandshakeCheck, 'group'>;
@@ -33,14 +36,25 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
   const redisOk = deps.redisPing ? await deps.redisPing().catch(() => false) : false;
   const { limits } = deps.policy;
   const local = deps.runtime.name === 'local';
+  const kubernetes = deps.runtime.health ? await deps.runtime.health().catch(() => undefined) : undefined;
+  const gov = deps.governance ? await deps.governance.governanceReport() : undefined;
+  const check = (id: string, label: string, result: { ok: boolean; evidence: string }): Check => ({
+    id,
+    label,
+    applicable: true,
+    ok: result.ok,
+    evidence: result.evidence,
+  });
   const groups: Record<'55' | '45' | '17', Check[]> = {
     '55': [
       {
         id: 'kubernetes-health',
         label: 'Kubernetes health checks',
         applicable: !local,
-        ok: false,
-        evidence: local ? 'local runtime in use; no Kubernetes API configured' : 'not evaluated',
+        ok: kubernetes?.ok ?? false,
+        evidence: local
+          ? 'local runtime in use; no Kubernetes API configured'
+          : (kubernetes?.evidence ?? 'not evaluated'),
       },
       {
         id: 'database',
@@ -85,7 +99,9 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
         ok: true,
         evidence: 'every /api/v1 route and stream requires a verified bearer token',
       },
-      notYet('billing', 'NexCoin billing integration', 'billing is not integrated yet'),
+      gov
+        ? check('billing', 'NexCoin billing integration', gov.billing)
+        : notYet('billing', 'NexCoin billing integration', 'billing is not integrated yet'),
       notYet('data-privacy', 'Data privacy (GDPR/CCPA)', 'export and erasure are not built yet'),
       {
         id: 'session-timeout',
@@ -102,16 +118,31 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
         evidence: `checked atomically at Genesis: ${limits.maxLiveSessionsPerUser} live sessions per user, ${limits.maxLiveSessionsPerTenant} per tenant, ${limits.maxCpuMillicoresPerTenant} mCPU and ${limits.maxMemoryMiBPerTenant} MiB per tenant; cluster ceiling ${limits.cluster.maxSessions} sessions, ${limits.cluster.maxCpuMillicores / 1000} CPU`,
       },
     ],
-    '17': [
-      notYet('tenant-registry', 'Integration with 13 canonical tenants', 'no tenant registry is loaded yet'),
-      notYet('value-distribution', '80/20 value distribution model', 'not configured yet'),
-      notYet(
-        'founding-tenant-rights',
-        'Founding tenant rights respected',
-        'no tenant registry is loaded yet',
-      ),
-      notYet('n3xus-law', 'N3XUS Law compliance', 'depends on the checks above'),
-    ],
+    '17': gov
+      ? [
+          check('tenant-registry', 'Integration with 13 canonical tenants', gov.tenantRegistry),
+          check('value-distribution', '80/20 value distribution model', gov.valueDistribution),
+          check('founding-tenant-rights', 'Founding tenant rights respected', gov.foundingRights),
+          check('phase-governance', 'Phase governance followed', gov.phase),
+          check('n3xus-law', 'N3XUS Law compliance', {
+            ok: [gov.tenantRegistry, gov.valueDistribution, gov.foundingRights, gov.phase].every((c) => c.ok),
+            evidence: `80/20 value distribution, tenant governance and phase ${gov.phase.phase} governance evaluated above; Canon Memory is the source of truth (append-only records); the handshake is verified on every call`,
+          }),
+        ]
+      : [
+          notYet(
+            'tenant-registry',
+            'Integration with 13 canonical tenants',
+            'no tenant registry is loaded yet',
+          ),
+          notYet('value-distribution', '80/20 value distribution model', 'not configured yet'),
+          notYet(
+            'founding-tenant-rights',
+            'Founding tenant rights respected',
+            'no tenant registry is loaded yet',
+          ),
+          notYet('n3xus-law', 'N3XUS Law compliance', 'depends on the checks above'),
+        ],
   };
   const checks: HandshakeCheck[] = (['55', '45', '17'] as const).flatMap((group) =>
     groups[group].map((c) => ({ group, ...c })),

@@ -15,8 +15,9 @@ import { LockHeldError, type SessionLocks } from '../locks/session-locks.ts';
 import type { RuntimeHandle, RuntimeProvider } from '../runtime/runtime-provider.ts';
 import { findTier, subscriptionAllows } from '../tiers/tier-catalogue.ts';
 import type { LifecyclePolicy } from './lifecycle-policy.ts';
-import { ACTIONS, type SessionAction } from './transitions.ts';
-import { meterSession, priceActiveTime } from './usage-meter.ts';
+import type { SessionGate } from './session-gate.ts';
+import { ACTIONS, SYSTEM_TRANSITIONS, type SessionAction } from './transitions.ts';
+import { meterSession, priceAtListRates } from './usage-meter.ts';
 
 export interface LifecycleDeps {
   canon: CanonStore;
@@ -26,6 +27,8 @@ export interface LifecycleDeps {
   policy: LifecyclePolicy;
   logger: Logger;
   clock?: () => Date;
+  /** Billing and governance (tenant registry, phase, NexCoin balance); absent: no such checks. */
+  gate?: SessionGate;
 }
 
 export interface StreamTarget {
@@ -66,7 +69,10 @@ export class SessionLifecycle {
 
   /** The tiers with `allowed` filled in for this caller's subscription. */
   tiersFor(principal: Principal, catalogue: readonly Tier[]): Tier[] {
-    return catalogue.map((t) => ({ ...t, allowed: subscriptionAllows(principal.subscription, t) }));
+    return catalogue.map((t) => {
+      const allowed = subscriptionAllows(principal.subscription, t);
+      return { ...t, ...(this.deps.gate?.tierAvailability(principal, t, allowed) ?? { allowed }) };
+    });
   }
 
   async create(principal: Principal, tierId: string): Promise<Session> {
@@ -84,6 +90,10 @@ export class SessionLifecycle {
 
     const now = this.clock().toISOString();
     const sessionId = randomUUID();
+    // Billing and governance refuse here, before anything is written or provisioned.
+    const limits =
+      (await this.deps.gate?.admitGenesis(principal, tier, sessionId, this.deps.policy.limits)) ??
+      this.deps.policy.limits;
     const session: Session = {
       sessionId,
       userId: principal.userId,
@@ -99,7 +109,7 @@ export class SessionLifecycle {
       await this.deps.canon.createSession(
         { session, runtime: null, lastActivityAt: now },
         principal.userId,
-        this.deps.policy.limits,
+        limits,
       );
     } catch (error) {
       if (error instanceof QuotaExceededError) {
@@ -121,7 +131,11 @@ export class SessionLifecycle {
       let handle: RuntimeHandle;
       try {
         handle = await withTimeout(
-          this.deps.runtime.start(sessionId, tier.resources),
+          this.deps.runtime.start(sessionId, tier.resources, {
+            tier: tier.id,
+            tenantId: principal.tenantId,
+            userId: principal.userId,
+          }),
           this.deps.policy.transitionTimeoutMs,
           'provisioning',
         );
@@ -162,6 +176,11 @@ export class SessionLifecycle {
     return row;
   }
 
+  /** A pause the system decides (e.g. `system:billing` on a low balance), recorded with that actor. */
+  pauseAsSystem(sessionId: string, actor: string): Promise<Session> {
+    return this.act(sessionId, 'pause', actor);
+  }
+
   pause(principal: Principal, sessionId: string): Promise<Session> {
     return this.perform(principal, sessionId, 'pause');
   }
@@ -190,8 +209,9 @@ export class SessionLifecycle {
           state: row.session.state,
         });
       }
+      if (action === 'resume') await this.deps.gate?.admitResume(row);
       await this.move(sessionId, [row.session.state], rule.via, `${action}.started`, actor);
-      const result = await this.runAction(action, row.runtime, sessionId, actor);
+      const result = await this.runAction(action, row.runtime, sessionId, actor, row.session.state);
       // A resumed session starts a fresh idle period, or the idle timeout would pause it again at once.
       if (action === 'resume') await this.deps.canon.touchActivity(sessionId, this.clock());
       this.deps.logger.info({ sessionId, actor, action }, `Session ${rule.to}`);
@@ -213,18 +233,26 @@ export class SessionLifecycle {
     handle: RuntimeHandle | null,
     sessionId: string,
     actor: string,
+    fromState: SessionState,
   ): Promise<SessionRow> {
     const rule = ACTIONS[action];
     const deadline = this.deps.policy.transitionTimeoutMs;
     try {
       if (action === 'terminate') return await this.finishTermination(sessionId, handle, actor);
       if (!handle) throw new Error('the session has no desktop');
-      const step = action === 'pause' ? this.deps.runtime.pause(handle) : this.deps.runtime.resume(handle);
-      await withTimeout(step, deadline, action);
-      return await this.move(sessionId, [rule.via], rule.to, `${action}.completed`, actor);
+      const moved = await withTimeout(this.runtimeStep(action, handle, fromState), deadline, action);
+      // Resuming a hibernated desktop brings it back in a new place (e.g. a new pod): record where.
+      return await this.move(sessionId, [rule.via], rule.to, `${action}.completed`, actor, {
+        ...(moved ? { runtime: moved } : {}),
+      });
     } catch (error) {
-      // The desktop is not in the state we asked for: end the session rather than leave it half-changed.
       const reason = reasonOf(error);
+      if (action === 'resume' && fromState === 'hibernated' && handle) {
+        // Nothing ran yet and the disk is still there: the session stays hibernated, nothing is lost.
+        await this.move(sessionId, [rule.via], 'hibernated', 'resume.failed', SYSTEM_ACTOR);
+        throw new ApiError('RUNTIME_FAILED', `The session could not resume: ${reason}`, { sessionId });
+      }
+      // The desktop is not in the state we asked for: end the session rather than leave it half-changed.
       if (handle) await withTimeout(this.deps.runtime.stop(handle), deadline, 'stop').catch(() => undefined);
       await this.move(sessionId, [rule.via], 'failed', `${action}.failed`, SYSTEM_ACTOR, {
         failureReason: reason,
@@ -232,6 +260,27 @@ export class SessionLifecycle {
       });
       throw new ApiError('RUNTIME_FAILED', `The session could not ${action}: ${reason}`, { sessionId });
     }
+  }
+
+  /**
+   * The runtime's part of pause or resume. A hibernated desktop (or one whose processes vanished while its
+   * disk stayed) is woken in a new place; the handle that says where is returned to be recorded.
+   */
+  private async runtimeStep(
+    action: 'pause' | 'resume',
+    handle: RuntimeHandle,
+    fromState: SessionState,
+  ): Promise<RuntimeHandle | undefined> {
+    const { runtime } = this.deps;
+    if (action === 'pause') {
+      await runtime.pause(handle);
+      return undefined;
+    }
+    if (runtime.wake && (fromState === 'hibernated' || (await runtime.status(handle)) === 'hibernated')) {
+      return runtime.wake(handle);
+    }
+    await runtime.resume(handle);
+    return undefined;
   }
 
   private async finishTermination(
@@ -251,7 +300,8 @@ export class SessionLifecycle {
   }
 
   private async usageFor(row: SessionRow, end: Date): Promise<UsageRecord> {
-    const metered = meterSession(await this.deps.canon.listRecords(row.session.sessionId), end);
+    const records = await this.deps.canon.listRecords(row.session.sessionId);
+    const metered = meterSession(records, end);
     const tier = findTier(row.session.tier);
     const res = row.session.resources;
     const activeSeconds = Math.round(metered.activeMs / 1000);
@@ -267,15 +317,32 @@ export class SessionLifecycle {
         cpuMillicoreSeconds: activeSeconds * res.cpuMillicores,
         memoryMiBSeconds: activeSeconds * res.memoryMiB,
       },
-      cost: tier ? priceActiveTime(metered.activeMs, tier.microNexCoinPerHour) : 0,
+      cost: this.deps.gate
+        ? await this.deps.gate.usageCost(row, records, end)
+        : tier
+          ? priceAtListRates(records, tier, end)
+          : 0,
       canonRecord: true,
     };
   }
 
   /** Where the gateway connects for this session's stream; only while the desktop exists. */
   async streamTarget(principal: Principal, sessionId: string): Promise<StreamTarget> {
-    const row = await this.owned(principal, sessionId);
-    if (!row.runtime || !STREAMABLE.includes(row.session.state)) {
+    return this.targetOf(await this.owned(principal, sessionId));
+  }
+
+  /**
+   * Where the gateway connects for a session of `tenantId` that someone watches through a collaborative
+   * workspace (the caller has checked that the workspace lets them); the same states as streamTarget.
+   */
+  async sharedStreamTarget(tenantId: string, sessionId: string): Promise<StreamTarget> {
+    const row = await this.deps.canon.getSession(sessionId);
+    if (!row || row.session.tenantId !== tenantId) throw new ApiError('SESSION_NOT_FOUND');
+    return this.targetOf(row);
+  }
+
+  private targetOf(row: SessionRow): StreamTarget {
+    if (!row.runtime?.host || !STREAMABLE.includes(row.session.state)) {
       throw new ApiError(
         'SESSION_NOT_STREAMABLE',
         `A ${row.session.state} session has no desktop to stream.`,
@@ -315,6 +382,12 @@ export class SessionLifecycle {
           const idleMs = (await idleMinutesFor(row)) * 60_000;
           if (now - Date.parse(row.lastActivityAt) > idleMs)
             await this.act(sessionId, 'pause', 'system:idle-timeout');
+        } else if (
+          state === 'paused' &&
+          this.deps.runtime.hibernateAfterMs !== undefined &&
+          now - Date.parse(row.session.canonTimestamp) > this.deps.runtime.hibernateAfterMs
+        ) {
+          await this.hibernate(sessionId, 'system:hibernate-after');
         }
       } catch (error) {
         if (!(error instanceof ApiError && error.code === 'TRANSITION_IN_PROGRESS')) {
@@ -322,6 +395,27 @@ export class SessionLifecycle {
         }
       }
     }
+  }
+
+  /**
+   * Ends a paused desktop's processes and keeps its disk (runtimes that can, e.g. a pod deleted with its PVC
+   * kept); the session becomes `hibernated` only once the runtime has done it.
+   */
+  private hibernate(sessionId: string, actor: string): Promise<void> {
+    return this.locked(sessionId, async () => {
+      const row = await this.deps.canon.getSession(sessionId);
+      const from = SYSTEM_TRANSITIONS.hibernate.from as readonly SessionState[];
+      if (!row?.runtime || !from.includes(row.session.state) || !this.deps.runtime.hibernate) return;
+      const handle = await withTimeout(
+        this.deps.runtime.hibernate(row.runtime),
+        this.deps.policy.transitionTimeoutMs,
+        'hibernation',
+      );
+      await this.move(sessionId, from, SYSTEM_TRANSITIONS.hibernate.to, 'hibernate.completed', actor, {
+        runtime: handle,
+      });
+      this.deps.logger.info({ sessionId, actor }, 'Session hibernated');
+    });
   }
 
   private async move(
@@ -382,6 +476,11 @@ export class SessionLifecycle {
     const actor = 'system:reconcile';
     if (state === 'terminating') {
       await this.finishTermination(sessionId, row.runtime, actor);
+    } else if (status === 'hibernated' && row.runtime && this.deps.runtime.hibernate) {
+      // The processes are gone but the disk is kept (hibernated, or the pod vanished): resumable from disk.
+      if (state === 'hibernated') return;
+      const handle = await this.deps.runtime.hibernate(row.runtime);
+      await this.move(sessionId, [state], 'hibernated', 'reconcile.hibernated', actor, { runtime: handle });
     } else if (status === 'gone' || state === 'requested' || state === 'provisioning') {
       if (row.runtime) await this.deps.runtime.stop(row.runtime);
       const failureReason =

@@ -6,8 +6,16 @@ import type { SessionState } from '../../protocol/session.ts';
  */
 export const ACTIONS = {
   pause: { from: ['active'], via: 'pausing', to: 'paused' },
-  resume: { from: ['paused'], via: 'resuming', to: 'active' },
-  terminate: { from: ['active', 'paused', 'failed'], via: 'terminating', to: 'terminated' },
+  resume: { from: ['paused', 'hibernated'], via: 'resuming', to: 'active' },
+  terminate: { from: ['active', 'paused', 'hibernated', 'failed'], via: 'terminating', to: 'terminated' },
 } as const satisfies Record<string, { from: readonly SessionState[]; via: SessionState; to: SessionState }>;
 
 export type SessionAction = keyof typeof ACTIONS;
+
+/**
+ * What the system does on its own, with no transitional state: a session paused longer than the runtime's
+ * hibernate-after is hibernated (its processes end, its disk stays); written only once the runtime has done it.
+ */
+export const SYSTEM_TRANSITIONS = {
+  hibernate: { from: ['paused'], to: 'hibernated' },
+} as const satisfies Record<string, { from: readonly SessionState[]; to: SessionState }>;

@@ -1,4 +1,5 @@
-import type { SessionState } from '../../protocol/session.ts';
+import type { SessionState, Tier } from '../../protocol/session.ts';
+import { costOf, DEFAULT_PERIOD_MS, timelineOf } from '../billing/pricing.ts';
 import type { CanonRecord } from '../canon/canon-store.ts';
 
 export interface MeteredTime {
@@ -17,7 +18,7 @@ export function meterSession(records: readonly CanonRecord[], end: Date): Metere
   let since = 0;
   const close = (until: number): void => {
     if (state === 'active') activeMs += until - since;
-    else if (state === 'paused') pausedMs += until - since;
+    else if (state === 'paused' || state === 'hibernated') pausedMs += until - since;
   };
   for (const r of records) {
     if (r.entity !== 'session' || r.toState === null) continue;
@@ -31,8 +32,26 @@ export function meterSession(records: readonly CanonRecord[], end: Date): Metere
   return { startTime, activeMs: Math.max(0, activeMs), pausedMs: Math.max(0, pausedMs) };
 }
 
-/** Active time at the tier's hourly rate, rounded up to the micro-NexCoin; exact integer arithmetic. */
-export function priceActiveTime(activeMs: number, microNexCoinPerHour: number): number {
-  const cost = (BigInt(Math.round(activeMs)) * BigInt(microNexCoinPerHour) + 3_599_999n) / 3_600_000n;
-  return Number(cost);
+/**
+ * The session's cost at the tier's list rates (no tenant discount), metered exactly as billing charges it
+ * (billing/pricing.ts): every started period with Active time at the tier's rate, with only Paused time at
+ * its storage rate. Billing's own gate, when present, prices with the session's terms instead.
+ */
+export function priceAtListRates(
+  records: readonly CanonRecord[],
+  tier: Pick<Tier, 'id' | 'microNexCoinPerHour' | 'storageMicroNexCoinPerHour'>,
+  end: Date,
+  periodMs: number = DEFAULT_PERIOD_MS,
+): number {
+  return costOf(
+    timelineOf(records),
+    {
+      tier: tier.id,
+      activeMicroPerHour: tier.microNexCoinPerHour,
+      storageMicroPerHour: tier.storageMicroNexCoinPerHour ?? 0,
+      discountBasisPoints: 0,
+      periodMs,
+    },
+    end.getTime(),
+  );
 }

@@ -15,6 +15,7 @@ export class AdapterMetrics {
   readonly authAttempts: Counter<'result'>;
   readonly handshakeChecks: Counter<'result'>;
   readonly sessionTransitions: Counter<'to'>;
+  readonly analyticsEventsDropped: Counter<'reason'>;
 
   constructor(canon: CanonStore) {
     const registers = [this.registry];
@@ -110,6 +111,12 @@ export class AdapterMetrics {
       name: 'v_supercore_session_transitions_total',
       help: 'Session state transitions recorded, by target state.',
       labelNames: ['to'],
+      registers,
+    });
+    this.analyticsEventsDropped = new Counter({
+      name: 'v_supercore_analytics_events_dropped_total',
+      help: 'v-analytics events lost, by reason (queue-full, rejected, write-failed); tracking never blocks a session.',
+      labelNames: ['reason'],
       registers,
     });
     // Start the KPI series at zero, so the first event after a start is counted by rate() too.

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { MetricsSample } from '../../protocol/live-events.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 import type { RuntimeProvider } from '../runtime/runtime-provider.ts';
-import type { StreamStats, StreamTotals } from './stream-stats.ts';
+import { meanRttMs, streamQualityScore, type StreamStats, type StreamTotals } from './stream-stats.ts';
 
 interface Previous {
   atMs: number;
@@ -18,6 +18,8 @@ export class SessionSampler {
   private readonly history = new Map<string, MetricsSample[]>();
   private readonly previous = new Map<string, Previous>();
   private readonly listeners = new Set<(sample: MetricsSample) => void>();
+  /** Stream quality (0…1) of each session's last sampling window, for `v_supercore_stream_quality_score`. */
+  private readonly quality = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly maxSamples: number;
@@ -43,6 +45,11 @@ export class SessionSampler {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** The stream quality score (0…1) of the session's last window; null before two samples or without viewers. */
+  streamQualityOf(sessionId: string): number | null {
+    return this.quality.get(sessionId) ?? null;
   }
 
   onSample(listener: (sample: MetricsSample) => void): () => void {
@@ -101,8 +108,18 @@ export class SessionSampler {
       networkTxBytesPerSec: Math.round((stream.txBytes - prev.stream.txBytes) / seconds),
       networkRxBytesPerSec: Math.round((stream.rxBytes - prev.stream.rxBytes) / seconds),
       streamFps: round1((stream.updatesDrawn - prev.stream.updatesDrawn) / seconds),
-      streamLatencyMs: null,
+      streamLatencyMs: meanRttMs(stream, prev.stream),
     };
+    if (stream.viewers > 0) {
+      this.quality.set(
+        sessionId,
+        streamQualityScore(
+          sample.streamLatencyMs,
+          stream.updatesSent - prev.stream.updatesSent,
+          stream.updatesDrawn - prev.stream.updatesDrawn,
+        ),
+      );
+    } else this.quality.delete(sessionId);
     const list = this.history.get(sessionId) ?? [];
     list.push(sample);
     if (list.length > this.maxSamples) list.splice(0, list.length - this.maxSamples);
@@ -113,6 +130,7 @@ export class SessionSampler {
   private forget(sessionId: string): void {
     this.history.delete(sessionId);
     this.previous.delete(sessionId);
+    this.quality.delete(sessionId);
     this.deps.streams.forget(sessionId);
   }
 }

@@ -1,6 +1,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { Session, Tier } from '../../protocol/session.ts';
+import type { InvitedRole, Workspace } from '../../protocol/workspaces.ts';
 import { isAbortError, toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
 import type { NavigateDetail, OpenSessionDetail } from '../shared/events.ts';
 import {
@@ -22,8 +23,11 @@ type Action = 'pause' | 'resume' | 'terminate';
 
 const ACTION_LABELS: Record<Action, string> = { pause: 'Pause', resume: 'Resume', terminate: 'Terminate' };
 
-/** Why Share is not available yet (it belongs to collaborative workspaces). */
-export const SHARE_UNAVAILABLE = 'Sharing into a workspace is available with collaborative workspaces.';
+/** Why Share cannot be used: the pane has no API client to create the workspace with. */
+export const SHARE_UNAVAILABLE = 'Sharing needs a connection to the server.';
+
+/** How often the pane re-reads the workspaces shared with the user. */
+export const WORKSPACES_REFRESH_MS = 3000;
 
 /** States whose uptime keeps growing (the clock ticks only while one of them is listed). */
 const RUNNING: ReadonlySet<Session['state']> = new Set(['active', 'pausing']);
@@ -34,8 +38,11 @@ const RUNNING: ReadonlySet<Session['state']> = new Set(['active', 'pausing']);
  * so far and the actions each state allows. Terminating asks for confirmation in the row itself.
  *
  * Rows carry `data-session-id`; buttons carry `data-action` (`open`, `pause`, `resume`, `terminate`,
- * `confirm-terminate`, `cancel-terminate`, `share`) so end-to-end tests can find them. Share is shown but not
- * available yet (`aria-disabled`, with the reason announced and written under the table). Every control is a
+ * `confirm-terminate`, `cancel-terminate`, `share`) so end-to-end tests can find them. Share opens a form that
+ * invites a user id of the tenant as participant or observer into a collaborative workspace for the session
+ * (created on the first invitation; `send-invite`, `cancel-share`). "Shared with me" lists the workspaces the
+ * user is invited to or has joined, with `accept-invitation`, `decline-invitation` and `open-shared` buttons
+ * (`data-workspace-id`). Every control is a
  * native button or checkbox in reading order, so Tab, Enter and Space do everything; Escape cancels a
  * confirmation.
  *
@@ -68,11 +75,17 @@ export class VscActiveSessions extends VscElement {
   @state() private tiers: readonly Tier[] = [];
   @state() private now = Date.now();
   @state() private notice = '';
+  /** The session whose Share form is open. */
+  @state() private sharing: string | null = null;
+  @state() private shareError = '';
+  @state() private workspaces: readonly Workspace[] = [];
+  @state() private me: string | undefined;
 
   private readonly sessions = new StoreController<SessionsState>(this, () => this.store?.state$);
   private clock: ReturnType<typeof setInterval> | undefined;
   private tiersAborter: AbortController | undefined;
   private tiersFrom: ApiClient | undefined;
+  private workspaceRefresh: ReturnType<typeof setInterval> | undefined;
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
@@ -81,10 +94,22 @@ export class VscActiveSessions extends VscElement {
     this.tiersAborter?.abort();
     this.tiersAborter = undefined;
     this.tiersFrom = undefined;
+    clearInterval(this.workspaceRefresh);
+    this.workspaceRefresh = undefined;
+  }
+
+  /** Invitations and shared sessions appear without a reload (re-read every WORKSPACES_REFRESH_MS). */
+  private startWorkspaceRefresh(): void {
+    if (this.workspaceRefresh !== undefined) return;
+    this.workspaceRefresh = setInterval(() => void this.loadWorkspaces(), WORKSPACES_REFRESH_MS);
   }
 
   protected override willUpdate(): void {
-    if (this.isConnected && this.api && this.api !== this.tiersFrom) void this.loadTiers(this.api);
+    if (this.isConnected && this.api && this.api !== this.tiersFrom) {
+      void this.loadTiers(this.api);
+      void this.loadWorkspaces();
+      this.startWorkspaceRefresh();
+    }
     const running = this.sessions.value?.sessions.some((s) => RUNNING.has(s.state)) ?? false;
     if (running && this.isConnected) this.startClock();
     else this.stopClock();
@@ -115,10 +140,136 @@ export class VscActiveSessions extends VscElement {
     }
   }
 
-  private share(): void {
-    // Re-announce on every press: clear first, then set on the next frame.
-    this.notice = '';
-    requestAnimationFrame(() => (this.notice = SHARE_UNAVAILABLE));
+  private share(sessionId: string): void {
+    this.shareError = '';
+    if (!this.api) {
+      // Re-announce on every press: clear first, then set on the next frame.
+      this.notice = '';
+      requestAnimationFrame(() => (this.notice = SHARE_UNAVAILABLE));
+      return;
+    }
+    this.sharing = this.sharing === sessionId ? null : sessionId;
+    if (this.sharing) void this.loadWorkspaces();
+  }
+
+  private async loadWorkspaces(): Promise<void> {
+    const api = this.api;
+    if (!api) return;
+    try {
+      this.me ??= await api.userId();
+      this.workspaces = await api.listWorkspaces();
+    } catch {
+      // The sessions list works without it.
+    }
+  }
+
+  /** Invites into the user's open workspace for the session, creating it on the first invitation. */
+  private async sendInvite(event: SubmitEvent): Promise<void> {
+    event.preventDefault();
+    const api = this.api;
+    const sessionId = this.sharing;
+    if (!api || !sessionId) return;
+    const form = event.target as HTMLFormElement;
+    const data = new FormData(form);
+    const userId = String(data.get('userId') ?? '').trim();
+    const role: InvitedRole = data.get('role') === 'observer' ? 'observer' : 'participant';
+    if (!userId) return;
+    this.shareError = '';
+    try {
+      await this.loadWorkspaces();
+      const mine = this.workspaces.find(
+        (w) => w.state === 'open' && w.ownerId === this.me && w.sessionIds.includes(sessionId),
+      );
+      if (mine) await api.inviteToWorkspace(mine.workspaceId, userId, role);
+      else
+        await api.createWorkspace({
+          name: `Session ${shortId(sessionId)}`,
+          sessionIds: [sessionId],
+          invite: [{ userId, role }],
+        });
+      form.reset();
+      this.notice = '';
+      requestAnimationFrame(() => (this.notice = `Invited ${userId} as ${role}.`));
+      await this.loadWorkspaces();
+    } catch (error) {
+      this.shareError = toApiError(error).message;
+    }
+  }
+
+  private async answer(workspaceId: string, accept: boolean): Promise<void> {
+    try {
+      await this.api?.answerInvitation(workspaceId, accept);
+    } catch (error) {
+      this.shareError = toApiError(error).message;
+    }
+    await this.loadWorkspaces();
+  }
+
+  private renderShareForm(sessionId: string): TemplateResult {
+    return html`<form class="share" data-share-for=${sessionId} @submit=${this.sendInvite}>
+      <label>User id <input name="userId" required autocomplete="off" data-field="invite-user" /></label>
+      <label
+        >Role
+        <select name="role" data-field="invite-role">
+          <option value="participant">Participant</option>
+          <option value="observer">Observer</option>
+        </select></label
+      >
+      <button type="submit" class="primary" data-action="send-invite">Invite</button>
+      <button type="button" data-action="cancel-share" @click=${() => (this.sharing = null)}>Cancel</button>
+      ${this.shareError ? html`<p class="error" role="alert">${this.shareError}</p>` : nothing}
+    </form>`;
+  }
+
+  /** Workspaces someone else shared with the user: invitations to answer, sessions to open. */
+  private renderSharedWithMe(): TemplateResult | typeof nothing {
+    const shared = this.workspaces.filter(
+      (w) => w.state === 'open' && w.ownerId !== this.me && w.members.some((m) => m.userId === this.me),
+    );
+    if (shared.length === 0) return nothing;
+    return html`<section aria-labelledby="shared-heading" data-shared-with-me>
+      <h3 id="shared-heading">Shared with me</h3>
+      <ul>
+        ${shared.map((w) => {
+          const member = w.members.find((m) => m.userId === this.me);
+          return html`<li data-workspace-id=${w.workspaceId}>
+            <span>${w.name} · ${w.ownerId} · ${member?.role ?? ''}</span>
+            ${
+              member?.status === 'invited'
+                ? html`<button
+                      type="button"
+                      class="primary"
+                      data-action="accept-invitation"
+                      data-workspace-id=${w.workspaceId}
+                      @click=${() => void this.answer(w.workspaceId, true)}
+                    >
+                      Accept
+                    </button>
+                    <button
+                      type="button"
+                      data-action="decline-invitation"
+                      data-workspace-id=${w.workspaceId}
+                      @click=${() => void this.answer(w.workspaceId, false)}
+                    >
+                      Decline
+                    </button>`
+                : w.sessionIds.map(
+                    (id) =>
+                      html`<button
+                        type="button"
+                        data-action="open-shared"
+                        data-workspace-id=${w.workspaceId}
+                        data-session-id=${id}
+                        @click=${() => this.open(id)}
+                      >
+                        Open ${shortId(id)}
+                      </button>`,
+                  )
+            }
+          </li>`;
+        })}
+      </ul>
+    </section>`;
   }
 
   private async run(sessionId: string, action: Action): Promise<void> {
@@ -264,7 +415,7 @@ export class VscActiveSessions extends VscElement {
           </tbody>
         </table>
       </div>
-      <p id="share-note" class="note">Share: ${SHARE_UNAVAILABLE}</p>`;
+      ${this.sharing ? this.renderShareForm(this.sharing) : nothing} ${this.renderSharedWithMe()}`;
   }
 
   private renderRow(session: Session): TemplateResult {
@@ -356,10 +507,8 @@ export class VscActiveSessions extends VscElement {
               type="button"
               data-action="share"
               aria-label="Share session ${short} into a workspace"
-              aria-disabled="true"
-              aria-describedby="share-note"
-              title=${SHARE_UNAVAILABLE}
-              @click=${this.share}
+              aria-expanded=${this.sharing === id ? 'true' : 'false'}
+              @click=${() => this.share(id)}
             >
               Share
             </button>`

@@ -1,6 +1,8 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { ApiClient } from '../api/api-client.ts';
+import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
+import { roleMaySendInput } from '../../protocol/workspace-constants.ts';
 import { SESSION_CHANGED_EVENT, type SessionChangedDetail } from '../shared/events.ts';
 import { shortId, stateLabel } from '../shared/format.ts';
 import { VscElement } from '../shared/vsc-element.ts';
@@ -22,17 +24,24 @@ const ROLE_LABELS: Record<ParcelRole, string> = {
 
 const ROLE_NOTES: Record<ParcelRole, string> = {
   owner: 'You own this session: you can use it, pause, resume and terminate it.',
-  participant: 'You are a participant: you can use the desktop.',
+  participant: 'You are a participant: you can use the desktop while the owner gives you control.',
   observer: 'You are an observer: you can watch; your keyboard and mouse are not sent.',
 };
+
+/** How often the parcel re-reads the workspace (members, roles, who holds control). */
+export const WORKSPACE_REFRESH_MS = 2000;
 
 /**
  * @tagname vsc-session-parcel
  * @summary One session for a collaborative workspace: its desktop (the viewer) and who is in it.
  *
  * The owner gets the session's controls; a participant uses the desktop without them; an observer only watches
- * (`view-only` viewer: no input is sent). The participant list shows the session's owner (workspaces will add the
- * others). Session state changes of this session are announced in a live region and on the host's `eventBus`.
+ * (`view-only` viewer: no input is sent). When the session is shared through a collaborative workspace the
+ * participant list shows its members with their roles and who holds control (re-read every
+ * WORKSPACE_REFRESH_MS), the view is view-only unless the user may send input (owner, or the participant holding
+ * control; the gateway enforces the same), and the workspace's owner can hand control over and take it back
+ * (buttons with `data-action="grant-control"` / `"revoke-control"` and `data-user-id`). Session state changes of
+ * this session are announced in a live region and on the host's `eventBus`.
  *
  * @csspart viewer - The session's viewer.
  * @csspart participants - The participant list.
@@ -49,6 +58,84 @@ export class VscSessionParcel extends VscElement {
   @property({ attribute: false }) workerFactory?: DecoderWorkerFactory;
 
   @state() private announcement = '';
+  /** The open workspace sharing this session (the one giving the user the most rights), once loaded. */
+  @state() private workspace: Workspace | undefined;
+  @state() private me: string | undefined;
+  @state() private controlError = '';
+
+  private refresh: ReturnType<typeof setInterval> | undefined;
+  private loading: AbortController | undefined;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.refresh = setInterval(() => void this.loadWorkspace(), WORKSPACE_REFRESH_MS);
+    void this.loadWorkspace();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    clearInterval(this.refresh);
+    this.refresh = undefined;
+    this.loading?.abort();
+    this.loading = undefined;
+  }
+
+  protected override updated(changed: Map<PropertyKey, unknown>): void {
+    if (changed.has('sessionId') || changed.has('api')) void this.loadWorkspace();
+  }
+
+  private async loadWorkspace(): Promise<void> {
+    const api = this.api;
+    if (!api || !this.sessionId || !this.isConnected) return;
+    this.loading?.abort();
+    const aborter = new AbortController();
+    this.loading = aborter;
+    try {
+      const me = this.me ?? (await api.userId());
+      const all = await api.listWorkspaces({ signal: aborter.signal });
+      if (aborter.signal.aborted) return;
+      this.me = me;
+      const rank = (w: Workspace) => {
+        const m = w.members.find((x) => x.userId === me);
+        if (!m) return 0;
+        return { owner: 4, participant: 2, observer: 1 }[m.role] + (w.controllerId === me ? 1 : 0);
+      };
+      const candidates = all
+        .filter((w) => w.state === 'open' && w.sessionIds.includes(this.sessionId))
+        .sort((a, b) => rank(b) - rank(a));
+      this.workspace = candidates[0];
+    } catch {
+      // Sharing is optional: without the list the parcel behaves as before (role from the host).
+    }
+  }
+
+  /** The user's membership in the workspace, when the session is shared. */
+  private membership(): WorkspaceMember | undefined {
+    return this.workspace?.members.find((m) => m.userId === this.me);
+  }
+
+  private viewOnly(): boolean {
+    const member = this.membership();
+    if (this.workspace && member) {
+      if (member.status !== 'joined') return true;
+      return !roleMaySendInput(member.role, member.userId, this.workspace.controllerId);
+    }
+    return this.parcelRole === 'observer';
+  }
+
+  private async setControl(userId: string | null): Promise<void> {
+    const api = this.api;
+    const workspace = this.workspace;
+    if (!api || !workspace) return;
+    this.controlError = '';
+    try {
+      this.workspace = await api.setControl(workspace.workspaceId, userId);
+      this.announcement =
+        userId === null ? 'You took control back.' : `${userId} now has control of the desktop.`;
+    } catch (error) {
+      this.controlError = error instanceof Error ? error.message : String(error);
+    }
+  }
 
   private readonly sessions = new StoreController<SessionsState>(
     this,
@@ -82,7 +169,7 @@ export class VscSessionParcel extends VscElement {
           .api=${this.api}
           .store=${this.parcelRole === 'owner' ? this.store : undefined}
           .workerFactory=${this.workerFactory}
-          ?view-only=${this.parcelRole === 'observer'}
+          ?view-only=${this.viewOnly()}
           embedded
           theme=${this.theme}
           locale=${this.locale}
@@ -90,21 +177,72 @@ export class VscSessionParcel extends VscElement {
         <aside part="participants" aria-labelledby="participants-heading">
           <h2 id="participants-heading">Participants</h2>
           ${
-            missing
-              ? html`<p class="role" role="status">This session is not available to you.</p>`
-              : html`<ul>
-                  <li data-participant="owner" data-user-id=${session?.userId ?? ''}>
-                    <span class="who">${session ? session.userId : 'Loading…'}</span>
-                    <span class="role">${ROLE_LABELS.owner}</span>
-                  </li>
-                </ul>`
+            this.workspace
+              ? this.renderMembers(this.workspace)
+              : missing
+                ? html`<p class="role" role="status">This session is not available to you.</p>`
+                : html`<ul>
+                    <li data-participant="owner" data-user-id=${session?.userId ?? ''}>
+                      <span class="who">${session ? session.userId : 'Loading…'}</span>
+                      <span class="role">${ROLE_LABELS.owner}</span>
+                    </li>
+                  </ul>`
           }
-          <p class="you" data-role=${this.parcelRole}>${ROLE_NOTES[this.parcelRole]}</p>
+          <p class="you" data-role=${this.membership()?.role ?? this.parcelRole}>
+            ${ROLE_NOTES[this.membership()?.role ?? this.parcelRole]}
+            ${
+              this.workspace && !this.viewOnly() && this.membership()?.role === 'participant'
+                ? html`<strong data-has-control>You have control.</strong>`
+                : nothing
+            }
+          </p>
+          ${this.controlError ? html`<p class="role" role="alert">${this.controlError}</p>` : nothing}
           ${session ? html`<p class="you">State: ${stateLabel(session.state)}</p>` : nothing}
         </aside>
       </div>
-      <div class="visually-hidden" role="status" aria-live="polite" aria-atomic="true">
+      <div class="visually-hidden" role="status" aria-live="polite" aria-atomic="true" data-announcement>
         ${this.announcement}
       </div>`;
+  }
+
+  private renderMembers(w: Workspace): TemplateResult {
+    const iAmOwner = w.ownerId === this.me;
+    return html`<ul data-workspace-id=${w.workspaceId}>
+      ${w.members.map((m) => {
+        const controls = w.controllerId === m.userId;
+        return html`<li
+          data-participant=${m.role}
+          data-user-id=${m.userId}
+          data-status=${m.status}
+          ?data-has-control=${controls}
+        >
+          <span class="who">${m.userId}${m.userId === this.me ? ' (you)' : ''}</span>
+          <span class="role"
+            >${ROLE_LABELS[m.role]}${m.status === 'invited' ? ' · invited' : ''}${controls ? ' · has control' : ''}</span
+          >
+          ${
+            iAmOwner && m.role === 'participant' && m.status === 'joined'
+              ? controls
+                ? html`<button
+                    type="button"
+                    data-action="revoke-control"
+                    data-user-id=${m.userId}
+                    @click=${() => void this.setControl(null)}
+                  >
+                    Take back control
+                  </button>`
+                : html`<button
+                    type="button"
+                    data-action="grant-control"
+                    data-user-id=${m.userId}
+                    @click=${() => void this.setControl(m.userId)}
+                  >
+                    Give control
+                  </button>`
+              : nothing
+          }
+        </li>`;
+      })}
+    </ul>`;
   }
 }

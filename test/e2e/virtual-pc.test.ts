@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Locator } from 'playwright-core';
 import { isPortListening } from '../../backend-adapter/runtime/local/free-port.ts';
 import { processState } from '../../backend-adapter/runtime/local/process-state.ts';
-import type { RuntimeHandle } from '../../backend-adapter/runtime/runtime-provider.ts';
+import type { LocalRuntimeHandle } from '../../backend-adapter/runtime/runtime-provider.ts';
 import {
   changedPixels,
   distinctColours,
@@ -21,7 +21,7 @@ import {
 describe('launch a virtual PC from the dashboard and use it', () => {
   let h: HarnessSession;
   let sessionId = '';
-  let handle: RuntimeHandle;
+  let handle: LocalRuntimeHandle;
 
   before(async () => {
     h = await openHarness();
@@ -70,7 +70,7 @@ describe('launch a virtual PC from the dashboard and use it', () => {
     assert.ok(distinctColours(pixels) > 8, 'the desktop is drawn (not a uniform canvas)');
     const row = await h.canon().getSession(sessionId);
     assert.equal(row?.session.state, 'active');
-    assert.ok(row?.runtime);
+    assert.ok(row?.runtime?.kind === 'local');
     handle = row.runtime;
   });
 
@@ -87,7 +87,12 @@ describe('launch a virtual PC from the dashboard and use it', () => {
       (s) => s === 'T',
     );
     assert.equal(await processState(handle.pid), 'T');
-    assert.equal((await h.canon().getSession(sessionId))?.session.state, 'paused');
+    // The agent answers once every desktop process is stopped; Canon Memory records it right after.
+    const paused = await waitFor(
+      async () => (await h.canon().getSession(sessionId))?.session.state,
+      (s) => s === 'paused',
+    );
+    assert.equal(paused, 'paused');
     const before = await screenPixels(canvas());
     await h.page.keyboard.type('frozen');
     await new Promise((r) => setTimeout(r, 800));
@@ -129,7 +134,11 @@ describe('launch a virtual PC from the dashboard and use it', () => {
     );
     assert.ok(state === undefined || state === 'Z', `Xvnc still in state ${state}`);
     assert.equal(await isPortListening('127.0.0.1', handle.port), false);
-    assert.equal((await h.canon().getSession(sessionId))?.session.state, 'terminated');
+    const ended = await waitFor(
+      async () => (await h.canon().getSession(sessionId))?.session.state,
+      (s) => s === 'terminated',
+    );
+    assert.equal(ended, 'terminated');
     assert.ok(await h.canon().getUsage(sessionId), 'a usage record was written');
   });
 

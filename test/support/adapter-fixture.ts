@@ -80,7 +80,7 @@ export async function startTestAdapter(env: NodeJS.ProcessEnv = {}): Promise<Tes
     async close() {
       // Ends every desktop this adapter started, so no test leaves an Xvnc behind.
       for (const row of await adapter.canon.listUnfinished()) {
-        if (row.runtime) {
+        if (row.runtime?.kind === 'local') {
           try {
             process.kill(-row.runtime.pgid, 'SIGKILL');
           } catch {

@@ -65,7 +65,7 @@ export async function openHarness(): Promise<HarnessSession> {
       // End any desktop a failed test left behind before the adapter goes.
       const store = new SqliteCanonStore(join(dataDir, 'canon.sqlite'));
       for (const row of await store.listUnfinished()) {
-        if (row.runtime) {
+        if (row.runtime?.kind === 'local') {
           try {
             process.kill(-row.runtime.pgid, 'SIGKILL');
           } catch {

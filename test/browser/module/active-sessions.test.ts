@@ -5,7 +5,6 @@ import '../../../module/active-sessions/active-sessions.ts';
 import type { VscActiveSessions } from '../../../module/active-sessions/active-sessions.component.ts';
 import type { NavigateDetail, OpenSessionDetail } from '../../../module/shared/events.ts';
 import { LiveEvents } from '../../../module/api/live-events.ts';
-import { SHARE_UNAVAILABLE } from '../../../module/active-sessions/active-sessions.component.ts';
 import { SessionsStore, liveFeed } from '../../../module/state/sessions-store.ts';
 import { FakeApi } from './support/fake-api.ts';
 
@@ -218,21 +217,38 @@ describe('<vsc-active-sessions>', () => {
     await waitUntil(() => text() !== first, 'the clock moves', { timeout: 2500 });
   });
 
-  it('Share is present but not available yet, and says why', async () => {
+  it('Share opens an invite form that creates a workspace for the session and announces the invitation', async () => {
     const fake = new FakeApi();
     const s = fake.seed({ state: 'active' });
     const { el } = await setup(fake);
     const share = button(el, s.sessionId, 'share');
-    expect(share?.getAttribute('aria-disabled')).to.equal('true');
-    expect(share?.getAttribute('aria-describedby')).to.equal('share-note');
-    expect(el.shadowRoot?.querySelector('#share-note')?.textContent).to.contain(
-      'available with collaborative workspaces',
-    );
+    expect(share?.getAttribute('aria-disabled')).to.equal(null);
     share?.focus();
     await sendKeys({ press: 'Enter' });
+    await el.updateComplete;
+    expect(share?.getAttribute('aria-expanded')).to.equal('true');
+    const form = el.shadowRoot?.querySelector<HTMLFormElement>(`form[data-share-for="${s.sessionId}"]`);
+    expect(form, 'the share form').to.not.equal(null);
+    const input = form?.querySelector<HTMLInputElement>('[data-field="invite-user"]');
+    const role = form?.querySelector<HTMLSelectElement>('[data-field="invite-role"]');
+    if (!input || !role) throw new Error('the share form has no fields');
+    input.value = 'bob';
+    role.value = 'observer';
+    await expect(el).to.be.accessible();
+    form?.querySelector<HTMLButtonElement>('[data-action="send-invite"]')?.click();
     await waitUntil(
-      () => el.shadowRoot?.querySelector('[aria-live="polite"]')?.textContent === SHARE_UNAVAILABLE,
+      () => el.shadowRoot?.querySelector('[aria-live="polite"]')?.textContent === 'Invited bob as observer.',
     );
+    const created = fake.requests.find((r) => r.method === 'POST' && r.path === '/workspaces');
+    expect(created?.body).to.deep.equal({
+      name: `Session ${s.sessionId.slice(0, 8)}`,
+      sessionIds: [s.sessionId],
+      invite: [{ userId: 'bob', role: 'observer' }],
+    });
+    expect(fake.workspaces[0]?.members.map((m) => [m.userId, m.role, m.status])).to.deep.equal([
+      ['alice', 'owner', 'joined'],
+      ['bob', 'observer', 'invited'],
+    ]);
   });
 
   it('follows the server’s pushes (no polling per row) and says whether updates are live', async () => {

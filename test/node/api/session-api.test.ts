@@ -107,7 +107,7 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
 
     const row = await t.adapter.canon.getSession(session.sessionId);
     const handle = row?.runtime;
-    assert.ok(handle);
+    assert.ok(handle?.kind === 'local');
     assert.ok(await isPortListening('127.0.0.1', handle.port));
 
     const paused = await t.api(`/api/v1/sessions/${session.sessionId}/pause`, {
@@ -245,7 +245,15 @@ describe('session API (real adapter, real Xvnc desktops)', () => {
     assert.equal(report.handshake, '55-45-17');
     assert.equal(report.checks.find((c) => c.id === 'database')?.ok, true);
     assert.equal(report.checks.find((c) => c.id === 'auth-required')?.ok, true);
-    assert.equal(report.checks.find((c) => c.id === 'billing')?.ok, false);
+    assert.equal(report.checks.find((c) => c.id === 'billing')?.ok, true);
+    for (const id of [
+      'tenant-registry',
+      'value-distribution',
+      'founding-tenant-rights',
+      'phase-governance',
+    ]) {
+      assert.equal(report.checks.find((c) => c.id === id && c.group === '17')?.ok, true, id);
+    }
     assert.equal(report.checks.find((c) => c.id === 'session-timeout')?.ok, true);
     assert.equal(report.checks.find((c) => c.id === 'resource-quota')?.ok, true);
     assert.equal(report.ok, false);
@@ -308,7 +316,7 @@ describe('restarting the adapter', () => {
         .body as Session;
       await t.api(`/api/v1/sessions/${a.sessionId}/pause`, { method: 'POST', token });
       const bHandle = (await t.adapter.canon.getSession(b.sessionId))?.runtime;
-      assert.ok(bHandle);
+      assert.ok(bHandle?.kind === 'local');
       await t.adapter.close();
       process.kill(-bHandle.pgid, 'SIGKILL');
       await new Promise((r) => setTimeout(r, 200));

@@ -12,7 +12,15 @@ import {
   type UsageRecord,
 } from '../../../backend-adapter/canon/canon-store.ts';
 import { preferencesEntityId } from '../../../backend-adapter/canon/canon-shared.ts';
+import { SubjectHasLiveSessionsError } from '../../../backend-adapter/canon/canon-store.ts';
+import { isSubjectRef, privacyEntityId } from '../../../backend-adapter/canon/subjects.ts';
 import type { RuntimeHandle } from '../../../backend-adapter/runtime/runtime-provider.ts';
+import {
+  newWorkspace,
+  WorkspaceChangeError,
+  type WorkspaceChange,
+  type WorkspaceRefusal,
+} from '../../../backend-adapter/canon/workspace-changes.ts';
 
 export type SqlRows = Array<Record<string, unknown>>;
 
@@ -36,7 +44,7 @@ export interface PreviousSchemaFixture {
 }
 
 /** Migration versions the current code knows; the upgrade test expects exactly these rows. */
-const CURRENT_VERSIONS = [1, 2];
+const CURRENT_VERSIONS = [1, 2, 3, 4];
 
 const OWNER = { userId: 'u1', tenantId: 't1' };
 const BASE = Date.parse('2026-01-12T10:00:00.000Z');
@@ -401,6 +409,17 @@ export function describeCanonStoreContract(
             ['genesis.requested', 'termination.completed'],
           );
           assert.deepEqual(await upgraded.getUsage('old-done'), usageFor('old-done'));
+          // Version 3 rewrote the old records to name their users by subject reference only.
+          const actors = (await prev.sql('SELECT DISTINCT actor FROM canon_records')).map((r) =>
+            String(r.actor),
+          );
+          assert.equal(actors.length, 1);
+          assert.ok(actors.every(isSubjectRef), actors.join());
+          assert.equal(actors[0], await upgraded.pseudonymOf(OWNER));
+          assert.deepEqual(
+            (await upgraded.listRecords('old-done')).map((r) => r.actor),
+            ['u1', 'u1'],
+          );
           assert.deepEqual(await upgraded.listAllocations(OWNER), [
             {
               sessionId: 'old-done',
@@ -660,6 +679,449 @@ export function describeCanonStoreContract(
       // A second finishing move does not move the release time.
       await move(store, 's1', ['terminated'], 'failed', 70);
       assert.deepEqual((await store.listAllocations(OWNER))[2], alloc('s1', 0, 50));
+    });
+
+    describe('pseudonymous subjects and erasure (GDPR)', () => {
+      // Distinctive ids, so finding them as substrings of raw rows means exactly them.
+      const ERIN = { userId: 'erin.rossi@example.test', tenantId: 't1' };
+      const FRED = { userId: 'fred.keller@example.test', tenantId: 't1' };
+      const PERSONAL_TABLES = [
+        'canon_records',
+        'sessions',
+        'usage',
+        'allocations',
+        'preferences',
+        'subjects',
+      ];
+      const rawDump = async (): Promise<string> => {
+        const parts: string[] = [];
+        for (const table of PERSONAL_TABLES)
+          parts.push(JSON.stringify(await fx.sql(`SELECT * FROM ${table}`)));
+        return parts.join('\n');
+      };
+      const usageOf = (sessionId: string, owner: { userId: string; tenantId: string }, cost: number) => ({
+        ...usageFor(sessionId, cost),
+        userId: owner.userId,
+        tenantId: owner.tenantId,
+      });
+      /** One finished session with usage, one failed one, preferences: what a user leaves behind. */
+      async function history(owner: { userId: string; tenantId: string }, prefix: string): Promise<void> {
+        await store.createSession(sessionRow(`${prefix}-1`, owner, 0), owner.userId);
+        await store.transition({
+          sessionId: `${prefix}-1`,
+          from: ['requested'],
+          to: 'active',
+          action: 'genesis.active',
+          actor: 'system:lifecycle',
+          at: date(1),
+        });
+        await store.transition({
+          sessionId: `${prefix}-1`,
+          from: ['active'],
+          to: 'terminated',
+          action: 'termination.completed',
+          actor: owner.userId,
+          at: date(60),
+          usage: usageOf(`${prefix}-1`, owner, 250_000),
+        });
+        await store.createSession(sessionRow(`${prefix}-2`, owner, 100), owner.userId);
+        await store.transition({
+          sessionId: `${prefix}-2`,
+          from: ['requested'],
+          to: 'failed',
+          action: 'genesis.failed',
+          actor: 'system:lifecycle',
+          at: date(101),
+          failureReason: 'no display',
+        });
+        await store.putPreferences(owner, { theme: 'dark' }, date(110));
+      }
+
+      it('writes people into Canon records only as subject references, and reads them back as user ids', async () => {
+        await history(ERIN, 'e');
+        const raw = JSON.stringify(await fx.sql('SELECT * FROM canon_records'));
+        assert.ok(!raw.includes(ERIN.userId), 'a Canon record names the user');
+        const pseudonym = await store.pseudonymOf(ERIN);
+        assert.ok(isSubjectRef(pseudonym), pseudonym);
+        assert.equal(await store.pseudonymOf(ERIN), pseudonym, 'stable');
+        assert.notEqual(await store.pseudonymOf({ ...ERIN, tenantId: 't2' }), pseudonym, 'per tenant');
+        assert.ok(raw.includes(pseudonym));
+
+        const records = await store.listRecords('e-1');
+        assert.deepEqual(
+          records.map((r) => r.actor),
+          [ERIN.userId, 'system:lifecycle', ERIN.userId, ERIN.userId],
+        );
+        assert.equal(records.find((r) => r.entity === 'usage')?.payload.userId, ERIN.userId);
+        const prefs = await store.listRecords(preferencesEntityId(ERIN));
+        assert.equal(prefs.length, 1);
+        assert.equal(prefs[0]?.entityId, preferencesEntityId(ERIN));
+        assert.equal(prefs[0]?.payload.userId, ERIN.userId);
+        assert.deepEqual(await store.listRecords(preferencesEntityId({ ...ERIN, userId: 'nobody' })), []);
+
+        const audit = await store.recordPrivacyEvent({
+          subject: ERIN,
+          action: 'privacy.exported',
+          actor: ERIN.userId,
+          at: date(200),
+          payload: { sessions: 2 },
+        });
+        assert.deepEqual(
+          [audit.entity, audit.entityId, audit.action, audit.actor, audit.payload],
+          ['privacy', privacyEntityId(ERIN), 'privacy.exported', ERIN.userId, { sessions: 2 }],
+        );
+        assert.deepEqual(await store.listRecords(privacyEntityId(ERIN)), [audit]);
+      });
+
+      it('erases a user: the id is gone from every table, usage kept under the pseudonym, the audit trail readable', async () => {
+        await history(ERIN, 'e');
+        await history(FRED, 'f');
+        const costBefore = (await store.getUsage('e-1'))?.cost;
+        const fredBefore = {
+          sessions: await store.listSessions(FRED),
+          records: await store.listRecords('f-1'),
+          prefs: await store.getPreferences(FRED),
+          allocations: await store.listAllocations(FRED),
+        };
+        await store.recordPrivacyEvent({
+          subject: ERIN,
+          action: 'privacy.exported',
+          actor: ERIN.userId,
+          at: date(150),
+          payload: {},
+        });
+
+        const result = await store.eraseSubject({
+          subject: ERIN,
+          actor: ERIN.userId,
+          at: date(200),
+          details: { filesDeleted: 3 },
+        });
+        assert.ok(isSubjectRef(result.pseudonym));
+        assert.deepEqual(
+          [
+            result.sessionsPseudonymised,
+            result.usageRecordsPseudonymised,
+            result.allocationsPseudonymised,
+            result.preferencesDeleted,
+            result.erasedAt,
+          ],
+          [2, 1, 2, true, iso(200)],
+        );
+
+        const dump = await rawDump();
+        assert.ok(!dump.includes(ERIN.userId), 'the erased user id is still stored somewhere');
+        assert.ok(dump.includes(FRED.userId), 'other users are untouched');
+
+        // Readable only through the pseudonym; money unchanged.
+        assert.deepEqual(await store.listSessions(ERIN), []);
+        assert.equal(await store.getPreferences(ERIN), undefined);
+        const asPseudonym = { userId: result.pseudonym, tenantId: ERIN.tenantId };
+        assert.deepEqual(
+          (await store.listSessions(asPseudonym)).map((r) => [r.session.sessionId, r.session.userId]),
+          [
+            ['e-2', result.pseudonym],
+            ['e-1', result.pseudonym],
+          ],
+        );
+        const usage = await store.getUsage('e-1');
+        assert.equal(usage?.userId, result.pseudonym);
+        assert.equal(usage?.cost, costBefore);
+        assert.equal((await store.listAllocations(asPseudonym)).length, 2);
+        const records = await store.listRecords('e-1');
+        assert.equal(records.length, 4, 'no record was removed');
+        assert.ok(
+          records.every((r) => r.actor !== ERIN.userId && JSON.stringify(r).indexOf(ERIN.userId) < 0),
+        );
+        assert.equal(records[0]?.actor, result.pseudonym);
+
+        // The audit trail: not findable by the erased id any more, but by the pseudonym.
+        assert.deepEqual(await store.listRecords(privacyEntityId(ERIN)), []);
+        const audit = await store.listRecords(privacyEntityId(asPseudonym));
+        assert.deepEqual(
+          audit.map((r) => [r.action, r.actor]),
+          [
+            ['privacy.exported', result.pseudonym],
+            ['privacy.erased', result.pseudonym],
+          ],
+        );
+        assert.equal(audit[1]?.recordId, result.auditRecordId);
+        assert.equal(audit[1]?.payload.filesDeleted, 3);
+        assert.equal(audit[1]?.payload.pseudonym, result.pseudonym);
+
+        // Fred is exactly as before.
+        assert.deepEqual(
+          {
+            sessions: await store.listSessions(FRED),
+            records: await store.listRecords('f-1'),
+            prefs: await store.getPreferences(FRED),
+            allocations: await store.listAllocations(FRED),
+          },
+          fredBefore,
+        );
+
+        // A user who comes back is a new subject: nothing links them to the erased history.
+        await store.createSession(sessionRow('e-3', ERIN, 300), ERIN.userId);
+        const fresh = await store.pseudonymOf(ERIN);
+        assert.notEqual(fresh, result.pseudonym);
+        assert.deepEqual(
+          (await store.listSessions(ERIN)).map((r) => r.session.sessionId),
+          ['e-3'],
+        );
+        assert.equal((await store.listRecords('e-3'))[0]?.actor, ERIN.userId);
+      });
+
+      it('finds per-user records when tenant and user ids contain colons (URNs)', async () => {
+        const urn = { userId: 'urn:n3xus:user:42', tenantId: 'urn:n3xus:tenant:acme' };
+        const other = { userId: 'urn:n3xus:user:43', tenantId: 'urn:n3xus:tenant:acme' };
+        await store.putPreferences(urn, { theme: 'dark' }, date(1));
+        await store.putPreferences(other, { theme: 'light' }, date(2));
+        const mine = await store.listRecords(preferencesEntityId(urn));
+        assert.deepEqual(
+          mine.map((r) => [r.actor, r.payload.preferences]),
+          [[urn.userId, { theme: 'dark' }]],
+        );
+        assert.equal(mine[0]?.entityId, preferencesEntityId(urn));
+        assert.deepEqual(
+          (await store.listRecords(preferencesEntityId(other))).map((r) => r.payload.preferences),
+          [{ theme: 'light' }],
+        );
+      });
+
+      it('refuses erasure while the user has live sessions, writing nothing', async () => {
+        await store.createSession(sessionRow('live', ERIN, 0), ERIN.userId);
+        const before = await rawDump();
+        await assert.rejects(
+          store.eraseSubject({ subject: ERIN, actor: ERIN.userId, at: date(10), details: {} }),
+          (error: unknown) => error instanceof SubjectHasLiveSessionsError && error.liveSessions === 1,
+        );
+        assert.equal(await rawDump(), before);
+      });
+    });
+
+    describe('collaborative workspaces', () => {
+      const ANA = OWNER;
+      const BEN = { userId: 'ben', tenantId: OWNER.tenantId };
+      const CAT = { userId: 'cat', tenantId: OWNER.tenantId };
+
+      async function workspaceWithSession(id = 'w1', at = 0) {
+        await store.createSession(sessionRow(`s-${id}`, ANA, at), ANA.userId);
+        const w = newWorkspace({
+          workspaceId: id,
+          tenantId: ANA.tenantId,
+          ownerId: ANA.userId,
+          name: 'Pairing',
+          sessionIds: [`s-${id}`],
+          at: date(at + 1),
+        });
+        await store.createWorkspace(w);
+        return w;
+      }
+      const change = (c: WorkspaceChange, at: number, s: CanonStore = store, id = 'w1') =>
+        s.changeWorkspace(id, c, date(at));
+      const refused = (code: WorkspaceRefusal) => (error: unknown) => {
+        assert.ok(
+          error instanceof WorkspaceChangeError,
+          `expected WorkspaceChangeError, got ${String(error)}`,
+        );
+        assert.equal(error.code, code);
+        return true;
+      };
+      const records = async (sql: (s: string) => Promise<SqlRows>) =>
+        count(sql, "SELECT count(*) AS n FROM canon_records WHERE entity = 'workspace'");
+
+      it('creates a workspace with its owner joined, readable and listed for the owner only', async () => {
+        const w = await workspaceWithSession();
+        assert.deepEqual(await store.getWorkspace('w1'), w);
+        assert.deepEqual(
+          (await store.listWorkspaces(ANA)).map((x) => x.workspaceId),
+          ['w1'],
+        );
+        assert.deepEqual(await store.listWorkspaces(BEN), []);
+        assert.deepEqual(
+          (await store.listWorkspacesOfSession('s-w1')).map((x) => x.workspaceId),
+          ['w1'],
+        );
+        const [created] = await store.listRecords('w1');
+        assert.equal(created?.entity, 'workspace');
+        assert.equal(created?.action, 'workspace.created');
+        assert.equal(created?.actor, ANA.userId);
+        assert.deepEqual(created?.payload, { name: 'Pairing', sessionIds: ['s-w1'] });
+      });
+
+      it('needs an invitation to join; accept and decline are the invitee’s, invitations the owner’s', async () => {
+        await workspaceWithSession();
+        await assert.rejects(
+          change({ kind: 'accept', actor: BEN.userId }, 2),
+          refused('INVITATION_NOT_FOUND'),
+        );
+        await assert.rejects(
+          change({ kind: 'invite', actor: BEN.userId, userId: CAT.userId, role: 'participant' }, 2),
+          refused('WORKSPACE_OWNER_REQUIRED'),
+        );
+        let w = await change(
+          { kind: 'invite', actor: ANA.userId, userId: BEN.userId, role: 'participant' },
+          3,
+        );
+        assert.deepEqual(
+          w.members.map((m) => [m.userId, m.role, m.status]),
+          [
+            [ANA.userId, 'owner', 'joined'],
+            [BEN.userId, 'participant', 'invited'],
+          ],
+        );
+        await assert.rejects(
+          change({ kind: 'invite', actor: ANA.userId, userId: BEN.userId, role: 'observer' }, 4),
+          refused('WORKSPACE_CONFLICT'),
+        );
+        // An invitee sees the workspace in their list before accepting.
+        assert.deepEqual(
+          (await store.listWorkspaces(BEN)).map((x) => x.workspaceId),
+          ['w1'],
+        );
+        w = await change({ kind: 'accept', actor: BEN.userId }, 5);
+        assert.equal(w.members[1]?.status, 'joined');
+        assert.equal(w.members[1]?.joinedAt, iso(5));
+        await change({ kind: 'invite', actor: ANA.userId, userId: CAT.userId, role: 'observer' }, 6);
+        w = await change({ kind: 'decline', actor: CAT.userId }, 7);
+        assert.deepEqual(
+          w.members.map((m) => m.userId),
+          [ANA.userId, BEN.userId],
+        );
+        assert.deepEqual(await store.getWorkspace('w1'), w);
+        assert.deepEqual(
+          (await store.listRecords('w1')).map((r) => [r.action, r.actor, r.payload.userId ?? null]),
+          [
+            ['workspace.created', ANA.userId, null],
+            ['workspace.invited', ANA.userId, BEN.userId],
+            ['workspace.joined', BEN.userId, null],
+            ['workspace.invited', ANA.userId, CAT.userId],
+            ['workspace.declined', CAT.userId, null],
+          ],
+        );
+      });
+
+      it('hands control to a joined participant only; observers, leaving and removal take it away', async () => {
+        await workspaceWithSession();
+        await change({ kind: 'invite', actor: ANA.userId, userId: BEN.userId, role: 'participant' }, 2);
+        await assert.rejects(
+          change({ kind: 'grant-control', actor: ANA.userId, userId: BEN.userId }, 3),
+          refused('WORKSPACE_CONFLICT'),
+        );
+        await change({ kind: 'accept', actor: BEN.userId }, 4);
+        await assert.rejects(
+          change({ kind: 'grant-control', actor: BEN.userId, userId: BEN.userId }, 5),
+          refused('WORKSPACE_OWNER_REQUIRED'),
+        );
+        assert.equal(
+          (await change({ kind: 'grant-control', actor: ANA.userId, userId: BEN.userId }, 6)).controllerId,
+          BEN.userId,
+        );
+        const demoted = await change(
+          { kind: 'set-role', actor: ANA.userId, userId: BEN.userId, role: 'observer' },
+          7,
+        );
+        assert.equal(demoted.controllerId, null);
+        assert.equal(demoted.members[1]?.role, 'observer');
+        await assert.rejects(
+          change({ kind: 'grant-control', actor: ANA.userId, userId: BEN.userId }, 8),
+          refused('WORKSPACE_CONFLICT'),
+        );
+        await change({ kind: 'set-role', actor: ANA.userId, userId: BEN.userId, role: 'participant' }, 9);
+        await change({ kind: 'grant-control', actor: ANA.userId, userId: BEN.userId }, 10);
+        assert.equal((await change({ kind: 'revoke-control', actor: ANA.userId }, 11)).controllerId, null);
+        await change({ kind: 'grant-control', actor: ANA.userId, userId: BEN.userId }, 12);
+        const left = await change({ kind: 'leave', actor: BEN.userId }, 13);
+        assert.equal(left.controllerId, null);
+        assert.deepEqual(
+          left.members.map((m) => m.userId),
+          [ANA.userId],
+        );
+        await assert.rejects(change({ kind: 'leave', actor: ANA.userId }, 14), refused('WORKSPACE_CONFLICT'));
+        await change({ kind: 'invite', actor: ANA.userId, userId: CAT.userId, role: 'participant' }, 15);
+        await change({ kind: 'accept', actor: CAT.userId }, 16);
+        await change({ kind: 'grant-control', actor: ANA.userId, userId: CAT.userId }, 17);
+        const removed = await change({ kind: 'remove', actor: ANA.userId, userId: CAT.userId }, 18);
+        assert.equal(removed.controllerId, null);
+        assert.deepEqual(
+          (await store.listRecords('w1')).slice(-2).map((r) => [r.action, r.payload.userId]),
+          [
+            ['workspace.control-granted', CAT.userId],
+            ['workspace.removed', CAT.userId],
+          ],
+        );
+        assert.deepEqual(await store.listWorkspaces(CAT), []);
+      });
+
+      it('a refused change writes nothing; a closed workspace refuses every change and stops granting streams', async () => {
+        await workspaceWithSession();
+        const before = await records(fx.sql);
+        await assert.rejects(
+          change({ kind: 'close', actor: BEN.userId }, 2),
+          refused('WORKSPACE_OWNER_REQUIRED'),
+        );
+        await assert.rejects(
+          store.changeWorkspace('nope', { kind: 'close', actor: ANA.userId }, date(2)),
+          refused('WORKSPACE_NOT_FOUND'),
+        );
+        assert.equal(await records(fx.sql), before);
+        const closed = await change({ kind: 'close', actor: ANA.userId }, 3);
+        assert.equal(closed.state, 'closed');
+        await assert.rejects(
+          change({ kind: 'invite', actor: ANA.userId, userId: BEN.userId, role: 'observer' }, 4),
+          refused('WORKSPACE_CONFLICT'),
+        );
+        assert.deepEqual(await store.listWorkspacesOfSession('s-w1'), []);
+        assert.equal((await store.listWorkspaces(ANA))[0]?.state, 'closed');
+      });
+
+      it('stores people as subject references in workspace records', async () => {
+        await workspaceWithSession();
+        await change({ kind: 'invite', actor: ANA.userId, userId: BEN.userId, role: 'observer' }, 2);
+        const raw = await fx.sql(
+          "SELECT actor, payload FROM canon_records WHERE entity = 'workspace' ORDER BY seq",
+        );
+        assert.equal(raw.length, 2);
+        for (const r of raw) {
+          assert.ok(isSubjectRef(String(r.actor)), `actor ${String(r.actor)} is a subject reference`);
+          const payload = (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as {
+            userId?: string;
+          };
+          if (payload.userId !== undefined) assert.ok(isSubjectRef(payload.userId));
+        }
+      });
+
+      it('of two replicas racing to answer one invitation, exactly one wins', async () => {
+        await workspaceWithSession();
+        await change({ kind: 'invite', actor: ANA.userId, userId: BEN.userId, role: 'participant' }, 2);
+        const other = await second();
+        const results = await Promise.allSettled([
+          change({ kind: 'accept', actor: BEN.userId }, 3),
+          change({ kind: 'decline', actor: BEN.userId }, 3, other),
+        ]);
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+        const rejected = results.find((r) => r.status === 'rejected');
+        assert.ok(rejected && refused('INVITATION_NOT_FOUND')(rejected.reason));
+        const actions = (await store.listRecords('w1')).map((r) => r.action);
+        assert.equal(actions.filter((a) => a === 'workspace.joined' || a === 'workspace.declined').length, 1);
+      });
+
+      it('erasure keeps the member’s place in a workspace under the pseudonym', async () => {
+        await workspaceWithSession();
+        await change({ kind: 'invite', actor: ANA.userId, userId: BEN.userId, role: 'participant' }, 2);
+        const result = await store.eraseSubject({
+          subject: BEN,
+          actor: BEN.userId,
+          at: date(3),
+          details: {},
+        });
+        const w = await store.getWorkspace('w1');
+        assert.deepEqual(
+          w?.members.map((m) => m.userId),
+          [ANA.userId, result.pseudonym],
+        );
+        assert.deepEqual(await store.listWorkspaces(BEN), []);
+      });
     });
   });
 }

@@ -199,7 +199,7 @@ describe('two adapter replicas on one PostgreSQL and one Redis', () => {
     if (db) {
       const canon = await PostgresCanonStore.open(db.url).catch(() => undefined);
       for (const row of (await canon?.listUnfinished()) ?? []) {
-        if (!row.runtime) continue;
+        if (row.runtime?.kind !== 'local') continue;
         try {
           process.kill(-row.runtime.pgid, 'SIGKILL');
         } catch {

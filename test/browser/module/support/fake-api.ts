@@ -11,6 +11,7 @@
  * (validated like PreferencesSchema; the server stamps `updatedAt`, last writer wins) and `POST /vitals`.
  */
 import type { Session, SessionState, Tier } from '../../../../protocol/session.ts';
+import type { CreateWorkspaceRequest, Workspace } from '../../../../protocol/workspaces.ts';
 import { ERRORS, type ErrorCode } from '../../../../protocol/errors.ts';
 import type { LiveEvent, MetricsSample } from '../../../../protocol/live-events.ts';
 import type { Preferences, PreferencesResponse } from '../../../../protocol/preferences.ts';
@@ -134,6 +135,8 @@ export class FakeApi {
   readonly metrics = new Map<string, MetricsSample[]>();
   /** Stored preferences by user. */
   readonly preferences = new Map<string, StoredPreferences>();
+  /** Collaborative workspaces (`GET` / `POST /workspaces`). */
+  readonly workspaces: Workspace[] = [];
   /** Every `POST /vitals` body. */
   readonly vitals: WebVital[] = [];
   quotaLimits: QuotaResponse['limits'] = {
@@ -232,6 +235,11 @@ export class FakeApi {
       return this.json(200, { sessions: [...this.sessions.values()].filter((s) => s.userId === userId) });
     }
     if (method === 'POST' && path === '/sessions') return this.create(userId, body, init.signal ?? undefined);
+    if (method === 'GET' && path === '/workspaces') {
+      const workspaces = this.workspaces.filter((w) => w.members.some((m) => m.userId === userId));
+      return this.json(200, { workspaces });
+    }
+    if (method === 'POST' && path === '/workspaces') return this.createWorkspace(userId, body);
 
     const match = /^\/sessions\/([A-Za-z0-9_-]+)(?:\/(pause|resume|metrics))?$/.exec(path);
     if (!match?.[1]) return this.error('NOT_FOUND');
@@ -407,6 +415,33 @@ export class FakeApi {
     const stored: StoredPreferences = { preferences: body, updatedAt: this.now().toISOString() };
     this.preferences.set(userId, stored);
     return this.json(200, { preferences: stored.preferences, updatedAt: stored.updatedAt });
+  }
+
+  private createWorkspace(userId: string, body: unknown): Response {
+    const request = body as CreateWorkspaceRequest;
+    const at = this.now().toISOString();
+    const invited = (request.invite ?? []).map((i) => ({
+      userId: i.userId,
+      role: i.role,
+      status: 'invited' as const,
+      invitedAt: at,
+      joinedAt: null,
+    }));
+    const workspace: Workspace = {
+      workspaceId: this.nextId(),
+      tenantId: 'tenant-a',
+      name: request.name,
+      ownerId: userId,
+      state: 'open',
+      sessionIds: request.sessionIds,
+      members: [{ userId, role: 'owner', status: 'joined', invitedAt: at, joinedAt: at }, ...invited],
+      controllerId: null,
+      createdAt: at,
+      updatedAt: at,
+      handshake: '55-45-17',
+    };
+    this.workspaces.push(workspace);
+    return this.json(201, workspace);
   }
 
   private json(status: number, body: unknown): Response {

@@ -1,4 +1,4 @@
-import { ConfigError } from './config.ts';
+import { integer, oneOf, url } from './env-vars.ts';
 
 /**
  * The N3XUS integrations' settings (v-analytics, N.E.X.U.S AI, v-content): each one is its embedded default
@@ -33,40 +33,13 @@ export interface IntegrationsConfig {
   };
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = env[name];
-  if (!raw) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name} must be a URL`);
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new ConfigError(`${name} must use https: or http:`);
-  }
-  return raw;
-}
-
 const REMEDIATION_MODES = ['off', 'recommend', 'act'] as const;
 
+const httpUrl = (env: NodeJS.ProcessEnv, name: string): string | undefined =>
+  url(env, name, ['https:', 'http:']);
+
 export function loadIntegrationsConfig(env: NodeJS.ProcessEnv): IntegrationsConfig {
-  const remediation = env.AI_REMEDIATION || 'act';
-  if (!(REMEDIATION_MODES as readonly string[]).includes(remediation)) {
-    throw new ConfigError(
-      `AI_REMEDIATION must be one of ${REMEDIATION_MODES.join(', ')}, got "${remediation}"`,
-    );
-  }
+  const remediation = oneOf(env, 'AI_REMEDIATION', REMEDIATION_MODES, 'act');
   return {
     analytics: {
       url: httpUrl(env, 'ANALYTICS_URL'),
@@ -79,7 +52,7 @@ export function loadIntegrationsConfig(env: NodeJS.ProcessEnv): IntegrationsConf
       url: httpUrl(env, 'AI_URL'),
       token: env.AI_TOKEN || undefined,
       timeoutMs: integer(env, 'AI_TIMEOUT_MS', 2000, 50, 600_000),
-      remediation: remediation as IntegrationsConfig['ai']['remediation'],
+      remediation,
       monitorIntervalMs: integer(env, 'AI_MONITOR_INTERVAL_MS', 60_000, 100, 86_400_000),
     },
     content: {

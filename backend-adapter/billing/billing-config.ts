@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { ConfigError as BillingConfigError, integer } from '../env-vars.ts';
 import {
   DEPLOYMENT_PHASES,
   isDeploymentPhase,
@@ -25,19 +26,8 @@ export interface BillingConfig {
   policy: BillingPolicy;
 }
 
-export class BillingConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new BillingConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
+/** Kept as its own name for callers; the same error as every other configuration problem. */
+export { ConfigError as BillingConfigError } from '../env-vars.ts';
 
 function walletConfig(env: NodeJS.ProcessEnv): WalletConfig {
   const url = env.NEXCOIN_WALLET_URL;

@@ -1,6 +1,7 @@
 // ResourceQuota admission of the FAKE API server, with the API server's own 403 messages.
 import { formatQuantity, parseQuantity } from './quantity.ts';
-import { statusError, type FakeStore, type KubeObject, type Resource } from './store.ts';
+import { statusError, type KubeObject, type Resource } from './kube-objects.ts';
+import type { FakeStore } from './store.ts';
 
 interface ContainerResources {
   requests?: Record<string, string>;

@@ -1,7 +1,7 @@
 // Validation of the FAKE API server: the rules of the real one that a session's objects can break, with its
 // messages (422 Invalid, a cause per field).
 import { parseQuantity } from './quantity.ts';
-import { RESOURCES, statusError, type KubeObject, type Resource } from './store.ts';
+import { RESOURCES, statusError, type KubeObject, type Resource } from './kube-objects.ts';
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

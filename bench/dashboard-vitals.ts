@@ -14,13 +14,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { HANDSHAKE } from '../protocol/handshake.ts';
 import type { Session } from '../protocol/session.ts';
 import { SqliteCanonStore } from '../backend-adapter/canon/sqlite-canon-store.ts';
 import { TIER_CATALOGUE } from '../backend-adapter/tiers/tier-catalogue.ts';
 import { startHarness } from '../harness/server/start-harness.ts';
-import { CHROMIUM_ARGS } from '../test/support/harness-browser.ts';
+import { launchChromium } from '../test/support/chromium.ts';
 
 const runsArg = process.argv.indexOf('--runs');
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
@@ -176,10 +176,7 @@ const harness = await startHarness({
   dataDir,
   env: { ...process.env, LOG_LEVEL: 'warn' },
 });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: CHROMIUM_ARGS,
-});
+const browser = await launchChromium();
 const results: Run[] = [];
 try {
   for (let i = 0; i < runs; i++) {

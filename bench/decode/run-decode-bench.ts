@@ -38,7 +38,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../test/support/chromium.ts';
 import type { FrameComparison, OursPageReport, PageClientReport } from './bench-api.ts';
 import { prepareRecording, type PreparedRecording } from './prepare-recording.ts';
 import { startNovncServer, startOursServer, type ReplayServer, type ReplayTiming } from './replay-servers.ts';
@@ -409,19 +410,7 @@ async function main(): Promise<void> {
   if (names.length === 0) throw new Error(`no recordings (NAME.rfb + NAME.json) in ${options.recordings}`);
 
   const { server, url } = await serveBench();
-  const browser = await chromium.launch({
-    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--headless=new',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   const rows: BenchRow[] = [];
   const chromiumVersion = browser.version();
   try {

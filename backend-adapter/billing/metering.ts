@@ -135,6 +135,24 @@ export class Metering {
     return costOf(timelineOf(records), billing.terms, end.getTime());
   }
 
+  /**
+   * A session's records change only with its state, so listing sessions reuses them until a change event
+   * (forgetRecords) or a minute passes — a session list is then one query, not one per session.
+   */
+  private readonly recordCache = new Map<string, { records: readonly CanonRecord[]; at: number }>();
+
+  private async recordsOf(sessionId: string, now: number): Promise<readonly CanonRecord[]> {
+    const cached = this.recordCache.get(sessionId);
+    if (cached && now - cached.at < 60_000) return cached.records;
+    const records = await this.deps.canon.listRecords(sessionId);
+    this.recordCache.set(sessionId, { records, at: now });
+    return records;
+  }
+
+  forgetRecords(sessionId: string): void {
+    this.recordCache.delete(sessionId);
+  }
+
   /** The sessions with `costSoFarMicroNexCoin` filled in (every started period up to now). */
   async withCosts(sessions: readonly Session[]): Promise<Session[]> {
     const rows = await this.deps.store.getMany(sessions.map((s) => s.sessionId));
@@ -147,7 +165,7 @@ export class Metering {
         }
         const terms = billing?.terms ?? this.safeTerms(s);
         if (!terms) return s;
-        const records = await this.deps.canon.listRecords(s.sessionId);
+        const records = await this.recordsOf(s.sessionId, now);
         return { ...s, costSoFarMicroNexCoin: costOf(timelineOf(records), terms, now) };
       }),
     );

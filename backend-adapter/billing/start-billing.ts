@@ -160,6 +160,7 @@ export async function openBilling(options: {
         timers.push(cycle, reconcile);
         // A session that ended has its last periods charged at once, on every replica (idempotently).
         unsubscribe = events.subscribe((e) => {
+          metering.forgetRecords(e.session.sessionId);
           if (e.session.state !== 'terminated' && e.session.state !== 'failed') return;
           metering
             .meterSession(e.session.sessionId)

@@ -29,6 +29,12 @@ export interface StreamStats {
   rects: number;
   bytes: number;
   decodeMs: number;
+  /** Last latency probe's round trip (viewer → gateway → viewer); null before one came back or on protocol v1. */
+  rttMs: number | null;
+  /** The negotiated stream protocol version (0 before the WebSocket opened). */
+  version: number;
+  /** What carries the stream now. */
+  transport: 'websocket' | 'datachannel';
 }
 
 /**

@@ -1,6 +1,12 @@
 import { expose, transfer } from 'comlink';
 import { Packr, Unpackr } from 'msgpackr';
-import type { ClientStreamMessage } from '../protocol/stream.ts';
+import {
+  CLIENT_MESSAGE_VERSION,
+  STREAM_PROBE_INTERVAL_MS,
+  STREAM_PROBE_TIMEOUT_MS,
+  streamVersionOf,
+  type ClientStreamMessage,
+} from '../protocol/stream.ts';
 import type {
   DecoderWorkerApi,
   DecoderWorkerSnapshotApi,
@@ -25,7 +31,16 @@ let ctx: OffscreenCanvasRenderingContext2D | null = null;
 let image: ImageData | null = null;
 let socket: WebSocket | null = null;
 let decoder = new StreamDecoder();
-let stats: StreamStats = { updates: 0, rects: 0, bytes: 0, decodeMs: 0 };
+const freshStats = (): StreamStats => ({
+  updates: 0,
+  rects: 0,
+  bytes: 0,
+  decodeMs: 0,
+  rttMs: null,
+  version: 0,
+  transport: 'websocket',
+});
+let stats: StreamStats = freshStats();
 // Frame reports waiting for the throttle window: totals since the last 'frame' event.
 let pending: { seq: number; rects: number; decodeMs: number } | null = null;
 let lastFrameEventAt = -Infinity;
@@ -46,6 +61,65 @@ interface Connection {
   failed: boolean;
   /** snapshot() calls waiting for the queue to drain. */
   idle: Array<() => void>;
+  /** Negotiated protocol version (from the WebSocket's subprotocol); 0 until open. */
+  version: number;
+  /** Latency probes sent and not answered yet, by id, with their send time. */
+  probes: Map<number, number>;
+  nextProbeId: number;
+  probeTimer: ReturnType<typeof setInterval> | undefined;
+}
+
+/** Server messages of protocol v2 that concern the link, not the picture: handled here, never queued. */
+function handleControl(conn: Connection, message: unknown): boolean {
+  if (typeof message !== 'object' || message === null) return false;
+  const m = message as { t?: unknown; id?: unknown };
+  switch (m.t) {
+    case 'ping':
+      if (typeof m.id === 'number') sendOn(conn, { t: 'pong', id: m.id });
+      return true;
+    case 'pong': {
+      const sentAt = typeof m.id === 'number' ? conn.probes.get(m.id) : undefined;
+      if (sentAt === undefined || typeof m.id !== 'number') return true;
+      conn.probes.delete(m.id);
+      if (conn === current) stats.rttMs = Math.round((performance.now() - sentAt) * 10) / 10;
+      return true;
+    }
+    case 'stats':
+      return true; // the gateway's own measurement; ours is the same round trip
+    default:
+      return false;
+  }
+}
+
+/** Sends on the connection if it is open and the negotiated version knows the message. */
+function sendOn(conn: Connection, message: ClientStreamMessage): void {
+  if (conn.ws.readyState !== WebSocket.OPEN) return;
+  if (CLIENT_MESSAGE_VERSION[message.t] > conn.version) return; // an older gateway would refuse it
+  conn.ws.send(encode(message));
+}
+
+/** A latency probe every STREAM_PROBE_INTERVAL_MS; a link with a probe unanswered for too long is dead. */
+function probe(conn: Connection): void {
+  const now = performance.now();
+  for (const sentAt of conn.probes.values()) {
+    if (now - sentAt > STREAM_PROBE_TIMEOUT_MS) {
+      dropConnection(conn, 4408, 'the gateway stopped answering');
+      return;
+    }
+  }
+  const id = conn.nextProbeId++;
+  conn.probes.set(id, now);
+  sendOn(conn, { t: 'ping', id });
+}
+
+/** Ends a connection that is dead without a close from the other side (a network drop). */
+function dropConnection(conn: Connection, code: number, reason: string): void {
+  const { ws } = conn;
+  clearInterval(conn.probeTimer);
+  ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+  if (ws.readyState <= WebSocket.OPEN) ws.close(4000, reason);
+  if (socket === ws) socket = null;
+  if (conn === current) conn.emit({ type: 'closed', code, reason });
 }
 
 let current: Connection | null = null;
@@ -120,7 +194,9 @@ function handleMessage(conn: Connection, raw: unknown): void | Promise<void> {
   if (!(raw instanceof ArrayBuffer)) throw new Error('stream messages must be binary');
   stats.bytes += raw.byteLength;
   const started = performance.now();
-  const outcome = conn.decoder.applyMessage(unpackr.unpack(new Uint8Array(raw)));
+  const value: unknown = unpackr.unpack(new Uint8Array(raw));
+  if (handleControl(conn, value)) return;
+  const outcome = conn.decoder.applyMessage(value);
   if (outcome instanceof Promise) return outcome.then((done) => finishMessage(conn, done, started));
   finishMessage(conn, outcome, started);
 }
@@ -128,7 +204,7 @@ function handleMessage(conn: Connection, raw: unknown): void | Promise<void> {
 function finishMessage(conn: Connection, outcome: StreamOutcome, started: number): void {
   // Replaced by a new connection while this update was decoding: it draws nothing any more.
   if (conn !== current) return;
-  const { emit, ws } = conn;
+  const { emit } = conn;
   const fb = conn.decoder.framebuffer;
   switch (outcome.type) {
     case 'init': {
@@ -141,8 +217,7 @@ function finishMessage(conn: Connection, outcome: StreamOutcome, started: number
       drawUpdate(fb, outcome.dirty, conn.decoder.lastRegions, outcome.resized);
       // Unpack + decode + draw (+ waiting for the browser's JPEG decoder): what this update cost.
       const decodeMs = performance.now() - started;
-      const ack: ClientStreamMessage = { t: 'ack', seq: outcome.seq };
-      if (ws.readyState === WebSocket.OPEN) ws.send(encode(ack));
+      sendOn(conn, { t: 'ack', seq: outcome.seq });
       stats.updates++;
       stats.rects += outcome.rects;
       stats.decodeMs += decodeMs;
@@ -240,24 +315,46 @@ const api: DecoderWorkerApi & DecoderWorkerSnapshotApi = {
       old.onopen = old.onmessage = old.onerror = old.onclose = null;
       if (old.readyState <= WebSocket.OPEN) old.close(1000, 'replaced');
     }
-    if (current) settleIdle(current);
+    if (current) {
+      clearInterval(current.probeTimer);
+      settleIdle(current);
+    }
     const emit = safe(onEvent);
     decoder = new StreamDecoder();
-    stats = { updates: 0, rects: 0, bytes: 0, decodeMs: 0 };
+    stats = freshStats();
     pending = null;
     if (frameTimer !== null) clearTimeout(frameTimer);
     frameTimer = null;
     const ws = new WebSocket(options.url, options.protocols);
     ws.binaryType = 'arraybuffer';
     socket = ws;
-    const conn: Connection = { ws, emit, decoder, queue: [], busy: false, failed: false, idle: [] };
+    const conn: Connection = {
+      ws,
+      emit,
+      decoder,
+      queue: [],
+      busy: false,
+      failed: false,
+      idle: [],
+      version: 0,
+      probes: new Map(),
+      nextProbeId: 1,
+      probeTimer: undefined,
+    };
     current = conn;
+    ws.onopen = () => {
+      conn.version = streamVersionOf(ws.protocol);
+      if (conn === current) stats.version = conn.version;
+      if (conn.version >= 2) conn.probeTimer = setInterval(() => probe(conn), STREAM_PROBE_INTERVAL_MS);
+      if (conn.version >= 2) probe(conn);
+    };
     ws.onmessage = (event: MessageEvent) => {
       if (conn.failed) return;
       conn.queue.push(event.data);
       if (!conn.busy) pump(conn);
     };
     ws.onclose = (event: CloseEvent) => {
+      clearInterval(conn.probeTimer);
       if (socket === ws) socket = null;
       if (frameTimer !== null) {
         clearTimeout(frameTimer);
@@ -270,7 +367,7 @@ const api: DecoderWorkerApi & DecoderWorkerSnapshotApi = {
   },
 
   send(message: ClientStreamMessage) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(encode(message));
+    if (current && current.ws === socket) sendOn(current, message);
   },
 
   disconnect() {

@@ -1,7 +1,12 @@
 import { ERRORS, type ErrorCode } from '../protocol/errors.ts';
 import { Encoding } from '../protocol/rfb-encodings.ts';
 import { SESSION_STATES, type SessionState } from '../protocol/session-states.ts';
-import { STREAM_PROTOCOL_VERSION, type ServerStreamMessage, type StreamRect } from '../protocol/stream.ts';
+import {
+  STREAM_PROTOCOL_MIN_VERSION,
+  STREAM_PROTOCOL_VERSION,
+  type ServerStreamMessageV1,
+  type StreamRect,
+} from '../protocol/stream.ts';
 import type { CursorImage } from './decoders/cursor-decoder.ts';
 import { DecodeError } from './decoders/decode-error.ts';
 import { DecoderRegistry, type DecoderOptions } from './decoders/decoder-registry.ts';
@@ -177,12 +182,12 @@ function toRect(value: unknown): StreamRect {
  * not know, so that a gateway may add types without breaking older viewers; a known type with a
  * wrong shape is a DecodeError.
  */
-export function toServerStreamMessage(value: unknown): ServerStreamMessage | null {
+export function toServerStreamMessage(value: unknown): ServerStreamMessageV1 | null {
   if (!isRecord(value)) throw new DecodeError('stream message must be a map');
   switch (value.t) {
     case 'init': {
       const version = int(value.version, 0, Number.MAX_SAFE_INTEGER, 'init version');
-      if (version !== STREAM_PROTOCOL_VERSION)
+      if (version < STREAM_PROTOCOL_MIN_VERSION || version > STREAM_PROTOCOL_VERSION)
         throw new DecodeError(`stream protocol version ${version} is not supported`);
       return {
         t: 'init',

@@ -117,3 +117,67 @@ export function encodeClientCutText(text: string): Uint8Array {
   new DataView(out.buffer).setUint32(4, n);
   return out.subarray(0, 8 + n);
 }
+
+/** One screen of an ExtendedDesktopSize layout (RFC 6143 §7.8.2 as extended by the community registry). */
+export interface RfbScreen {
+  id: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  flags: number;
+}
+
+/** SetDesktopSize (type 251): the whole desktop's new size and its screens' layout. */
+export function encodeSetDesktopSize(
+  width: number,
+  height: number,
+  screens: readonly RfbScreen[],
+): Uint8Array {
+  checkRange('width', width, 0xffff);
+  checkRange('height', height, 0xffff);
+  checkRange('screen count', screens.length, 0xff);
+  const out = new Uint8Array(8 + screens.length * 16);
+  const view = new DataView(out.buffer);
+  out[0] = 251;
+  view.setUint16(2, width);
+  view.setUint16(4, height);
+  out[6] = screens.length;
+  screens.forEach((s, i) => {
+    const p = 8 + i * 16;
+    checkRange('screen id', s.id, 0xffffffff);
+    checkRange('screen x', s.x, 0xffff);
+    checkRange('screen y', s.y, 0xffff);
+    checkRange('screen width', s.width, 0xffff);
+    checkRange('screen height', s.height, 0xffff);
+    checkRange('screen flags', s.flags, 0xffffffff);
+    view.setUint32(p, s.id);
+    view.setUint16(p + 4, s.x);
+    view.setUint16(p + 6, s.y);
+    view.setUint16(p + 8, s.width);
+    view.setUint16(p + 10, s.height);
+    view.setUint32(p + 12, s.flags);
+  });
+  return out;
+}
+
+/** The screens an ExtendedDesktopSize rectangle's payload describes (null when truncated). */
+export function parseExtendedDesktopSize(data: Uint8Array): RfbScreen[] | null {
+  if (data.length < 4) return null;
+  const count = data[0] as number;
+  if (data.length < 4 + count * 16) return null;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const screens: RfbScreen[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = 4 + i * 16;
+    screens.push({
+      id: view.getUint32(p),
+      x: view.getUint16(p + 4),
+      y: view.getUint16(p + 6),
+      width: view.getUint16(p + 8),
+      height: view.getUint16(p + 10),
+      flags: view.getUint32(p + 12),
+    });
+  }
+  return screens;
+}

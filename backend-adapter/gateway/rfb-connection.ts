@@ -7,7 +7,9 @@ import {
   encodeKeyEvent,
   encodePointerEvent,
   encodeSetEncodings,
+  encodeSetDesktopSize,
   encodeSetPixelFormat,
+  type RfbScreen,
 } from './rfb-client-messages.ts';
 import { performRfbHandshake, type RfbServerInit } from './rfb-handshake.ts';
 import { RfbMessageParser, type RfbServerMessage } from './rfb-message-parser.ts';
@@ -26,9 +28,16 @@ export const DEFAULT_ENCODINGS: readonly number[] = [
   Encoding.DesktopSize,
   Encoding.LastRect,
   Encoding.DesktopName,
+  Encoding.ExtendedDesktopSize, // the screen layout, needed to ask for another size (SetDesktopSize)
   -32 + 8, // JPEG quality level 8 (pseudo-encodings -32…-23 = levels 0…9): Tight may send JPEG
   -256 + 2, // compression level 2 (-256…-247 = levels 0…9): TigerVNC's default, cheap for the server
 ];
+
+/** DEFAULT_ENCODINGS with another JPEG quality and compression level (each 0…9). */
+export function encodingsWithQuality(jpeg: number, compression: number): number[] {
+  const levels = DEFAULT_ENCODINGS.filter((e) => !(e >= -32 && e <= -23) && !(e >= -256 && e <= -247));
+  return [...levels, -32 + jpeg, -256 + compression];
+}
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -210,6 +219,16 @@ export class RfbConnection extends EventEmitter<RfbConnectionEvents> {
 
   sendClipboard(text: string): void {
     this.send(encodeClientCutText(text));
+  }
+
+  /** SetEncodings again (e.g. another JPEG quality): takes effect from the server's next update. */
+  setEncodings(encodings: readonly number[]): void {
+    this.send(encodeSetEncodings(encodings));
+  }
+
+  /** SetDesktopSize: asks the server for another framebuffer size; the answer is an ExtendedDesktopSize rect. */
+  setDesktopSize(width: number, height: number, screens: readonly RfbScreen[]): void {
+    this.send(encodeSetDesktopSize(width, height, screens));
   }
 
   /**

@@ -2,13 +2,20 @@ import { pack, unpack } from 'msgpackr';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { ERRORS, type ErrorCode } from '../../protocol/errors.ts';
+import { Encoding } from '../../protocol/rfb-encodings.ts';
 import {
   STREAM_ACK_WINDOW,
-  STREAM_PROTOCOL_VERSION,
+  STREAM_PROBE_INTERVAL_MS,
+  STREAM_PROBE_TIMEOUT_MS,
+  STREAM_PROTOCOL_MIN_VERSION,
+  STREAM_RESIZE_INTERVAL_MS,
   StreamCloseCode,
+  streamVersionOf,
   type ServerStreamMessage,
+  type StreamRect,
 } from '../../protocol/stream.ts';
-import { RfbConnection } from './rfb-connection.ts';
+import { parseExtendedDesktopSize, type RfbScreen } from './rfb-client-messages.ts';
+import { RfbConnection, encodingsWithQuality } from './rfb-connection.ts';
 import type { RfbServerMessage } from './rfb-message-parser.ts';
 import { parseClientStreamMessage } from './stream-client-message.ts';
 import { RfbUpstreamError } from './upstream-error.ts';
@@ -29,6 +36,8 @@ export interface StreamObserver {
   onUpdatesDrawn?(count: number): void;
   /** Bytes received from the viewer. */
   onViewerBytes?(bytes: number): void;
+  /** A latency probe came back after `ms` (round trip gateway → viewer → gateway, protocol v2). */
+  onRtt?(ms: number): void;
 }
 
 export interface BridgeStreamOptions {
@@ -36,6 +45,28 @@ export interface BridgeStreamOptions {
   /** Aborting ends the stream: the VNC connection is closed and the WebSocket closed with 1000. */
   signal?: AbortSignal | undefined;
   observer?: StreamObserver | undefined;
+  /**
+   * The stream protocol version negotiated for this WebSocket; by default read from the socket's
+   * subprotocol (`v-supercore-stream.vN`), 1 when it has none.
+   */
+  version?: number | undefined;
+  /**
+   * Asked on every key, pointer, clipboard and resize message: when it answers false the message is
+   * dropped here and never reaches the VNC server (a workspace observer, or a participant without
+   * control). Absent: the viewer may always send input.
+   */
+  canSendInput?: (() => boolean) | undefined;
+}
+
+/**
+ * An abort reason that names the close code and reason the viewer gets (e.g. removal from a workspace);
+ * any other reason closes with 1000.
+ */
+export class StreamClosure {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+  ) {}
 }
 
 /**
@@ -84,6 +115,17 @@ class StreamBridge {
   /** A FramebufferUpdateRequest is at the server and not yet answered. */
   private requestOutstanding = false;
   private streaming = false;
+  /** Negotiated protocol version: nothing newer is sent to the viewer or accepted from it. */
+  private readonly version: number;
+  /** Latency probes sent and not yet answered, by id, with their send time. */
+  private readonly probes = new Map<number, number>();
+  private nextProbeId = 1;
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
+  /** The desktop's screen layout from its last ExtendedDesktopSize rectangle (null: it never sent one). */
+  private screens: RfbScreen[] | null = null;
+  private lastResizeAt = -Infinity;
+  private pendingResize: { width: number; height: number } | null = null;
+  private resizeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -95,6 +137,9 @@ class StreamBridge {
       this.resolveDone = resolve;
     });
     this.rfb = new RfbConnection({ host: target.host, port: target.port, password: target.password });
+    this.version =
+      options.version ??
+      (typeof ws.protocol === 'string' ? streamVersionOf(ws.protocol) : STREAM_PROTOCOL_MIN_VERSION);
   }
 
   async run(): Promise<void> {
@@ -102,7 +147,7 @@ class StreamBridge {
     if (ws.readyState !== ws.OPEN) return;
     const signal = this.options.signal;
     if (signal?.aborted) {
-      this.finish(StreamCloseCode.Normal, 'stream aborted');
+      this.onAbort();
       return this.done;
     }
     ws.on('message', this.onViewerMessage);
@@ -122,13 +167,17 @@ class StreamBridge {
       this.streaming = true;
       this.send({
         t: 'init',
-        version: STREAM_PROTOCOL_VERSION,
+        version: this.version,
         width: init.width,
         height: init.height,
         name: init.name,
       });
       rfb.requestUpdate(false); // the first update is the whole screen
       this.requestOutstanding = true;
+      if (this.version >= 2) {
+        this.probeTimer = setInterval(() => this.probe(), STREAM_PROBE_INTERVAL_MS);
+        this.probeTimer.unref();
+      }
     } catch (err) {
       if (!this.finished) this.upstreamFailed(err);
     }
@@ -158,7 +207,7 @@ class StreamBridge {
     } catch {
       decoded = undefined;
     }
-    const message = parseClientStreamMessage(decoded);
+    const message = parseClientStreamMessage(decoded, this.version);
     if (!message) return this.viewerProtocolError('malformed viewer message');
     const { rfb } = this;
     switch (message.t) {
@@ -172,10 +221,12 @@ class StreamBridge {
         this.maybeRequestUpdate();
         return;
       case 'key':
+        if (!this.inputAllowed()) return;
         this.options.observer?.onInput?.();
         rfb.sendKey(message.keysym, message.down);
         return;
       case 'pointer': {
+        if (!this.inputAllowed()) return;
         this.options.observer?.onInput?.();
         if (!rfb.isOpen) return;
         const x = Math.min(Math.max(Math.round(message.x), 0), Math.max(rfb.width - 1, 0));
@@ -184,9 +235,81 @@ class StreamBridge {
         return;
       }
       case 'clipboard':
+        if (!this.inputAllowed()) return;
         this.options.observer?.onInput?.();
         rfb.sendClipboard(message.text);
         return;
+      case 'ping':
+        this.send({ t: 'pong', id: message.id });
+        return;
+      case 'pong': {
+        const sentAt = this.probes.get(message.id);
+        if (sentAt === undefined) return; // late after a timeout, or made up: nothing to measure
+        this.probes.delete(message.id);
+        const rttMs = Math.round((performance.now() - sentAt) * 10) / 10;
+        this.options.observer?.onRtt?.(rttMs);
+        this.send({ t: 'stats', rttMs });
+        return;
+      }
+      case 'quality':
+        // Affects this viewer's own RFB connection only.
+        rfb.setEncodings(encodingsWithQuality(message.jpeg, message.compression));
+        return;
+      case 'resize':
+        if (!this.inputAllowed()) return;
+        this.options.observer?.onInput?.();
+        this.pendingResize = { width: message.width, height: message.height };
+        this.flushResize();
+        return;
+      case 'rtc':
+        return;
+    }
+  }
+
+  /** Sends a latency probe; a viewer that left several unanswered for too long is gone. */
+  private probe(): void {
+    if (this.finished) return;
+    const now = performance.now();
+    for (const sentAt of this.probes.values()) {
+      if (now - sentAt > STREAM_PROBE_TIMEOUT_MS) {
+        this.log.info('viewer stopped answering latency probes');
+        this.finish(StreamCloseCode.Normal, 'viewer not responding');
+        return;
+      }
+    }
+    const id = this.nextProbeId++;
+    this.probes.set(id, now);
+    this.send({ t: 'ping', id });
+  }
+
+  /** Passes the latest asked-for size to the desktop, at most once per STREAM_RESIZE_INTERVAL_MS. */
+  private flushResize(): void {
+    if (this.finished || !this.pendingResize || this.resizeTimer !== undefined) return;
+    const wait = this.lastResizeAt + STREAM_RESIZE_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      this.resizeTimer = setTimeout(() => {
+        this.resizeTimer = undefined;
+        this.flushResize();
+      }, wait);
+      return;
+    }
+    const { width, height } = this.pendingResize;
+    this.pendingResize = null;
+    const screens = this.screens;
+    // Without a layout from the desktop (no ExtendedDesktopSize support) there is nothing to ask.
+    if (!screens || screens.length === 0) return;
+    if (width === this.rfb.width && height === this.rfb.height) return;
+    this.lastResizeAt = performance.now();
+    const first = screens[0] as RfbScreen;
+    this.rfb.setDesktopSize(width, height, [{ ...first, x: 0, y: 0, width, height }]);
+  }
+
+  /** Remembers the desktop's screen layout from ExtendedDesktopSize rectangles (not from refusals). */
+  private noteScreens(rects: readonly StreamRect[]): void {
+    for (const r of rects) {
+      if (r.encoding !== Encoding.ExtendedDesktopSize || (r.x === 1 && r.y !== 0)) continue;
+      const screens = parseExtendedDesktopSize(r.data);
+      if (screens) this.screens = screens;
     }
   }
 
@@ -203,6 +326,7 @@ class StreamBridge {
     switch (message.type) {
       case 'framebufferUpdate':
         this.requestOutstanding = false;
+        this.noteScreens(message.rects);
         this.seqSent += 1;
         this.send({ t: 'update', seq: this.seqSent, rects: message.rects });
         this.maybeRequestUpdate();
@@ -282,8 +406,15 @@ class StreamBridge {
   };
 
   private readonly onAbort = (): void => {
-    this.finish(StreamCloseCode.Normal, 'stream aborted');
+    const reason: unknown = this.options.signal?.reason;
+    if (reason instanceof StreamClosure) this.finish(reason.code, reason.reason);
+    else this.finish(StreamCloseCode.Normal, 'stream aborted');
   };
+
+  /** Input from a viewer the workspace does not let type is dropped here, not merely in the page. */
+  private inputAllowed(): boolean {
+    return this.options.canSendInput?.() ?? true;
+  }
 
   /** Ends both sides once: optional error message to the viewer, then the close code. */
   private finish(closeCode: number, reason: string, error?: { code: ErrorCode; message: string }): void {
@@ -291,6 +422,8 @@ class StreamBridge {
     if (this.finished) return;
     this.finished = true;
     this.streaming = false;
+    clearInterval(this.probeTimer);
+    clearTimeout(this.resizeTimer);
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.rfb.off('message', this.onUpstreamMessage);
     this.rfb.off('closed', this.onUpstreamClosed);

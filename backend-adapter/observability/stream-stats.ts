@@ -4,7 +4,29 @@ export interface StreamTotals {
   txBytes: number;
   rxBytes: number;
   updatesDrawn: number;
+  /** Updates sent towards viewers (drawn / sent says whether viewers keep up). */
+  updatesSent: number;
   viewers: number;
+  /** Sum and count of the latency probes' round-trip times (protocol v2 viewers). */
+  rttSumMs: number;
+  rttCount: number;
+}
+
+/**
+ * Stream quality from 0 (unusable) to 1 (smooth) over a window: the round-trip time (1 up to 20 ms,
+ * falling linearly to 0 at 500 ms) times the share of sent updates the viewers drew.
+ */
+export function streamQualityScore(rttMs: number | null, updatesSent: number, updatesDrawn: number): number {
+  const latency = rttMs === null ? 1 : Math.min(1, Math.max(0, 1 - (rttMs - 20) / 480));
+  const delivery = updatesSent <= 0 ? 1 : Math.min(1, updatesDrawn / updatesSent);
+  return Math.round(latency * delivery * 1000) / 1000;
+}
+
+/** The mean round-trip time of the probes between two totals of the same session, or null if none came back. */
+export function meanRttMs(now: StreamTotals, before: StreamTotals | undefined): number | null {
+  const count = now.rttCount - (before?.rttCount ?? 0);
+  if (count <= 0) return null;
+  return Math.round(((now.rttSumMs - (before?.rttSumMs ?? 0)) / count) * 10) / 10;
 }
 
 /** Cumulative stream traffic per session, fed by every viewer's bridge; the sampler turns it into rates. */
@@ -14,7 +36,7 @@ export class StreamStats {
   private of(sessionId: string): StreamTotals {
     let t = this.totals.get(sessionId);
     if (!t) {
-      t = { txBytes: 0, rxBytes: 0, updatesDrawn: 0, viewers: 0 };
+      t = { txBytes: 0, rxBytes: 0, updatesDrawn: 0, updatesSent: 0, viewers: 0, rttSumMs: 0, rttCount: 0 };
       this.totals.set(sessionId, t);
     }
     return t;
@@ -28,7 +50,14 @@ export class StreamStats {
     return {
       observer: {
         onInput,
-        onUpdateSent: (bytes) => (t.txBytes += bytes),
+        onUpdateSent: (bytes) => {
+          t.txBytes += bytes;
+          t.updatesSent++;
+        },
+        onRtt: (ms) => {
+          t.rttSumMs += ms;
+          t.rttCount++;
+        },
         onViewerBytes: (bytes) => (t.rxBytes += bytes),
         onUpdatesDrawn: (count) => (t.updatesDrawn += count),
       },

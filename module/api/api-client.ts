@@ -4,11 +4,17 @@ import type { MetricsSample } from '../../protocol/live-events.ts';
 import type { Preferences, PreferencesResponse } from '../../protocol/preferences.ts';
 import type { QuotaResponse, WebVital } from '../../protocol/resources.ts';
 import type { Session, Tier } from '../../protocol/session.ts';
+import type {
+  CreateWorkspaceRequest,
+  InvitedRole,
+  Workspace,
+  WorkspaceListResponse,
+} from '../../protocol/workspaces.ts';
 import { API_PREFIX, HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   HANDSHAKE_SUBPROTOCOL,
-  STREAM_SUBPROTOCOL,
+  STREAM_SUBPROTOCOLS,
 } from '../../protocol/stream.ts';
 
 /** Codes the client itself raises, for failures that never produced a server error body. */
@@ -192,6 +198,69 @@ export class ApiClient {
     return this.request<Session>('DELETE', sessionPath(id), undefined, options);
   }
 
+  /**
+   * The signed-in user's id: the `sub` claim of the current v-auth token (read, not verified: the server
+   * verifies every call). Undefined when the token is not a JWT.
+   */
+  async userId(): Promise<string | undefined> {
+    const payload = (await this.token()).split('.')[1];
+    if (!payload) return undefined;
+    try {
+      const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+      const sub: unknown = (JSON.parse(json) as { sub?: unknown }).sub;
+      return typeof sub === 'string' ? sub : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The workspaces the user owns, has joined or is invited to (collaborative workspaces). */
+  async listWorkspaces(options?: RequestOptions): Promise<Workspace[]> {
+    const body = await this.request<WorkspaceListResponse>('GET', 'workspaces', undefined, options);
+    return required(body, 'workspaces').workspaces;
+  }
+
+  /** Shares sessions: creates a workspace owned by the user, sending the given invitations. */
+  async createWorkspace(request: CreateWorkspaceRequest, options?: RequestOptions): Promise<Workspace> {
+    return required(await this.request<Workspace>('POST', 'workspaces', request, options), 'workspaceId');
+  }
+
+  /** Invites a user of the tenant into a workspace (owner only). */
+  async inviteToWorkspace(
+    workspaceId: string,
+    userId: string,
+    role: InvitedRole,
+    options?: RequestOptions,
+  ): Promise<Workspace> {
+    const path = `${workspacePath(workspaceId)}/invitations`;
+    return required(await this.request<Workspace>('POST', path, { userId, role }, options), 'workspaceId');
+  }
+
+  /** Accepts (true) or declines (false) the user's invitation. */
+  async answerInvitation(workspaceId: string, accept: boolean, options?: RequestOptions): Promise<void> {
+    await this.request(
+      'POST',
+      `${workspacePath(workspaceId)}/${accept ? 'accept' : 'decline'}`,
+      undefined,
+      options,
+    );
+  }
+
+  /** Leaves a workspace; the user's streams through it close. */
+  async leaveWorkspace(workspaceId: string, options?: RequestOptions): Promise<void> {
+    await this.request('POST', `${workspacePath(workspaceId)}/leave`, undefined, options);
+  }
+
+  /** Hands control to a participant (a user id), or takes it back (null). Owner only. */
+  async setControl(workspaceId: string, userId: string | null, options?: RequestOptions): Promise<Workspace> {
+    const path = `${workspacePath(workspaceId)}/control`;
+    const body =
+      userId === null
+        ? await this.request<Workspace>('DELETE', path, undefined, options)
+        : await this.request<Workspace>('PUT', path, { userId }, options);
+    return required(body, 'workspaceId');
+  }
+
   /** The user's settings; `updatedAt` is null while the user still has the defaults. */
   async getPreferences(options?: RequestOptions): Promise<PreferencesResponse> {
     const body = await this.request<PreferencesResponse>('GET', 'preferences', undefined, options);
@@ -280,7 +349,8 @@ export class ApiClient {
 
   /** WebSocket subprotocols carrying the stream version, the bearer token and the handshake. */
   streamProtocols(token: string): string[] {
-    return [STREAM_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token, HANDSHAKE_SUBPROTOCOL];
+    // Every stream version this module speaks, newest first: the gateway picks the highest it knows.
+    return [...STREAM_SUBPROTOCOLS, BEARER_SUBPROTOCOL_PREFIX + token, HANDSHAKE_SUBPROTOCOL];
   }
 
   private async request<T>(
@@ -340,6 +410,10 @@ function parseJson(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+function workspacePath(id: string): string {
+  return `workspaces/${encodeURIComponent(id)}`;
 }
 
 function sessionPath(id: string): string {

@@ -1,10 +1,10 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { proxy, transfer } from 'comlink';
-import type { ClientStreamMessage } from '../../protocol/stream.ts';
-import { StreamCloseCode } from '../../protocol/stream.ts';
+import type { ClientStreamMessage, StreamQuality } from '../../protocol/stream.ts';
+import { DEFAULT_STREAM_QUALITY, StreamCloseCode } from '../../protocol/stream.ts';
 import type { Session } from '../../protocol/session.ts';
-import type { ViewerEvent } from '../../worker/decoder-worker-api.ts';
+import type { StreamStats, ViewerEvent } from '../../worker/decoder-worker-api.ts';
 import { toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
 import { shortId, stateLabel, stateTone } from '../shared/format.ts';
 import { renderLaunchSteps } from '../shared/launch-steps.ts';
@@ -27,7 +27,44 @@ export type ViewerStatus =
   | { kind: 'connecting' }
   | { kind: 'connected'; width: number; height: number; name: string }
   | { kind: 'closed'; code: number; reason: string }
-  | { kind: 'error'; code: string; message: string };
+  | { kind: 'error'; code: string; message: string }
+  /** The stream dropped; a new one to the same session starts in `inMs` (attempt `attempt` of `of`). */
+  | { kind: 'reconnecting'; attempt: number; of: number; inMs: number; code: number };
+
+/** How the desktop fits the viewer: scaled to fit, 1:1 pixels (scrolling), or the desktop resized to the viewer. */
+export type ViewerScaling = 'fit' | 'none' | 'remote';
+
+/** What the stats overlay shows, measured over the last second. */
+export interface ViewerStreamStats {
+  fps: number;
+  /** Bytes per second received. */
+  bandwidth: number;
+  /** Round trip of the last latency probe; null on a gateway without probes (protocol v1). */
+  latencyMs: number | null;
+  /** Mean decode + draw time per update. */
+  decodeMs: number;
+  transport: StreamStats['transport'];
+  version: number;
+}
+
+/**
+ * Close codes after which the same session is reconnected automatically (network drops, a gateway
+ * restarting, the desktop connection lost). Authentication, a missing or ended session and our own
+ * close (1000) are final.
+ */
+const RETRYABLE_CLOSE_CODES = new Set([
+  1001,
+  1005,
+  1006,
+  1011,
+  1012,
+  1013,
+  1014,
+  4408,
+  StreamCloseCode.UpstreamError,
+]);
+/** Remote resize requests leave the page at most this often (the gateway limits them again). */
+const RESIZE_DEBOUNCE_MS = 250;
 
 /** Ctrl+Shift+F12 moves focus from the desktop to the toolbar: every other key goes to the desktop. */
 function isReleaseShortcut(event: KeyboardEvent): boolean {
@@ -92,10 +129,30 @@ export class VscViewer extends VscElement {
   /** Embedded in another page (the session parcel): no Back button, since there is nowhere to go back to. */
   @property({ type: Boolean }) embedded = false;
 
+  /** `fit` scales the desktop into the viewer, `none` shows it 1:1 (scrolling), `remote` resizes the desktop. */
+  @property({ reflect: true }) scaling: ViewerScaling = 'fit';
+
+  /** JPEG quality and compression level the desktop is asked for (each 0…9). */
+  @property({ attribute: false }) quality: StreamQuality = { ...DEFAULT_STREAM_QUALITY };
+
+  /** Shows fps, latency, bandwidth and decode time over the desktop. */
+  @property({ type: Boolean, attribute: 'show-stats' }) showStats = false;
+
+  /** Reconnects by itself after a network drop, with exponential backoff from this many ms (0 = never). */
+  @property({ type: Number, attribute: 'reconnect-delay' }) reconnectDelayMs = 500;
+
+  /** How many automatic reconnection attempts before giving up (the Reconnect button stays). */
+  @property({ type: Number, attribute: 'reconnect-attempts' }) reconnectAttempts = 8;
+
   @state() private status: ViewerStatus = { kind: 'idle' };
   @state() private confirmingTerminate = false;
   @state() private busy = false;
   @state() private actionError: ApiError | null = null;
+  @state() private liveStats: ViewerStreamStats | null = null;
+  /** The desktop's clipboard as last received (shown in the clipboard panel when the page may not write it). */
+  @state() private remoteClipboard = '';
+  @state() private clipboardOpen = false;
+  @state() private clipboardNote = '';
 
   private readonly sessions = new StoreController<SessionsState>(
     this,
@@ -118,10 +175,47 @@ export class VscViewer extends VscElement {
   private lastPointer = { x: -1, y: -1, buttons: -1 };
   private readonly wheel = new WheelAccumulator();
   private lastError: { code: string; message: string } | null = null;
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private lastStats: { at: number; stats: StreamStats } | null = null;
+  private resizeObserver: ResizeObserver | undefined;
+  private resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastResizeSent = { width: 0, height: 0 };
+  /** The last text sent to (or received from) the desktop's clipboard, so the same text is not sent twice. */
+  private clipboardSynced = '';
 
   /** The stream's status (read-only). */
   get streamStatus(): ViewerStatus {
     return this.status;
+  }
+
+  /** Stream figures of the last second (null before the first second of a connection). */
+  get streamStats(): ViewerStreamStats | null {
+    return this.liveStats;
+  }
+
+  /** The desktop's clipboard text as last received. */
+  get desktopClipboard(): string {
+    return this.remoteClipboard;
+  }
+
+  /**
+   * Puts `text` on the desktop's clipboard (ClientCutText: Latin-1, other characters become '?').
+   * Ignored in view-only mode or while not connected.
+   */
+  sendClipboard(text: string): void {
+    if (!this.connected || this.viewOnly) return;
+    this.clipboardSynced = text;
+    this.send({ t: 'clipboard', text });
+  }
+
+  /** Shows the desktop in the whole screen (the Fullscreen API on the screen box). */
+  async enterFullscreen(): Promise<void> {
+    const screen = this.renderRoot.querySelector<HTMLElement>('.screen');
+    if (!screen || document.fullscreenElement) return;
+    await screen.requestFullscreen().catch(() => undefined);
+    this.canvas.focus({ preventScroll: true });
   }
 
   /** Keysyms currently held down on the desktop (read-only copy, for tests and diagnostics). */
@@ -141,12 +235,22 @@ export class VscViewer extends VscElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    this.cancelReconnect();
     this.teardown();
     this.confirmingTerminate = false;
   }
 
   protected override willUpdate(changed: PropertyValues): void {
-    if ((changed.has('sessionId') || changed.has('api')) && this.status.kind !== 'idle') this.teardown();
+    if ((changed.has('sessionId') || changed.has('api')) && this.status.kind !== 'idle') {
+      this.cancelReconnect();
+      this.attempt = 0;
+      this.teardown();
+    }
+    if (changed.has('quality') && changed.get('quality') !== undefined) this.sendQuality();
+    if (changed.has('scaling')) {
+      this.lastResizeSent = { width: 0, height: 0 };
+      this.scheduleRemoteResize();
+    }
     if (this.isConnected && this.status.kind === 'idle' && this.api && this.sessionId) void this.start();
   }
 
@@ -157,8 +261,32 @@ export class VscViewer extends VscElement {
 
   /** Drops the current stream and starts a new one (a new worker and a new canvas). */
   reconnect(): void {
+    this.cancelReconnect();
     this.teardown();
     this.requestUpdate();
+  }
+
+  private cancelReconnect(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+  }
+
+  /** After a drop: the same session again after 0.5 s, 1 s, 2 s … (capped at 15 s, ±20 % jitter). */
+  private scheduleReconnect(code: number): boolean {
+    if (this.reconnectDelayMs <= 0 || !RETRYABLE_CLOSE_CODES.has(code)) return false;
+    if (this.attempt >= this.reconnectAttempts) return false;
+    const state = this.session?.state;
+    if (state !== undefined && state !== 'active') return false; // paused or ended: onSessions takes over
+    this.attempt++;
+    const base = Math.min(this.reconnectDelayMs * 2 ** (this.attempt - 1), 15_000);
+    const inMs = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.setStatus({ kind: 'reconnecting', attempt: this.attempt, of: this.reconnectAttempts, inMs, code });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.teardown();
+      this.requestUpdate();
+    }, inMs);
+    return true;
   }
 
   private async start(): Promise<void> {
@@ -199,6 +327,15 @@ export class VscViewer extends VscElement {
   private teardown(): void {
     this.generation++;
     this.releaseInput();
+    clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    this.lastStats = null;
+    this.liveStats = null;
+    this.resizeObserver?.disconnect();
+    this.resizeObserver = undefined;
+    clearTimeout(this.resizeTimer);
+    this.resizeTimer = undefined;
+    this.lastResizeSent = { width: 0, height: 0 };
     this.listeners?.abort();
     this.listeners = undefined;
     const handle = this.worker;
@@ -215,6 +352,121 @@ export class VscViewer extends VscElement {
     if (this.status.kind !== 'idle') this.setStatus({ kind: 'idle' });
   }
 
+  /** Polls the worker's counters once a second for the stats overlay (and `streamStats`). */
+  private startStats(generation: number): void {
+    clearInterval(this.statsTimer);
+    this.statsTimer = setInterval(() => {
+      const worker = this.worker;
+      if (!worker || generation !== this.generation) return;
+      void worker.api
+        .stats()
+        .then((stats) => {
+          if (generation !== this.generation) return;
+          const at = performance.now();
+          const last = this.lastStats;
+          this.lastStats = { at, stats };
+          if (!last) return;
+          const seconds = Math.max((at - last.at) / 1000, 0.001);
+          const updates = stats.updates - last.stats.updates;
+          this.liveStats = {
+            fps: Math.round((updates / seconds) * 10) / 10,
+            bandwidth: Math.round((stats.bytes - last.stats.bytes) / seconds),
+            latencyMs: stats.rttMs,
+            decodeMs:
+              updates > 0 ? Math.round(((stats.decodeMs - last.stats.decodeMs) / updates) * 100) / 100 : 0,
+            transport: stats.transport,
+            version: stats.version,
+          };
+        })
+        .catch(() => undefined);
+    }, 1000);
+  }
+
+  private sendQuality(): void {
+    if (!this.connected) return;
+    const jpeg = Math.min(Math.max(Math.round(this.quality.jpeg), 0), 9);
+    const compression = Math.min(Math.max(Math.round(this.quality.compression), 0), 9);
+    // Only this viewer's own connection changes, so an observer may choose its quality too.
+    this.worker?.api.send({ t: 'quality', jpeg, compression }).catch(() => undefined);
+  }
+
+  /** In `remote` scaling, asks the desktop for the screen box's size (debounced; never in view-only mode). */
+  private scheduleRemoteResize(): void {
+    clearTimeout(this.resizeTimer);
+    if (this.scaling !== 'remote' || !this.connected || this.viewOnly) return;
+    this.resizeTimer = setTimeout(() => {
+      this.resizeTimer = undefined;
+      const screen = this.renderRoot.querySelector<HTMLElement>('.screen');
+      if (!screen || this.scaling !== 'remote' || this.viewOnly) return;
+      const width = Math.min(Math.max(Math.floor(screen.clientWidth), 64), 8192) & ~1;
+      const height = Math.min(Math.max(Math.floor(screen.clientHeight), 64), 8192) & ~1;
+      const fb = this.framebuffer;
+      if (width === fb.width && height === fb.height) return;
+      if (width === this.lastResizeSent.width && height === this.lastResizeSent.height) return;
+      this.lastResizeSent = { width, height };
+      this.send({ t: 'resize', width, height });
+    }, RESIZE_DEBOUNCE_MS);
+  }
+
+  private observeScreenSize(): void {
+    if (this.resizeObserver || typeof ResizeObserver === 'undefined') return;
+    const screen = this.renderRoot.querySelector<HTMLElement>('.screen');
+    if (!screen) return;
+    this.resizeObserver = new ResizeObserver(() => this.scheduleRemoteResize());
+    this.resizeObserver.observe(screen);
+  }
+
+  /** The desktop's clipboard arrived: onto the page's clipboard if the browser lets us, else into the panel. */
+  private onRemoteClipboard(text: string): void {
+    this.remoteClipboard = text;
+    this.clipboardSynced = text;
+    this.emit('vsc-clipboard', { text });
+    const clipboard = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
+    if (!clipboard?.writeText) {
+      this.clipboardNote =
+        'Copy it from the clipboard panel: this browser gives the page no clipboard access.';
+      return;
+    }
+    clipboard.writeText(text).then(
+      () => (this.clipboardNote = ''),
+      () =>
+        (this.clipboardNote =
+          'The browser did not let the page write the clipboard: copy it from the panel.'),
+    );
+  }
+
+  /** When the desktop gets focus, the page's clipboard goes to the desktop if the browser allows reading it. */
+  private syncLocalClipboard(): void {
+    if (!this.connected || this.viewOnly) return;
+    const clipboard = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
+    if (!clipboard?.readText) return;
+    clipboard.readText().then(
+      (text) => {
+        if (text && text !== this.clipboardSynced) this.sendClipboard(text);
+      },
+      () => undefined, // no permission: the panel and the paste event remain
+    );
+  }
+
+  /** A paste event (e.g. the browser's Paste menu on the focused desktop) carries the text without permissions. */
+  private onPaste(event: ClipboardEvent): void {
+    const text = event.clipboardData?.getData('text/plain');
+    if (!text || this.viewOnly) return;
+    event.preventDefault();
+    this.sendClipboard(text);
+  }
+
+  /** Text from an input method (composition), typed as key presses of its characters. */
+  private onCompositionEnd(event: CompositionEvent): void {
+    if (!this.connected || this.viewOnly || !event.data) return;
+    for (const char of event.data) {
+      const keysym = keysymFromEvent({ key: char, code: '' });
+      if (keysym === null) continue;
+      this.send({ t: 'key', keysym, down: true });
+      this.send({ t: 'key', keysym, down: false });
+    }
+  }
+
   private onViewerEvent(generation: number, event: ViewerEvent): void {
     if (generation !== this.generation) return;
     switch (event.type) {
@@ -224,6 +476,17 @@ export class VscViewer extends VscElement {
         this.setStatus({ kind: 'connected', width: event.width, height: event.height, name: event.name });
         this.launching = false;
         this.canvas.focus({ preventScroll: true });
+        this.startStats(generation);
+        if (
+          this.quality.jpeg !== DEFAULT_STREAM_QUALITY.jpeg ||
+          this.quality.compression !== DEFAULT_STREAM_QUALITY.compression
+        )
+          this.sendQuality();
+        void this.updateComplete.then(() => {
+          if (generation !== this.generation) return;
+          this.observeScreenSize();
+          this.scheduleRemoteResize();
+        });
         return;
       case 'resize':
         this.framebuffer = { width: event.width, height: event.height };
@@ -236,6 +499,9 @@ export class VscViewer extends VscElement {
       case 'closed':
         this.heldKeys.clear();
         this.buttons = 0;
+        clearInterval(this.statsTimer);
+        this.statsTimer = undefined;
+        if (!this.lastError && this.scheduleReconnect(event.code)) return;
         this.setStatus(
           this.lastError
             ? { kind: 'error', ...this.lastError }
@@ -245,6 +511,7 @@ export class VscViewer extends VscElement {
       case 'frame':
         if (!this.firstFrameSeen) {
           this.firstFrameSeen = true;
+          this.attempt = 0; // a connection that drew is a success: the next drop starts the backoff again
           this.emit('vsc-first-frame', { sessionId: this.sessionId });
         }
         return;
@@ -262,9 +529,11 @@ export class VscViewer extends VscElement {
         this.canvas.style.cursor = `url(${shape.toDataURL()}) ${event.hotX} ${event.hotY}, default`;
         return;
       }
-      case 'bell':
       case 'clipboard':
-        // Not shown yet: bell and clipboard come with the clipboard feature.
+        this.onRemoteClipboard(event.text);
+        return;
+      case 'bell':
+      case 'desktopName':
         return;
     }
   }
@@ -273,8 +542,12 @@ export class VscViewer extends VscElement {
   private onSessions(value: SessionsState, previous: SessionsState | undefined): void {
     const now = value.sessions.find((s) => s.sessionId === this.sessionId)?.state;
     const before = previous?.sessions.find((s) => s.sessionId === this.sessionId)?.state;
-    const ended = this.status.kind === 'closed' || this.status.kind === 'error';
-    if (ended && now === 'active' && before !== undefined && before !== 'active') this.reconnect();
+    const ended =
+      this.status.kind === 'closed' || this.status.kind === 'error' || this.status.kind === 'reconnecting';
+    if (ended && now === 'active' && before !== undefined && before !== 'active') {
+      this.attempt = 0;
+      this.reconnect();
+    }
   }
 
   private createCanvas(): HTMLCanvasElement {
@@ -294,6 +567,18 @@ export class VscViewer extends VscElement {
     canvas.addEventListener('keydown', (e) => this.onKeyDown(e), options);
     canvas.addEventListener('keyup', (e) => this.onKeyUp(e), options);
     canvas.addEventListener('blur', () => this.releaseInput(), options);
+    canvas.addEventListener('focus', () => this.syncLocalClipboard(), options);
+    canvas.addEventListener('paste', (e) => this.onPaste(e), options);
+    canvas.addEventListener('compositionend', (e) => this.onCompositionEnd(e), options);
+    // A hidden tab gets no key-up events: release everything rather than leave keys down on the desktop.
+    document.addEventListener(
+      'visibilitychange',
+      () => {
+        if (document.visibilityState === 'hidden') this.releaseInput();
+      },
+      options,
+    );
+    document.addEventListener('fullscreenchange', () => this.requestUpdate(), options);
     canvas.addEventListener('pointerdown', (e) => this.onPointer(e), options);
     canvas.addEventListener('pointermove', (e) => this.onPointer(e), options);
     canvas.addEventListener('pointerup', (e) => this.onPointer(e), options);
@@ -444,6 +729,8 @@ export class VscViewer extends VscElement {
       }
       case 'error':
         return `Could not show session ${id}: ${this.status.message} (${this.status.code})`;
+      case 'reconnecting':
+        return `Connection to session ${id} lost (code ${this.status.code}); reconnecting in ${(this.status.inMs / 1000).toFixed(1)} s (attempt ${this.status.attempt} of ${this.status.of}).`;
     }
   }
 
@@ -453,7 +740,8 @@ export class VscViewer extends VscElement {
     const fb = this.framebuffer;
     const aspect = fb.width > 0 && fb.height > 0 ? `${fb.width} / ${fb.height}` : '16 / 10';
     this.canvas.setAttribute('aria-label', `Desktop of session ${shortId(this.sessionId)}`);
-    const ended = this.status.kind === 'closed' || this.status.kind === 'error';
+    const ended =
+      this.status.kind === 'closed' || this.status.kind === 'error' || this.status.kind === 'reconnecting';
     return html`
       <div class="toolbar" part="toolbar" role="group" aria-label="Session controls">
         ${this.embedded ? nothing : html`<button type="button" data-action="back" @click=${this.back}>← Back</button>`}
@@ -469,7 +757,7 @@ export class VscViewer extends VscElement {
           }
         </span>
         <span class="spacer"></span>
-        ${this.store ? this.renderActions(state) : nothing}
+        ${this.renderViewControls()} ${this.store ? this.renderActions(state) : nothing}
         ${
           ended
             ? html`<button type="button" data-action="reconnect" @click=${() => this.reconnect()}>
@@ -488,8 +776,15 @@ export class VscViewer extends VscElement {
       <p class="status" part="status" role="status" aria-live="polite" data-status=${this.status.kind}>
         ${this.statusText()}
       </p>
-      <div class="screen" part="screen" style="--fb-aspect: ${aspect}" data-status=${this.status.kind}>
-        ${this.canvas} ${this.renderOverlay()}
+      ${this.clipboardOpen ? this.renderClipboardPanel() : nothing}
+      <div
+        class="screen"
+        part="screen"
+        style="--fb-aspect: ${aspect}"
+        data-status=${this.status.kind}
+        data-scaling=${this.scaling}
+      >
+        ${this.canvas} ${this.renderOverlay()} ${this.showStats ? this.renderStats() : nothing}
       </div>
       <p id="keyboard-hint" class="hint">
         ${
@@ -553,6 +848,104 @@ export class VscViewer extends VscElement {
     `;
   }
 
+  private renderViewControls(): TemplateResult {
+    const levels = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const setQuality = (patch: Partial<StreamQuality>): void => {
+      this.quality = { ...this.quality, ...patch };
+    };
+    return html`
+      <label class="control"
+        >Scale
+        <select
+          data-control="scaling"
+          .value=${this.scaling}
+          @change=${(e: Event) => (this.scaling = (e.target as HTMLSelectElement).value as ViewerScaling)}
+        >
+          <option value="fit" ?selected=${this.scaling === 'fit'}>Fit</option>
+          <option value="none" ?selected=${this.scaling === 'none'}>1:1</option>
+          <option value="remote" ?selected=${this.scaling === 'remote'} ?disabled=${this.viewOnly}>
+            Resize desktop
+          </option>
+        </select></label
+      >
+      <label class="control"
+        >Quality
+        <select
+          data-control="jpeg"
+          title="JPEG quality (0 smallest … 9 best)"
+          @change=${(e: Event) => setQuality({ jpeg: Number((e.target as HTMLSelectElement).value) })}
+        >
+          ${levels.map((l) => html`<option value=${l} ?selected=${l === this.quality.jpeg}>${l}</option>`)}
+        </select></label
+      >
+      <label class="control"
+        >Compression
+        <select
+          data-control="compression"
+          title="Compression level (0 fastest … 9 smallest)"
+          @change=${(e: Event) => setQuality({ compression: Number((e.target as HTMLSelectElement).value) })}
+        >
+          ${levels.map((l) => html`<option value=${l} ?selected=${l === this.quality.compression}>${l}</option>`)}
+        </select></label
+      >
+      <button
+        type="button"
+        data-action="clipboard"
+        aria-pressed=${this.clipboardOpen ? 'true' : 'false'}
+        @click=${() => (this.clipboardOpen = !this.clipboardOpen)}
+      >
+        Clipboard
+      </button>
+      <button
+        type="button"
+        data-action="stats"
+        aria-pressed=${this.showStats ? 'true' : 'false'}
+        @click=${() => (this.showStats = !this.showStats)}
+      >
+        Stats
+      </button>
+      <button type="button" data-action="fullscreen" @click=${() => void this.enterFullscreen()}>
+        Fullscreen
+      </button>
+    `;
+  }
+
+  private renderClipboardPanel(): TemplateResult {
+    return html`<div class="clipboard" part="clipboard" role="group" aria-label="Clipboard">
+      <label for="clipboard-text">Desktop clipboard (edit and send, or copy from here)</label>
+      <textarea id="clipboard-text" rows="3" .value=${this.remoteClipboard}></textarea>
+      <button
+        type="button"
+        data-action="send-clipboard"
+        ?disabled=${this.viewOnly || !this.connected}
+        @click=${() => {
+          const area = this.renderRoot.querySelector<HTMLTextAreaElement>('#clipboard-text');
+          if (area) this.sendClipboard(area.value);
+        }}
+      >
+        Send to desktop
+      </button>
+      ${this.clipboardNote ? html`<span class="note">${this.clipboardNote}</span>` : nothing}
+    </div>`;
+  }
+
+  private renderStats(): TemplateResult {
+    const s = this.liveStats;
+    const kb = s ? (s.bandwidth / 1024).toFixed(1) : '–';
+    return html`<dl class="stats" part="stats" aria-label="Stream statistics">
+      <dt>fps</dt>
+      <dd data-stat="fps">${s ? s.fps.toFixed(1) : '–'}</dd>
+      <dt>latency</dt>
+      <dd data-stat="latency">${s?.latencyMs != null ? `${s.latencyMs.toFixed(1)} ms` : '–'}</dd>
+      <dt>bandwidth</dt>
+      <dd data-stat="bandwidth">${kb} KiB/s</dd>
+      <dt>decode</dt>
+      <dd data-stat="decode">${s ? `${s.decodeMs.toFixed(2)} ms` : '–'}</dd>
+      <dt>via</dt>
+      <dd data-stat="transport">${s ? `${s.transport} v${s.version}` : '–'}</dd>
+    </dl>`;
+  }
+
   private onConfirmKey(event: KeyboardEvent): void {
     if (event.key === 'Escape') {
       event.preventDefault();
@@ -575,6 +968,27 @@ export class VscViewer extends VscElement {
         return html`<div class="overlay">
           ${this.launching ? renderLaunchSteps('connecting') : html`<span class="spinner" aria-hidden="true"></span>`}
           <span>Connecting…</span>
+        </div>`;
+      case 'reconnecting':
+        return html`<div class="overlay" data-overlay="reconnecting">
+          <span class="spinner" aria-hidden="true"></span>
+          <span>Connection lost. Reconnecting (attempt ${this.status.attempt} of ${this.status.of})…</span>
+          <span>
+            <button type="button" data-action="reconnect-now" @click=${() => this.reconnect()}>
+              Reconnect now
+            </button>
+            <button
+              type="button"
+              data-action="cancel-reconnect"
+              @click=${() => {
+                this.cancelReconnect();
+                const code = this.status.kind === 'reconnecting' ? this.status.code : 1006;
+                this.setStatus({ kind: 'closed', code, reason: 'Reconnection cancelled.' });
+              }}
+            >
+              Stop
+            </button>
+          </span>
         </div>`;
       case 'closed':
       case 'error':

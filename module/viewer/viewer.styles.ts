@@ -74,6 +74,66 @@ export const styles = [
       touch-action: none;
       cursor: default;
     }
+    .screen[data-scaling='none'] {
+      overflow: auto;
+    }
+    .screen[data-scaling='none'] canvas {
+      position: static;
+      width: auto;
+      height: auto;
+      object-fit: none;
+    }
+    .screen[data-scaling='remote'] {
+      aspect-ratio: auto;
+      height: calc(100vh - 12rem);
+    }
+    .screen:fullscreen {
+      max-height: none;
+      height: 100vh;
+      border-radius: 0;
+      aspect-ratio: auto;
+    }
+    .control {
+      display: inline-flex;
+      align-items: center;
+      gap: 0.25rem;
+      font-size: 0.8rem;
+    }
+    .clipboard {
+      display: flex;
+      flex-wrap: wrap;
+      gap: 0.5rem;
+      align-items: flex-end;
+    }
+    .clipboard textarea {
+      flex: 1 1 20rem;
+      font: inherit;
+    }
+    .clipboard .note {
+      font-size: 0.8rem;
+      color: var(--_color-text-muted);
+    }
+    .stats {
+      position: absolute;
+      top: 0.5rem;
+      right: 0.5rem;
+      margin: 0;
+      padding: 0.4rem 0.6rem;
+      display: grid;
+      grid-template-columns: auto auto;
+      gap: 0.1rem 0.6rem;
+      font:
+        0.75rem/1.3 ui-monospace,
+        monospace;
+      color: #f2f3f7;
+      background: rgb(0 0 0 / 0.65);
+      border-radius: 4px;
+      pointer-events: none;
+    }
+    .stats dd {
+      margin: 0;
+      text-align: right;
+    }
     canvas:focus-visible {
       outline: 3px solid var(--_color-focus);
       outline-offset: -3px;

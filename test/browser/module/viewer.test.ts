@@ -59,6 +59,7 @@ describe('<vsc-viewer>', () => {
     expect(s.worker.canvas).to.be.instanceOf(OffscreenCanvas);
     expect(s.worker.options?.url).to.equal(`wss://supercore.test/api/v1/sessions/${s.sessionId}/stream`);
     expect(s.worker.options?.protocols).to.deep.equal([
+      'v-supercore-stream.v2',
       'v-supercore-stream.v1',
       `bearer.${FAKE_TOKEN}`,
       'n3xus-handshake.55-45-17',
@@ -229,6 +230,7 @@ describe('<vsc-viewer>', () => {
     const s = await setup();
     await connect(s);
     const firstCanvas = canvasOf(s.el);
+    s.el.reconnectDelayMs = 0; // no automatic reconnection here (see viewer-features.test.ts)
     s.worker.emit({ type: 'closed', code: 4502, reason: '' });
     await s.el.updateComplete;
     expect(statusText(s.el)).to.contain('The connection to the desktop was lost. (code 4502)');
@@ -345,7 +347,9 @@ describe('<vsc-viewer>', () => {
 
   it('works with the real decoder worker: reports a closed stream when the gateway is unreachable', async () => {
     const api = new ApiClient({ apiBase: 'http://127.0.0.1:9', getToken: async () => FAKE_TOKEN });
-    const el = await fixture<VscViewer>(html`<vsc-viewer session-id="abc" .api=${api}></vsc-viewer>`);
+    const el = await fixture<VscViewer>(
+      html`<vsc-viewer session-id="abc" reconnect-delay="0" .api=${api}></vsc-viewer>`,
+    );
     await waitUntil(
       () => el.streamStatus.kind === 'closed' || el.streamStatus.kind === 'error',
       'stream ends',

@@ -103,7 +103,7 @@ describe('StreamDecoder', () => {
       'init',
       {},
       { t: 5 },
-      { t: 'init', version: 2, width: 1, height: 1, name: '' },
+      { t: 'init', version: 99, width: 1, height: 1, name: '' },
       { t: 'init', version: 1, width: -1, height: 1, name: '' },
       { t: 'init', version: 1, width: 1, height: 1 },
       { t: 'update', seq: -1, rects: [] },

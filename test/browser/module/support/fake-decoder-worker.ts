@@ -20,6 +20,16 @@ export class FakeDecoderWorker {
   readonly sent: ClientStreamMessage[] = [];
   disconnects = 0;
   terminated = false;
+  /** What stats() answers; tests change it. */
+  statsValue: StreamStats = {
+    updates: 0,
+    rects: 0,
+    bytes: 0,
+    decodeMs: 0,
+    rttMs: null,
+    version: 2,
+    transport: 'websocket',
+  };
 
   readonly handle: DecoderWorkerHandle;
 
@@ -39,7 +49,7 @@ export class FakeDecoderWorker {
       disconnect: () => {
         this.disconnects++;
       },
-      stats: (): StreamStats => ({ updates: 0, rects: 0, bytes: 0, decodeMs: 0 }),
+      stats: (): StreamStats => ({ ...this.statsValue }),
     };
     // Remote<T> turns every method into one returning a Promise, as these async wrappers do.
     const remote = {

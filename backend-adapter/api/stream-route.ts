@@ -50,7 +50,9 @@ export function registerStreamRoute(
   const access = (principal: Parameters<SessionLifecycle['streamTarget']>[0], sessionId: string) =>
     deps.workspaces
       ? deps.workspaces.service.streamAccess(principal, sessionId)
-      : deps.lifecycle.streamTarget(principal, sessionId).then((target) => ({ target, via: 'owner' as const }));
+      : deps.lifecycle
+          .streamTarget(principal, sessionId)
+          .then((target) => ({ target, via: 'owner' as const }));
   app.get<{ Params: { id: string } }>(
     '/sessions/:id/stream',
     {

@@ -28,7 +28,8 @@ async function readEvents(
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
   const events: Array<{ event: string; data: unknown }> = [];
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  assert.ok(res.body, 'the event stream has a body');
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   void whileOpen();
@@ -107,7 +108,7 @@ describe('platform API: live events, preferences, quota, metrics, OpenAPI, rate 
     assert.equal(res.status, 200);
     const samples = (res.body as { samples: MetricsSample[] }).samples;
     assert.ok(samples.length >= 1);
-    assert.ok(samples[0]!.memoryMiB > 1, 'the desktop uses memory');
+    assert.ok((samples[0]?.memoryMiB ?? 0) > 1, 'the desktop uses memory');
     assert.equal((await t.api(`/api/v1/sessions/${s.sessionId}/metrics`, { token: alice })).status, 404);
     assert.equal(
       code((await t.api(`/api/v1/sessions/${s.sessionId}/metrics?windowSeconds=5`, { token: bob })).body),
@@ -173,7 +174,7 @@ describe('platform API: live events, preferences, quota, metrics, OpenAPI, rate 
       results.push(await t.api('/api/v1/sessions', { method: 'POST', token: bob, body: { tier: 'basic' } }));
     const refused = results.filter((r) => r.status === 403);
     assert.ok(refused.length >= 1);
-    assert.equal(code(refused[0]!.body), 'QUOTA_EXCEEDED');
+    assert.equal(code(refused[0]?.body), 'QUOTA_EXCEEDED');
     const live = (await t.adapter.canon.listSessions({ userId: 'bob', tenantId: 'tenant-a' })).filter(
       (r) => r.session.state === 'active',
     );

@@ -176,7 +176,9 @@ describe('ApiClient', () => {
     expect(secure.streamUrl('abc-1')).to.equal('wss://gw.test/x/api/v1/sessions/abc-1/stream');
     const plain = new ApiClient({ apiBase: 'http://localhost:8080', getToken: async () => FAKE_TOKEN });
     expect(plain.streamUrl('abc-1')).to.equal('ws://localhost:8080/api/v1/sessions/abc-1/stream');
+    // Newest stream protocol first: the gateway picks the highest it speaks.
     expect(plain.streamProtocols('tok.en')).to.deep.equal([
+      'v-supercore-stream.v2',
       'v-supercore-stream.v1',
       'bearer.tok.en',
       'n3xus-handshake.55-45-17',

@@ -17,7 +17,15 @@ describe('startDecoderWorker', () => {
     const handle = startDecoderWorker();
     try {
       const stats = await handle.api.stats();
-      expect(stats).to.deep.equal({ updates: 0, rects: 0, bytes: 0, decodeMs: 0 });
+      expect(stats).to.deep.equal({
+        updates: 0,
+        rects: 0,
+        bytes: 0,
+        decodeMs: 0,
+        rttMs: null,
+        transport: 'websocket',
+        version: 0,
+      });
     } finally {
       handle.terminate();
     }

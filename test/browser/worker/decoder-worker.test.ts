@@ -126,7 +126,15 @@ describe('decoder worker', () => {
       const event = await closed;
       expect(event).to.deep.equal({ type: 'closed', code: 1006, reason: '' });
       expect(events.map((e) => e.type)).to.deep.equal(['closed']);
-      expect(await api.stats()).to.deep.equal({ updates: 0, rects: 0, bytes: 0, decodeMs: 0 });
+      expect(await api.stats()).to.deep.equal({
+        updates: 0,
+        rects: 0,
+        bytes: 0,
+        decodeMs: 0,
+        rttMs: null,
+        transport: 'websocket',
+        version: 0,
+      });
       await api.disconnect();
     } finally {
       worker.terminate();

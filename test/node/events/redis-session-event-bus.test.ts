@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { RedisSessionEventBus } from '../../../backend-adapter/events/redis-session-event-bus.ts';
 import type { SessionChangedEvent } from '../../../backend-adapter/events/session-event-bus.ts';
+import { RedisWorkspaceEventBus } from '../../../backend-adapter/events/redis-workspace-event-bus.ts';
+import type { WorkspaceChangedEvent } from '../../../backend-adapter/events/workspace-event-bus.ts';
 import { REDIS_TEST_URL, redisForTest, uniquePrefix } from '../../support/redis-fixture.ts';
 
 function event(sessionId: string): SessionChangedEvent {
@@ -129,5 +131,44 @@ describe('Redis session event bus', () => {
       RedisSessionEventBus.connect('redis://127.0.0.1:1', { prefix }),
       /Redis is not reachable at redis:\/\/127\.0\.0\.1:1/,
     );
+  });
+});
+
+describe('Redis workspace event bus', () => {
+  it('delivers a workspace change to every instance once and ignores foreign messages on its channel', async () => {
+    const prefix = uniquePrefix('ws-events');
+    const raw = await redisForTest(prefix);
+    const a = await RedisWorkspaceEventBus.connect(REDIS_TEST_URL, { prefix });
+    const b = await RedisWorkspaceEventBus.connect(REDIS_TEST_URL, { prefix });
+    try {
+      const seenA: WorkspaceChangedEvent[] = [];
+      const seenB: WorkspaceChangedEvent[] = [];
+      a.subscribe((e) => seenA.push(e));
+      b.subscribe((e) => seenB.push(e));
+      await raw.redis.publish(b.channel, '{"type":"workspace.changed"}'); // malformed: dropped
+      await raw.redis.publish(b.channel, 'not json');
+      const change = {
+        type: 'workspace.changed',
+        workspace: {
+          workspaceId: 'w1',
+          tenantId: 't1',
+          state: 'open',
+          members: [],
+          sessionIds: ['s1'],
+          controllerId: null,
+        },
+      } as unknown as WorkspaceChangedEvent;
+      await a.publish(change);
+      await until(seenA, 1);
+      await until(seenB, 1);
+      await sleep(50);
+      assert.deepEqual([seenA.length, seenB.length], [1, 1]);
+      assert.equal(seenB[0]?.workspace.workspaceId, 'w1');
+      assert.equal(await a.ping(), true);
+    } finally {
+      await a.close();
+      await b.close();
+      await raw.cleanup();
+    }
   });
 });

@@ -194,7 +194,11 @@ export class SessionAgent {
 
     const ready = await new Promise<{ display: number; pid: number }>((resolve, reject) => {
       let output = '';
+      let failed = false;
+      // The kill below makes the launcher exit too; only the first reason (e.g. the timeout) is reported.
       const fail = async (why: string): Promise<void> => {
+        if (failed) return;
+        failed = true;
         clearTimeout(timer);
         this.signalDesktop('SIGKILL');
         const lastLines = await this.lastLogLines();

@@ -134,7 +134,10 @@ export class LocalDesktopRuntime implements RuntimeProvider {
     const timeoutMs = this.config.startTimeoutMs + AGENT_BOOT_ALLOWANCE_MS;
     return new Promise((resolve, reject) => {
       let output = '';
+      let failed = false;
       const fail = async (why: string): Promise<void> => {
+        if (failed) return; // only the first reason is reported
+        failed = true;
         clearTimeout(timer);
         const log = await readFile(join(workDir, 'agent.log'), 'utf8').catch(() => '');
         const lastLine = log.trim().split('\n').slice(-1)[0] ?? '';

@@ -22,6 +22,12 @@ export const CreateSessionRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 export type CreateSessionRequest = Static<typeof CreateSessionRequestSchema>;
+/** `POST /sessions/:id/tier`: the tier an Active or Paused session changes to. */
+export const ChangeTierRequestSchema = Type.Object(
+  { tier: Type.String({ minLength: 1, maxLength: 32 }) },
+  { additionalProperties: false },
+);
+export type ChangeTierRequest = Static<typeof ChangeTierRequestSchema>;
 export const KNOWN_TIERS: readonly string[] = TIER_IDS;
 
 export const SessionResponseSchema = SessionSchema;

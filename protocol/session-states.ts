@@ -4,6 +4,7 @@
  * IMVU lifecycle states. Genesis covers `requested` and `provisioning`; Termination covers
  * `terminating` and `terminated`; `failed` carries a reason. `paused` keeps the desktop's memory;
  * `hibernated` (a runtime that hibernates, e.g. Kubernetes, after a while paused) keeps its disk only.
+ * `restarting`: the desktop stopped answering while active and is being started again (home kept, memory lost).
  */
 export const SESSION_STATES = [
   'requested',
@@ -13,6 +14,7 @@ export const SESSION_STATES = [
   'paused',
   'hibernated',
   'resuming',
+  'restarting',
   'terminating',
   'terminated',
   'failed',

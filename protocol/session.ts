@@ -39,6 +39,19 @@ export const SessionSchema = Type.Object({
 });
 export type Session = Static<typeof SessionSchema>;
 
+/**
+ * What the caller pays for a tier when it is not the list price: a founding tenant's (or another tenant's
+ * negotiated) discount, applied to both rates. Integer micro-NexCoin per hour, rounded up as billing rounds.
+ */
+export const TierPriceSchema = Type.Object({
+  microNexCoinPerHour: Type.Integer({ minimum: 0 }),
+  storageMicroNexCoinPerHour: Type.Integer({ minimum: 0 }),
+  discountBasisPoints: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  /** `founding`: the tenant is a founding tenant of N3XUS v-COS; `tenant`: the tenant's own agreement. */
+  reason: Type.Union([Type.Literal('founding'), Type.Literal('tenant')]),
+});
+export type TierPrice = Static<typeof TierPriceSchema>;
+
 export const TierSchema = Type.Object({
   id: Type.Union(TIER_IDS.map((t) => Type.Literal(t))),
   label: Type.String(),
@@ -58,5 +71,7 @@ export const TierSchema = Type.Object({
   earlyAccess: Type.Optional(Type.Boolean()),
   /** Why `allowed` is false: subscription, deployment phase, early access or the tenant's configuration. */
   notAllowedReason: Type.Optional(Type.String()),
+  /** The caller's own rates, present only when they differ from the list price (filled per request). */
+  yourPrice: Type.Optional(TierPriceSchema),
 });
 export type Tier = Static<typeof TierSchema>;

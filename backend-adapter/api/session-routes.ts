@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  ChangeTierRequestSchema,
   CreateSessionRequestSchema,
   ErrorResponseSchema,
   SessionIdParamsSchema,
   SessionListResponseSchema,
   SessionResponseSchema,
   TierListResponseSchema,
+  type ChangeTierRequest,
   type CreateSessionRequest,
 } from '../../protocol/api.ts';
 import { ApiError } from '../api-error.ts';
@@ -69,6 +71,12 @@ export function registerSessionRoutes(
   );
   app.post<{ Params: IdParams }>('/sessions/:id/resume', one, (request) =>
     lifecycle.resume(callerOf(request), request.params.id),
+  );
+  app.post<{ Params: IdParams; Body: ChangeTierRequest }>(
+    '/sessions/:id/tier',
+    { schema: { ...one.schema, body: ChangeTierRequestSchema } },
+    async (request) =>
+      withCost(await lifecycle.changeTier(callerOf(request), request.params.id, request.body.tier)),
   );
   app.delete<{ Params: IdParams }>('/sessions/:id', one, (request) =>
     lifecycle.terminate(callerOf(request), request.params.id),

@@ -122,7 +122,74 @@ export const BILLING_MIGRATIONS: readonly ComponentMigration[] = [
       CREATE INDEX billing_charges_owner ON billing_charges (tenant_id, user_id, period_start);
     `,
   },
+  {
+    // Tier changes: the rates of every tier a session changed to, fixed at the change ({tier: TierTerms}).
+    // Holds: the reserve a launch (or a resume, or a tier change) took, until its first charge.
+    version: 2,
+    sqlite: `
+      ALTER TABLE billing_sessions ADD COLUMN tier_terms TEXT NOT NULL DEFAULT '{}';
+      CREATE TABLE billing_holds (
+        session_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount >= 0),
+        created_at TEXT NOT NULL,
+        released_at TEXT
+      );
+      CREATE INDEX billing_holds_owner ON billing_holds (tenant_id, user_id) WHERE released_at IS NULL;
+    `,
+    postgres: `
+      ALTER TABLE billing_sessions ADD COLUMN tier_terms JSONB NOT NULL DEFAULT '{}'::jsonb;
+      CREATE TABLE billing_holds (
+        session_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount >= 0),
+        created_at TIMESTAMPTZ NOT NULL,
+        released_at TIMESTAMPTZ
+      );
+      CREATE INDEX billing_holds_owner ON billing_holds (tenant_id, user_id) WHERE released_at IS NULL;
+    `,
+  },
 ];
+
+/** The rates of a tier a session changed to, fixed when it changed (the admitted tier's are in `terms`). */
+export interface TierTerms {
+  activeMicroPerHour: number;
+  storageMicroPerHour: number;
+  prices: PeriodPrices;
+}
+
+/** What a Genesis (or resume, or tier change) reservation found, and whether it was taken. */
+export interface HoldResult {
+  ok: boolean;
+  balance: number;
+  outstanding: number;
+  /** Held by the owner's other launches in flight (not yet charged). */
+  held: number;
+  required: number;
+}
+
+/** A reservation request: checked and taken under the owner's lock, atomically with every other one. */
+export interface HoldRequest {
+  sessionId: string;
+  owner: WalletOwner;
+  /** The wallet's balance, read just before. */
+  balance: number;
+  /** Reserve periods × this session's price per period: what the hold keeps back. */
+  amount: number;
+  /** What the owner's other running sessions need (reserve × price each), by session id; a session that
+   * still holds a reservation is counted by its hold instead. */
+  running: ReadonlyMap<string, number>;
+  /** The owner's sessions that are not terminated or failed. */
+  live: ReadonlySet<string>;
+  /**
+   * A hold counts while its session is live, or while it is younger than this (a launch not yet written to
+   * Canon Memory); any other hold (its session ended, or its launch died) is released.
+   */
+  staleBefore: Date;
+  at: Date;
+}
 
 export interface BillingSessionRow {
   sessionId: string;
@@ -137,6 +204,13 @@ export interface BillingSessionRow {
   registeredAt: string;
   closedAt: string | null;
   finalCost: number | null;
+  /** The tiers the session changed to, with their rates (fixed at the change). */
+  tierTerms: Readonly<Record<string, TierTerms>>;
+}
+
+/** A session's prices per period at `tier` (the admitted tier's, or a tier it changed to; undefined: unknown). */
+export function pricesAt(row: BillingSessionRow, tier: string): PeriodPrices | undefined {
+  return tier === row.terms.tier ? row.prices : row.tierTerms[tier]?.prices;
 }
 
 export type ChargeStatus = 'pending' | 'charged' | 'declined';
@@ -199,6 +273,7 @@ function sessionOf(r: SqlRow): BillingSessionRow {
     registeredAt: iso(r.registered_at),
     closedAt: isoOrNull(r.closed_at),
     finalCost: intOrNull(r.final_cost),
+    tierTerms: json<Record<string, TierTerms>>(r.tier_terms ?? '{}'),
   };
 }
 
@@ -437,6 +512,13 @@ export class BillingStore {
           [i.sessionId, i.period, i.walletTransactionId, chargedAt],
         );
       }
+      // A session's first charge converts its hold (see `hold`): in the same commit, not one more.
+      for (const sessionId of new Set(items.map((i) => i.sessionId))) {
+        yield* run(
+          'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
+          [sessionId, chargedAt],
+        );
+      }
     });
   }
 
@@ -458,12 +540,19 @@ export class BillingStore {
     );
   }
 
-  /** Ends metering of a session (every period charged); keeps its final cost. */
+  /** Ends metering of a session (every period charged); keeps its final cost and releases its hold. */
   async close(sessionId: string, finalCost: number, at: Date): Promise<void> {
-    await this.db.query(
-      'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',
-      [sessionId, at.toISOString(), finalCost],
-    );
+    await this.db.transaction(function* (): SqlWork<void> {
+      const params = [sessionId, at.toISOString()];
+      yield* run(
+        'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',
+        [...params, finalCost],
+      );
+      yield* run(
+        'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
+        params,
+      );
+    });
   }
 
   async chargesOf(sessionId: string): Promise<ChargeRow[]> {
@@ -495,6 +584,109 @@ export class BillingStore {
     ).map(chargeOf);
   }
 
+  /**
+   * Records the rates of a tier the session changes to; the first ones recorded for that tier stay (a second
+   * change to the same tier, or another replica, keeps them). Returns the stored row.
+   */
+  async addTier(sessionId: string, tier: string, terms: TierTerms): Promise<BillingSessionRow | undefined> {
+    const patch = JSON.stringify({ [tier]: terms });
+    return this.db.transaction(function* (dialect): SqlWork<BillingSessionRow | undefined> {
+      // The stored entry wins over the patch: rates are fixed when a tier is first used.
+      yield* run(
+        dialect === 'postgres'
+          ? 'UPDATE billing_sessions SET tier_terms = $2::jsonb || tier_terms WHERE session_id = $1 AND tier <> $3'
+          : 'UPDATE billing_sessions SET tier_terms = json_patch($2, tier_terms) WHERE session_id = $1 AND tier <> $3',
+        [sessionId, patch, tier],
+      );
+      const row = (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [sessionId]))[0];
+      return row && sessionOf(row);
+    });
+  }
+
+  /**
+   * The atomic billing check: under the owner's lock (SQLite: the IMMEDIATE write lock; PostgreSQL: a
+   * transaction-scoped advisory lock per owner), the balance less what is owed must cover the owner's holds
+   * still in force, the reserve of their other running sessions and this session's own reserve; if it does,
+   * this session's hold is taken (replacing an earlier one of the same session). Two launches racing for a
+   * balance that covers one are thereby serialised: the second sees the first one's hold.
+   */
+  async hold(req: HoldRequest): Promise<HoldResult> {
+    const { owner, sessionId } = req;
+    return this.db.transaction(function* (dialect): SqlWork<HoldResult> {
+      if (dialect === 'postgres') {
+        yield* q(
+          "SELECT pg_advisory_xact_lock(hashtext('v-supercore:billing-hold:' || current_schema() || ':' || $1 || '/' || $2))",
+          [owner.tenantId, owner.userId],
+        );
+      }
+      const holds = yield* q(
+        `SELECT session_id, amount, created_at FROM billing_holds
+          WHERE tenant_id = $1 AND user_id = $2 AND released_at IS NULL AND session_id <> $3`,
+        [owner.tenantId, owner.userId, sessionId],
+      );
+      let held = 0;
+      const counted = new Set<string>();
+      const ended: string[] = [];
+      for (const h of holds) {
+        const id = text(h.session_id);
+        if (!req.live.has(id) && iso(h.created_at) < req.staleBefore.toISOString()) {
+          ended.push(id);
+          continue;
+        }
+        held += int(h.amount);
+        counted.add(id);
+      }
+      let running = 0;
+      for (const [id, need] of req.running) if (id !== sessionId && !counted.has(id)) running += need;
+      const owed = (yield* q(
+        "SELECT coalesce(sum(amount), 0) AS total FROM billing_charges WHERE tenant_id = $1 AND user_id = $2 AND status <> 'charged'",
+        [owner.tenantId, owner.userId],
+      ))[0];
+      const outstanding = int(owed?.total ?? 0);
+      const required = held + running + req.amount;
+      const at = req.at.toISOString();
+      for (const id of ended) {
+        yield* run(
+          'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
+          [id, at],
+        );
+      }
+      const result = { balance: req.balance, outstanding, held, required };
+      if (req.balance - outstanding < required) return { ok: false, ...result };
+      yield* run(
+        `INSERT INTO billing_holds (session_id, tenant_id, user_id, amount, created_at, released_at)
+         VALUES ($1, $2, $3, $4, $5, NULL)
+         ON CONFLICT (session_id) DO UPDATE SET amount = excluded.amount, created_at = excluded.created_at,
+           released_at = NULL`,
+        [sessionId, owner.tenantId, owner.userId, req.amount, at],
+      );
+      return { ok: true, ...result };
+    });
+  }
+
+  /** Ends the holds of these sessions (charged for the first time, ended, or never created). */
+  async releaseHolds(sessionIds: readonly string[], at: Date): Promise<void> {
+    if (sessionIds.length === 0) return;
+    for (let i = 0; i < sessionIds.length; i += 500) {
+      const chunk = sessionIds.slice(i, i + 500);
+      await this.db.query(
+        `UPDATE billing_holds SET released_at = $1
+          WHERE released_at IS NULL AND session_id IN (${chunk.map((_, j) => `$${j + 2}`).join(', ')})`,
+        [at.toISOString(), ...chunk],
+      );
+    }
+  }
+
+  /** Holds in force (unreleased), for tests and reports. */
+  async openHolds(owner: WalletOwner): Promise<Array<{ sessionId: string; amount: number }>> {
+    return (
+      await this.db.query(
+        'SELECT session_id, amount FROM billing_holds WHERE tenant_id = $1 AND user_id = $2 AND released_at IS NULL ORDER BY session_id',
+        [owner.tenantId, owner.userId],
+      )
+    ).map((r) => ({ sessionId: text(r.session_id), amount: int(r.amount) }));
+  }
+
   /** What an owner owes: charges the wallet has not confirmed. */
   async outstanding(owner: WalletOwner): Promise<number> {
     const row = (
@@ -515,8 +707,11 @@ export class BillingStore {
   }
 
   /** GDPR erasure: the user's billing rows name `pseudonym` instead (amounts and sessions stay complete). */
-  async pseudonymise(owner: WalletOwner, pseudonym: string): Promise<{ sessions: number; charges: number }> {
-    return this.db.transaction(function* (): SqlWork<{ sessions: number; charges: number }> {
+  async pseudonymise(
+    owner: WalletOwner,
+    pseudonym: string,
+  ): Promise<{ sessions: number; charges: number; holds: number }> {
+    return this.db.transaction(function* (): SqlWork<{ sessions: number; charges: number; holds: number }> {
       const params = [owner.tenantId, owner.userId, pseudonym];
       return {
         sessions: yield* run(
@@ -525,6 +720,10 @@ export class BillingStore {
         ),
         charges: yield* run(
           'UPDATE billing_charges SET user_id = $3 WHERE tenant_id = $1 AND user_id = $2',
+          params,
+        ),
+        holds: yield* run(
+          'UPDATE billing_holds SET user_id = $3 WHERE tenant_id = $1 AND user_id = $2',
           params,
         ),
       };

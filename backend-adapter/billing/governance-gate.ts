@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Tier } from '../../protocol/session.ts';
+import type { Tier, TierPrice } from '../../protocol/session.ts';
 import { ApiError } from '../api-error.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { CanonRecord, CanonStore, GenesisLimits, SessionRow } from '../canon/canon-store.ts';
@@ -12,9 +12,10 @@ import {
 import type { SessionGate, TierAvailability } from '../lifecycle/session-gate.ts';
 import type { TenantRegistry } from '../tenants/tenant-registry.ts';
 import type { Wallet, WalletOwner } from '../wallet/wallet.ts';
-import type { BillingStore } from './billing-store.ts';
+import { pricesAt, type BillingStore } from './billing-store.ts';
+import type { BillingMetricsSink } from './billing-metrics.ts';
 import type { Metering } from './metering.ts';
-import { pricesOf } from './pricing.ts';
+import { discountedRate, pricesOf } from './pricing.ts';
 
 export interface GovernanceGateDeps {
   registry: TenantRegistry;
@@ -24,10 +25,13 @@ export interface GovernanceGateDeps {
   store: BillingStore;
   canon: CanonStore;
   logger: Logger;
+  clock?: () => Date;
 }
 
 /** States in which a session is running (or about to) and so costs the Active rate each period. */
-const RUNNING = new Set(['requested', 'provisioning', 'active', 'resuming']);
+const RUNNING = new Set(['requested', 'provisioning', 'active', 'resuming', 'restarting']);
+/** A hold whose launch never reached Canon Memory (the adapter died in between) stops counting after this. */
+const STALE_HOLD_MS = 10 * 60_000;
 
 /**
  * Billing and governance at the lifecycle's doors:
@@ -36,10 +40,18 @@ const RUNNING = new Set(['requested', 'provisioning', 'active', 'resuming']);
  *   the tenant's custom limits, and the last slots of the ceiling kept for priority tenants;
  * - billing: Genesis and resume need a balance (less what is owed) covering `reservePeriods` periods of all
  *   of the user's running sessions including this one; the session is registered for metering with its
- *   terms before anything is provisioned.
+ *   terms before anything is provisioned. The check takes a hold (billing-store.ts `hold`) atomically with
+ *   every other launch of the same user, so two launches cannot both spend a balance that covers one; the
+ *   hold lasts until the session's first charge (or its end, or a failed launch).
  */
 export class GovernanceGate implements SessionGate {
-  constructor(private readonly deps: GovernanceGateDeps) {}
+  private readonly clock: () => Date;
+  /** Where BALANCE_TOO_LOW refusals are counted (Prometheus). */
+  metrics: BillingMetricsSink | undefined;
+
+  constructor(private readonly deps: GovernanceGateDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
 
   tierAvailability(principal: Principal, tier: Tier, subscriptionAllows: boolean): TierAvailability {
     const { phase, registry } = this.deps;
@@ -70,6 +82,19 @@ export class GovernanceGate implements SessionGate {
       };
     }
     return { allowed: true };
+  }
+
+  /** The tenant's discounted rates (what metering will bill this caller), when the tenant has a discount. */
+  tierPrice(principal: Principal, tier: Tier): TierPrice | undefined {
+    const terms = this.deps.registry.termsFor(principal.tenantId);
+    const bp = terms.discountBasisPoints;
+    if (bp <= 0) return undefined;
+    return {
+      microNexCoinPerHour: discountedRate(tier.microNexCoinPerHour, bp),
+      storageMicroNexCoinPerHour: discountedRate(tier.storageMicroNexCoinPerHour ?? 0, bp),
+      discountBasisPoints: bp,
+      reason: terms.founding ? 'founding' : 'tenant',
+    };
   }
 
   /** The limits for this caller: tenant overrides, the phase ceiling, and the reserve for priority tenants. */
@@ -106,7 +131,7 @@ export class GovernanceGate implements SessionGate {
     const limits = this.limitsFor(principal, defaults);
     const owner = { tenantId: principal.tenantId, userId: principal.userId };
     const price = pricesOf(this.deps.metering.termsFor(tier.id, principal.tenantId)).active;
-    await this.requireBalance(owner, price, undefined);
+    await this.requireBalance(owner, price, sessionId, 'genesis');
     await this.deps.metering.register({
       sessionId,
       tenantId: owner.tenantId,
@@ -116,10 +141,43 @@ export class GovernanceGate implements SessionGate {
     return limits;
   }
 
+  async genesisAbandoned(sessionId: string): Promise<void> {
+    await this.deps.store.releaseHolds([sessionId], this.clock());
+  }
+
   async admitResume(row: SessionRow): Promise<void> {
     const billing =
       (await this.deps.store.get(row.session.sessionId)) ?? (await this.deps.metering.register(row.session));
-    await this.requireBalance(row.session, billing.prices.active, row.session.sessionId);
+    const price = pricesAt(billing, row.session.tier)?.active ?? billing.prices.active;
+    await this.requireBalance(row.session, price, row.session.sessionId, 'resume');
+  }
+
+  async admitTierChange(
+    principal: Principal,
+    row: SessionRow,
+    tier: Tier,
+    defaults: GenesisLimits,
+  ): Promise<GenesisLimits> {
+    const availability = this.tierAvailability(principal, tier, true);
+    if (!availability.allowed) {
+      throw new ApiError('TIER_NOT_ALLOWED', availability.notAllowedReason, {
+        tier: tier.id,
+        phase: this.deps.phase,
+      });
+    }
+    // The new tier's rates are fixed now (at the session's discount), before the change is recorded.
+    const billing = await this.deps.metering.addTier(row.session, tier.id);
+    const prices = pricesAt(billing, tier.id);
+    if (!prices) throw new Error(`no prices recorded for tier ${tier.id}`);
+    // Enough for the new tier's first periods: its Active rate, or its storage rate while paused.
+    await this.requireBalance(
+      row.session,
+      row.session.state === 'active' ? prices.active : prices.paused,
+      row.session.sessionId,
+      'tier_change',
+    );
+    // The session's owner's limits (a tenant admin may change another user's session).
+    return this.limitsFor({ ...principal, tenantId: row.session.tenantId }, defaults);
   }
 
   async usageCost(row: SessionRow, records: readonly CanonRecord[], end: Date): Promise<number> {
@@ -128,34 +186,54 @@ export class GovernanceGate implements SessionGate {
 
   /**
    * Refuses with BALANCE_TOO_LOW unless the balance, less what is owed, covers `reservePeriods` periods of
-   * this session and of the user's other running sessions.
+   * this session and of the user's other running sessions, counting launches still in flight by their holds;
+   * otherwise takes this session's hold, atomically with every other check of the same user.
    */
-  private async requireBalance(owner: WalletOwner, price: number, self: string | undefined): Promise<void> {
+  private async requireBalance(
+    owner: WalletOwner,
+    price: number,
+    self: string,
+    door: 'genesis' | 'resume' | 'tier_change',
+  ): Promise<void> {
     const { reservePeriods, periodMs } = this.deps.metering.policy;
-    const others = (await this.deps.canon.listSessions(owner)).filter(
-      (r) => RUNNING.has(r.session.state) && r.session.sessionId !== self,
-    );
+    // Only the user's live sessions: a user with a long history must not make every launch slower.
+    const owned = await this.deps.canon.listSessions({
+      tenantId: owner.tenantId,
+      userId: owner.userId,
+      liveOnly: true,
+    });
+    const others = owned.filter((r) => RUNNING.has(r.session.state) && r.session.sessionId !== self);
     const rows = await this.deps.store.getMany(others.map((r) => r.session.sessionId));
-    const othersPerPeriod = others.reduce(
-      (a, r) =>
-        a +
-        (rows.get(r.session.sessionId)?.prices.active ??
-          pricesOf(this.deps.metering.termsFor(r.session.tier, r.session.tenantId)).active),
-      0,
-    );
-    const required = reservePeriods * (price + othersPerPeriod);
+    const running = new Map<string, number>();
+    for (const r of others) {
+      const billing = rows.get(r.session.sessionId);
+      const perPeriod =
+        (billing && pricesAt(billing, r.session.tier)?.active) ??
+        pricesOf(this.deps.metering.termsFor(r.session.tier, r.session.tenantId)).active;
+      running.set(r.session.sessionId, reservePeriods * perPeriod);
+    }
+    const live = new Set(owned.map((r) => r.session.sessionId));
     let balance: number;
-    let outstanding: number;
     try {
-      [balance, outstanding] = await Promise.all([
-        this.deps.wallet.balance(owner),
-        this.deps.store.outstanding(owner),
-      ]);
+      balance = await this.deps.wallet.balance(owner);
     } catch (error) {
       this.deps.logger.warn({ ...owner, err: error }, 'NexCoin wallet unavailable at the billing check');
       throw new ApiError('NOT_READY', 'The NexCoin wallet did not answer; nothing was started.');
     }
-    if (balance - outstanding < required) {
+    const now = this.clock();
+    const result = await this.deps.store.hold({
+      sessionId: self,
+      owner: { tenantId: owner.tenantId, userId: owner.userId },
+      balance,
+      amount: reservePeriods * price,
+      running,
+      live,
+      staleBefore: new Date(now.getTime() - STALE_HOLD_MS),
+      at: now,
+    });
+    if (!result.ok) {
+      this.metrics?.balanceRefused(door);
+      const { outstanding, required } = result;
       throw new ApiError(
         'BALANCE_TOO_LOW',
         `Your NexCoin balance (${balance} µNXC${outstanding > 0 ? `, of which ${outstanding} owed` : ''}) does not cover ${reservePeriods} billing periods of ${periodMs / 1000} s (${required} µNXC).`,

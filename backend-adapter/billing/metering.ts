@@ -12,16 +12,27 @@ import {
   type Wallet,
   type WalletOwner,
 } from '../wallet/wallet.ts';
-import type { BillingSessionRow, BillingStore, ChargeRow, NewCharge, PeriodBatch } from './billing-store.ts';
+import {
+  pricesAt,
+  type BillingSessionRow,
+  type BillingStore,
+  type ChargeRow,
+  type NewCharge,
+  type PeriodBatch,
+} from './billing-store.ts';
+import type { BillingMetricsSink } from './billing-metrics.ts';
 import type { BillingPolicy } from './billing-policy.ts';
 import {
   chargeablePeriods,
   chargeKey,
-  classify,
   costOf,
+  otherTiersIn,
+  pricePeriods,
   pricesOf,
   timelineOf,
   type BillingTerms,
+  type OtherTierPrices,
+  type Timeline,
 } from './pricing.ts';
 
 export const BILLING_ACTOR = 'system:billing';
@@ -62,6 +73,9 @@ export interface CycleReport {
   durationMs: number;
 }
 
+/** Who a session is and the tier it is admitted at (a billing row's own tier is a plain string). */
+type MeteredSession = { sessionId: string; tenantId: string; userId: string; tier: string };
+
 const ownerKey = (o: WalletOwner): string => `${o.tenantId}/${o.userId}`;
 /** Billing rows written per transaction. */
 const WRITE_BATCH = 250;
@@ -84,17 +98,21 @@ export class Metering {
   private readonly tierOf: (id: string) => CatalogueTier | undefined;
   private readonly balances = new Map<string, { balance: number; at: number }>();
   private readonly warned = new Set<string>();
+  private readonly listedTenants: ReadonlySet<string>;
   private running: Promise<CycleReport> | undefined;
   /** Pauses a session as `system:billing`; set by whoever owns the lifecycle. */
   pause: ((sessionId: string) => Promise<unknown>) | undefined;
   /** Where low-balance warnings and billing pauses are reported (v-analytics). */
   analytics: Pick<Analytics, 'track'> | undefined;
+  /** Where charges, failures and low-balance actions are counted (Prometheus). */
+  metrics: BillingMetricsSink | undefined;
   lastCycle: CycleReport | undefined;
 
   constructor(private readonly deps: MeteringDeps) {
     this.clock = deps.clock ?? (() => new Date());
     this.tierOf = deps.findTier ?? findTier;
     this.analytics = deps.analytics;
+    this.listedTenants = new Set(deps.registry.tenants.map((t) => t.id));
   }
 
   /** Resolves when no cycle is running (for shutdown). */
@@ -120,7 +138,7 @@ export class Metering {
   }
 
   /** Registers a session for metering with today's terms (kept if it was registered before). */
-  register(session: Pick<Session, 'sessionId' | 'tenantId' | 'userId' | 'tier'>): Promise<BillingSessionRow> {
+  register(session: MeteredSession): Promise<BillingSessionRow> {
     const terms = this.termsFor(session.tier, session.tenantId);
     return this.deps.store.register(session, terms, pricesOf(terms), this.clock());
   }
@@ -129,10 +147,64 @@ export class Metering {
     return (await this.deps.store.get(session.sessionId)) ?? this.register(session);
   }
 
+  /**
+   * Fixes the rates of `tierId` for a session changing to it (at the session's discount and period, the
+   * tier's rates today); rates recorded before for that tier stay. Returns the session's billing row.
+   */
+  async addTier(session: MeteredSession, tierId: string): Promise<BillingSessionRow> {
+    const billing = (await this.deps.store.get(session.sessionId)) ?? (await this.register(session));
+    if (pricesAt(billing, tierId)) return billing;
+    const today = this.termsFor(tierId, billing.tenantId);
+    const terms = {
+      ...today,
+      discountBasisPoints: billing.terms.discountBasisPoints,
+      periodMs: billing.terms.periodMs,
+    };
+    return (
+      (await this.deps.store.addTier(billing.sessionId, tierId, {
+        activeMicroPerHour: terms.activeMicroPerHour,
+        storageMicroPerHour: terms.storageMicroPerHour,
+        prices: pricesOf(terms),
+      })) ?? billing
+    );
+  }
+
+  /** The session's billing row with rates for every tier its timeline uses (recorded now if missing). */
+  private async withTiersOf(billing: BillingSessionRow, timeline: Timeline): Promise<BillingSessionRow> {
+    let row = billing;
+    for (const tier of otherTiersIn(timeline, row.terms.tier)) {
+      if (pricesAt(row, tier)) continue;
+      // A change recorded without its rates (e.g. by a replica that died in between): today's rates.
+      row = await this.addTier(
+        { sessionId: row.sessionId, tenantId: row.tenantId, userId: row.userId, tier: row.terms.tier },
+        tier,
+      );
+    }
+    return row;
+  }
+
+  /** The prices of the other tiers a billing row knows; unknown ones at today's rates (for estimates). */
+  private othersOf(billing: BillingSessionRow): OtherTierPrices {
+    return (tier) => pricesAt(billing, tier) ?? this.safePrices(tier, billing);
+  }
+
+  private safePrices(tier: string, billing: BillingSessionRow) {
+    try {
+      return pricesOf({
+        ...this.termsFor(tier, billing.tenantId),
+        discountBasisPoints: billing.terms.discountBasisPoints,
+        periodMs: billing.terms.periodMs,
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The SuperCoreUsage cost: every started period of the records, at the session's terms. */
   async usageCost(row: SessionRow, records: readonly CanonRecord[], end: Date): Promise<number> {
-    const billing = await this.billingRow(row.session);
-    return costOf(timelineOf(records), billing.terms, end.getTime());
+    const timeline = timelineOf(records);
+    const billing = await this.withTiersOf(await this.billingRow(row.session), timeline);
+    return costOf(timeline, billing.terms, end.getTime(), (tier) => pricesAt(billing, tier));
   }
 
   /**
@@ -166,7 +238,12 @@ export class Metering {
         const terms = billing?.terms ?? this.safeTerms(s);
         if (!terms) return s;
         const records = await this.recordsOf(s.sessionId, now);
-        return { ...s, costSoFarMicroNexCoin: costOf(timelineOf(records), terms, now) };
+        const others = billing ? this.othersOf(billing) : undefined;
+        try {
+          return { ...s, costSoFarMicroNexCoin: costOf(timelineOf(records), terms, now, others) };
+        } catch {
+          return s; // a tier the catalogue no longer has: no estimate rather than a wrong one
+        }
       }),
     );
   }
@@ -291,11 +368,14 @@ export class Metering {
     if (timeline.startMs === undefined) return undefined;
     const through = chargeablePeriods(timeline, periodMs, settled);
     if (through <= billing.chargedThrough && billing.startMs !== null) return undefined;
-    const classes = classify(timeline, periodMs, billing.chargedThrough, through);
+    const priced = await this.withTiersOf(billing, timeline);
+    const periods = pricePeriods(timeline, priced.terms, billing.chargedThrough, through, (tier) =>
+      pricesAt(priced, tier),
+    );
     const charges: NewCharge[] = [];
-    classes.forEach((kind, i) => {
-      const amount = kind ? billing.prices[kind] : 0;
-      if (!kind || amount <= 0) return;
+    periods.forEach((p, i) => {
+      if (!p || p.amount <= 0) return;
+      const { kind, amount } = p;
       const period = billing.chargedThrough + i;
       charges.push({
         sessionId: billing.sessionId,
@@ -303,7 +383,7 @@ export class Metering {
         idempotencyKey: chargeKey(billing.sessionId, period),
         tenantId: billing.tenantId,
         userId: billing.userId,
-        tier: billing.terms.tier,
+        tier: p.tier,
         kind,
         amount,
         periodStart: new Date((timeline.startMs as number) + period * periodMs).toISOString(),
@@ -324,11 +404,15 @@ export class Metering {
     // Confirmed charges are marked in batches: one lost to a crash is asked again and answered as a replay.
     let confirmed: Array<{ sessionId: string; period: number; walletTransactionId: string }> = [];
     const flush = async (): Promise<void> => {
+      // A session's first charge also converts its Genesis hold (same transaction): from then on the balance
+      // checks count it as running.
       await this.deps.store.markChargedMany(confirmed, this.clock());
       confirmed = [];
     };
+    const metrics = this.metrics;
     for (const c of charges) {
       const owner = { tenantId: c.tenantId, userId: c.userId };
+      const began = performance.now();
       try {
         const result = await this.deps.wallet.deduct({
           owner,
@@ -345,6 +429,13 @@ export class Metering {
             periodStart: c.periodStart,
           },
         });
+        metrics?.ledgerWrite((performance.now() - began) / 1000);
+        metrics?.charged({
+          tier: c.tier,
+          tenant: this.tenantLabel(c.tenantId),
+          amount: c.amount,
+          replayed: result.replayed,
+        });
         confirmed.push({
           sessionId: c.sessionId,
           period: c.period,
@@ -354,6 +445,16 @@ export class Metering {
         this.balances.set(ownerKey(owner), { balance: result.balanceAfter, at: this.clock().getTime() });
         report.charged++;
       } catch (error) {
+        metrics?.ledgerWrite((performance.now() - began) / 1000);
+        metrics?.chargeFailed(
+          error instanceof InsufficientFundsError
+            ? 'declined'
+            : error instanceof WalletUnavailableError
+              ? 'wallet_unavailable'
+              : error instanceof IdempotencyConflictError
+                ? 'key_conflict'
+                : 'error',
+        );
         const reason = error instanceof Error ? error.message : String(error);
         if (error instanceof InsufficientFundsError) {
           await this.deps.store.markDeclined(c.sessionId, c.period, reason);
@@ -437,7 +538,8 @@ export class Metering {
     const byOwner = new Map<string, { owner: WalletOwner; sessions: string[]; need: number }>();
     for (const r of running) {
       const key = ownerKey(r.session);
-      const price = rows.get(r.session.sessionId)?.prices.active ?? this.safePrice(r.session);
+      const billing = rows.get(r.session.sessionId);
+      const price = (billing && pricesAt(billing, r.session.tier)?.active) ?? this.safePrice(r.session);
       const entry = byOwner.get(key) ?? {
         owner: { tenantId: r.session.tenantId, userId: r.session.userId },
         sessions: [],
@@ -469,6 +571,7 @@ export class Metering {
           try {
             await this.pause?.(sessionId);
             report.paused.push(sessionId);
+            this.metrics?.lowBalance('paused');
           } catch (error) {
             this.deps.logger.warn({ sessionId, err: error }, 'billing pause not applied');
           }
@@ -478,6 +581,7 @@ export class Metering {
         if (!this.warned.has(key)) {
           this.warned.add(key);
           report.warned.push(key);
+          this.metrics?.lowBalance('warned');
           this.deps.logger.warn(
             { ...owner, balance, needPerPeriod: need, periodsLeft: Math.floor(balance / need) },
             'billing.low-balance',
@@ -493,6 +597,11 @@ export class Metering {
         this.warned.delete(key);
       }
     }
+  }
+
+  /** A bounded metrics label: the tenant if the registry lists it, else `other`. */
+  private tenantLabel(tenantId: string): string {
+    return this.listedTenants.has(tenantId) ? tenantId : 'other';
   }
 
   private safePrice(s: Session): number {

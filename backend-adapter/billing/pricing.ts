@@ -12,8 +12,13 @@ import type { CanonRecord } from '../canon/canon-store.ts';
  * ceil(billable time / period) periods, and pausing or ending mid-minute never bills less than the
  * minute begun. One period's price is the hourly rate prorated and discounted, rounded UP to the whole
  * micro-NexCoin: ceil(rate × periodMs × (10000 − discount bp) / (3,600,000 × 10000)), in BigInt.
- * Because each period's price depends only on (terms, class), a period is charged independently of every
- * other, which is what makes its idempotency key (session, period) sufficient.
+ * Because each period's price depends only on (terms, class, tier), a period is charged independently of
+ * every other, which is what makes its idempotency key (session, period) sufficient.
+ *
+ * Tier changes: the records say which tier is in force when (the Genesis record, then each `tier.changed`).
+ * A period is priced at its class's rate of the dearest tier in force during the time of that class in it —
+ * so a period that straddles a change is billed once, in full, at the higher of the two tiers (the resources
+ * of both were held in it), consistent with "every started period in full".
  */
 
 export type PeriodClass = 'active' | 'paused';
@@ -62,6 +67,16 @@ export function periodPrice(ratePerHour: number, periodMs: number, discountBasis
   return Number((numerator + denominator - 1n) / denominator);
 }
 
+/** An hourly rate less a discount, rounded up to the micro-NexCoin (what a price list shows; billing is per period). */
+export function discountedRate(ratePerHour: number, discountBasisPoints: number): number {
+  if (!Number.isSafeInteger(ratePerHour) || !Number.isSafeInteger(discountBasisPoints)) {
+    throw new RangeError('rate and discount must be integers');
+  }
+  if (discountBasisPoints < 0 || discountBasisPoints > 10_000) throw new RangeError('discount out of range');
+  const numerator = BigInt(ratePerHour) * (BASIS - BigInt(discountBasisPoints));
+  return Number((numerator + BASIS - 1n) / BASIS);
+}
+
 export function pricesOf(terms: BillingTerms): PeriodPrices {
   return {
     active: periodPrice(terms.activeMicroPerHour, terms.periodMs, terms.discountBasisPoints),
@@ -74,6 +89,21 @@ export interface Interval {
   /** Infinity while the session is still in this state. */
   to: number;
   kind: PeriodClass;
+  /** The tier in force (null: the records do not say; the session's admitted tier). */
+  tier: string | null;
+}
+
+/** Records that set the tier in force from their timestamp on. */
+const TIER_ACTIONS = new Set(['genesis.requested', 'tier.changed']);
+
+/** The prices of the tiers other than the admitted one (fixed when the session changed to them). */
+export type OtherTierPrices = (tier: string) => PeriodPrices | undefined;
+
+/** A tier a session changed to has no prices in its terms (billing must register it before pricing). */
+export class UnpricedTierError extends Error {
+  constructor(readonly tier: string) {
+    super(`no billing terms for tier ${tier}`);
+  }
 }
 
 /** A session's billable time, read from its records. */
@@ -97,12 +127,13 @@ export function timelineOf(records: readonly CanonRecord[]): Timeline {
   const intervals: Interval[] = [];
   let startMs: number | undefined;
   let state: SessionState | null = null;
+  let tier: string | null = null;
   let since = 0;
   let last = -Infinity;
   let finished = false;
   const close = (until: number): void => {
     const kind = billableClass(state);
-    if (kind && until > since) intervals.push({ from: since, to: until, kind });
+    if (kind && until > since) intervals.push({ from: since, to: until, kind, tier });
   };
   for (const r of records) {
     if (r.entity !== 'session' || r.toState === null) continue;
@@ -110,13 +141,14 @@ export function timelineOf(records: readonly CanonRecord[]): Timeline {
     last = at;
     close(at);
     state = r.toState;
+    if (TIER_ACTIONS.has(r.action) && typeof r.payload.tier === 'string') tier = r.payload.tier;
     since = at;
     if (state === 'active' && startMs === undefined) startMs = at;
     if (state === 'terminated' || state === 'failed') finished = true;
   }
   const kind = billableClass(state);
   const open = kind !== undefined && !finished;
-  if (open && kind) intervals.push({ from: since, to: Infinity, kind });
+  if (open && kind) intervals.push({ from: since, to: Infinity, kind, tier });
   // Time billed only from the first Active moment (a session cannot be paused before it ran).
   const billable =
     startMs === undefined
@@ -146,6 +178,21 @@ export function chargeablePeriods(t: Timeline, periodMs: number, settledUntilMs:
   return Math.max(0, Math.floor((settledUntilMs - t.startMs) / periodMs));
 }
 
+/** One billable period: its class, the tier it is billed at and its price. */
+export interface PricedPeriod {
+  kind: PeriodClass;
+  tier: string;
+  amount: number;
+}
+
+/** The period indices [first, last] an interval touches, clipped to [fromPeriod, toPeriod). */
+function periodsOf(i: Interval, s: number, periodMs: number, fromPeriod: number, toPeriod: number) {
+  const first = Math.max(fromPeriod, Math.floor((i.from - s) / periodMs));
+  const last =
+    i.to === Infinity ? toPeriod - 1 : Math.min(toPeriod - 1, Math.ceil((i.to - s) / periodMs) - 1);
+  return { first, last };
+}
+
 /** The class of each period in [fromPeriod, toPeriod) (undefined: nothing billable in it). */
 export function classify(
   t: Timeline,
@@ -155,11 +202,8 @@ export function classify(
 ): Array<PeriodClass | undefined> {
   const out = new Array<PeriodClass | undefined>(Math.max(0, toPeriod - fromPeriod)).fill(undefined);
   if (t.startMs === undefined || out.length === 0) return out;
-  const s = t.startMs;
   for (const i of t.intervals) {
-    const first = Math.max(fromPeriod, Math.floor((i.from - s) / periodMs));
-    const last =
-      i.to === Infinity ? toPeriod - 1 : Math.min(toPeriod - 1, Math.ceil((i.to - s) / periodMs) - 1);
+    const { first, last } = periodsOf(i, t.startMs, periodMs, fromPeriod, toPeriod);
     for (let k = first; k <= last; k++) {
       if (i.kind === 'active' || out[k - fromPeriod] === undefined) out[k - fromPeriod] = i.kind;
     }
@@ -167,13 +211,56 @@ export function classify(
   return out;
 }
 
+/**
+ * Each period in [fromPeriod, toPeriod) priced: its class (classify), at that class's price of the dearest
+ * tier in force during that class's time in the period. `terms` price the admitted tier; `others` every tier
+ * the session changed to (UnpricedTierError when one is missing).
+ */
+export function pricePeriods(
+  t: Timeline,
+  terms: BillingTerms,
+  fromPeriod: number,
+  toPeriod: number,
+  others?: OtherTierPrices,
+): Array<PricedPeriod | undefined> {
+  const { periodMs } = terms;
+  const classes = classify(t, periodMs, fromPeriod, toPeriod);
+  const out = new Array<PricedPeriod | undefined>(classes.length).fill(undefined);
+  if (t.startMs === undefined || out.length === 0) return out;
+  const own = pricesOf(terms);
+  const pricesFor = (tier: string | null): PeriodPrices => {
+    if (tier === null || tier === terms.tier) return own;
+    const p = others?.(tier);
+    if (!p) throw new UnpricedTierError(tier);
+    return p;
+  };
+  for (const i of t.intervals) {
+    const { first, last } = periodsOf(i, t.startMs, periodMs, fromPeriod, toPeriod);
+    if (first > last) continue;
+    const tier = i.tier ?? terms.tier;
+    const amount = pricesFor(i.tier)[i.kind];
+    for (let k = first; k <= last; k++) {
+      if (classes[k - fromPeriod] !== i.kind) continue;
+      const cur = out[k - fromPeriod];
+      if (!cur || amount > cur.amount) out[k - fromPeriod] = { kind: i.kind, tier, amount };
+    }
+  }
+  return out;
+}
+
 /** Every started period up to `untilMs`, priced: the cost so far (the final cost once finished). */
-export function costOf(t: Timeline, terms: BillingTerms, untilMs: number): number {
-  const prices = pricesOf(terms);
+export function costOf(t: Timeline, terms: BillingTerms, untilMs: number, others?: OtherTierPrices): number {
   const periods = startedPeriods(t, terms.periodMs, untilMs);
   let total = 0;
-  for (const c of classify(t, terms.periodMs, 0, periods)) if (c) total += prices[c];
+  for (const p of pricePeriods(t, terms, 0, periods, others)) if (p) total += p.amount;
   return total;
+}
+
+/** The tiers in force in a timeline other than `admitted` (the ones that need prices of their own). */
+export function otherTiersIn(t: Timeline, admitted: string): string[] {
+  const out = new Set<string>();
+  for (const i of t.intervals) if (i.tier !== null && i.tier !== admitted) out.add(i.tier);
+  return [...out];
 }
 
 /** The idempotency key of one period's charge: the same for every replica and every retry. */

@@ -11,6 +11,7 @@ import { HttpWallet } from '../wallet/http-wallet.ts';
 import { LedgerWallet } from '../wallet/ledger-wallet.ts';
 import type { Wallet } from '../wallet/wallet.ts';
 import type { BillingConfig } from './billing-config.ts';
+import type { BillingMetricsSink } from './billing-metrics.ts';
 import { BillingPersonalData } from './billing-privacy.ts';
 import { BillingStore } from './billing-store.ts';
 import { GovernanceGate } from './governance-gate.ts';
@@ -47,6 +48,8 @@ export interface Billing {
   lastReconciliation: ReconciliationReport | undefined;
   /** Starts metering (and the reconciliation job) for this lifecycle; pauses go through it as system:billing. */
   start(lifecycle: SessionLifecycle, events: SessionEventBus, analytics?: Analytics): void;
+  /** Reports charges, failures, low-balance actions, refusals and reconciliations to `sink` (Prometheus). */
+  useMetrics(sink: BillingMetricsSink): void;
   /** Session objects with the cost so far filled in. */
   withCosts(sessions: Session[]): Promise<Session[]>;
   governanceReport(): Promise<GovernanceReport>;
@@ -129,6 +132,7 @@ export async function openBilling(options: {
     });
     const timers: NodeJS.Timeout[] = [];
     let unsubscribe: (() => void) | undefined;
+    let metrics: BillingMetricsSink | undefined;
 
     const billing: Billing = {
       registry,
@@ -153,6 +157,7 @@ export async function openBilling(options: {
             .run()
             .then((r) => {
               billing.lastReconciliation = r;
+              metrics?.reconciled(r);
             })
             .catch((err: unknown) => logger.error({ err }, 'billing reconciliation failed'));
         }, config.policy.reconciliationIntervalMs);
@@ -169,6 +174,11 @@ export async function openBilling(options: {
             );
         });
         void metering.runCycle().catch((err: unknown) => logger.error({ err }, 'metering cycle failed'));
+      },
+      useMetrics(sink) {
+        metrics = sink;
+        metering.metrics = sink;
+        gate.metrics = sink;
       },
       withCosts: (sessions) => metering.withCosts(sessions),
       async governanceReport() {

@@ -127,7 +127,16 @@ export class Statements {
     const distribution = new Map<string, InvoiceResponse['distribution'][number]>();
     for (const c of charges) {
       const billing = terms.get(c.sessionId);
-      const list = billing ? pricesOf({ ...billing.terms, discountBasisPoints: 0 })[c.kind] : c.amount;
+      // At list rates of the tier this period was billed at (a session may have changed tier).
+      const rates = billing && c.tier !== billing.terms.tier ? billing.tierTerms[c.tier] : undefined;
+      const listTerms = billing && {
+        ...billing.terms,
+        ...(rates
+          ? { activeMicroPerHour: rates.activeMicroPerHour, storageMicroPerHour: rates.storageMicroPerHour }
+          : {}),
+        discountBasisPoints: 0,
+      };
+      const list = listTerms ? pricesOf(listTerms)[c.kind] : c.amount;
       const line = lines.get(c.sessionId) ?? {
         sessionId: c.sessionId,
         userId: c.userId,

@@ -1,4 +1,4 @@
-import type { Session, SessionState } from '../../protocol/session.ts';
+import type { AllocatedResources, Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
 import type { Workspace } from '../../protocol/workspaces.ts';
 import type { ErasureRequest, ErasureResult } from './subjects.ts';
@@ -58,6 +58,12 @@ export interface TransitionRequest {
   failureReason?: string;
   /** Written in the same transaction as the transition. */
   usage?: UsageRecord;
+  /**
+   * A tier change, in the same transaction: the session's tier and resources become these and its allocation
+   * is taken again (the old one released); with `limits`, refused with QuotaExceededError (nothing written)
+   * when the new resources would pass one. The record's payload carries `tier`, `fromTier` and `resources`.
+   */
+  tierChange?: { tier: TierId; resources: AllocatedResources; limits?: GenesisLimits };
 }
 
 /**
@@ -112,15 +118,28 @@ export interface AllocationRecord {
   releasedAt: string | null;
 }
 
+/** One past launch: who, which tier, when (the warm pool's launch predictions learn from these). */
+export interface LaunchRecord {
+  userId: string;
+  tenantId: string;
+  tier: Session['tier'];
+  createdAt: string;
+}
+
 /** Port: Canon Memory. Every change is an appended record plus the current-state row, in one transaction. */
 export interface CanonStore {
   /** Writes the session and its genesis record; with `limits`, atomically refuses (QuotaExceededError) past any of them. */
   createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void>;
   getSession(sessionId: string): Promise<SessionRow | undefined>;
-  /** Newest first. Without `userId`: every session of the tenant (for the tenant's admins). */
-  listSessions(scope: { tenantId: string; userId?: string }): Promise<SessionRow[]>;
+  /**
+   * Newest first. Without `userId`: every session of the tenant (for the tenant's admins). With `liveOnly`:
+   * only those not terminated or failed (the billing check, which must not read a user's whole history).
+   */
+  listSessions(scope: { tenantId: string; userId?: string; liveOnly?: boolean }): Promise<SessionRow[]>;
   /** Sessions not yet terminated or failed, for reconciling with the runtime at start-up. */
   listUnfinished(): Promise<SessionRow[]>;
+  /** Every session created at or after `since` (any tenant), oldest first: the launch history for predictions. */
+  listLaunchesSince(since: Date): Promise<LaunchRecord[]>;
   /** Returns the updated row, or undefined when the session was not in an allowed `from` state. */
   transition(request: TransitionRequest): Promise<SessionRow | undefined>;
   listRecords(entityId: string): Promise<CanonRecord[]>;

@@ -10,6 +10,7 @@ import type {
   CanonRecord,
   CanonStore,
   GenesisLimits,
+  LaunchRecord,
   PreferencesRow,
   SessionRow,
   TransitionRequest,
@@ -403,7 +404,18 @@ export class PostgresCanonStore implements CanonStore {
     return row && toRow(row);
   }
 
-  async listSessions(scope: { tenantId: string; userId?: string }): Promise<SessionRow[]> {
+  async listSessions(scope: {
+    tenantId: string;
+    userId?: string;
+    liveOnly?: boolean;
+  }): Promise<SessionRow[]> {
+    if (scope.liveOnly && scope.userId !== undefined) {
+      const live = await this.pool.query<SessionDbRow>(
+        "SELECT * FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND state NOT IN ('terminated', 'failed') ORDER BY created_at DESC, session_id",
+        [scope.tenantId, scope.userId],
+      );
+      return live.rows.map(toRow);
+    }
     const r =
       scope.userId === undefined
         ? await this.pool.query<SessionDbRow>(
@@ -422,6 +434,24 @@ export class PostgresCanonStore implements CanonStore {
       "SELECT * FROM sessions WHERE state NOT IN ('terminated', 'failed') ORDER BY created_at",
     );
     return r.rows.map(toRow);
+  }
+
+  async listLaunchesSince(since: Date): Promise<LaunchRecord[]> {
+    const r = await this.pool.query<{
+      user_id: string;
+      tenant_id: string;
+      tier: Session['tier'];
+      created_at: Date;
+    }>(
+      'SELECT user_id, tenant_id, tier, created_at FROM sessions WHERE created_at >= $1 ORDER BY created_at',
+      [since],
+    );
+    return r.rows.map((x) => ({
+      userId: x.user_id,
+      tenantId: x.tenant_id,
+      tier: x.tier,
+      createdAt: x.created_at.toISOString(),
+    }));
   }
 
   async transition(req: TransitionRequest): Promise<SessionRow | undefined> {
@@ -450,6 +480,15 @@ export class PostgresCanonStore implements CanonStore {
       ).rows[0];
       if (!updated) throw new Error(`session ${req.sessionId} vanished while locked`);
       const payload: Record<string, unknown> = {};
+      let result = updated;
+      if (req.tierChange) {
+        result = await this.retier(c, current, req.tierChange, at);
+        Object.assign(payload, {
+          tier: req.tierChange.tier,
+          fromTier: current.tier,
+          resources: req.tierChange.resources,
+        });
+      }
       if (req.failureReason !== undefined) payload.failureReason = req.failureReason;
       if (req.runtime)
         payload.runtime = { kind: req.runtime.kind, display: req.runtime.display, port: req.runtime.port };
@@ -474,8 +513,37 @@ export class PostgresCanonStore implements CanonStore {
         await this.openAllocation(c, toRow(updated).session, at);
       }
       if (req.usage) await this.insertUsage(c, req.usage, req.actor, at);
-      return toRow(updated);
+      return toRow(result);
     });
+  }
+
+  /** A tier change inside the caller's transaction: the old allocation released, the new one checked and taken. */
+  private async retier(
+    c: PoolClient,
+    current: SessionDbRow,
+    change: NonNullable<TransitionRequest['tierChange']>,
+    at: string,
+  ): Promise<SessionDbRow> {
+    const owner = { tenantId: current.tenant_id, userId: current.user_id };
+    // The same lock as Genesis: the quota sums cannot move under this check.
+    if (change.limits) await c.query(GENESIS_LOCK, [this.schema]);
+    await c.query(
+      'UPDATE allocations SET released_at = $1::timestamptz WHERE session_id = $2 AND released_at IS NULL',
+      [at, current.session_id],
+    );
+    if (change.limits) {
+      const exceeded = exceededLimit(change.limits, await this.liveUsage(c, owner), change.resources);
+      if (exceeded) throw exceeded;
+    }
+    const updated = (
+      await c.query<SessionDbRow>(
+        'UPDATE sessions SET tier = $1, resources = $2::jsonb WHERE session_id = $3 RETURNING *',
+        [change.tier, JSON.stringify(change.resources), current.session_id],
+      )
+    ).rows[0];
+    if (!updated) throw new Error(`session ${current.session_id} vanished while locked`);
+    await this.openAllocation(c, toRow(updated).session, at);
+    return updated;
   }
 
   private async insertUsage(c: PoolClient, u: UsageRecord, actor: string, at: string): Promise<void> {

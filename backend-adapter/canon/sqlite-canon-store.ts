@@ -11,6 +11,7 @@ import type {
   CanonRecord,
   CanonStore,
   GenesisLimits,
+  LaunchRecord,
   PreferencesRow,
   SessionRow,
   TransitionRequest,
@@ -314,7 +315,18 @@ export class SqliteCanonStore implements CanonStore {
     return r && toRow(r);
   }
 
-  async listSessions(scope: { tenantId: string; userId?: string }): Promise<SessionRow[]> {
+  async listSessions(scope: {
+    tenantId: string;
+    userId?: string;
+    liveOnly?: boolean;
+  }): Promise<SessionRow[]> {
+    if (scope.liveOnly && scope.userId !== undefined) {
+      return this.sql<[string, string], SessionDbRow>(
+        "SELECT * FROM sessions WHERE tenant_id = ? AND user_id = ? AND state NOT IN ('terminated', 'failed') ORDER BY created_at DESC, session_id",
+      )
+        .all(scope.tenantId, scope.userId)
+        .map(toRow);
+    }
     if (scope.userId === undefined) {
       return this.sql<[string], SessionDbRow>(
         'SELECT * FROM sessions WHERE tenant_id = ? ORDER BY created_at DESC, session_id',
@@ -337,6 +349,15 @@ export class SqliteCanonStore implements CanonStore {
       .map(toRow);
   }
 
+  async listLaunchesSince(since: Date): Promise<LaunchRecord[]> {
+    return this.sql<
+      [string],
+      { user_id: string; tenant_id: string; tier: Session['tier']; created_at: string }
+    >('SELECT user_id, tenant_id, tier, created_at FROM sessions WHERE created_at >= ? ORDER BY created_at')
+      .all(since.toISOString())
+      .map((r) => ({ userId: r.user_id, tenantId: r.tenant_id, tier: r.tier, createdAt: r.created_at }));
+  }
+
   async transition(req: TransitionRequest): Promise<SessionRow | undefined> {
     return this.db
       .transaction((): SessionRow | undefined => {
@@ -354,6 +375,14 @@ export class SqliteCanonStore implements CanonStore {
           'UPDATE sessions SET state = ?, failure_reason = ?, runtime = ?, canon_timestamp = ? WHERE session_id = ?',
         ).run(req.to, failureReason, runtime, at, req.sessionId);
         const payload: Record<string, unknown> = {};
+        if (req.tierChange) {
+          this.retier(current, req.tierChange, at);
+          Object.assign(payload, {
+            tier: req.tierChange.tier,
+            fromTier: current.tier,
+            resources: req.tierChange.resources,
+          });
+        }
         if (req.failureReason !== undefined) payload.failureReason = req.failureReason;
         if (req.runtime)
           payload.runtime = { kind: req.runtime.kind, display: req.runtime.display, port: req.runtime.port };
@@ -383,6 +412,30 @@ export class SqliteCanonStore implements CanonStore {
         return updated && toRow(updated);
       })
       .immediate();
+  }
+
+  /** A tier change inside the caller's transaction: the old allocation released, the new one checked and taken. */
+  private retier(
+    current: SessionDbRow,
+    change: NonNullable<TransitionRequest['tierChange']>,
+    at: string,
+  ): void {
+    const owner = { tenantId: current.tenant_id, userId: current.user_id };
+    this.sql('UPDATE allocations SET released_at = ? WHERE session_id = ? AND released_at IS NULL').run(
+      at,
+      current.session_id,
+    );
+    if (change.limits) {
+      const exceeded = exceededLimit(change.limits, this.liveUsage(owner), change.resources);
+      if (exceeded) throw exceeded;
+    }
+    this.sql('UPDATE sessions SET tier = ?, resources = ? WHERE session_id = ?').run(
+      change.tier,
+      JSON.stringify(change.resources),
+      current.session_id,
+    );
+    const updated = this.selectSession(current.session_id);
+    if (updated) this.openAllocation(toRow(updated).session, at);
   }
 
   private insertUsage(u: UsageRecord, actor: string, at: string): void {

@@ -8,6 +8,7 @@ import {
   QuotaExceededError,
   type CanonStore,
   type SessionRow,
+  type TransitionRequest,
   type UsageRecord,
 } from '../canon/canon-store.ts';
 import type { SessionEventBus } from '../events/session-event-bus.ts';
@@ -16,7 +17,7 @@ import type { RuntimeHandle, RuntimeProvider } from '../runtime/runtime-provider
 import { findTier, subscriptionAllows } from '../tiers/tier-catalogue.ts';
 import type { LifecyclePolicy } from './lifecycle-policy.ts';
 import type { SessionGate } from './session-gate.ts';
-import { ACTIONS, SYSTEM_TRANSITIONS, type SessionAction } from './transitions.ts';
+import { ACTIONS, RESTART, SYSTEM_TRANSITIONS, TIER_CHANGE_FROM, type SessionAction } from './transitions.ts';
 import { meterSession, priceAtListRates } from './usage-meter.ts';
 
 export interface LifecycleDeps {
@@ -53,6 +54,20 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 
 const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** A quota refusal from Canon Memory as the API's QUOTA_EXCEEDED; anything else as it is. */
+function quotaError(error: unknown): unknown {
+  if (!(error instanceof QuotaExceededError)) return error;
+  return new ApiError(
+    'QUOTA_EXCEEDED',
+    `Quota reached: ${error.scope} (${error.current} of ${error.limit}).`,
+    {
+      scope: error.scope,
+      limit: error.limit,
+      current: error.current,
+    },
+  );
+}
+
 /**
  * The IMVU lifecycle: Genesis (requested → provisioning) → Active ⇄ Paused → Termination, or failed with a
  * reason. Every transition is written to Canon Memory (compare-and-set) before it is acknowledged and then
@@ -71,7 +86,12 @@ export class SessionLifecycle {
   tiersFor(principal: Principal, catalogue: readonly Tier[]): Tier[] {
     return catalogue.map((t) => {
       const allowed = subscriptionAllows(principal.subscription, t);
-      return { ...t, ...(this.deps.gate?.tierAvailability(principal, t, allowed) ?? { allowed }) };
+      const yourPrice = this.deps.gate?.tierPrice?.(principal, t);
+      return {
+        ...t,
+        ...(this.deps.gate?.tierAvailability(principal, t, allowed) ?? { allowed }),
+        ...(yourPrice ? { yourPrice } : {}),
+      };
     });
   }
 
@@ -112,18 +132,9 @@ export class SessionLifecycle {
         limits,
       );
     } catch (error) {
-      if (error instanceof QuotaExceededError) {
-        throw new ApiError(
-          'QUOTA_EXCEEDED',
-          `Quota reached: ${error.scope} (${error.current} of ${error.limit}).`,
-          {
-            scope: error.scope,
-            limit: error.limit,
-            current: error.current,
-          },
-        );
-      }
-      throw error;
+      // Nothing was created: what billing held for this launch is given back.
+      await this.deps.gate?.genesisAbandoned(sessionId).catch(() => undefined);
+      throw quotaError(error);
     }
     await this.announce(session, null);
     return this.locked(sessionId, async () => {
@@ -144,6 +155,7 @@ export class SessionLifecycle {
         await this.move(sessionId, ['provisioning'], 'failed', 'genesis.failed', SYSTEM_ACTOR, {
           failureReason: reason,
         });
+        await this.deps.gate?.genesisAbandoned(sessionId).catch(() => undefined);
         this.deps.logger.warn({ sessionId, reason }, 'session failed to start');
         throw new ApiError('RUNTIME_FAILED', `The desktop could not be started: ${reason}`, { sessionId });
       }
@@ -191,6 +203,82 @@ export class SessionLifecycle {
 
   terminate(principal: Principal, sessionId: string): Promise<Session> {
     return this.perform(principal, sessionId, 'terminate');
+  }
+
+  /**
+   * Changes an Active or Paused session's tier, under its lock (409 TRANSITION_IN_PROGRESS while another
+   * change is in flight). The subscription, tenant and phase must allow the new tier and the balance cover its
+   * first periods (the gate); the change is written to Canon Memory (`tier.changed`, with the quota check of
+   * the new resources in the same transaction) before the runtime applies it, so billing prices every period
+   * by the tier in force in it. A runtime that can resize recreates the desktop with the new resources
+   * (`tier.applied` records where it now runs; a paused one is paused again); one that cannot changes only
+   * what is billed and recorded. If the runtime fails, the session fails with its resources released.
+   */
+  async changeTier(principal: Principal, sessionId: string, tierId: string): Promise<Session> {
+    const tier = findTier(tierId);
+    if (!tier) throw new ApiError('UNKNOWN_TIER', `There is no resource tier called "${tierId}".`);
+    if (!subscriptionAllows(principal.subscription, tier)) {
+      throw new ApiError(
+        'TIER_NOT_ALLOWED',
+        `The ${tier.label} tier needs the ${tier.minimumSubscription} subscription or higher.`,
+        { tier: tier.id, minimumSubscription: tier.minimumSubscription },
+      );
+    }
+    await this.owned(principal, sessionId);
+    return this.locked(sessionId, async () => {
+      const row = await this.deps.canon.getSession(sessionId);
+      if (!row) throw new ApiError('SESSION_NOT_FOUND');
+      const state = row.session.state;
+      if (!TIER_CHANGE_FROM.includes(state)) {
+        throw new ApiError('ILLEGAL_TRANSITION', `A ${state} session cannot change its tier.`, { state });
+      }
+      if (row.session.tier === tier.id) return row.session;
+      const limits =
+        (await this.deps.gate?.admitTierChange(principal, row, tier, this.deps.policy.limits)) ??
+        this.deps.policy.limits;
+      let changed: SessionRow;
+      try {
+        changed = await this.move(sessionId, [state], state, 'tier.changed', principal.userId, {
+          tierChange: { tier: tier.id, resources: tier.resources, limits },
+        });
+      } catch (error) {
+        throw quotaError(error);
+      }
+      const { runtime } = this.deps;
+      this.deps.logger.info({ sessionId, from: row.session.tier, to: tier.id }, 'Session tier changed');
+      if (!runtime.resize || !row.runtime) return changed.session;
+      const handle = row.runtime;
+      const deadline = this.deps.policy.transitionTimeoutMs;
+      try {
+        const moved = await withTimeout(
+          (async () => {
+            const resized = await (runtime.resize as NonNullable<RuntimeProvider['resize']>).call(
+              runtime,
+              handle,
+              tier.id,
+              tier.resources,
+            );
+            if (state === 'paused') await runtime.pause(resized);
+            return resized;
+          })(),
+          deadline,
+          'tier change',
+        );
+        return (await this.move(sessionId, [state], state, 'tier.applied', SYSTEM_ACTOR, { runtime: moved }))
+          .session;
+      } catch (error) {
+        const reason = reasonOf(error);
+        // The desktop is not what the record says: end the session rather than leave it half-changed.
+        await withTimeout(runtime.stop(handle), deadline, 'stop').catch(() => undefined);
+        await this.move(sessionId, [state], 'failed', 'tier.failed', SYSTEM_ACTOR, {
+          failureReason: reason,
+          runtime: null,
+        });
+        throw new ApiError('RUNTIME_FAILED', `The session could not change its tier: ${reason}`, {
+          sessionId,
+        });
+      }
+    });
   }
 
   private async perform(principal: Principal, sessionId: string, action: SessionAction): Promise<Session> {
@@ -418,13 +506,88 @@ export class SessionLifecycle {
     });
   }
 
+  /**
+   * A desktop that stopped answering while active (the watchdog's call): `restarting` while the runtime starts
+   * it again on its kept disk, up to `attempts` tries with doubling backoff, then `active` on the new desktop —
+   * or `failed` with the reason once every try failed. Holds the session's lock throughout.
+   */
+  restartStuck(
+    sessionId: string,
+    why: string,
+    actor: string,
+    retry: { attempts: number; backoffMs: number },
+  ): Promise<Session> {
+    return this.locked(sessionId, async () => {
+      const row = await this.deps.canon.getSession(sessionId);
+      if (!row) throw new ApiError('SESSION_NOT_FOUND');
+      const restart = this.deps.runtime.restart?.bind(this.deps.runtime);
+      if (
+        !restart ||
+        !row.runtime ||
+        !(RESTART.from as readonly SessionState[]).includes(row.session.state)
+      ) {
+        throw new ApiError('ILLEGAL_TRANSITION', `A ${row.session.state} session cannot be restarted.`, {
+          state: row.session.state,
+        });
+      }
+      const handle = row.runtime;
+      const { session } = row;
+      await this.move(sessionId, RESTART.from, RESTART.via, 'restart.started', actor);
+      this.deps.logger.warn({ sessionId, reason: why }, 'restarting a stuck desktop');
+      let last = '';
+      for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+        try {
+          const moved = await withTimeout(
+            restart(sessionId, handle, session.resources, {
+              tier: session.tier,
+              tenantId: session.tenantId,
+              userId: session.userId,
+            }),
+            this.deps.policy.transitionTimeoutMs,
+            'restart',
+          );
+          const done = await this.move(sessionId, [RESTART.via], RESTART.to, 'restart.completed', actor, {
+            runtime: moved,
+          });
+          await this.deps.canon.touchActivity(sessionId, this.clock());
+          this.deps.logger.info({ sessionId, attempt }, 'stuck desktop restarted');
+          return done.session;
+        } catch (error) {
+          last = reasonOf(error);
+          this.deps.logger.warn({ sessionId, attempt, reason: last }, 'desktop restart attempt failed');
+          if (attempt < retry.attempts)
+            await new Promise((r) => setTimeout(r, retry.backoffMs * 2 ** (attempt - 1)));
+        }
+      }
+      await withTimeout(this.deps.runtime.stop(handle), this.deps.policy.transitionTimeoutMs, 'stop').catch(
+        () => undefined,
+      );
+      const failureReason =
+        retry.attempts > 0
+          ? `the desktop stopped answering (${why}) and ${retry.attempts} restart attempts failed: ${last}`
+          : `the desktop stopped answering (${why})`;
+      await this.move(sessionId, [RESTART.via], 'failed', 'restart.failed', SYSTEM_ACTOR, {
+        failureReason,
+        runtime: null,
+      });
+      throw new ApiError('RUNTIME_FAILED', `The session could not be restarted: ${failureReason}`, {
+        sessionId,
+      });
+    });
+  }
+
   private async move(
     sessionId: string,
     from: readonly SessionState[],
     to: SessionState,
     action: string,
     actor: string,
-    extra: { runtime?: RuntimeHandle | null; failureReason?: string; usage?: UsageRecord } = {},
+    extra: {
+      runtime?: RuntimeHandle | null;
+      failureReason?: string;
+      usage?: UsageRecord;
+      tierChange?: TransitionRequest['tierChange'];
+    } = {},
   ): Promise<SessionRow> {
     const row = await this.deps.canon.transition({
       sessionId,
@@ -494,9 +657,9 @@ export class SessionLifecycle {
     } else if (state === 'pausing' || state === 'paused') {
       if (status === 'running' && row.runtime) await this.deps.runtime.pause(row.runtime);
       if (state === 'pausing') await this.move(sessionId, [state], 'paused', 'reconcile.paused', actor);
-    } else if (state === 'resuming' || state === 'active') {
+    } else if (state === 'resuming' || state === 'restarting' || state === 'active') {
       if (status === 'stopped' && row.runtime) await this.deps.runtime.resume(row.runtime);
-      if (state === 'resuming') await this.move(sessionId, [state], 'active', 'reconcile.active', actor);
+      if (state !== 'active') await this.move(sessionId, [state], 'active', 'reconcile.active', actor);
     }
   }
 }

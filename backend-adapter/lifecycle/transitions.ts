@@ -13,9 +13,25 @@ export const ACTIONS = {
 export type SessionAction = keyof typeof ACTIONS;
 
 /**
+ * A tier change keeps the session's state: recorded as `tier.changed` (and `tier.applied` once the runtime has
+ * given the desktop the new resources), from and to the same state; under the session's lock like any action.
+ */
+export const TIER_CHANGE_FROM: readonly SessionState[] = ['active', 'paused'];
+
+/**
  * What the system does on its own, with no transitional state: a session paused longer than the runtime's
  * hibernate-after is hibernated (its processes end, its disk stays); written only once the runtime has done it.
  */
 export const SYSTEM_TRANSITIONS = {
   hibernate: { from: ['paused'], to: 'hibernated' },
 } as const satisfies Record<string, { from: readonly SessionState[]; to: SessionState }>;
+
+/**
+ * The watchdog's restart of a stuck desktop (its agent stopped answering): active → restarting → active, or
+ * failed with the reason once every attempt failed. `restarting` is not billed.
+ */
+export const RESTART = { from: ['active'], via: 'restarting', to: 'active' } as const satisfies {
+  from: readonly SessionState[];
+  via: SessionState;
+  to: SessionState;
+};

@@ -1,6 +1,7 @@
 import type { SessionState, Tier } from '../../protocol/session.ts';
-import { costOf, DEFAULT_PERIOD_MS, timelineOf } from '../billing/pricing.ts';
+import { costOf, DEFAULT_PERIOD_MS, pricesOf, timelineOf } from '../billing/pricing.ts';
 import type { CanonRecord } from '../canon/canon-store.ts';
+import { findTier } from '../tiers/tier-catalogue.ts';
 
 export interface MeteredTime {
   /** When the session first became active; undefined if it never did. */
@@ -35,7 +36,8 @@ export function meterSession(records: readonly CanonRecord[], end: Date): Metere
 /**
  * The session's cost at the tier's list rates (no tenant discount), metered exactly as billing charges it
  * (billing/pricing.ts): every started period with Active time at the tier's rate, with only Paused time at
- * its storage rate. Billing's own gate, when present, prices with the session's terms instead.
+ * its storage rate; after a tier change, at the catalogue's rates of the tier in force. Billing's own gate,
+ * when present, prices with the session's terms instead.
  */
 export function priceAtListRates(
   records: readonly CanonRecord[],
@@ -43,15 +45,15 @@ export function priceAtListRates(
   end: Date,
   periodMs: number = DEFAULT_PERIOD_MS,
 ): number {
-  return costOf(
-    timelineOf(records),
-    {
-      tier: tier.id,
-      activeMicroPerHour: tier.microNexCoinPerHour,
-      storageMicroPerHour: tier.storageMicroNexCoinPerHour ?? 0,
-      discountBasisPoints: 0,
-      periodMs,
-    },
-    end.getTime(),
-  );
+  const listTerms = (t: Pick<Tier, 'id' | 'microNexCoinPerHour' | 'storageMicroNexCoinPerHour'>) => ({
+    tier: t.id,
+    activeMicroPerHour: t.microNexCoinPerHour,
+    storageMicroPerHour: t.storageMicroNexCoinPerHour ?? 0,
+    discountBasisPoints: 0,
+    periodMs,
+  });
+  return costOf(timelineOf(records), listTerms(tier), end.getTime(), (id) => {
+    const other = findTier(id);
+    return other && pricesOf(listTerms(other));
+  });
 }

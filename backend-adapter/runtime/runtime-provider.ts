@@ -56,11 +56,30 @@ export interface DesktopSample {
   gpuPercent: number | null;
 }
 
+/** Whether a running desktop answers: its agent's health check, and the agent's own check of the display. */
+export type DesktopLiveness = { ok: true } | { ok: false; reason: string };
+
 /** Who a desktop is for; the Kubernetes runtime labels its objects with it. */
 export interface StartContext {
   tier: TierId;
   tenantId: string;
   userId: string;
+}
+
+/** A tier's warm pool: `floor` ready desktops always, up to `ceiling` when launches are predicted. */
+export interface WarmPoolBounds {
+  floor: number;
+  ceiling: number;
+}
+
+/** Runtimes with a warm pool whose size follows the launch predictions (Kubernetes). */
+export interface WarmPoolControl {
+  /** Tiers whose pool may change size (ceiling above floor). */
+  warmPoolBounds(): Partial<Record<TierId, WarmPoolBounds>>;
+  /** The wanted size per tier (clamped to the bounds; a tier left out goes back to its floor). */
+  setWarmTargets(targets: Partial<Record<TierId, number>>): void;
+  /** The size per tier the pool now tops up to, and the warm desktops it holds. */
+  warmPoolState(): Partial<Record<TierId, { target: number; warm: number }>>;
 }
 
 /** Port: starts, freezes, thaws and ends desktops. Adapters: local (session agents as processes), Kubernetes. */
@@ -77,6 +96,13 @@ export interface RuntimeProvider {
   hibernate?(handle: RuntimeHandle): Promise<RuntimeHandle>;
   /** Starts a hibernated desktop again on its kept disk; returns where it now runs. */
   wake?(handle: RuntimeHandle): Promise<RuntimeHandle>;
+  /**
+   * Runtimes that can: gives the desktop the resources of `tier` (e.g. Kubernetes: a new pod with the new
+   * requests and limits on the kept home volume); returns where it now runs, running (the caller pauses it
+   * again if it was paused). Absent: the runtime cannot change a running desktop's resources, and a tier
+   * change only changes what is billed and recorded.
+   */
+  resize?(handle: RuntimeHandle, tier: TierId, resources: AllocatedResources): Promise<RuntimeHandle>;
   /** After how long paused a session is hibernated; absent when the runtime does not hibernate. */
   readonly hibernateAfterMs?: number;
   /** Ends the desktop and frees everything it held; safe to call on a desktop that is already gone. */
@@ -93,6 +119,20 @@ export interface RuntimeProvider {
   close?(): Promise<void>;
   /** Runtimes backed by a platform (Kubernetes): whether it answers, with the evidence. */
   health?(): Promise<{ ok: boolean; evidence: string }>;
+  /** Runtimes whose desktops have an agent: whether it answers (a short deadline) and the desktop with it. */
+  liveness?(handle: RuntimeHandle): Promise<DesktopLiveness>;
+  /**
+   * Ends a stuck desktop however frozen it is and starts it again on its kept disk (local: the session's
+   * directory; Kubernetes: the PVC, as a wake from hibernation). Returns where it now runs.
+   */
+  restart?(
+    sessionId: string,
+    handle: RuntimeHandle,
+    resources: AllocatedResources,
+    context?: StartContext,
+  ): Promise<RuntimeHandle>;
+  /** Runtimes with a warm pool that predictions may size. */
+  readonly warmPool?: WarmPoolControl;
 }
 
 /** A launch that failed; `reason` is shown to the user. */

@@ -15,12 +15,15 @@ import { findTier } from '../../tiers/tier-catalogue.ts';
 import { AgentClient, AgentRequestError } from '../agent-client.ts';
 import {
   RuntimeStartError,
+  type DesktopLiveness,
   type DesktopSample,
   type DesktopStatus,
   type KubernetesRuntimeHandle,
   type RuntimeHandle,
   type RuntimeProvider,
   type StartContext,
+  type WarmPoolBounds,
+  type WarmPoolControl,
 } from '../runtime-provider.ts';
 import { describeApiError, isConflict, isNotFound, podFailure } from './kubernetes-errors.ts';
 import { Reflector } from './reflector.ts';
@@ -91,6 +94,29 @@ export class KubernetesRuntime implements RuntimeProvider {
   private readonly fillBackoffUntil = new Map<TierId, { until: number; ms: number }>();
   private poolTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Wanted warm desktops per tier (the predictions'), within [WARM_POOL, WARM_POOL_MAX]; else the floor. */
+  private readonly targets = new Map<TierId, number>();
+  /** Warm pods this runtime deleted that the informer may still list. */
+  private readonly retiring = new Set<string>();
+  readonly warmPool: WarmPoolControl = {
+    warmPoolBounds: () => this.poolBounds(),
+    setWarmTargets: (targets) => {
+      const bounds = this.poolBounds();
+      this.targets.clear();
+      for (const [tier, n] of Object.entries(targets) as Array<[TierId, number]>) {
+        const b = bounds[tier];
+        if (b && Number.isFinite(n))
+          this.targets.set(tier, Math.min(b.ceiling, Math.max(b.floor, Math.round(n))));
+      }
+      this.refill();
+    },
+    warmPoolState: () => {
+      const out: Partial<Record<TierId, { target: number; warm: number }>> = {};
+      for (const tier of Object.keys(this.poolBounds()) as TierId[])
+        out[tier] = { target: this.targetOf(tier), warm: this.warmPods(tier).length };
+      return out;
+    },
+  };
 
   private constructor(
     private readonly config: KubernetesRuntimeConfig,
@@ -370,8 +396,25 @@ export class KubernetesRuntime implements RuntimeProvider {
 
   // ── warm pool ───────────────────────────────────────────────────────────────────────────────────────────
 
+  /** Tiers with a warm pool: the fixed size (WARM_POOL) as the floor, WARM_POOL_MAX as the ceiling. */
+  private poolBounds(): Partial<Record<TierId, WarmPoolBounds>> {
+    const out: Partial<Record<TierId, WarmPoolBounds>> = {};
+    const floors = this.config.warmPool;
+    const ceilings = this.config.warmPoolMax ?? {};
+    for (const tier of new Set([...Object.keys(floors), ...Object.keys(ceilings)]) as Set<TierId>) {
+      const floor = floors[tier] ?? 0;
+      const ceiling = Math.max(floor, ceilings[tier] ?? floor);
+      if (ceiling > 0) out[tier] = { floor, ceiling };
+    }
+    return out;
+  }
+
+  private targetOf(tier: TierId): number {
+    return this.targets.get(tier) ?? this.poolBounds()[tier]?.floor ?? 0;
+  }
+
   private startPool(): void {
-    if (Object.values(this.config.warmPool).every((n) => !n)) return;
+    if (Object.keys(this.poolBounds()).length === 0) return;
     this.pods.on(() => this.refill());
     this.poolTimer = setInterval(() => this.refill(), 10_000);
     this.poolTimer.unref();
@@ -386,20 +429,36 @@ export class KubernetesRuntime implements RuntimeProvider {
           p.labels[LABELS.pool] === 'warm' &&
           p.labels[LABELS.tier] === tier &&
           !p.deleting &&
-          !this.claiming.has(p.name),
+          !this.claiming.has(p.name) &&
+          !this.retiring.has(p.name),
       );
   }
 
-  /** Tops every tier's pool up to its size; broken warm desktops are replaced; failures back off. */
+  /**
+   * Tops every tier's pool up to its target (the floor, or what the predictions ask for); broken warm desktops
+   * are replaced; failures back off. Above the target, the surplus goes: still-starting desktops first, then
+   * the newest.
+   */
   private refill(): void {
     if (this.closed || !this.syncedAll) return;
-    for (const [tier, size] of Object.entries(this.config.warmPool) as Array<[TierId, number]>) {
-      if (!size || this.filling.has(tier)) continue;
-      const backoff = this.fillBackoffUntil.get(tier);
-      if (backoff && Date.now() < backoff.until) continue;
+    for (const name of this.retiring) if (!this.pods.get(name)) this.retiring.delete(name);
+    for (const tier of Object.keys(this.poolBounds()) as TierId[]) {
+      if (this.filling.has(tier)) continue;
+      const size = this.targetOf(tier);
       const pods = this.warmPods(tier);
       const broken = pods.filter((p) => podFailure(p, 0) !== undefined);
-      const missing = size - (pods.length - broken.length);
+      const healthy = pods.filter((p) => podFailure(p, 0) === undefined);
+      if (healthy.length > size) {
+        const surplus = healthy
+          .sort((a, b) => Number(a.ready) - Number(b.ready) || b.createdAt.localeCompare(a.createdAt))
+          .slice(0, healthy.length - size);
+        this.filling.add(tier);
+        void this.shrink(surplus).finally(() => this.filling.delete(tier));
+        continue;
+      }
+      const backoff = this.fillBackoffUntil.get(tier);
+      if (backoff && Date.now() < backoff.until) continue;
+      const missing = size - healthy.length;
       if (missing <= 0 && broken.length === 0) continue;
       this.filling.add(tier);
       const slowDown = (why: string): void => {
@@ -415,6 +474,22 @@ export class KubernetesRuntime implements RuntimeProvider {
         })
         .catch((error: unknown) => slowDown((error as Error).message))
         .finally(() => this.filling.delete(tier));
+    }
+  }
+
+  /** Deletes surplus warm desktops (the informer may list them a moment longer: they are not counted). */
+  private async shrink(surplus: PodView[]): Promise<void> {
+    for (const pod of surplus) {
+      this.retiring.add(pod.name);
+      await this.release({ base: pod.annotations[ANNOTATIONS.objects] ?? pod.name, pod: pod.name }).catch(
+        (error: unknown) => {
+          this.retiring.delete(pod.name);
+          this.logger.warn(
+            { pod: pod.name, err: describeApiError(error, 'shrinking the warm pool') },
+            'warm pool shrink failed',
+          );
+        },
+      );
     }
   }
 
@@ -652,6 +727,38 @@ export class KubernetesRuntime implements RuntimeProvider {
       if (error instanceof RuntimeStartError) throw error;
       throw new RuntimeStartError(describeApiError(error, step));
     }
+  }
+
+  /** The agent's health check through the pod's IP, with a short deadline; a hibernated desktop has none. */
+  async liveness(handle: RuntimeHandle): Promise<DesktopLiveness> {
+    const h = asKubernetes(handle);
+    if (h.hibernated || !h.podName || !h.agentUrl || !h.agentToken) return { ok: true };
+    const pod = this.pods.get(h.podName);
+    if (!pod || pod.deleting) return { ok: false, reason: 'the desktop pod is gone' };
+    try {
+      const health = await new AgentClient(h.agentUrl, h.agentToken, 4000).health();
+      if (health.state === 'exited') return { ok: false, reason: 'the desktop has ended' };
+      if (health.desktopAnswers === false)
+        return { ok: false, reason: 'the desktop is hung (its display server does not answer)' };
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** A stuck desktop: its pod is deleted and a new one starts on the same Secret and home volume (as a wake). */
+  async restart(_sessionId: string, handle: RuntimeHandle): Promise<KubernetesRuntimeHandle> {
+    const h = asKubernetes(handle);
+    return this.wake(await this.hibernate(h));
+  }
+
+  /**
+   * A tier change: the pod ends and a new one starts with `tier`'s requests and limits on the session's kept
+   * Secret and home volume (like hibernate then wake; a running pod's resources are not patched in place).
+   */
+  async resize(handle: RuntimeHandle, tier: TierId): Promise<KubernetesRuntimeHandle> {
+    const hibernated = await this.hibernate(handle);
+    return this.wake({ ...hibernated, tier });
   }
 
   async stop(handle: RuntimeHandle): Promise<void> {

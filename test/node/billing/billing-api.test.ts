@@ -203,6 +203,53 @@ describe('billing API (real adapter, embedded ledger, phase 3.0, one-second peri
     assert.equal((await t.api('/api/v1/invoices', { token: alice })).status, 400);
     assert.equal((await t.api('/api/v1/usage?month=2026-02', { token: alice })).status, 200);
   });
+
+  it('changes a running session’s tier: 200 with the new tier, 402 when the balance cannot cover it, 400 on a bad body', async () => {
+    const carol = await token(t, 'carol', 'civic-commons');
+    const wallet = t.adapter.billing.wallet;
+    assert.ok(wallet instanceof LedgerWallet);
+    // Basic's reserve (2 × 139) and Standard's (2 × 278), not Ultra's (2 × 1,667).
+    await wallet.credit({ tenantId: 'civic-commons', userId: 'carol' }, 2 * 278 + 50, 'test-fund-carol');
+    const created = await t.api('/api/v1/sessions', {
+      method: 'POST',
+      token: carol,
+      body: { tier: 'basic' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = (created.body as Session).sessionId;
+    try {
+      const bad = await t.api(`/api/v1/sessions/${id}/tier`, {
+        method: 'POST',
+        token: carol,
+        body: { size: 'x' },
+      });
+      assert.equal(bad.status, 400);
+      const low = await t.api(`/api/v1/sessions/${id}/tier`, {
+        method: 'POST',
+        token: carol,
+        body: { tier: 'ultra' },
+      });
+      assert.equal(low.status, 402, JSON.stringify(low.body));
+      assert.equal(error(low.body).code, 'BALANCE_TOO_LOW');
+      const res = await t.api(`/api/v1/sessions/${id}/tier`, {
+        method: 'POST',
+        token: carol,
+        body: { tier: 'standard' },
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual([(res.body as Session).tier, (res.body as Session).state], ['standard', 'active']);
+      const other = await t.api(`/api/v1/sessions/${id}/tier`, {
+        method: 'POST',
+        token: bob,
+        body: { tier: 'pro' },
+      });
+      assert.equal(other.status, 404, 'another user’s session is not disclosed');
+      const records = await t.adapter.canon.listRecords(id);
+      assert.ok(records.some((r) => r.action === 'tier.changed' && r.payload.tier === 'standard'));
+    } finally {
+      await t.api(`/api/v1/sessions/${id}`, { method: 'DELETE', token: carol });
+    }
+  });
 });
 
 describe('billing API with the HTTP wallet adapter (test NexCoin service)', () => {

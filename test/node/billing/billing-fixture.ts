@@ -161,6 +161,7 @@ export async function billingRig(
     lifecyclePolicy?: Partial<LifecyclePolicy>;
     registry?: TenantRegistry;
     wallet?: (ledger: LedgerWallet) => Wallet;
+    runtime?: FakeRuntime;
   } = {},
 ): Promise<BillingRig> {
   const backend = options.backend ?? (await sqliteBackend());
@@ -190,7 +191,7 @@ export async function billingRig(
     canon: backend.canon,
     logger: silent,
   });
-  const runtime = new FakeRuntime();
+  const runtime = options.runtime ?? new FakeRuntime();
   const lifecycle = new SessionLifecycle({
     canon: backend.canon,
     runtime,

@@ -1,4 +1,5 @@
-// Property: for any session history (pauses, hibernation, termination or failure) metered at random moments
+// Property: for any session history (pauses, hibernation, tier changes while Active or Paused, termination or
+// failure) metered at random moments
 // by one or two replicas, with the wallet failing before or after applying a charge and processes crashing
 // between "charged" and "recorded", the ledger ends up holding exactly the metered usage priced by the rates:
 // to the micro-NexCoin, each period once, each charge split 80/20 to the last micro-NexCoin.
@@ -73,6 +74,8 @@ interface Chunk {
   pausedMs: number;
   hibernatedMs: number;
   resumingMs: number;
+  /** A tier change during this chunk's Active or Paused time, `atFraction` of the way into it. */
+  tierChange: { to: TierId; during: 'active' | 'paused'; atFraction: number; ratesFirst: boolean } | null;
 }
 interface History {
   tenant: string;
@@ -97,6 +100,16 @@ const chunk = fc.record({
   pausedMs: fc.integer({ min: 0, max: 9 * MIN }),
   hibernatedMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4 * MIN })),
   resumingMs: fc.integer({ min: 0, max: 3_000 }),
+  tierChange: fc.option(
+    fc.record({
+      to: fc.constantFrom<TierId>('basic', 'standard', 'pro', 'ultra', 'gpu'),
+      during: fc.constantFrom<'active' | 'paused'>('active', 'paused'),
+      atFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+      // Whether billing fixed the new tier's rates before the change (the gate does) or finds it unpriced.
+      ratesFirst: fc.boolean(),
+    }),
+    { nil: null },
+  ),
 });
 const history: fc.Arbitrary<History> = fc.record({
   tenant: fc.constantFrom('puabo', 'n3xus-core', 'canon-archive', 'civic-commons', 'unlisted-tenant'),
@@ -127,26 +140,48 @@ const plan: fc.Arbitrary<Plan> = fc.record({
   initialBalance: fc.oneof(fc.constant(1_000_000_000), fc.integer({ min: 0, max: 300_000 })),
 });
 
-/** The states the session passes through, with when: the history written out. */
-function transitionsOf(h: History): Array<{ at: number; to: SessionState }> {
-  const out: Array<{ at: number; to: SessionState }> = [];
+interface Step {
+  at: number;
+  to: SessionState;
+  /** A tier change (same state): the tier in force from `at`. */
+  tier?: TierId;
+  ratesFirst?: boolean;
+}
+
+/** The states the session passes through, with when, and its tier changes: the history written out. */
+function transitionsOf(h: History): Step[] {
+  const out: Step[] = [];
   let t = T0;
+  let tier = h.tier;
+  let state: SessionState = 'requested';
   const go = (to: SessionState, after: number): void => {
     t += after;
     out.push({ at: t, to });
+    state = to;
+  };
+  /** `ms` of time in the current state, with the chunk's tier change inside it if it falls there. */
+  const stay = (ms: number, c: Chunk, during: 'active' | 'paused'): void => {
+    const change = c.tierChange;
+    if (change && change.during === during && change.to !== tier) {
+      const into = Math.floor(change.atFraction * ms);
+      out.push({ at: t + into, to: state, tier: change.to, ratesFirst: change.ratesFirst });
+      tier = change.to;
+    }
+    t += ms;
   };
   go('provisioning', 0);
   go('active', h.provisioningMs);
   h.chunks.forEach((c, i) => {
-    const last = i === h.chunks.length - 1;
-    if (last) {
-      t += c.activeMs;
-      return;
-    }
-    go('pausing', c.activeMs);
+    stay(c.activeMs, c, 'active');
+    if (i === h.chunks.length - 1) return;
+    go('pausing', 0);
     go('paused', c.pausingMs);
-    if (c.hibernatedMs > 0) go('hibernated', c.pausedMs);
-    go('resuming', c.hibernatedMs > 0 ? c.hibernatedMs : c.pausedMs);
+    stay(c.pausedMs, c, 'paused');
+    if (c.hibernatedMs > 0) {
+      go('hibernated', 0);
+      t += c.hibernatedMs;
+    }
+    go('resuming', 0);
     go('active', c.resumingMs);
   });
   if (h.end === 'terminated') {
@@ -158,24 +193,33 @@ function transitionsOf(h: History): Array<{ at: number; to: SessionState }> {
   return out;
 }
 
-/** Written apart from billing/pricing.ts on purpose: minute by minute, by interval overlap. */
-function oracle(h: History, transitions: Array<{ at: number; to: SessionState }>, periodMs: number) {
-  const tier = findTier(h.tier);
-  assert.ok(tier);
+/**
+ * Written apart from billing/pricing.ts on purpose: minute by minute, by interval overlap. A period with any
+ * Active time is billed at the dearest Active rate among the tiers in force during that time; otherwise at the
+ * dearest storage rate among the tiers in force while it was Paused.
+ */
+function oracle(h: History, transitions: Step[], periodMs: number) {
   const discount = BigInt(TenantRegistry.load().termsFor(h.tenant).discountBasisPoints);
   const price = (rate: number): number => {
     const n = BigInt(rate) * BigInt(periodMs) * (10_000n - discount);
     const d = 3_600_000n * 10_000n;
     return Number(n / d + (n % d === 0n ? 0n : 1n));
   };
-  const intervals: Array<{ from: number; to: number; kind: 'active' | 'paused' }> = [];
+  const rates = (id: TierId) => {
+    const tier = findTier(id);
+    assert.ok(tier);
+    return { active: price(tier.microNexCoinPerHour), paused: price(tier.storageMicroNexCoinPerHour) };
+  };
+  const intervals: Array<{ from: number; to: number; kind: 'active' | 'paused'; tier: TierId }> = [];
+  let tier = h.tier;
   for (let i = 0; i < transitions.length - 1; i++) {
     const cur = transitions[i];
     const next = transitions[i + 1];
     if (!cur || !next) continue;
+    if (cur.tier) tier = cur.tier;
     const kind =
       cur.to === 'active' ? 'active' : cur.to === 'paused' || cur.to === 'hibernated' ? 'paused' : undefined;
-    if (kind && next.at > cur.at) intervals.push({ from: cur.at, to: next.at, kind });
+    if (kind && next.at > cur.at) intervals.push({ from: cur.at, to: next.at, kind, tier });
   }
   const start = transitions.find((t) => t.to === 'active')?.at ?? 0;
   const lastEnd = Math.max(start, ...intervals.map((i) => i.to));
@@ -185,8 +229,9 @@ function oracle(h: History, transitions: Array<{ at: number; to: SessionState }>
     const ps = start + k * periodMs;
     const pe = ps + periodMs;
     const hits = intervals.filter((i) => i.from < pe && i.to > ps);
-    if (hits.some((i) => i.kind === 'active')) total += price(tier.microNexCoinPerHour);
-    else if (hits.length > 0) total += price(tier.storageMicroNexCoinPerHour);
+    const active = hits.filter((i) => i.kind === 'active');
+    if (active.length > 0) total += Math.max(...active.map((i) => rates(i.tier).active));
+    else if (hits.length > 0) total += Math.max(...hits.map((i) => rates(i.tier).paused));
     else continue;
     periods.push(k);
   }
@@ -260,11 +305,11 @@ async function check(backend: Backend, p: Plan): Promise<void> {
     );
     await a.metering.register({ sessionId, tenantId: owner.tenantId, userId: owner.userId, tier: h.tier });
 
-    type Step = { at: number; order: number; transition?: { to: SessionState }; cycle?: CycleMode };
+    type Event = { at: number; order: number; transition?: Step; cycle?: CycleMode };
     // In time order; at the same instant transitions (in their own order) come before cycles.
-    const steps: Step[] = [
-      ...transitions.map((t, i): Step => ({ at: t.at, order: i, transition: { to: t.to } })),
-      ...p.cycles.map((c, i): Step => ({
+    const steps: Event[] = [
+      ...transitions.map((t, i): Event => ({ at: t.at, order: i, transition: t })),
+      ...p.cycles.map((c, i): Event => ({
         at: T0 + Math.round(c.atFraction * (endAt - T0 + MIN)),
         order: transitions.length + i,
         cycle: c.mode,
@@ -274,16 +319,26 @@ async function check(backend: Backend, p: Plan): Promise<void> {
     for (const step of steps) {
       clock.now = Math.max(clock.now, step.at);
       if (step.transition) {
+        const { to, tier } = step.transition;
+        if (tier && step.transition.ratesFirst) {
+          await a.metering.addTier(
+            { sessionId, tenantId: owner.tenantId, userId: owner.userId, tier: h.tier },
+            tier,
+          );
+        }
+        const resources = tier && findTier(tier)?.resources;
         const moved = await backend.canon.transition({
           sessionId,
           from: [state],
-          to: step.transition.to,
-          action: `test.${step.transition.to}`,
+          to,
+          action: tier ? 'tier.changed' : `test.${to}`,
           actor: 'test',
           at: new Date(step.at),
+          ...(tier && resources ? { tierChange: { tier, resources } } : {}),
         });
-        assert.ok(moved, `${state} → ${step.transition.to}`);
-        state = step.transition.to;
+        assert.ok(moved, `${state} → ${to}${tier ? ` (tier ${tier})` : ''}`);
+        if (tier) assert.equal(moved.session.tier, tier);
+        state = to;
         continue;
       }
       const mode = step.cycle;
@@ -369,7 +424,7 @@ async function check(backend: Backend, p: Plan): Promise<void> {
 }
 
 describe('metering, property-based (fast-check)', () => {
-  it('SQLite: ledger = metered usage × rates, once per period, through faults, crashes and two replicas', async () => {
+  it('SQLite: ledger = metered usage × rates (tier changes included), once per period, through faults, crashes and two replicas', async () => {
     const backend = await sqliteBackend();
     try {
       await fc.assert(

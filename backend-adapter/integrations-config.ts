@@ -19,9 +19,18 @@ export interface IntegrationsConfig {
     url?: string;
     token?: string;
     timeoutMs: number;
-    /** What the health monitor may do: nothing, report, or also apply (pause a runaway session). */
+    /**
+     * What the health monitor may do: nothing, report, or also apply (pause a runaway session, lower a
+     * stream's quality, reconnect a stalled stream, restart a stuck desktop).
+     */
     remediation: 'off' | 'recommend' | 'act';
     monitorIntervalMs: number;
+    /** The stuck-desktop watchdog (with `act`): how often each active desktop's agent is asked… */
+    watchdogIntervalMs: number;
+    /** …how many failed checks in a row mean stuck, and the restart attempts (doubling backoff) before failing. */
+    watchdogFailures: number;
+    restartAttempts: number;
+    restartBackoffMs: number;
   };
   content: {
     /** v-content; files are kept in DATA_DIR/content when absent. */
@@ -54,6 +63,10 @@ export function loadIntegrationsConfig(env: NodeJS.ProcessEnv): IntegrationsConf
       timeoutMs: integer(env, 'AI_TIMEOUT_MS', 2000, 50, 600_000),
       remediation,
       monitorIntervalMs: integer(env, 'AI_MONITOR_INTERVAL_MS', 60_000, 100, 86_400_000),
+      watchdogIntervalMs: integer(env, 'AGENT_HEALTH_INTERVAL_MS', 10_000, 100, 3_600_000),
+      watchdogFailures: integer(env, 'AGENT_HEALTH_FAILURES', 3, 1, 100),
+      restartAttempts: integer(env, 'DESKTOP_RESTART_ATTEMPTS', 3, 1, 20),
+      restartBackoffMs: integer(env, 'DESKTOP_RESTART_BACKOFF_MS', 2000, 0, 600_000),
     },
     content: {
       url: httpUrl(env, 'CONTENT_URL'),

@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AiService } from './ai/ai-service.ts';
+import { AI_ACTOR, AiService } from './ai/ai-service.ts';
+import { DesktopWatchdog } from './ai/desktop-watchdog.ts';
+import { DEFAULT_REMEDIATION_POLICY } from './ai/remediation.ts';
+import { WarmPoolPlanner } from './ai/warm-pool-planner.ts';
 import { HttpNexusAi } from './ai/http-nexus-ai.ts';
 import { EmbeddedNexusAi, type NexusAi } from './ai/nexus-ai.ts';
 import type { Analytics } from './analytics/analytics.ts';
@@ -13,9 +16,12 @@ import { ContentService } from './content/content-service.ts';
 import type { ContentStore } from './content/content-store.ts';
 import { HttpContentStore } from './content/http-content-store.ts';
 import { LocalContentStore } from './content/local-content-store.ts';
+import { StreamRemediation } from './gateway/stream-remediation.ts';
 import type { SessionLifecycle } from './lifecycle/session-lifecycle.ts';
 import type { AdapterMetrics } from './observability/prometheus-metrics.ts';
 import type { SessionSampler } from './observability/session-sampler.ts';
+import type { StreamStats } from './observability/stream-stats.ts';
+import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import { PrivacyService, type PersonalDataHolder } from './privacy/privacy-service.ts';
 
 /** v-analytics: the HTTP adapter with ANALYTICS_URL, else the local file; drops feed the Prometheus counter. */
@@ -41,6 +47,10 @@ export function openAnalytics(
 
 export interface Integrations {
   ai: AiService;
+  /** Restarts stuck desktops (AI_REMEDIATION=act and a runtime that can). */
+  watchdog?: DesktopWatchdog;
+  /** Sizes the warm pool from the launch predictions (a runtime with a pool whose ceiling is above its floor). */
+  warmPoolPlanner?: WarmPoolPlanner;
   content: ContentService;
   privacy: PrivacyService;
   sessionAnalytics: SessionAnalytics;
@@ -60,8 +70,12 @@ export function startIntegrations(deps: {
   logger: Logger;
   /** Other holders of personal data for export and erasure (e.g. the wallet). */
   personalDataHolders?: PersonalDataHolder[];
+  /** The runtime (stuck-desktop restarts, warm pool), the gateway's streams (stream remediation), metrics. */
+  runtime?: RuntimeProvider;
+  streams?: StreamStats;
+  metrics?: AdapterMetrics;
 }): Integrations {
-  const { config, canon, lifecycle, sampler, analytics, logger } = deps;
+  const { config, canon, lifecycle, sampler, analytics, logger, runtime, metrics } = deps;
   const settings = config.integrations;
 
   const sessionAnalytics = new SessionAnalytics({
@@ -93,8 +107,46 @@ export function startIntegrations(deps: {
     analytics,
     logger,
     mode: settings.ai.remediation,
+    streamEffects: deps.streams
+      ? new StreamRemediation(deps.streams, { stallMs: DEFAULT_REMEDIATION_POLICY.stallSeconds * 1000 })
+      : undefined,
+    metrics,
   });
   ai.start(settings.ai.monitorIntervalMs);
+
+  const watchdog =
+    settings.ai.remediation === 'act' && runtime?.liveness && runtime.restart
+      ? new DesktopWatchdog({
+          canon,
+          runtime,
+          lifecycle,
+          logger,
+          analytics,
+          metrics,
+          actor: AI_ACTOR,
+          policy: {
+            failuresBeforeRestart: settings.ai.watchdogFailures,
+            attempts: settings.ai.restartAttempts,
+            backoffMs: settings.ai.restartBackoffMs,
+          },
+        })
+      : undefined;
+  watchdog?.start(settings.ai.watchdogIntervalMs);
+
+  const pool = runtime?.warmPool;
+  const warmPoolPlanner =
+    pool && Object.values(pool.warmPoolBounds()).some((b) => b.ceiling > b.floor)
+      ? new WarmPoolPlanner({
+          launches: (since) => canon.listLaunchesSince(since),
+          pool,
+          logger,
+          options: { leadMs: config.kubernetes.warmPoolLeadMs },
+          onPlan: (targets) => {
+            for (const [tier, n] of Object.entries(targets)) metrics?.warmPoolTarget.set({ tier }, n);
+          },
+        })
+      : undefined;
+  warmPoolPlanner?.start(config.kubernetes.warmPoolForecastIntervalMs);
 
   const store: ContentStore = settings.content.url
     ? new HttpContentStore({
@@ -123,11 +175,15 @@ export function startIntegrations(deps: {
 
   return {
     ai,
+    watchdog,
+    warmPoolPlanner,
     content,
     privacy,
     sessionAnalytics,
     async close() {
       ai.stop();
+      watchdog?.stop();
+      warmPoolPlanner?.stop();
       sessionAnalytics.stop();
     },
   };

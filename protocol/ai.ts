@@ -74,12 +74,14 @@ export const REMEDIATION_KINDS = [
   'pause-session',
   'reconnect-stream',
   'lower-quality',
+  'restart-desktop',
 ] as const;
 export type RemediationKind = (typeof REMEDIATION_KINDS)[number];
 
 /**
- * One remediation. `applied`: done (e.g. the session was paused through the lifecycle); `recommended`:
- * advice only (no live tier change exists; stream reconnect and quality need a viewer-side hook);
+ * One remediation. `applied`: done (e.g. the session was paused through the lifecycle, the gateway lowered a
+ * stream's quality or closed a stalled stream for the viewer to reconnect, the watchdog restarted a stuck
+ * desktop); `recommended`: advice only (no live tier change exists; stream actions without a gateway hook);
  * `skipped`/`failed` with the reason.
  */
 export const RemediationActionSchema = Type.Object({

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MetricsReader, type MetricsSource } from './metrics.ts';
@@ -296,8 +296,34 @@ export class SessionAgent {
     return next;
   }
 
+  /** True when the display server sends its RFB greeting within `timeoutMs` (it is not hung). */
+  private desktopAnswers(timeoutMs = 2000): Promise<boolean> {
+    const c = this.config;
+    const everywhere = c.bindAddress === '0.0.0.0' || c.bindAddress === '::';
+    const host = everywhere || c.bindAddress === 'localhost' ? '127.0.0.1' : c.bindAddress;
+    return new Promise((resolve) => {
+      const socket = connect({ host, port: c.rfbPort });
+      let greeting = '';
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      socket.on('data', (d: Buffer) => {
+        greeting += d.toString('latin1');
+        if (greeting.length >= 12) done(greeting.startsWith('RFB '));
+      });
+      socket.on('error', () => done(false));
+      socket.on('close', () => done(false));
+    });
+  }
+
   async health(): Promise<AgentHealth> {
+    const running = !this.exiting && !this.paused;
+    const desktopAnswers = running ? await this.desktopAnswers() : null;
     return {
+      desktopAnswers,
       state: this.exiting ? 'exited' : this.paused ? 'paused' : 'running',
       display: this.display,
       rfbPort: this.config.rfbPort,

@@ -27,6 +27,11 @@ export interface AgentHealth {
   desktopPgid: number;
   freezer: Freezer;
   uptimeSeconds: number;
+  /**
+   * Whether the display server greeted a connection (its RFB version line) within the agent's deadline; a
+   * running desktop that does not is hung. Null while paused or exiting (not checked). Absent from older agents.
+   */
+  desktopAnswers?: boolean | null;
 }
 
 export interface AgentMetrics {

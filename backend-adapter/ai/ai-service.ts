@@ -19,6 +19,7 @@ import {
   Remediator,
   planRemediation,
   type RemediationEffects,
+  type RemediationPolicy,
 } from './remediation.ts';
 
 /** `off`: no monitoring; `recommend`: monitor and report, apply nothing; `act`: also apply what can be applied. */
@@ -45,7 +46,14 @@ export interface AiServiceDeps {
   logger: Logger;
   mode: RemediationMode;
   /** Stream hooks, when the gateway offers them; without them those actions are recommendations. */
-  streamEffects?: Pick<RemediationEffects, 'reconnectStream' | 'lowerQuality'>;
+  streamEffects?: Pick<RemediationEffects, 'reconnectStream' | 'lowerQuality'> & {
+    /** The longest a viewer's stream of the session owes a frame or an acknowledgement now, in ms. */
+    stalledMs?(sessionId: string): number;
+  };
+  /** The remediation rules' thresholds (DEFAULT_REMEDIATION_POLICY by default). */
+  policy?: RemediationPolicy;
+  /** Counts every action acted on (applied, skipped, failed) by kind and status. */
+  metrics?: { aiRemediations: { inc(labels: { kind: string; status: string }): void } };
   clock?: () => Date;
 }
 
@@ -75,9 +83,11 @@ export class AiService {
             sessionId,
           );
         },
-        ...deps.streamEffects,
+        // Bound: the hooks may be methods of a class instance (gateway/stream-remediation.ts).
+        reconnectStream: deps.streamEffects?.reconnectStream?.bind(deps.streamEffects),
+        lowerQuality: deps.streamEffects?.lowerQuality?.bind(deps.streamEffects),
       },
-      DEFAULT_REMEDIATION_POLICY,
+      deps.policy ?? DEFAULT_REMEDIATION_POLICY,
       () => this.clock().getTime(),
     );
   }
@@ -126,14 +136,22 @@ export class AiService {
       source,
       workload: workload.value,
       anomalies: anomalies.value,
-      remediation: planRemediation({
-        sessionId: session.sessionId,
-        tier,
-        samples,
-        workload: workload.value,
-        anomalies: anomalies.value,
-      }),
+      remediation: planRemediation(
+        {
+          sessionId: session.sessionId,
+          tier,
+          samples,
+          workload: workload.value,
+          anomalies: anomalies.value,
+          stalledMs: this.stalledMs(session.sessionId),
+        },
+        this.deps.policy,
+      ),
     };
+  }
+
+  private stalledMs(sessionId: string): number {
+    return this.deps.streamEffects?.stalledMs?.(sessionId) ?? 0;
   }
 
   /** `GET /sessions/:id/recommendations`: analyses and the plan; nothing is applied by reading. */
@@ -179,18 +197,26 @@ export class AiService {
     const tier = findTier(row.session.tier);
     const plan =
       anomalies && tier
-        ? planRemediation({
-            sessionId,
-            tier,
-            samples: this.deps.sampler.recent(sessionId, WORKLOAD_WINDOW_SECONDS),
-            workload: analysed.workload,
-            anomalies,
-          })
+        ? planRemediation(
+            {
+              sessionId,
+              tier,
+              samples: this.deps.sampler.recent(sessionId, WORKLOAD_WINDOW_SECONDS),
+              workload: analysed.workload,
+              anomalies,
+              stalledMs: this.stalledMs(sessionId),
+            },
+            this.deps.policy,
+          )
         : analysed.remediation;
     const actions =
       this.deps.mode === 'act'
         ? await this.remediator.apply(sessionId, plan)
         : plan.map((a) => (a.status === 'planned' ? { ...a, status: 'recommended' as const } : a));
+    for (const action of actions) {
+      if (action.status === 'applied' || action.status === 'skipped' || action.status === 'failed')
+        this.deps.metrics?.aiRemediations.inc({ kind: action.kind, status: action.status });
+    }
     const done = actions.filter((a) => a.status === 'applied' || a.status === 'failed');
     for (const action of done) {
       this.deps.logger.warn(
@@ -224,7 +250,8 @@ export class AiService {
       for (const row of unfinished) {
         if (row.session.state !== 'active') continue;
         this.watched.add(row.session.sessionId);
-        if (this.deps.sampler.recent(row.session.sessionId, WORKLOAD_WINDOW_SECONDS).length < 2) continue;
+        const sampled = this.deps.sampler.recent(row.session.sessionId, WORKLOAD_WINDOW_SECONDS).length >= 2;
+        if (!sampled && this.stalledMs(row.session.sessionId) === 0) continue;
         try {
           const actions = await this.autoRemediate(row.session.sessionId);
           if (actions.length) results.push({ sessionId: row.session.sessionId, actions });

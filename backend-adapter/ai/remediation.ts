@@ -6,13 +6,14 @@ import { utilisation } from './workload-analyzer.ts';
 
 /**
  * What remediation can do to a session. Pausing exists (the lifecycle freezes the desktop, memory kept; the
- * user resumes it). Reconnecting a stream and lowering its quality need a hook in the stream gateway and
- * the viewer that does not exist yet: while these are absent, those actions are recommendations only.
+ * user resumes it). Reconnecting a stream and lowering its quality go through the stream gateway
+ * (gateway/stream-remediation.ts) on the replica that serves the viewers; without it they are advice.
+ * Each answers whether it changed anything.
  */
 export interface RemediationEffects {
   pauseSession(sessionId: string, reason: string): Promise<void>;
-  reconnectStream?(sessionId: string): Promise<boolean>;
-  lowerQuality?(sessionId: string): Promise<boolean>;
+  reconnectStream?(sessionId: string, reason: string): Promise<boolean>;
+  lowerQuality?(sessionId: string, reason: string): Promise<boolean>;
 }
 
 export interface RemediationPolicy {
@@ -25,6 +26,8 @@ export interface RemediationPolicy {
   ongoingSeconds: number;
   /** No second pause of a session within this time of the first (the user may have resumed on purpose). */
   cooldownMs: number;
+  /** A viewer's stream that has owed a frame or an acknowledgement this long is stalled: it reconnects. */
+  stallSeconds: number;
 }
 
 export const DEFAULT_REMEDIATION_POLICY: RemediationPolicy = {
@@ -33,6 +36,7 @@ export const DEFAULT_REMEDIATION_POLICY: RemediationPolicy = {
   runawayShare: 0.9,
   ongoingSeconds: 10,
   cooldownMs: 15 * 60_000,
+  stallSeconds: 15,
 };
 
 export interface RemediationContext {
@@ -42,6 +46,8 @@ export interface RemediationContext {
   samples: readonly MetricsSample[];
   workload: WorkloadAnalysis;
   anomalies: AnomalyReport;
+  /** The longest a viewer's stream of the session has been stalled right now, in ms (0: none). */
+  stalledMs?: number;
 }
 
 /** The next bigger non-GPU tier (or GPU after GPU), for advice when the analyzer has no target. */
@@ -56,7 +62,8 @@ function nextTier(current: Tier): Tier | undefined {
  * - a scale recommendation → `recommend-tier` (a running session's tier cannot change: the user relaunches);
  * - steadily growing memory (trend anomaly) → `recommend-tier` one size up;
  * - CPU ≥ 1.5× the allocation for 5 minutes → `pause-session` (a runaway or abusive desktop);
- * - latency anomaly still going on → `reconnect-stream`; frame-rate drop still going on → `lower-quality`.
+ * - latency anomaly or frame-rate drop still going on → `lower-quality` (fewer bytes per frame);
+ * - a viewer's stream owing a frame or an acknowledgement for `stallSeconds` → `reconnect-stream`.
  */
 export function planRemediation(
   ctx: RemediationContext,
@@ -106,19 +113,25 @@ export function planRemediation(
         newest - Date.parse(a.endedAt) <= policy.ongoingSeconds * 1000,
     );
   const latency = ongoing('streamLatencyMs');
-  if (latency) {
-    actions.push({
-      kind: 'reconnect-stream',
-      status: 'planned',
-      reason: `Stream latency is ${Math.round(latency.value)} ms against a usual ${Math.round(latency.baseline)} ms.`,
-    });
-  }
   const fps = ongoing('streamFps');
-  if (fps) {
+  const symptoms = [
+    latency &&
+      `stream latency is ${Math.round(latency.value)} ms against a usual ${Math.round(latency.baseline)} ms`,
+    fps && `the viewer draws ${fps.value} frames per second against a usual ${fps.baseline}`,
+  ].filter(Boolean);
+  if (symptoms.length > 0) {
+    const said = symptoms.join('; ');
     actions.push({
       kind: 'lower-quality',
       status: 'planned',
-      reason: `The viewer draws ${fps.value} frames per second against a usual ${fps.baseline}.`,
+      reason: `${said.charAt(0).toUpperCase()}${said.slice(1)}: the stream's image quality is lowered (fewer bytes per frame).`,
+    });
+  }
+  if ((ctx.stalledMs ?? 0) >= policy.stallSeconds * 1000) {
+    actions.push({
+      kind: 'reconnect-stream',
+      status: 'planned',
+      reason: `The stream has delivered no frame or acknowledgement for ${Math.round((ctx.stalledMs ?? 0) / 1000)} s while the desktop runs: the viewer reconnects.`,
     });
   }
   return actions;
@@ -166,7 +179,7 @@ export class Remediator {
           else
             out.push({
               ...action,
-              status: (await effect.call(this.effects, sessionId)) ? 'applied' : 'skipped',
+              status: (await effect.call(this.effects, sessionId, action.reason)) ? 'applied' : 'skipped',
             });
         }
       } catch (error) {

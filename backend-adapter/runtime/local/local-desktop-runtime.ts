@@ -9,6 +9,7 @@ import type { LocalRuntimeConfig } from '../../config.ts';
 import { AgentClient, AgentRequestError } from '../agent-client.ts';
 import {
   RuntimeStartError,
+  type DesktopLiveness,
   type DesktopSample,
   type DesktopStatus,
   type LocalRuntimeHandle,
@@ -27,6 +28,8 @@ import {
 const HOST = '127.0.0.1';
 /** The agent's own start (Node and its modules) on top of the desktop's start timeout. */
 const AGENT_BOOT_ALLOWANCE_MS = 10_000;
+/** A health check answered later than this counts as not answered (the agent's own display check takes ≤ 2 s). */
+const LIVENESS_TIMEOUT_MS = 4000;
 export const DEFAULT_AGENT_ENTRY = fileURLToPath(new URL('../../../session-agent/main.ts', import.meta.url));
 
 function delay(ms: number): Promise<void> {
@@ -255,6 +258,40 @@ export class LocalDesktopRuntime implements RuntimeProvider {
     if (h.agentPid && (await processWorkingDirectory(h.agentPid)) === (await this.resolved(h.workDir))) {
       this.signalGroup(h.agentPid, 'SIGKILL');
     }
+  }
+
+  async liveness(handle: RuntimeHandle): Promise<DesktopLiveness> {
+    const h = asLocal(handle);
+    if (!h.agentUrl || !h.agentToken) return { ok: true }; // a desktop from before the agent: nothing to ask
+    try {
+      const health = await new AgentClient(h.agentUrl, h.agentToken, LIVENESS_TIMEOUT_MS).health();
+      if (health.state === 'exited' || health.xvncPid !== h.pid)
+        return { ok: false, reason: 'the desktop has ended' };
+      if (health.desktopAnswers === false)
+        return { ok: false, reason: 'the desktop is hung (its display server does not answer)' };
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /**
+   * Kills the session's agent and desktop outright (a stuck agent answers nothing, a frozen group ignores
+   * SIGTERM) and starts a new agent in the same directory: the home is kept, the memory is not.
+   */
+  async restart(
+    sessionId: string,
+    handle: RuntimeHandle,
+    resources: AllocatedResources,
+  ): Promise<LocalRuntimeHandle> {
+    const h = asLocal(handle);
+    // The agent's pid checked by its directory (pids are reused); a directory removed under it still counts.
+    const dir = await this.resolved(h.workDir);
+    const cwd = h.agentPid ? await processWorkingDirectory(h.agentPid) : undefined;
+    if (h.agentPid && (cwd === dir || cwd === `${dir} (deleted)`)) this.signalGroup(h.agentPid, 'SIGKILL');
+    if (await this.isOurs(h)) this.signalGroup(h.pgid, 'SIGKILL');
+    await this.killUnder(h.workDir);
+    return this.start(sessionId, resources);
   }
 
   private async resolved(dir: string): Promise<string> {

@@ -5,6 +5,7 @@ import { PHASE_TABLE } from './governance/deployment-phase.ts';
 import { DEFAULT_POLICY, type LifecyclePolicy } from './lifecycle/lifecycle-policy.ts';
 import { loadIntegrationsConfig, type IntegrationsConfig } from './integrations-config.ts';
 import { ConfigError, flag, integer, oneOf, url } from './env-vars.ts';
+import { loadWebRtcConfig, type WebRtcConfig } from './gateway/webrtc-config.ts';
 
 export { ConfigError } from './env-vars.ts';
 
@@ -39,6 +40,8 @@ export interface AdapterConfig {
   billing: BillingConfig;
   /** v-analytics, N.E.X.U.S AI, v-content (integrations-config.ts). */
   integrations: IntegrationsConfig;
+  /** The stream gateway's WebRTC DataChannel transport (gateway/webrtc-config.ts). */
+  webrtc: WebRtcConfig;
 }
 
 export interface AuthConfig {
@@ -75,8 +78,14 @@ export interface KubernetesRuntimeConfig {
   image: string;
   /** StorageClass of the home volumes: the encrypted one (AES-256 at rest). */
   storageClass: string;
-  /** Ready desktops kept per tier so a launch skips pod start-up. */
+  /** Ready desktops kept per tier so a launch skips pod start-up: the floor of the predicted pool. */
   warmPool: Partial<Record<TierId, number>>;
+  /** The most ready desktops per tier the AI's launch predictions may ask for (never below `warmPool`). */
+  warmPoolMax: Partial<Record<TierId, number>>;
+  /** How often the warm pool's targets are recomputed from the launch predictions. */
+  warmPoolForecastIntervalMs: number;
+  /** How far ahead the predictions look: a warm desktop must be ready before the launches come. */
+  warmPoolLeadMs: number;
   /** A session paused this long is hibernated: pod deleted, home volume kept. */
   hibernateAfterMs: number;
   /** A launch whose pod is not ready by then fails (and everything it created is deleted). */
@@ -98,10 +107,10 @@ function jwksConfig(env: NodeJS.ProcessEnv): AuthConfig['jwks'] {
   return { url: jwksUrl, issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE };
 }
 
-/** WARM_POOL="basic=2,standard=1": ready desktops kept per tier. */
-function warmPool(env: NodeJS.ProcessEnv): Partial<Record<TierId, number>> {
+/** WARM_POOL="basic=2,standard=1" (and WARM_POOL_MAX alike): ready desktops per tier. */
+function warmPool(env: NodeJS.ProcessEnv, name = 'WARM_POOL'): Partial<Record<TierId, number>> {
   const pool: Partial<Record<TierId, number>> = {};
-  for (const part of (env.WARM_POOL ?? '')
+  for (const part of (env[name] ?? '')
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean)) {
@@ -109,12 +118,25 @@ function warmPool(env: NodeJS.ProcessEnv): Partial<Record<TierId, number>> {
     const n = Number(size);
     if (!tier || !(TIER_IDS as readonly string[]).includes(tier) || !Number.isInteger(n) || n < 0 || n > 50) {
       throw new ConfigError(
-        `WARM_POOL must look like "basic=2,standard=1" (tiers: ${TIER_IDS.join(', ')}), got "${part}"`,
+        `${name} must look like "basic=2,standard=1" (tiers: ${TIER_IDS.join(', ')}), got "${part}"`,
       );
     }
     pool[tier as TierId] = n;
   }
   return pool;
+}
+
+/** WARM_POOL_MAX: per tier at least the floor (WARM_POOL); a tier it does not name keeps its fixed size. */
+function warmPoolMax(
+  env: NodeJS.ProcessEnv,
+  floor: Partial<Record<TierId, number>>,
+): Partial<Record<TierId, number>> {
+  const max = { ...floor, ...warmPool(env, 'WARM_POOL_MAX') };
+  for (const [tier, n] of Object.entries(max) as Array<[TierId, number]>) {
+    if (n < (floor[tier] ?? 0))
+      throw new ConfigError(`WARM_POOL_MAX for ${tier} (${n}) must not be below WARM_POOL (${floor[tier]})`);
+  }
+  return max;
 }
 
 function kubernetesConfig(env: NodeJS.ProcessEnv, transitionTimeoutMs: number): KubernetesRuntimeConfig {
@@ -129,12 +151,16 @@ function kubernetesConfig(env: NodeJS.ProcessEnv, transitionTimeoutMs: number): 
   if (env.RUNTIME === 'kubernetes' && startTimeoutMs >= transitionTimeoutMs) {
     throw new ConfigError('K8S_START_TIMEOUT_MS must be below TRANSITION_TIMEOUT_MS');
   }
+  const floor = warmPool(env);
   return {
     kubeconfigPath: env.KUBECONFIG || undefined,
     namespace: env.K8S_NAMESPACE || 'v-supercore',
     image: env.SESSION_IMAGE || 'ghcr.io/n3xus/v-supercore-session:0.1.0',
     storageClass: env.SESSION_STORAGE_CLASS || 'v-supercore-encrypted',
-    warmPool: warmPool(env),
+    warmPool: floor,
+    warmPoolMax: warmPoolMax(env, floor),
+    warmPoolForecastIntervalMs: integer(env, 'WARM_POOL_FORECAST_INTERVAL_MS', 5 * 60_000, 100, 86_400_000),
+    warmPoolLeadMs: integer(env, 'WARM_POOL_LEAD_MS', 15 * 60_000, 0, 24 * 3_600_000),
     hibernateAfterMs: integer(env, 'HIBERNATE_AFTER_MS', 30 * 60_000, 1000, 30 * 24 * 3_600_000),
     startTimeoutMs,
     unschedulableTimeoutMs: integer(
@@ -222,5 +248,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
     billing,
     integrations: loadIntegrationsConfig(env),
+    webrtc: loadWebRtcConfig(env),
   };
 }

@@ -1,5 +1,6 @@
 import type { ErrorCode } from './errors.ts';
 import type { SessionState } from './session.ts';
+import type { WorkspaceRole } from './workspace-constants.ts';
 
 /**
  * The stream between the gateway and a viewer: msgpack messages over a WebSocket.
@@ -87,6 +88,18 @@ export type RtcSignal =
   | { kind: 'candidate'; candidate: string; sdpMid: string | null }
   | { kind: 'refused'; reason: string };
 
+/** Which transport a viewer uses: `auto` tries WebRTC and stays on the WebSocket if it cannot connect. */
+export type StreamTransportPreference = 'auto' | 'websocket' | 'webrtc';
+
+/** The label of the stream's DataChannel (ordered, reliable; created by the viewer before its offer). */
+export const STREAM_DATACHANNEL_LABEL = 'v-supercore-stream';
+
+/**
+ * How long the viewer waits for WebRTC to connect (ICE + DTLS + SCTP) before it gives up and closes its
+ * peer; the stream runs on the WebSocket meanwhile, so giving up changes nothing the user sees.
+ */
+export const STREAM_RTC_CONNECT_TIMEOUT_MS = 3000;
+
 /** Messages of version 1 (every gateway and module). */
 export type ServerStreamMessageV1 =
   | { t: 'init'; version: number; width: number; height: number; name: string }
@@ -107,7 +120,17 @@ export type ServerStreamMessage =
   | { t: 'pong'; id: number }
   | { t: 'stats'; rttMs: number }
   | { t: 'rtc'; signal: RtcSignal }
-  | { t: 'transport'; via: 'datachannel' };
+  | { t: 'transport'; via: 'datachannel' }
+  /**
+   * A viewer watching through a collaborative workspace: its role and whether the gateway passes its input on,
+   * sent after `init` and on every change (control granted or taken back). Owners' streams never get it.
+   */
+  | { t: 'access'; role: WorkspaceRole; input: boolean }
+  /**
+   * The gateway lowered this viewer's image quality itself (N.E.X.U.S AI remediation: the stream's latency or
+   * frame rate is anomalous) and says to what and why; the viewer may show it. Older viewers ignore it.
+   */
+  | { t: 'quality'; jpeg: number; compression: number; reason: string };
 
 export type ClientStreamMessage =
   /** `keysym` is an X11 keysym. */
@@ -150,4 +173,14 @@ export const StreamCloseCode = {
   SessionEnded: 4410,
   /** The viewer left or was removed from the workspace that let them watch (or it was closed). */
   Removed: 4403,
+  /**
+   * The stream stalled (no frame or acknowledgement while the desktop runs): the gateway closes it so the
+   * viewer reconnects (every release's viewer retries 4408, which it also uses for a gateway gone silent).
+   */
+  Stalled: 4408,
+  /**
+   * The DataChannel the stream had switched to died: what was in flight on it is lost, so the stream
+   * cannot continue (a decoder's zlib state would be wrong). The viewer reconnects to the same session.
+   */
+  TransportLost: 4503,
 } as const;

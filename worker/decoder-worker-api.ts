@@ -1,4 +1,5 @@
-import type { ClientStreamMessage } from '../protocol/stream.ts';
+import type { ClientStreamMessage, RtcSignal } from '../protocol/stream.ts';
+import type { WorkspaceRole } from '../protocol/workspace-constants.ts';
 
 /** What the decoder worker tells the viewer (through a Comlink-proxied callback). */
 export type ViewerEvent =
@@ -15,6 +16,12 @@ export type ViewerEvent =
   /** The desktop's name changed (DesktopName pseudo-encoding). */
   | { type: 'desktopName'; name: string }
   | { type: 'error'; code: string; message: string }
+  /** Watching through a workspace: the role, and whether the gateway passes this viewer's input on. */
+  | { type: 'access'; role: WorkspaceRole; input: boolean }
+  /** WebRTC signalling from the gateway, for the page's peer connection (module/viewer/webrtc-link.ts). */
+  | { type: 'rtc'; signal: RtcSignal }
+  /** The stream now runs on the DataChannel the page attached. */
+  | { type: 'transport'; via: 'datachannel' }
   | { type: 'closed'; code: number; reason: string };
 
 export interface StreamConnectOptions {
@@ -35,6 +42,11 @@ export interface StreamStats {
   version: number;
   /** What carries the stream now. */
   transport: 'websocket' | 'datachannel';
+  /**
+   * When the last update was drawn into the canvas, as performance.timeOrigin + performance.now() (ms, the
+   * same clock in page and worker): what input-to-photon measurements compare the key press with.
+   */
+  lastDrawnAt?: number;
 }
 
 /**
@@ -48,6 +60,11 @@ export interface DecoderWorkerApi {
   connect(options: StreamConnectOptions, onEvent: (event: ViewerEvent) => void): void;
   /** Input and clipboard from the page, forwarded to the gateway. */
   send(message: ClientStreamMessage): void;
+  /**
+   * Takes the stream's WebRTC DataChannel (transferred: the page's peer connection created it, the
+   * worker reads and writes it). The stream moves to it when the gateway says `transport`.
+   */
+  attachDataChannel(channel: RTCDataChannel): void;
   disconnect(): void;
   stats(): StreamStats;
 }

@@ -4,9 +4,12 @@ import {
   CLIENT_MESSAGE_VERSION,
   STREAM_PROBE_INTERVAL_MS,
   STREAM_PROBE_TIMEOUT_MS,
+  StreamCloseCode,
   streamVersionOf,
   type ClientStreamMessage,
+  type RtcSignal,
 } from '../protocol/stream.ts';
+import { WORKSPACE_ROLES, type WorkspaceRole } from '../protocol/workspace-constants.ts';
 import type {
   DecoderWorkerApi,
   DecoderWorkerSnapshotApi,
@@ -16,6 +19,7 @@ import type {
 } from './decoder-worker-api.ts';
 import type { Framebuffer, Rect } from './framebuffer.ts';
 import { StreamDecoder, type StreamOutcome } from './stream-decoder.ts';
+import { WorkerDataChannel } from './stream-datachannel.ts';
 
 /** At most this many 'frame' events per second cross to the main thread (acks are not throttled). */
 const FRAME_EVENT_INTERVAL_MS = 250;
@@ -67,6 +71,16 @@ interface Connection {
   probes: Map<number, number>;
   nextProbeId: number;
   probeTimer: ReturnType<typeof setInterval> | undefined;
+  /** The WebRTC DataChannel the page handed over (null: none, or it ended before the switch). */
+  channel: WorkerDataChannel | null;
+  /** Where the gateway's messages come from and ours go: the DataChannel once `transport` arrived. */
+  via: 'websocket' | 'datachannel';
+  /** DataChannel messages that arrived before the WebSocket's `transport`: they come after it. */
+  early: Uint8Array[];
+}
+
+function isWorkspaceRole(value: unknown): value is WorkspaceRole {
+  return typeof value === 'string' && (WORKSPACE_ROLES as readonly string[]).includes(value);
 }
 
 /** Server messages of protocol v2 that concern the link, not the picture: handled here, never queued. */
@@ -86,6 +100,23 @@ function handleControl(conn: Connection, message: unknown): boolean {
     }
     case 'stats':
       return true; // the gateway's own measurement; ours is the same round trip
+    case 'rtc': {
+      // WebRTC signalling for the page's peer connection (the worker cannot hold one).
+      const signal = (message as { signal?: unknown }).signal;
+      if (conn === current && typeof signal === 'object' && signal !== null)
+        conn.emit({ type: 'rtc', signal: signal as RtcSignal });
+      return true;
+    }
+    case 'transport':
+      switchToDataChannel(conn);
+      return true;
+    case 'access': {
+      // Workspace viewers: the gateway drops our input while `input` is false; the page shows it.
+      const a = message as { role?: unknown; input?: unknown };
+      if (typeof a.input !== 'boolean' || !isWorkspaceRole(a.role)) return true;
+      if (conn === current) conn.emit({ type: 'access', role: a.role, input: a.input });
+      return true;
+    }
     default:
       return false;
   }
@@ -95,7 +126,49 @@ function handleControl(conn: Connection, message: unknown): boolean {
 function sendOn(conn: Connection, message: ClientStreamMessage): void {
   if (conn.ws.readyState !== WebSocket.OPEN) return;
   if (CLIENT_MESSAGE_VERSION[message.t] > conn.version) return; // an older gateway would refuse it
-  conn.ws.send(encode(message));
+  // Signalling always travels on the WebSocket; everything else on the transport in use.
+  if (conn.via === 'datachannel' && message.t !== 'rtc') conn.channel?.send(encode(message));
+  else conn.ws.send(encode(message));
+}
+
+/**
+ * The gateway's last message on the WebSocket: the stream continues on the DataChannel. What already
+ * arrived there is applied next, before anything queued behind this message.
+ */
+function switchToDataChannel(conn: Connection): void {
+  if (conn.via === 'datachannel') return;
+  if (!conn.channel?.usable) {
+    // The gateway switched to a channel we no longer have: the stream cannot go on; reconnect.
+    dropConnection(conn, StreamCloseCode.TransportLost, 'the DataChannel is gone');
+    return;
+  }
+  conn.via = 'datachannel';
+  conn.queue.unshift(...conn.early);
+  conn.early = [];
+  if (conn !== current) return;
+  stats.transport = 'datachannel';
+  conn.emit({ type: 'transport', via: 'datachannel' });
+}
+
+/** Takes the page's DataChannel for the current connection (before or after it opened). */
+function adoptDataChannel(conn: Connection, channel: RTCDataChannel): void {
+  conn.channel?.close();
+  conn.channel = new WorkerDataChannel(
+    channel,
+    (message) => {
+      if (conn.failed) return;
+      if (conn.via !== 'datachannel') {
+        conn.early.push(message);
+        return;
+      }
+      conn.queue.push(message);
+      if (!conn.busy) pump(conn);
+    },
+    (reason) => {
+      if (conn.via === 'datachannel') dropConnection(conn, StreamCloseCode.TransportLost, reason);
+      else conn.channel = null; // never switched: the stream simply stays on the WebSocket
+    },
+  );
 }
 
 /** A latency probe every STREAM_PROBE_INTERVAL_MS; a link with a probe unanswered for too long is dead. */
@@ -116,6 +189,7 @@ function probe(conn: Connection): void {
 function dropConnection(conn: Connection, code: number, reason: string): void {
   const { ws } = conn;
   clearInterval(conn.probeTimer);
+  conn.channel?.close();
   ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
   if (ws.readyState <= WebSocket.OPEN) ws.close(4000, reason);
   if (socket === ws) socket = null;
@@ -191,10 +265,12 @@ function reportFrame(emit: Emit, seq: number, rects: number, decodeMs: number): 
 
 /** Applies one message; returns a promise when it finishes asynchronously (an update with JPEG). */
 function handleMessage(conn: Connection, raw: unknown): void | Promise<void> {
-  if (!(raw instanceof ArrayBuffer)) throw new Error('stream messages must be binary');
+  // ArrayBuffer from the WebSocket, Uint8Array (a joined or header-stripped view) from the DataChannel.
+  if (!(raw instanceof ArrayBuffer) && !(raw instanceof Uint8Array))
+    throw new Error('stream messages must be binary');
   stats.bytes += raw.byteLength;
   const started = performance.now();
-  const value: unknown = unpackr.unpack(new Uint8Array(raw));
+  const value: unknown = unpackr.unpack(raw instanceof Uint8Array ? raw : new Uint8Array(raw));
   if (handleControl(conn, value)) return;
   const outcome = conn.decoder.applyMessage(value);
   if (outcome instanceof Promise) return outcome.then((done) => finishMessage(conn, done, started));
@@ -215,6 +291,7 @@ function finishMessage(conn: Connection, outcome: StreamOutcome, started: number
     }
     case 'update': {
       drawUpdate(fb, outcome.dirty, conn.decoder.lastRegions, outcome.resized);
+      stats.lastDrawnAt = performance.timeOrigin + performance.now();
       // Unpack + decode + draw (+ waiting for the browser's JPEG decoder): what this update cost.
       const decodeMs = performance.now() - started;
       sendOn(conn, { t: 'ack', seq: outcome.seq });
@@ -317,6 +394,7 @@ const api: DecoderWorkerApi & DecoderWorkerSnapshotApi = {
     }
     if (current) {
       clearInterval(current.probeTimer);
+      current.channel?.close();
       settleIdle(current);
     }
     const emit = safe(onEvent);
@@ -340,6 +418,9 @@ const api: DecoderWorkerApi & DecoderWorkerSnapshotApi = {
       probes: new Map(),
       nextProbeId: 1,
       probeTimer: undefined,
+      channel: null,
+      via: 'websocket',
+      early: [],
     };
     current = conn;
     ws.onopen = () => {
@@ -355,6 +436,7 @@ const api: DecoderWorkerApi & DecoderWorkerSnapshotApi = {
     };
     ws.onclose = (event: CloseEvent) => {
       clearInterval(conn.probeTimer);
+      conn.channel?.close(); // the WebSocket is the stream's lifetime
       if (socket === ws) socket = null;
       if (frameTimer !== null) {
         clearTimeout(frameTimer);
@@ -368,6 +450,11 @@ const api: DecoderWorkerApi & DecoderWorkerSnapshotApi = {
 
   send(message: ClientStreamMessage) {
     if (current && current.ws === socket) sendOn(current, message);
+  },
+
+  attachDataChannel(channel: RTCDataChannel) {
+    if (current && current.ws === socket) adoptDataChannel(current, channel);
+    else channel.close();
   },
 
   disconnect() {

@@ -15,6 +15,7 @@ import type { Authenticator } from '../auth/principal.ts';
 import type { StreamStats } from '../observability/stream-stats.ts';
 import { authenticate, type AuthCounters } from './authenticate.ts';
 import { bridgeStream } from '../gateway/stream-bridge.ts';
+import type { WebRtcConfig } from '../gateway/webrtc-config.ts';
 import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
 import { sendError } from './error-handler.ts';
 import type { WorkspaceService } from '../workspaces/workspace-service.ts';
@@ -45,6 +46,8 @@ export function registerStreamRoute(
      * with input gated here by their role and who holds control. Absent: owners and tenant admins only.
      */
     workspaces?: { service: WorkspaceService; viewers: WorkspaceViewers } | undefined;
+    /** The WebRTC DataChannel transport (STREAM_WEBRTC…); absent: streams stay on their WebSocket. */
+    config?: { webrtc?: WebRtcConfig | undefined } | undefined;
   },
 ): void {
   const access = (principal: Parameters<SessionLifecycle['streamTarget']>[0], sessionId: string) =>
@@ -105,6 +108,8 @@ export function registerStreamRoute(
           observer: viewer.observer,
           signal: shared?.signal,
           canSendInput: shared?.canSendInput,
+          webrtc: deps.config?.webrtc,
+          access: shared,
         });
       } catch (error) {
         const code =

@@ -9,16 +9,23 @@ import {
   STREAM_PROBE_TIMEOUT_MS,
   STREAM_PROTOCOL_MIN_VERSION,
   STREAM_RESIZE_INTERVAL_MS,
+  DEFAULT_STREAM_QUALITY,
   StreamCloseCode,
   streamVersionOf,
+  type RtcSignal,
   type ServerStreamMessage,
   type StreamRect,
 } from '../../protocol/stream.ts';
+import type { WorkspaceRole } from '../../protocol/workspace-constants.ts';
 import { parseExtendedDesktopSize, type RfbScreen } from './rfb-client-messages.ts';
 import { RfbConnection, encodingsWithQuality } from './rfb-connection.ts';
 import type { RfbServerMessage } from './rfb-message-parser.ts';
 import { parseClientStreamMessage } from './stream-client-message.ts';
 import { RfbUpstreamError } from './upstream-error.ts';
+import { webSocketTransport, type StreamTransport } from './stream-transport.ts';
+import type { WebRtcConfig } from './webrtc-config.ts';
+import { WebRtcPeer } from './webrtc-transport.ts';
+import type { ViewerControls } from './viewer-controls.ts';
 
 export interface StreamTarget {
   host: string;
@@ -38,6 +45,10 @@ export interface StreamObserver {
   onViewerBytes?(bytes: number): void;
   /** A latency probe came back after `ms` (round trip gateway → viewer → gateway, protocol v2). */
   onRtt?(ms: number): void;
+  /** The stream moved to another transport (it starts on the WebSocket). */
+  onTransport?(via: StreamTransport['via']): void;
+  /** The stream runs: what remediation may do to it (inert once the stream has ended). */
+  onControls?(controls: ViewerControls): void;
 }
 
 export interface BridgeStreamOptions {
@@ -56,6 +67,22 @@ export interface BridgeStreamOptions {
    * control). Absent: the viewer may always send input.
    */
   canSendInput?: (() => boolean) | undefined;
+  /** The WebRTC DataChannel transport; absent or disabled: a viewer's rtc offer is refused. */
+  webrtc?: WebRtcConfig | undefined;
+  /** The largest viewer message accepted on a DataChannel (the WebSocket's own bound applies there). */
+  maxViewerMessageBytes?: number | undefined;
+  /**
+   * A workspace viewer's role and input permission (protocol v2): sent after `init` and again on every change,
+   * so the page shows view-only exactly while its input is dropped here.
+   */
+  access?: StreamAccessSource | undefined;
+}
+
+/** Where the bridge reads a workspace viewer's access from (WorkspaceViewers' handle). */
+export interface StreamAccessSource {
+  role(): WorkspaceRole;
+  canSendInput(): boolean;
+  onChange(listener: (access: { role: WorkspaceRole; input: boolean }) => void): void;
 }
 
 /**
@@ -74,6 +101,9 @@ export class StreamClosure {
  * a viewer that acknowledges without reading cannot make the gateway's memory grow.
  */
 export const STREAM_BUFFERED_HIGH_WATER = 2 * 1024 * 1024;
+
+/** Default bound on one viewer message arriving on a DataChannel (as the adapter's WebSocket maxPayload). */
+const DEFAULT_MAX_VIEWER_MESSAGE_BYTES = 1024 * 1024;
 
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -115,6 +145,10 @@ class StreamBridge {
   /** A FramebufferUpdateRequest is at the server and not yet answered. */
   private requestOutstanding = false;
   private streaming = false;
+  /** For stall detection: when the oldest unacknowledged update went out, when the first frame was asked. */
+  private unackedSince: number | null = null;
+  private firstFrameAskedAt: number | null = null;
+  private quality = DEFAULT_STREAM_QUALITY;
   /** Negotiated protocol version: nothing newer is sent to the viewer or accepted from it. */
   private readonly version: number;
   /** Latency probes sent and not yet answered, by id, with their send time. */
@@ -126,6 +160,11 @@ class StreamBridge {
   private lastResizeAt = -Infinity;
   private pendingResize: { width: number; height: number } | null = null;
   private resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What carries messages towards the viewer now: the WebSocket, or the DataChannel after a switch. */
+  private transport: StreamTransport;
+  /** The viewer's WebRTC peer while negotiating or in use (one offer per stream). */
+  private rtc: WebRtcPeer | null = null;
+  private rtcOffered = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -137,6 +176,7 @@ class StreamBridge {
       this.resolveDone = resolve;
     });
     this.rfb = new RfbConnection({ host: target.host, port: target.port, password: target.password });
+    this.transport = webSocketTransport(ws);
     this.version =
       options.version ??
       (typeof ws.protocol === 'string' ? streamVersionOf(ws.protocol) : STREAM_PROTOCOL_MIN_VERSION);
@@ -172,7 +212,10 @@ class StreamBridge {
         height: init.height,
         name: init.name,
       });
+      this.announceAccess();
       rfb.requestUpdate(false); // the first update is the whole screen
+      this.firstFrameAskedAt = performance.now();
+      this.options.observer?.onControls?.(this.controls());
       this.requestOutstanding = true;
       if (this.version >= 2) {
         this.probeTimer = setInterval(() => this.probe(), STREAM_PROBE_INTERVAL_MS);
@@ -199,11 +242,17 @@ class StreamBridge {
   };
 
   private handleViewerMessage(data: RawData, isBinary: boolean): void {
+    const bytes = toBuffer(data);
+    this.handleViewerBytes(isBinary ? bytes : null, bytes.length);
+  }
+
+  /** One viewer message from either transport (null: not binary, which is always malformed). */
+  private handleViewerBytes(bytes: Uint8Array | null, length: number): void {
     if (this.finished) return;
-    this.options.observer?.onViewerBytes?.(toBuffer(data).length);
+    this.options.observer?.onViewerBytes?.(length);
     let decoded: unknown;
     try {
-      decoded = isBinary ? unpack(toBuffer(data)) : undefined;
+      decoded = bytes ? unpack(bytes) : undefined;
     } catch {
       decoded = undefined;
     }
@@ -217,6 +266,7 @@ class StreamBridge {
         if (message.seq > this.seqAcked) {
           this.options.observer?.onUpdatesDrawn?.(message.seq - this.seqAcked);
           this.seqAcked = message.seq;
+          this.unackedSince = this.seqAcked === this.seqSent ? null : performance.now();
         }
         this.maybeRequestUpdate();
         return;
@@ -253,6 +303,7 @@ class StreamBridge {
       }
       case 'quality':
         // Affects this viewer's own RFB connection only.
+        this.quality = { jpeg: message.jpeg, compression: message.compression };
         rfb.setEncodings(encodingsWithQuality(message.jpeg, message.compression));
         return;
       case 'resize':
@@ -262,8 +313,119 @@ class StreamBridge {
         this.flushResize();
         return;
       case 'rtc':
+        this.onRtcSignal(message.signal);
         return;
     }
+  }
+
+  /** WebRTC signalling from the viewer (always on the WebSocket): one offer, then its ICE candidates. */
+  private onRtcSignal(signal: RtcSignal): void {
+    const refuse = (reason: string): void => this.sendSignal({ kind: 'refused', reason });
+    if (signal.kind === 'candidate') {
+      void this.rtc?.addCandidate(signal.candidate, signal.sdpMid);
+      return;
+    }
+    if (signal.kind !== 'offer') return;
+    const config = this.options.webrtc;
+    if (!config?.enabled) return refuse('WebRTC is disabled on this gateway');
+    if (this.rtcOffered) return refuse('this stream has already negotiated WebRTC');
+    this.rtcOffered = true;
+    WebRtcPeer.answer(
+      signal.sdp,
+      {
+        config,
+        logger: this.log,
+        maxViewerMessageBytes: this.options.maxViewerMessageBytes ?? DEFAULT_MAX_VIEWER_MESSAGE_BYTES,
+        highWaterBytes: STREAM_BUFFERED_HIGH_WATER,
+      },
+      {
+        onSignal: (s) => this.sendSignal(s),
+        onOpen: (transport) => this.switchTransport(transport),
+        onMessage: (message) => {
+          try {
+            this.handleViewerBytes(message, message.length);
+          } catch (err) {
+            this.crash(err);
+          }
+        },
+        onClosed: (reason) => this.onRtcClosed(reason),
+      },
+      (peer) => (this.rtc = peer),
+    ).then(
+      (peer) => {
+        if (this.finished) peer.close();
+      },
+      (err: unknown) => {
+        this.rtc = null;
+        this.log.info({ reason: (err as Error).message }, 'WebRTC offer refused');
+        refuse('the offer could not be answered');
+      },
+    );
+  }
+
+  /** The DataChannel is open: the WebSocket's last stream message says so, then everything goes there. */
+  private switchTransport(transport: StreamTransport): void {
+    if (this.finished || this.transport.via === 'datachannel') return;
+    this.sendOnWebSocket({ t: 'transport', via: 'datachannel' });
+    this.transport = transport;
+    this.log.info('stream switched to the WebRTC DataChannel');
+    this.options.observer?.onTransport?.('datachannel');
+    this.rfb.resumeReading();
+    this.maybeRequestUpdate();
+  }
+
+  /** The peer failed or closed: before a switch the stream just stays on the WebSocket, after one it ends. */
+  private onRtcClosed(reason: string): void {
+    this.rtc = null;
+    if (this.finished) return;
+    if (this.transport.via !== 'datachannel') {
+      this.log.info({ reason }, 'WebRTC did not connect; the stream stays on the WebSocket');
+      this.sendSignal({ kind: 'refused', reason });
+      return;
+    }
+    this.log.info({ reason }, 'the DataChannel of the stream died');
+    this.finish(StreamCloseCode.TransportLost, 'datachannel lost');
+  }
+
+  private sendSignal(signal: RtcSignal): void {
+    if (this.transport.via === 'datachannel' && signal.kind === 'candidate') return; // the path is chosen
+    this.sendOnWebSocket({ t: 'rtc', signal });
+  }
+
+  /** Tells a workspace viewer its role and input permission now and on every change (v2 viewers only). */
+  private announceAccess(): void {
+    const access = this.options.access;
+    if (!access || this.version < 2) return;
+    this.send({ t: 'access', role: access.role(), input: access.canSendInput() });
+    access.onChange(({ role, input }) => {
+      if (!this.finished) this.send({ t: 'access', role, input });
+    });
+  }
+
+  /** What N.E.X.U.S AI remediation may do to this stream (gateway/stream-remediation.ts). */
+  private controls(): ViewerControls {
+    return {
+      version: this.version,
+      quality: () => this.quality,
+      stalledMs: () => {
+        const since = Math.min(this.unackedSince ?? Infinity, this.firstFrameAskedAt ?? Infinity);
+        return this.finished || since === Infinity ? 0 : performance.now() - since;
+      },
+      lowerQuality: (q, reason) => {
+        if (this.finished || (q.jpeg >= this.quality.jpeg && q.compression <= this.quality.compression))
+          return false;
+        this.quality = q;
+        this.rfb.setEncodings(encodingsWithQuality(q.jpeg, q.compression));
+        if (this.version >= 2) this.send({ t: 'quality', jpeg: q.jpeg, compression: q.compression, reason });
+        return true;
+      },
+      reconnect: (reason) => {
+        if (this.finished) return false;
+        this.log.info({ reason }, 'closing a stalled stream for the viewer to reconnect');
+        this.finish(StreamCloseCode.Stalled, 'stream stalled');
+        return true;
+      },
+    };
   }
 
   /** Sends a latency probe; a viewer that left several unanswered for too long is gone. */
@@ -272,8 +434,11 @@ class StreamBridge {
     const now = performance.now();
     for (const sentAt of this.probes.values()) {
       if (now - sentAt > STREAM_PROBE_TIMEOUT_MS) {
-        this.log.info('viewer stopped answering latency probes');
-        this.finish(StreamCloseCode.Normal, 'viewer not responding');
+        this.log.info({ via: this.transport.via }, 'viewer stopped answering latency probes');
+        // On a DataChannel that went silent the WebSocket may well be alive: let the viewer come back.
+        if (this.transport.via === 'datachannel')
+          this.finish(StreamCloseCode.TransportLost, 'datachannel not responding');
+        else this.finish(StreamCloseCode.Normal, 'viewer not responding');
         return;
       }
     }
@@ -328,6 +493,8 @@ class StreamBridge {
         this.requestOutstanding = false;
         this.noteScreens(message.rects);
         this.seqSent += 1;
+        this.firstFrameAskedAt = null;
+        this.unackedSince ??= performance.now();
         this.send({ t: 'update', seq: this.seqSent, rects: message.rects });
         this.maybeRequestUpdate();
         return;
@@ -345,24 +512,32 @@ class StreamBridge {
   private maybeRequestUpdate(): void {
     if (this.finished || !this.streaming || this.requestOutstanding) return;
     if (this.seqSent - this.seqAcked >= STREAM_ACK_WINDOW) return;
-    if (this.ws.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) return; // re-checked when a send completes
+    if (this.transport.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) return; // re-checked when a send completes
     this.rfb.requestUpdate(true);
     this.requestOutstanding = true;
   }
 
+  /** Sends a stream message on the current transport (the DataChannel after a switch). */
   private send(message: ServerStreamMessage): void {
-    const { ws } = this;
-    if (ws.readyState !== ws.OPEN) return;
+    const transport = this.transport;
+    if (!transport.isOpen) return;
     const bytes = pack(message);
     if (message.t === 'update') this.options.observer?.onUpdateSent?.(bytes.length);
-    ws.send(bytes, { binary: true }, (err) => {
-      if (err || ws.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) return;
+    transport.send(bytes, () => {
+      if (transport !== this.transport || transport.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) return;
       this.rfb.resumeReading();
       this.maybeRequestUpdate();
     });
     // Requests are already held back; this also stops what a server sends unasked (bells, clipboard,
     // or a misbehaving server's updates) from piling up here: TCP pushes back on the server instead.
-    if (ws.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) this.rfb.pauseReading();
+    if (transport.bufferedAmount > STREAM_BUFFERED_HIGH_WATER) this.rfb.pauseReading();
+  }
+
+  /** Signalling and the switch itself always travel on the WebSocket. */
+  private sendOnWebSocket(message: ServerStreamMessage): void {
+    const { ws } = this;
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(pack(message), { binary: true });
   }
 
   private readonly onUpstreamClosed = (error: RfbUpstreamError | undefined): void => {
@@ -424,6 +599,8 @@ class StreamBridge {
     this.streaming = false;
     clearInterval(this.probeTimer);
     clearTimeout(this.resizeTimer);
+    this.rtc?.close();
+    this.rtc = null;
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.rfb.off('message', this.onUpstreamMessage);
     this.rfb.off('closed', this.onUpstreamClosed);

@@ -22,15 +22,22 @@ export interface HarnessSession {
 }
 
 /** The dev harness on free ports with its own data directory, and a real Chromium on it. */
-export async function openHarness(): Promise<HarnessSession> {
+export async function openHarness(
+  options: {
+    /** Extra adapter environment (e.g. STREAM_WEBRTC=on). */
+    env?: NodeJS.ProcessEnv;
+    /** Extra Chromium switches (e.g. a WebRTC IP handling policy). */
+    chromiumArgs?: string[];
+  } = {},
+): Promise<HarnessSession> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vsc-e2e-'));
   const harness = await startHarness({
     port: 0,
     remotePort: 0,
     dataDir,
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
   });
-  const browser = await launchChromium();
+  const browser = await launchChromium(options.chromiumArgs);
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));

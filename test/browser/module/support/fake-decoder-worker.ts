@@ -4,7 +4,7 @@
  * arguments, so the viewer's real calls work unchanged against it.
  */
 import type { Remote } from 'comlink';
-import type { ClientStreamMessage } from '../../../../protocol/stream.ts';
+import type { ClientStreamMessage, RtcSignal } from '../../../../protocol/stream.ts';
 import type {
   DecoderWorkerApi,
   StreamConnectOptions,
@@ -20,6 +20,10 @@ export class FakeDecoderWorker {
   readonly sent: ClientStreamMessage[] = [];
   disconnects = 0;
   terminated = false;
+  /** WebRTC signals the viewer's link sent (offer, candidates). */
+  readonly signals: RtcSignal[] = [];
+  /** DataChannels the viewer's WebRTC link handed over. */
+  readonly channels: RTCDataChannel[] = [];
   /** What stats() answers; tests change it. */
   statsValue: StreamStats = {
     updates: 0,
@@ -44,12 +48,17 @@ export class FakeDecoderWorker {
       },
       send: (message) => {
         if (this.terminated) throw new Error('worker terminated');
-        this.sent.push(message);
+        // WebRTC signalling is kept apart, so input assertions see only input.
+        if (message.t === 'rtc') this.signals.push(message.signal);
+        else this.sent.push(message);
       },
       disconnect: () => {
         this.disconnects++;
       },
       stats: (): StreamStats => ({ ...this.statsValue }),
+      attachDataChannel: (channel) => {
+        this.channels.push(channel);
+      },
     };
     // Remote<T> turns every method into one returning a Promise, as these async wrappers do.
     const remote = {
@@ -58,6 +67,7 @@ export class FakeDecoderWorker {
       send: async (m: ClientStreamMessage) => api.send(m),
       disconnect: async () => api.disconnect(),
       stats: async () => api.stats(),
+      attachDataChannel: async (c: RTCDataChannel) => api.attachDataChannel(c),
     };
     this.handle = {
       api: remote as unknown as Remote<DecoderWorkerApi>,

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { Locator } from 'playwright-core';
+import type { VscViewer } from '../../module/viewer/viewer.component.ts';
+import {
+  changedPixels,
+  distinctColours,
+  openHarness,
+  screenPixels,
+  waitFor,
+  type HarnessSession,
+} from '../support/harness-browser.ts';
+
+/**
+ * The WebRTC DataChannel transport end to end: Chromium (its RTCPeerConnection on the page, the channel
+ * transferred to the decoder worker), the gateway's werift peer, a real Xvnc desktop. Then the same with
+ * UDP blocked in Chromium: the stream stays on the WebSocket and works as before.
+ */
+async function launchAndType(
+  h: HarnessSession,
+): Promise<{ onViewer: <T>(fn: (el: VscViewer) => T) => Promise<T> }> {
+  const viewer = (): Locator => h.page.locator('vsc-viewer');
+  const canvas = (): Locator => h.page.locator('vsc-viewer canvas');
+  const onViewer = <T>(fn: (el: VscViewer) => T): Promise<T> =>
+    viewer().evaluate((el, source) => {
+      return (new Function('el', `return (${source})(el)`) as (e: Element) => T)(el);
+    }, fn.toString());
+  await h.page.goto(`${h.harness.url}/v-supercore`);
+  await h.page.locator('vsc-quick-launch [data-tier="basic"]').click();
+  await h.page.locator('vsc-quick-launch [data-action="launch"]').click();
+  await h.page.waitForURL(/\/v-supercore\/sessions\/[A-Za-z0-9-]+$/, { timeout: 20_000 });
+  await h.page
+    .locator('vsc-viewer [part="status"]')
+    .filter({ hasText: /1280\s*×\s*720/ })
+    .waitFor({ timeout: 15_000 });
+  await waitFor(
+    () => screenPixels(canvas()),
+    (p) => distinctColours(p) > 8,
+  );
+  return { onViewer };
+}
+
+/** Types into the desktop's terminal and waits for the picture to change. */
+async function typeAndSee(h: HarnessSession): Promise<number> {
+  const canvas = h.page.locator('vsc-viewer canvas');
+  const box = await canvas.boundingBox();
+  assert.ok(box);
+  await h.page.mouse.click(box.x + box.width * 0.3, box.y + box.height * 0.3);
+  await h.page.waitForTimeout(500);
+  const before = await screenPixels(canvas);
+  await h.page.keyboard.type('echo datachannel-or-not', { delay: 20 });
+  const after = await waitFor(
+    () => screenPixels(canvas),
+    (p) => changedPixels(before, p) > 200,
+    10_000,
+  );
+  return changedPixels(before, after);
+}
+
+describe('WebRTC DataChannel transport against a real desktop', () => {
+  let h: HarnessSession | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('launches over WebRTC: the stream switches to the DataChannel, shows the desktop and takes typing', async () => {
+    h = await openHarness({ env: { STREAM_WEBRTC: 'on' } });
+    const { onViewer } = await launchAndType(h);
+    const stats = await waitFor(
+      () => onViewer((el) => el.streamStats),
+      (s) => s !== null && s.transport === 'datachannel' && s.latencyMs !== null,
+      10_000,
+    );
+    assert.equal(stats?.transport, 'datachannel');
+    const changed = await typeAndSee(h);
+    assert.ok(changed > 200, `${changed} pixels changed after typing`);
+    // The overlay shows the transport in use.
+    await onViewer((el) => {
+      el.showStats = true;
+    });
+    await h.page
+      .locator('vsc-viewer [data-stat="transport"]')
+      .filter({ hasText: /datachannel v2/ })
+      .waitFor({ timeout: 5000 });
+    assert.deepEqual(h.problems, []);
+  });
+
+  it('when ICE cannot connect it stays on the WebSocket past the 3 s bound, and the desktop still works', async () => {
+    h = await openHarness({ env: { STREAM_WEBRTC: 'on' } });
+    // As behind a firewall that drops UDP, with no TURN relay: the page's ICE agent may only use relays,
+    // and there are none, so no candidate pair can ever connect.
+    await h.page.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(config?: RTCConfiguration) {
+          super({ ...config, iceTransportPolicy: 'relay' });
+        }
+      };
+    });
+    const { onViewer } = await launchAndType(h);
+    // Past the viewer's 3 s bound: it has given up, and the stream never left the WebSocket.
+    await h.page.waitForTimeout(4000);
+    const stats = await waitFor(
+      () => onViewer((el) => el.streamStats),
+      (s) => s !== null && s.latencyMs !== null,
+      8000,
+    );
+    assert.equal(stats?.transport, 'websocket');
+    assert.equal(await onViewer((el) => el.streamStatus.kind), 'connected');
+    const changed = await typeAndSee(h);
+    assert.ok(changed > 200, `${changed} pixels changed after typing`);
+    assert.deepEqual(h.problems, []);
+  });
+});

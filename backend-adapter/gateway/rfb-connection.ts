@@ -20,6 +20,8 @@ import { RfbUpstreamError } from './upstream-error.ts';
 /** What the browser's decoders handle, in preference order, plus the pseudo-encodings the parser honours. */
 export const DEFAULT_ENCODINGS: readonly number[] = [
   Encoding.Tight,
+  // Only for servers without Tight (libvncserver, QEMU offer it; TigerVNC does not): fill/JPEG/PNG, no zlib state.
+  Encoding.TightPNG,
   Encoding.ZRLE,
   Encoding.Hextile,
   Encoding.CopyRect,

@@ -271,6 +271,7 @@ export class RfbMessageParser {
       case Encoding.Hextile:
       case Encoding.Zlib:
       case Encoding.Tight:
+      case Encoding.TightPNG:
       case Encoding.ZRLE:
         if (rx + rw > this.fbWidth || ry + rh > this.fbHeight) {
           throw new RfbProtocolError(
@@ -327,7 +328,8 @@ export class RfbMessageParser {
         length = 4 + u32(d, p);
         break;
       case Encoding.Tight:
-        length = this.tightLength(d, p, avail);
+      case Encoding.TightPNG:
+        length = this.tightLength(d, p, avail, this.renc === Encoding.TightPNG);
         if (length === NEED_MORE) return NEED_MORE;
         break;
       case Encoding.DesktopSize:
@@ -352,16 +354,21 @@ export class RfbMessageParser {
     return length;
   }
 
-  private tightLength(d: Uint8Array, p: number, avail: number): number {
+  /**
+   * Tight and TightPNG share the control byte. TightPNG (-260) adds PNG (0xA, compact length + PNG bytes) and
+   * has no basic compression, so it never involves a zlib stream.
+   */
+  private tightLength(d: Uint8Array, p: number, avail: number, png: boolean): number {
     if (avail < 1) return NEED_MORE;
     const mode = u8(d, p) >> 4; // the low 4 bits only reset zlib streams
     if (mode === 0x8) return 1 + TPIXEL_BYTES; // fill
-    if (mode === 0x9) {
-      const data = tightCompactData(d, p + 1, avail - 1); // JPEG
+    if (mode === 0x9 || (png && mode === 0xa)) {
+      const data = tightCompactData(d, p + 1, avail - 1); // JPEG or PNG
       return data === NEED_MORE ? NEED_MORE : 1 + data;
     }
-    if (mode > 0x9)
-      throw new RfbProtocolError(`Tight compression control ${mode} is not valid in a Tight rectangle`);
+    const name = png ? 'TightPNG' : 'Tight';
+    if (mode > 0x9) throw new RfbProtocolError(`${name} compression control ${mode} is not valid`);
+    if (png) throw new RfbProtocolError('TightPNG rectangle with basic (zlib) compression');
     // Basic compression: bits 0-1 pick the zlib stream, bit 2 says an explicit filter id follows.
     let off = 1;
     let filter = 0;

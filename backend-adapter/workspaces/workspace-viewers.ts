@@ -1,4 +1,4 @@
-import { StreamCloseCode } from '../../protocol/stream.ts';
+import { StreamCloseCode, type ServerStreamMessage } from '../../protocol/stream.ts';
 import { roleMaySendInput, type Workspace, type WorkspaceRole } from '../../protocol/workspaces.ts';
 import { StreamClosure } from '../gateway/stream-bridge.ts';
 import { joinedRole } from '../canon/workspace-changes.ts';
@@ -11,9 +11,14 @@ export interface WorkspaceViewer {
   signal: AbortSignal;
   /** The role the viewer currently watches with. */
   role(): WorkspaceRole;
+  /** Called with the viewer's role and input permission whenever either changes (the gateway tells the viewer). */
+  onChange(listener: (access: StreamAccessState) => void): void;
   /** Forget the viewer (its stream ended). */
   release(): void;
 }
+
+/** What a workspace lets one viewer do right now (the gateway's `access` message). */
+export type StreamAccessState = Omit<Extract<ServerStreamMessage, { t: 'access' }>, 't'>;
 
 interface Entry {
   sessionId: string;
@@ -21,6 +26,7 @@ interface Entry {
   role: WorkspaceRole;
   allowed: boolean;
   abort: AbortController;
+  listener?: (access: StreamAccessState) => void;
 }
 
 export const REMOVED_REASON = 'no longer in the workspace';
@@ -55,6 +61,9 @@ export class WorkspaceViewers {
       canSendInput: () => entry.allowed && !entry.abort.signal.aborted,
       signal: entry.abort.signal,
       role: () => entry.role,
+      onChange: (listener) => {
+        entry.listener = listener;
+      },
       release: () => {
         owner.delete(entry);
         if (owner.size === 0 && this.byWorkspace.get(workspace.workspaceId) === owner) {
@@ -82,7 +91,10 @@ export class WorkspaceViewers {
       entry.abort.abort(new StreamClosure(StreamCloseCode.Removed, REMOVED_REASON));
       return;
     }
+    const allowed = roleMaySendInput(role, entry.userId, workspace.controllerId);
+    const changed = role !== entry.role || allowed !== entry.allowed;
     entry.role = role;
-    entry.allowed = roleMaySendInput(role, entry.userId, workspace.controllerId);
+    entry.allowed = allowed;
+    if (changed) entry.listener?.({ role, input: allowed });
   }
 }

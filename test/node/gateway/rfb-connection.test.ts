@@ -27,12 +27,12 @@ describe('RfbConnection against a scripted server', () => {
     const server = await startFakeRfbServer(async (peer) => {
       await acceptNone38(peer, 640, 480, 'fake');
       assert.equal(hex(await peer.read(20)), '00000000' + '20180001' + '00ff00ff00ff' + '000810' + '000000');
-      // SetEncodings: Tight, ZRLE, Hextile, CopyRect, Raw, Cursor, DesktopSize, LastRect, DesktopName,
-      // ExtendedDesktopSize, JPEG quality 8, compression level 2.
+      // SetEncodings: Tight, TightPNG, ZRLE, Hextile, CopyRect, Raw, Cursor, DesktopSize, LastRect,
+      // DesktopName, ExtendedDesktopSize, JPEG quality 8, compression level 2.
       assert.equal(
-        hex(await peer.read(4 + 12 * 4)),
-        '0200000c' +
-          ['00000007', '00000010', '00000005', '00000001', '00000000'].join('') +
+        hex(await peer.read(4 + 13 * 4)),
+        '0200000d' +
+          ['00000007', 'fffffefc', '00000010', '00000005', '00000001', '00000000'].join('') +
           ['ffffff11', 'ffffff21', 'ffffff20', 'fffffecd', 'fffffecc', 'ffffffe8', 'ffffff02'].join(''),
       );
       assert.equal(hex(await peer.read(10)), '0300' + '0000' + '0000' + '0280' + '01e0'); // full, 640x480

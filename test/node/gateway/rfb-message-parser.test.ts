@@ -401,7 +401,76 @@ describe('RfbMessageParser on hostile input', () => {
       () => parser().push(concat(fbuHeader(1), rectHeader(0, 0, 1, 1, 12345))),
       /encoding 12345/,
     );
-    expectProtocolError(() => parser().push(concat(fbuHeader(1), rectHeader(0, 0, 1, 1, Encoding.TightPNG))));
+  });
+
+  it('frames TightPNG rectangles: fill, JPEG and PNG, in one piece or byte by byte', () => {
+    const png = concat(Uint8Array.of(0x89, 0x50, 0x4e, 0x47), new Uint8Array(296)); // 300 bytes: 2-byte length
+    const rects = [
+      Uint8Array.of(0x80, 9, 8, 7), // fill
+      concat(Uint8Array.of(0x90, 5), new Uint8Array(5)), // JPEG
+      concat(Uint8Array.of(0xa0, 0xac, 0x02), png), // PNG, compact length 300
+      concat(Uint8Array.of(0xaf /* reset bits: meaningless here, accepted */, 3), new Uint8Array(3)),
+      concat(Uint8Array.of(0xa0, 0x80, 0x80, 0x01), new Uint8Array(16384)), // 3-byte length
+    ];
+    const bytes = concat(
+      fbuHeader(rects.length),
+      ...rects.map((payload, i) => rect(i * 10, 0, 10, 10, Encoding.TightPNG, payload)),
+    );
+    const whole = onlyUpdate(parser().push(bytes));
+    assert.deepEqual(
+      whole.map((r) => [r.encoding, r.x, r.data]),
+      rects.map((data, i) => [Encoding.TightPNG, i * 10, data]),
+    );
+    const p = parser();
+    const messages: RfbServerMessage[] = [];
+    for (let i = 0; i < bytes.length; i++) messages.push(...p.push(bytes.subarray(i, i + 1)));
+    assert.deepEqual(onlyUpdate(messages), whole);
+  });
+
+  it('refuses TightPNG rectangles that are not fill, JPEG or PNG, or lie outside the framebuffer', () => {
+    const one = (payload: Uint8Array, w = 4, h = 4, x = 0): Uint8Array =>
+      concat(fbuHeader(1), rect(x, 0, w, h, Encoding.TightPNG, payload));
+    // Basic compression (a zlib stream TightPNG does not have), with and without an explicit filter.
+    expectProtocolError(() => parser().push(one(concat(Uint8Array.of(0x00), new Uint8Array(48)))), /basic/);
+    expectProtocolError(() => parser().push(one(Uint8Array.of(0x41, 0x00, 5))), /basic/);
+    // Control values above PNG.
+    for (const ctl of [0xb0, 0xc0, 0xf0])
+      expectProtocolError(() => parser().push(one(Uint8Array.of(ctl, 1, 0))), /TightPNG compression control/);
+    expectProtocolError(() => parser().push(one(Uint8Array.of(0x80, 0, 0, 0), 20, 1, 790)), /outside/);
+    // PNG in a plain Tight rectangle is still refused.
+    expectProtocolError(
+      () => parser().push(concat(fbuHeader(1), rect(0, 0, 4, 4, Encoding.Tight, Uint8Array.of(0xa0, 0)))),
+      /Tight compression control 10/,
+    );
+  });
+
+  it('refuses a TightPNG PNG length over the update budget before its data arrives', () => {
+    const small = new RfbMessageParser({ width: 800, height: 600, maxMessageBytes: 1024 * 1024 });
+    // Compact length 0x3fffff (4 MiB − 1), the largest a compact length can say.
+    expectProtocolError(
+      () =>
+        small.push(
+          concat(
+            fbuHeader(1),
+            rectHeader(0, 0, 8, 8, Encoding.TightPNG),
+            Uint8Array.of(0xa0, 0xff, 0xff, 0xff),
+          ),
+        ),
+      /exceeds/,
+    );
+    // Truncated: the header promises more than comes, and nothing is emitted or retained beyond the budget.
+    const p = parser();
+    assert.deepEqual(
+      p.push(
+        concat(
+          fbuHeader(1),
+          rectHeader(0, 0, 8, 8, Encoding.TightPNG),
+          Uint8Array.of(0xa0, 0x90, 0x4e),
+          new Uint8Array(100),
+        ),
+      ),
+      [],
+    );
   });
 
   it('rejects absurd lengths as soon as they are read, before their data', () => {

@@ -12,6 +12,11 @@ import { openViewer, type TestViewer } from './stream-helpers.ts';
 // replaced by a VNC server that records what reaches it: the proof that gated input never gets there.
 // test/node/workspaces/workspace-stream.real-xvnc.test.ts runs the same path against a real Xvnc.
 
+/** The `access` messages a viewer got, in order (role and input permission). */
+function accessOf(viewer: TestViewer): Array<{ role: string; input: boolean }> {
+  return viewer.messages.flatMap((m) => (m.t === 'access' ? [{ role: m.role, input: m.input }] : []));
+}
+
 const NO_SUCH_PROCESS = 2_147_483_646; // above any pid_max: the fixture's cleanup kill finds nothing
 
 describe('collaborative workspaces over the API (real adapter, recording VNC server)', () => {
@@ -179,6 +184,9 @@ describe('collaborative workspaces over the API (real adapter, recording VNC ser
       (await typeAndMark(owner, 0x62)).map((m) => m.type),
       ['key', 'key', 'pointer', 'cutText'],
     );
+    // The gateway tells each workspace viewer what it may do; the owner's own stream needs no such word.
+    assert.deepEqual(accessOf(bob.viewer), [{ role: 'observer', input: false }]);
+    assert.deepEqual(accessOf(owner.viewer), []);
     owner.viewer.ws.close();
     bob.viewer.ws.close();
     await Promise.all([owner.viewer.closed, bob.viewer.closed]);
@@ -196,6 +204,7 @@ describe('collaborative workspaces over the API (real adapter, recording VNC ser
     });
     assert.equal(promoted.body.members[1]?.role, 'participant');
     assert.deepEqual(await typeAndMark(bob, 0x63), [], 'a participant without control cannot type');
+    assert.deepEqual(accessOf(bob.viewer).at(-1), { role: 'participant', input: false });
 
     const granted = await call('alice', 'PUT', `/workspaces/${workspaceId}/control`, { userId: 'bob' });
     assert.equal(granted.body.controllerId, 'bob');
@@ -208,11 +217,22 @@ describe('collaborative workspaces over the API (real adapter, recording VNC ser
       ],
     );
     assert.ok(typed.some((m) => m.type === 'cutText' && m.text === 'clip-100'));
+    assert.deepEqual(
+      accessOf(bob.viewer).at(-1),
+      { role: 'participant', input: true },
+      'told at once, on the open stream',
+    );
 
     const revoked = await call('alice', 'DELETE', `/workspaces/${workspaceId}/control`);
     assert.equal(revoked.body.controllerId, null);
     const after = await typeAndMark(bob, 0x65);
     assert.equal(after.filter((m) => m.type === 'key' && m.keysym === 0x65).length, 0);
+    assert.deepEqual(accessOf(bob.viewer), [
+      { role: 'observer', input: false },
+      { role: 'participant', input: false },
+      { role: 'participant', input: true },
+      { role: 'participant', input: false },
+    ]);
     bob.viewer.ws.close();
     await bob.viewer.closed;
   });

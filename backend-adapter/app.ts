@@ -26,6 +26,8 @@ import { registerPrivacyRoutes } from './api/privacy-routes.ts';
 import type { Integrations } from './integrations.ts';
 import { registerResourceRoutes } from './api/resource-routes.ts';
 import { registerSessionRoutes } from './api/session-routes.ts';
+import { registerThumbnailRoute } from './api/thumbnail-route.ts';
+import { ThumbnailService } from './thumbnails/thumbnail-service.ts';
 import { registerBillingRoutes } from './api/billing-routes.ts';
 import type { Billing } from './billing/start-billing.ts';
 import { registerStreamRoute } from './api/stream-route.ts';
@@ -170,6 +172,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           }),
         );
         registerSessionRoutes(guarded, deps.lifecycle, deps.metrics, deps.billing);
+        const thumbnails = new ThumbnailService({ lifecycle: deps.lifecycle, events: deps.events });
+        guarded.addHook('onClose', async () => thumbnails.close());
+        registerThumbnailRoute(guarded, thumbnails);
         if (deps.billing) registerBillingRoutes(guarded, deps.billing.statements);
         registerLiveEventsRoute(guarded, deps);
         registerPreferencesRoutes(guarded, deps.canon);

@@ -119,6 +119,7 @@ export async function startAdapter(
       : (issuer as LocalIssuer);
     const metrics = new AdapterMetrics(canon);
     closers.push(async () => metrics.registry.clear());
+    billing.useMetrics(metrics.billing);
     // v-analytics before the lifecycle, which reports each state change it makes (exactly once per change).
     const analytics = openAnalytics(config, metrics);
     closers.push(() => analytics.flush());
@@ -154,6 +155,9 @@ export async function startAdapter(
       analytics,
       logger,
       personalDataHolders: [billing.privacy],
+      runtime,
+      streams,
+      metrics,
     });
     closers.push(() => integrations.close());
     billing.start(lifecycle, events, analytics);

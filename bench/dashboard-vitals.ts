@@ -85,6 +85,17 @@ interface Run {
   rows: number;
   remoteFiles: Map<string, number>;
   vitalsPosted: number;
+  /** The longest event of each interaction, by what was interacted with (Event Timing). */
+  interactions: Interaction[];
+}
+
+interface Interaction {
+  label: string;
+  duration: number;
+  /** Input delay, event handlers, and the rest (rendering up to the next paint). */
+  delay: number;
+  processing: number;
+  presentation: number;
 }
 
 const webVitalsIife = readFileSync(
@@ -96,7 +107,37 @@ const webVitalsIife = readFileSync(
 const collector = `${webVitalsIife}
 window.__vitals = [];
 for (const on of ['onLCP', 'onINP', 'onCLS', 'onFCP', 'onTTFB'])
-  webVitals[on]((m) => window.__vitals.push({ name: m.name, value: m.value }), { reportAllChanges: true });`;
+  webVitals[on]((m) => window.__vitals.push({ name: m.name, value: m.value }), { reportAllChanges: true });
+// Every interaction's longest event, with what it hit, to see which interaction sets INP.
+window.__interactions = new Map();
+const describe = (node) => {
+  if (!node || node.nodeType !== 1) return '(detached)';
+  const action = node.getAttribute('data-action') || node.getAttribute('data-tab') || node.getAttribute('role');
+  const text = (node.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 24);
+  return node.localName + (action ? '[' + action + ']' : '') + (text ? ' "' + text + '"' : '');
+};
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if (!e.interactionId) continue;
+    const known = window.__interactions.get(e.interactionId);
+    if (known && known.duration >= e.duration) continue;
+    window.__interactions.set(e.interactionId, {
+      label: known ? known.label : describe(e.target),
+      duration: e.duration,
+      delay: e.processingStart - e.startTime,
+      processing: e.processingEnd - e.processingStart,
+      presentation: e.startTime + e.duration - e.processingEnd,
+    });
+  }
+}).observe({ type: 'event', durationThreshold: 16, buffered: true });
+// What moved, when a layout shift counts (no recent input): to tell where any CLS comes from.
+window.__shifts = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if (e.hadRecentInput) continue;
+    window.__shifts.push({ value: e.value, at: Math.round(e.startTime), sources: (e.sources || []).map((s) => describe(s.node)).join(', ') });
+  }
+}).observe({ type: 'layout-shift', buffered: true });`;
 
 async function mountMeasures(page: Page): Promise<number[]> {
   return page.evaluate(() => performance.getEntriesByName('v-supercore:mount').map((e) => e.duration));
@@ -153,10 +194,15 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page): Promise<R
   const warmMountMs = measures.at(-1) ?? NaN;
 
   const reported = await page.evaluate(() => (window as unknown as { __vitals: Vital[] }).__vitals);
+  const shifts = await page.evaluate(() => (window as unknown as { __shifts: unknown[] }).__shifts);
+  if (shifts.length > 0) console.log(`  layout shifts: ${JSON.stringify(shifts)}`);
+  const interactions = await page.evaluate(() => [
+    ...(window as unknown as { __interactions: Map<number, Interaction> }).__interactions.values(),
+  ]);
   const vitals: Record<string, number> = {};
   for (const v of reported) vitals[v.name] = v.value; // the last report of each is its current value
   await page.close({ runBeforeUnload: true });
-  return { mountMs, onScreenMs, warmMountMs, vitals, rows, remoteFiles, vitalsPosted };
+  return { mountMs, onScreenMs, warmMountMs, vitals, rows, remoteFiles, vitalsPosted, interactions };
 }
 
 function median(values: number[]): number {
@@ -222,6 +268,31 @@ console.log(`  TTFB                         ${fmt(median(series((r) => r.vitals[
 console.log(
   `  vitals the module POSTed     ${results.map((r) => r.vitalsPosted).join(', ')} (per run, seen before the page closed)`,
 );
+// Each interaction of the script (the same sequence every run), keyed by what it hit and its occurrence; a run
+// where it took under 16 ms has no entry for it (Event Timing's floor).
+const keyed = results.map((r) => {
+  const seen = new Map<string, number>();
+  return new Map(
+    r.interactions.map((i) => {
+      const n = (seen.get(i.label) ?? 0) + 1;
+      seen.set(i.label, n);
+      return [n > 1 ? `${i.label} #${n}` : i.label, i] as const;
+    }),
+  );
+});
+const labels = [...new Set(keyed.flatMap((m) => [...m.keys()]))];
+if (labels.length > 0) {
+  console.log(
+    '  interactions >= 16 ms (median over the runs that saw one: total = input delay + handlers + to paint):',
+  );
+  for (const label of labels) {
+    const same = keyed.map((m) => m.get(label)).filter((i): i is Interaction => i !== undefined);
+    const m = (pick: (i: Interaction) => number): string => median(same.map(pick)).toFixed(0).padStart(4);
+    console.log(
+      `    ${label.slice(0, 44).padEnd(44)} ${m((i) => i.duration)} ms = ${m((i) => i.delay)} + ${m((i) => i.processing)} + ${m((i) => i.presentation)}   (${same.length}/${results.length} runs)`,
+    );
+  }
+}
 const first = results[0];
 if (first) {
   let total = 0;

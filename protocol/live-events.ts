@@ -31,5 +31,17 @@ export interface MetricsSample {
   streamLatencyMs: number | null;
 }
 
+/**
+ * A live (or paused) session's cost so far, as billing computes it: every billing period started up to `at`, at
+ * the session's rates. Pushed when it changes (it grows once per started period), checked every few seconds.
+ */
+export interface SessionCostData {
+  sessionId: string;
+  costSoFarMicroNexCoin: number;
+  at: string;
+}
+
 export type LiveEvent =
-  { event: 'session.changed'; data: SessionChangedData } | { event: 'metrics.sample'; data: MetricsSample };
+  | { event: 'session.changed'; data: SessionChangedData }
+  | { event: 'metrics.sample'; data: MetricsSample }
+  | { event: 'session.cost'; data: SessionCostData };

@@ -12,7 +12,8 @@ export const PreferencesSchema = Type.Object(
       Type.Literal('high'),
       Type.Literal('lossless'),
     ]),
-    scaling: Type.Union([Type.Literal('fit'), Type.Literal('1:1')]),
+    /** `fit` scales the desktop into the viewer, `1:1` shows its pixels as they are, `remote` resizes the desktop. */
+    scaling: Type.Union([Type.Literal('fit'), Type.Literal('1:1'), Type.Literal('remote')]),
     keyboardLayout: Type.String({ minLength: 2, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' }),
     /** Minutes without input before the session pauses; bounded by the tier's maximum. */
     idleTimeoutMinutes: Type.Integer({ minimum: 5, maximum: 24 * 60 }),

@@ -107,7 +107,7 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
   'GET /api/v1/tiers': {
     summary: 'The resource tier catalogue, with `allowed` filled in for the caller’s subscription.',
     details:
-      '`allowed` also reflects the deployment phase (GPU tiers from phase 3.5), early access (tiers marked `earlyAccess` are for tenants with that right, the founding tenants) and the tenant’s configuration; when it is false, `notAllowedReason` says why. `microNexCoinPerHour` is billed while Active, `storageMicroNexCoinPerHour` while Paused (see [billing.md](billing.md)).',
+      '`allowed` also reflects the deployment phase (GPU tiers from phase 3.5), early access (tiers marked `earlyAccess` are for tenants with that right, the founding tenants) and the tenant’s configuration; when it is false, `notAllowedReason` says why. `microNexCoinPerHour` is billed while Active, `storageMicroNexCoinPerHour` while Paused (see [billing.md](billing.md)). These are list prices; when the caller’s tenant has a discount (a founding tenant’s, or its own agreement), `yourPrice` carries the caller’s own hourly rates (`microNexCoinPerHour`, `storageMicroNexCoinPerHour`, rounded up to the micro-NexCoin), the `discountBasisPoints` and the `reason` (`founding` or `tenant`); without one `yourPrice` is absent.',
     errors: [],
   },
   'POST /api/v1/sessions': {
@@ -160,10 +160,26 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
       'RUNTIME_FAILED',
     ],
   },
+  'POST /api/v1/sessions/{id}/tier': {
+    summary: 'Change an active or paused session’s resource tier (`{"tier": "pro"}`).',
+    details:
+      'The subscription, deployment phase, early access and the tenant’s configuration must allow the new tier (`403 TIER_NOT_ALLOWED`), the NexCoin balance less what is owed must cover the reserve of billing periods at the new tier (`402 BALANCE_TOO_LOW`), and the new resources must fit the quotas, checked atomically with the change (`403 QUOTA_EXCEEDED`). Recorded in Canon Memory (`tier.changed`) before the runtime applies it; from then on every billing period is priced at the tier in force in it (a period that straddles the change at the dearer of the two, see [billing.md](billing.md)). The Kubernetes runtime recreates the pod with the new requests and limits on the kept home volume (memory is lost; a paused session is paused again); the local runtime changes only what is billed and recorded. Same tier: answered unchanged. While another change is in flight `409 TRANSITION_IN_PROGRESS`; from any other state `409 ILLEGAL_TRANSITION`.',
+    errors: [
+      'SESSION_NOT_FOUND',
+      'UNKNOWN_TIER',
+      'TIER_NOT_ALLOWED',
+      'BALANCE_TOO_LOW',
+      'QUOTA_EXCEEDED',
+      'ILLEGAL_TRANSITION',
+      'TRANSITION_IN_PROGRESS',
+      'NOT_READY',
+      'RUNTIME_FAILED',
+    ],
+  },
   'GET /api/v1/events': {
     summary: 'Live events: the caller’s session changes and resource samples as server-sent events.',
     details:
-      'Answers `text/event-stream`: `event: session.changed` with `{session, previousState}` and `event: metrics.sample` with one resource sample (see `protocol/live-events.ts`), a `: keep-alive` comment every 15 s, and `retry: 3000`. Read it with `fetch` (an `EventSource` cannot send the `Authorization` header); the SDK does this in `ApiClient.openEventStream()`.',
+      'Answers `text/event-stream`: `event: session.changed` with `{session, previousState}` (the session with its `costSoFarMicroNexCoin` when billing runs), `event: metrics.sample` with one resource sample, and `event: session.cost` with `{sessionId, costSoFarMicroNexCoin, at}` whenever a live or paused session’s cost so far changes (checked twice per billing period, at most every 10 s; see `protocol/live-events.ts`), a `: keep-alive` comment every 15 s, and `retry: 3000`. Read it with `fetch` (an `EventSource` cannot send the `Authorization` header); the SDK does this in `ApiClient.openEventStream()`.',
     errors: [],
   },
   'GET /api/v1/preferences': {
@@ -174,6 +190,19 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
     summary: 'Store the caller’s settings (the whole object).',
     details: 'Every write is a Canon Memory record; the server’s `updatedAt` orders writers.',
     errors: [],
+  },
+  'GET /api/v1/sessions/{id}/thumbnail': {
+    summary: 'A small PNG of one of the caller’s desktops (at most 192 × 120), for the sessions list.',
+    details:
+      'An active desktop’s picture is taken over a short RFB connection of the adapter’s own (Raw pixels only, one update) at most once per 5 s per session however many ask, a few at a time per replica, and cached; `X-Thumbnail-Taken-At` says when. A paused (or hibernated, pausing, resuming) desktop answers its last picture from before with `X-Thumbnail-State: paused` (`live` otherwise), or `404 NOT_FOUND` when none was taken; a session not yet active answers `404 NOT_FOUND`; an ended one `409 SESSION_NOT_STREAMABLE`. Another user’s session answers `404 SESSION_NOT_FOUND`. Limited to 900 requests per user per minute (`429 RATE_LIMITED`).',
+    errors: [
+      'SESSION_NOT_FOUND',
+      'NOT_FOUND',
+      'SESSION_NOT_STREAMABLE',
+      'RATE_LIMITED',
+      'UPSTREAM_UNREACHABLE',
+      'UPSTREAM_TIMEOUT',
+    ],
   },
   'GET /api/v1/sessions/{id}/metrics': {
     summary: 'Recent resource samples of a session, oldest first.',

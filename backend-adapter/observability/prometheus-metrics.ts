@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BillingMetrics } from '../billing/billing-metrics.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 
 /**
@@ -16,9 +17,16 @@ export class AdapterMetrics {
   readonly handshakeChecks: Counter<'result'>;
   readonly sessionTransitions: Counter<'to'>;
   readonly analyticsEventsDropped: Counter<'reason'>;
+  readonly aiRemediations: Counter<'kind' | 'status'>;
+  readonly warmPoolTarget: Gauge<'tier'>;
+  readonly desktopRestarts: Counter<'outcome'>;
+
+  /** NexCoin billing's metrics (billing/billing-metrics.ts), on this registry. */
+  readonly billing: BillingMetrics;
 
   constructor(canon: CanonStore) {
     const registers = [this.registry];
+    this.billing = new BillingMetrics(this.registry);
     collectDefaultMetrics({ register: this.registry, prefix: 'v_supercore_' });
 
     // Live sessions and their allocations are read from Canon Memory at scrape time: always true, on any replica.
@@ -117,6 +125,24 @@ export class AdapterMetrics {
       name: 'v_supercore_analytics_events_dropped_total',
       help: 'v-analytics events lost, by reason (queue-full, rejected, write-failed); tracking never blocks a session.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.aiRemediations = new Counter({
+      name: 'v_supercore_ai_remediations_total',
+      help: 'N.E.X.U.S AI remediation actions acted on, by kind and status (applied, skipped, failed).',
+      labelNames: ['kind', 'status'],
+      registers,
+    });
+    this.warmPoolTarget = new Gauge({
+      name: 'v_supercore_warm_pool_target',
+      help: 'Warm desktops per tier the pool tops up to, from the launch predictions.',
+      labelNames: ['tier'],
+      registers,
+    });
+    this.desktopRestarts = new Counter({
+      name: 'v_supercore_desktop_restarts_total',
+      help: 'Desktops restarted because their agent stopped answering, by outcome (restarted, failed).',
+      labelNames: ['outcome'],
       registers,
     });
     // Start the KPI series at zero, so the first event after a start is counted by rate() too.

@@ -1,4 +1,5 @@
 import type { StreamObserver } from '../gateway/stream-bridge.ts';
+import type { ViewerControls } from '../gateway/viewer-controls.ts';
 
 export interface StreamTotals {
   txBytes: number;
@@ -32,6 +33,8 @@ export function meanRttMs(now: StreamTotals, before: StreamTotals | undefined): 
 /** Cumulative stream traffic per session, fed by every viewer's bridge; the sampler turns it into rates. */
 export class StreamStats {
   private readonly totals = new Map<string, StreamTotals>();
+  /** The live viewers' stream controls per session, for remediation. */
+  private readonly controls = new Map<string, Set<ViewerControls>>();
 
   private of(sessionId: string): StreamTotals {
     let t = this.totals.get(sessionId);
@@ -47,9 +50,16 @@ export class StreamStats {
     const t = this.of(sessionId);
     t.viewers++;
     let released = false;
+    let controls: ViewerControls | undefined;
     return {
       observer: {
         onInput,
+        onControls: (c) => {
+          if (released) return;
+          controls = c;
+          const set = this.controls.get(sessionId) ?? new Set();
+          this.controls.set(sessionId, set.add(c));
+        },
         onUpdateSent: (bytes) => {
           t.txBytes += bytes;
           t.updatesSent++;
@@ -65,8 +75,16 @@ export class StreamStats {
         if (released) return;
         released = true;
         t.viewers--;
+        const set = this.controls.get(sessionId);
+        if (set && controls) set.delete(controls);
+        if (set?.size === 0) this.controls.delete(sessionId);
       },
     };
+  }
+
+  /** The streams of the session this replica serves right now. */
+  viewersOf(sessionId: string): ViewerControls[] {
+    return [...(this.controls.get(sessionId) ?? [])];
   }
 
   totalsOf(sessionId: string): StreamTotals {

@@ -1,12 +1,12 @@
-import { html, nothing, type TemplateResult } from 'lit';
+import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
-import type { Session, Tier } from '../../protocol/session.ts';
+import { guard } from 'lit/directives/guard.js';
+import { repeat } from 'lit/directives/repeat.js';
+import type { Session } from '../../protocol/session.ts';
 import type { InvitedRole, Workspace } from '../../protocol/workspaces.ts';
-import { isAbortError, toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
+import { toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
 import type { NavigateDetail, OpenSessionDetail } from '../shared/events.ts';
 import {
-  costMicroNexCoin,
-  estimateActiveMs,
   formatDateTime,
   formatDuration,
   formatNexCoin,
@@ -17,6 +17,7 @@ import {
 import { VscElement } from '../shared/vsc-element.ts';
 import type { SessionsState, SessionsStore } from '../state/sessions-store.ts';
 import { StoreController } from '../state/store-controller.ts';
+import { SessionThumbnails, type ThumbnailEntry } from './session-thumbnails.ts';
 import { styles } from './active-sessions.styles.ts';
 
 type Action = 'pause' | 'resume' | 'terminate';
@@ -28,6 +29,12 @@ export const SHARE_UNAVAILABLE = 'Sharing needs a connection to the server.';
 
 /** How often the pane re-reads the workspaces shared with the user. */
 export const WORKSPACES_REFRESH_MS = 3000;
+
+/**
+ * Rows drawn in the frame that answers an interaction (showing the pane, "Show terminated"); the rest follow just
+ * after that frame is painted, so a long list does not hold the page's response to a click (INP).
+ */
+export const FIRST_FRAME_ROWS = 12; // more than a 900 px tall window shows (rows are ~75 px with thumbnails)
 
 /** States whose uptime keeps growing (the clock ticks only while one of them is listed). */
 const RUNNING: ReadonlySet<Session['state']> = new Set(['active', 'pausing']);
@@ -46,8 +53,13 @@ const RUNNING: ReadonlySet<Session['state']> = new Set(['active', 'pausing']);
  * native button or checkbox in reading order, so Tab, Enter and Space do everything; Escape cancels a
  * confirmation.
  *
- * Cost so far is the tier's hourly rate × the time the session has been billable, in integer micro-NexCoin,
- * estimated from the session's launch and last change (the server's usage record is the exact figure).
+ * Cost so far is the server's figure (`costSoFarMicroNexCoin`: every billing period started so far, at the
+ * session's own rates, founding discounts included): from the list, then from each `session.cost` and
+ * `session.changed` push, so it moves as billing counts without the page estimating anything.
+ *
+ * Rendering stays cheap with many rows: rows are keyed by session and re-rendered only when their session, busy
+ * state, confirmation or share form changes; the once-a-second uptime clock writes the running rows' uptime text
+ * and nothing else.
  *
  * @event vsc-open-session - Open was pressed on an active session. `detail: { sessionId }`.
  * @event vsc-navigate - The empty state's "Quick Launch" button. `detail: { view: 'launch' }`.
@@ -63,7 +75,7 @@ export class VscActiveSessions extends VscElement {
   static override styles = styles;
 
   @property({ attribute: false }) store?: SessionsStore;
-  /** API client, for the tier rates that price "cost so far". Optional: without it the cost column is empty. */
+  /** API client, for sharing into workspaces. Optional: without it Share explains that it needs the server. */
   @property({ attribute: false }) api?: ApiClient;
 
   /** Also list terminated sessions. */
@@ -72,28 +84,38 @@ export class VscActiveSessions extends VscElement {
   @state() private confirming: string | null = null;
   @state() private busy: ReadonlyMap<string, Action> = new Map();
   @state() private actionError: { sessionId: string; action: Action; error: ApiError } | null = null;
-  @state() private tiers: readonly Tier[] = [];
-  @state() private now = Date.now();
   @state() private notice = '';
   /** The session whose Share form is open. */
   @state() private sharing: string | null = null;
   @state() private shareError = '';
   @state() private workspaces: readonly Workspace[] = [];
   @state() private me: string | undefined;
+  /** How many rows are drawn now (see FIRST_FRAME_ROWS). */
+  @state() private rowLimit = FIRST_FRAME_ROWS;
 
   private readonly sessions = new StoreController<SessionsState>(this, () => this.store?.state$);
   private clock: ReturnType<typeof setInterval> | undefined;
-  private tiersAborter: AbortController | undefined;
-  private tiersFrom: ApiClient | undefined;
+  private workspacesFrom: ApiClient | undefined;
   private workspaceRefresh: ReturnType<typeof setInterval> | undefined;
+  private moreRowsFrame: number | undefined;
+  private moreRowsTimer: ReturnType<typeof setTimeout> | undefined;
+  private thumbnails: SessionThumbnails | undefined;
+  private thumbnailsFrom: ApiClient | undefined;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.rowLimit = FIRST_FRAME_ROWS;
+  }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.confirming = null;
     this.stopClock();
-    this.tiersAborter?.abort();
-    this.tiersAborter = undefined;
-    this.tiersFrom = undefined;
+    this.cancelMoreRows();
+    this.thumbnails?.dispose();
+    this.thumbnails = undefined;
+    this.thumbnailsFrom = undefined;
+    this.workspacesFrom = undefined;
     clearInterval(this.workspaceRefresh);
     this.workspaceRefresh = undefined;
   }
@@ -104,40 +126,65 @@ export class VscActiveSessions extends VscElement {
     this.workspaceRefresh = setInterval(() => void this.loadWorkspaces(), WORKSPACES_REFRESH_MS);
   }
 
-  protected override willUpdate(): void {
-    if (this.isConnected && this.api && this.api !== this.tiersFrom) {
-      void this.loadTiers(this.api);
+  protected override willUpdate(changed: PropertyValues): void {
+    if (changed.has('showEnded') && changed.get('showEnded') !== undefined) this.rowLimit = FIRST_FRAME_ROWS;
+    if (this.isConnected && this.api && this.api !== this.workspacesFrom) {
+      this.workspacesFrom = this.api;
       void this.loadWorkspaces();
       this.startWorkspaceRefresh();
     }
     const running = this.sessions.value?.sessions.some((s) => RUNNING.has(s.state)) ?? false;
     if (running && this.isConnected) this.startClock();
     else this.stopClock();
+    if (this.isConnected && this.api !== this.thumbnailsFrom) {
+      this.thumbnails?.dispose();
+      this.thumbnailsFrom = this.api;
+      this.thumbnails = this.api ? new SessionThumbnails(this.api, () => this.requestUpdate()) : undefined;
+    }
+    this.thumbnails?.sync(this.sessions.value?.sessions ?? []);
   }
 
-  /** One clock for the whole table (uptime and cost), only while a listed session is running. */
+  protected override updated(): void {
+    const listed = this.renderRoot.querySelectorAll('tbody tr').length;
+    if (listed >= this.rowLimit && this.moreRowsFrame === undefined && this.moreRowsTimer === undefined) {
+      // The rest of the rows right after this frame is painted: a frame callback, then a task.
+      this.moreRowsFrame = requestAnimationFrame(() => {
+        this.moreRowsFrame = undefined;
+        this.moreRowsTimer = setTimeout(() => {
+          this.moreRowsTimer = undefined;
+          this.rowLimit = Number.POSITIVE_INFINITY;
+        }, 0);
+      });
+    }
+  }
+
+  private cancelMoreRows(): void {
+    if (this.moreRowsFrame !== undefined) cancelAnimationFrame(this.moreRowsFrame);
+    clearTimeout(this.moreRowsTimer);
+    this.moreRowsFrame = undefined;
+    this.moreRowsTimer = undefined;
+  }
+
+  /**
+   * One clock for the whole table, only while a listed session is running. It rewrites the running rows' uptime
+   * text directly (a text write per row, no re-render of the table).
+   */
   private startClock(): void {
     if (this.clock !== undefined) return;
-    this.now = Date.now();
-    this.clock = setInterval(() => (this.now = Date.now()), 1000);
+    this.clock = setInterval(() => this.tick(), 1000);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const cell of this.renderRoot.querySelectorAll<HTMLElement>('[data-running-since]')) {
+      const text = formatDuration(now - Number(cell.dataset['runningSince']));
+      if (cell.textContent !== text) cell.textContent = text;
+    }
   }
 
   private stopClock(): void {
     clearInterval(this.clock);
     this.clock = undefined;
-  }
-
-  private async loadTiers(api: ApiClient): Promise<void> {
-    this.tiersFrom = api;
-    this.tiersAborter?.abort();
-    const aborter = new AbortController();
-    this.tiersAborter = aborter;
-    try {
-      this.tiers = await api.tiers({ signal: aborter.signal });
-    } catch (error) {
-      // Without rates the cost column stays empty; the list itself still works.
-      if (!isAbortError(error)) this.tiers = [];
-    }
   }
 
   private share(sessionId: string): void {
@@ -377,21 +424,23 @@ export class VscActiveSessions extends VscElement {
     if (value.updatedAt === null) return html``;
     if (sessions.length === 0) {
       return html`<div class="empty" role="status">
-        <p>You have no ${this.showEnded ? '' : 'running '}sessions.</p>
-        <button
-          type="button"
-          class="primary"
-          data-action="quick-launch"
-          @click=${() => this.emit<NavigateDetail>('vsc-navigate', { view: 'launch' })}
-        >
-          Launch a virtual PC
-        </button>
-      </div>`;
+          <p>You have no ${this.showEnded ? '' : 'running '}sessions.</p>
+          <button
+            type="button"
+            class="primary"
+            data-action="quick-launch"
+            @click=${() => this.emit<NavigateDetail>('vsc-navigate', { view: 'launch' })}
+          >
+            Launch a virtual PC
+          </button>
+        </div>
+        ${this.renderSharedWithMe()}`;
     }
     return html`<div class="table-wrap">
         <table part="table" aria-labelledby="heading" aria-busy=${value.loading ? 'true' : 'false'}>
           <colgroup>
             <col class="session" />
+            <col class="thumb" />
             <col class="tier" />
             <col class="state" />
             <col class="created" />
@@ -402,6 +451,7 @@ export class VscActiveSessions extends VscElement {
           <thead>
             <tr>
               <th scope="col">Session</th>
+              <th scope="col">Desktop</th>
               <th scope="col">Tier</th>
               <th scope="col">State</th>
               <th scope="col">Created</th>
@@ -411,18 +461,39 @@ export class VscActiveSessions extends VscElement {
             </tr>
           </thead>
           <tbody>
-            ${sessions.map((s) => this.renderRow(s))}
+            ${repeat(
+              sessions.length > this.rowLimit ? sessions.slice(0, this.rowLimit) : sessions,
+              (s) => s.sessionId,
+              (s) => this.renderRow(s),
+            )}
           </tbody>
         </table>
       </div>
       ${this.sharing ? this.renderShareForm(this.sharing) : nothing} ${this.renderSharedWithMe()}`;
   }
 
-  private renderRow(session: Session): TemplateResult {
+  /** A row is rebuilt only when something it shows changed (its session copy, busy, confirm, share, locale). */
+  private renderRow(session: Session): unknown {
+    const id = session.sessionId;
+    return guard(
+      [
+        session,
+        this.busy.get(id),
+        this.confirming === id,
+        this.sharing === id,
+        this.locale,
+        this.thumbnails?.get(id),
+      ],
+      () => this.renderRowContent(session),
+    );
+  }
+
+  private renderRowContent(session: Session): TemplateResult {
     const id = session.sessionId;
     const short = shortId(id);
     return html`<tr part="row" data-session-id=${id} data-state=${session.state}>
       <th scope="row"><code title=${id}>${short}</code></th>
+      <td class="thumb">${this.renderThumbnail(this.thumbnails?.get(id), short)}</td>
       <td class="tier">${session.tier}</td>
       <td>
         <span class="badge" data-tone=${stateTone(session.state)}>${stateLabel(session.state)}</span>
@@ -433,23 +504,50 @@ export class VscActiveSessions extends VscElement {
         }
       </td>
       <td><time datetime=${session.createdAt}>${formatDateTime(session.createdAt, this.locale)}</time></td>
-      <td class="uptime">${this.uptime(session)}</td>
+      ${this.renderUptime(session)}
       <td class="cost">${this.cost(session)}</td>
       <td class="actions">${this.renderActions(session, short)}</td>
     </tr>`;
   }
 
+  /** The desktop's picture (fixed size, so it never moves the table); paused ones carry a badge. */
+  private renderThumbnail(entry: ThumbnailEntry | undefined, short: string): TemplateResult {
+    if (!entry) return html`<span class="thumb-box" data-thumbnail="none"></span>`;
+    const paused = entry.state === 'paused';
+    return html`<span class="thumb-box" data-thumbnail=${entry.state}
+      ><img
+        src=${entry.url}
+        width="96"
+        height="60"
+        alt=${paused ? `Desktop of session ${short}, last picture before the pause` : `Desktop of session ${short}`}
+      />${paused ? html`<span class="thumb-badge" aria-hidden="true">Paused</span>` : nothing}</span
+    >`;
+  }
+
+  /** Running rows carry their start for the clock, which then keeps their text current (see tick()). */
+  private renderUptime(session: Session): TemplateResult {
+    const created = Date.parse(session.createdAt);
+    if (RUNNING.has(session.state) && !Number.isNaN(created)) {
+      // A property binding, not a child part: the clock may rewrite the text without breaking lit's markers.
+      return html`<td
+        class="uptime"
+        data-running-since=${created}
+        .textContent=${formatDuration(Date.now() - created)}
+      ></td>`;
+    }
+    return html`<td class="uptime">${this.uptime(session)}</td>`;
+  }
+
   private uptime(session: Session): string {
     if (session.state === 'requested' || session.state === 'provisioning') return 'Starting';
     if (session.state === 'terminated' || session.state === 'failed') return '—';
-    const end = RUNNING.has(session.state) ? this.now : Date.parse(session.canonTimestamp);
-    return formatDuration(end - Date.parse(session.createdAt));
+    return formatDuration(Date.parse(session.canonTimestamp) - Date.parse(session.createdAt));
   }
 
+  /** The server's cost so far; a dash until the server has given one (e.g. billing is not running). */
   private cost(session: Session): TemplateResult | string {
-    const tier = this.tiers.find((t) => t.id === session.tier);
-    if (!tier) return '—';
-    const micro = costMicroNexCoin(tier.microNexCoinPerHour, estimateActiveMs(session, this.now));
+    const micro = session.costSoFarMicroNexCoin;
+    if (micro === undefined) return '—';
     return html`<span data-micro-nexcoin=${micro}>${formatNexCoin(micro, this.locale)} NexCoin</span>`;
   }
 

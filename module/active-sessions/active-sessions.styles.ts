@@ -36,7 +36,7 @@ export const styles = [
     /* Fixed columns: rates, uptimes and costs filling in never move the table around (no layout shift). */
     table {
       width: 100%;
-      min-width: 66rem;
+      min-width: 73.5rem;
       table-layout: fixed;
       border-collapse: collapse;
       font-size: 0.9rem;
@@ -44,8 +44,42 @@ export const styles = [
     col.session {
       width: 6.5rem;
     }
+    col.thumb {
+      width: 7.5rem;
+    }
     col.tier {
       width: 5.5rem;
+    }
+    .thumb-box {
+      position: relative;
+      display: block;
+      width: 96px;
+      height: 60px;
+      border-radius: calc(var(--_radius) / 2);
+      background: var(--_color-surface);
+      border: 1px solid var(--_color-border);
+      overflow: hidden;
+    }
+    .thumb-box img {
+      display: block;
+      width: 100%;
+      height: 100%;
+      object-fit: contain;
+      background: #000;
+    }
+    .thumb-box[data-thumbnail='paused'] img {
+      filter: grayscale(0.8);
+      opacity: 0.75;
+    }
+    .thumb-badge {
+      position: absolute;
+      right: 2px;
+      bottom: 2px;
+      padding: 0 0.3rem;
+      border-radius: 0.25rem;
+      font-size: 0.7rem;
+      background: var(--_color-surface-raised);
+      color: var(--_color-text);
     }
     col.created {
       width: 12.5rem;

@@ -12,6 +12,11 @@ import type {
 } from '../../protocol/workspaces.ts';
 import { API_PREFIX, HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
 import {
+  THUMBNAIL_STATE_HEADER,
+  THUMBNAIL_TAKEN_AT_HEADER,
+  type ThumbnailState,
+} from '../../protocol/thumbnails.ts';
+import {
   BEARER_SUBPROTOCOL_PREFIX,
   HANDSHAKE_SUBPROTOCOL,
   STREAM_SUBPROTOCOLS,
@@ -175,6 +180,37 @@ export class ApiClient {
 
   async getSession(id: string, options?: RequestOptions): Promise<Session> {
     return required(await this.request<Session>('GET', sessionPath(id), undefined, options), 'sessionId');
+  }
+
+  /**
+   * A small PNG of one of the user's desktops (`GET /sessions/:id/thumbnail`), with whether it is live or the last
+   * picture from before a pause, and when it was taken.
+   */
+  async sessionThumbnail(
+    id: string,
+    options?: RequestOptions,
+  ): Promise<{ image: Blob; state: ThumbnailState; takenAt: string | null } | null> {
+    options?.signal?.throwIfAborted();
+    const token = await this.token();
+    const init: RequestInit = {
+      method: 'GET',
+      headers: { ...this.headers(token, false), Accept: 'image/png' },
+    };
+    if (options?.signal) init.signal = options.signal;
+    const response = await this.send(this.url(`${sessionPath(id)}/thumbnail`), init);
+    if (!response.ok) {
+      const text = await response.text();
+      let json: unknown = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        // not JSON: errorFromBody describes the status instead
+      }
+      throw errorFromBody(response, json);
+    }
+    if (response.status === 204) return null; // no picture yet
+    const state = response.headers.get(THUMBNAIL_STATE_HEADER) === 'paused' ? 'paused' : 'live';
+    return { image: await response.blob(), state, takenAt: response.headers.get(THUMBNAIL_TAKEN_AT_HEADER) };
   }
 
   /** Creates a session; resolves with it as the server left it (`requested`, `provisioning` or `active`). */

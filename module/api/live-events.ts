@@ -25,7 +25,7 @@ export interface LiveEventsOptions {
   silenceTimeoutMs?: number;
 }
 
-const EVENT_NAMES: ReadonlySet<string> = new Set(['session.changed', 'metrics.sample']);
+const EVENT_NAMES: ReadonlySet<string> = new Set(['session.changed', 'metrics.sample', 'session.cost']);
 
 /**
  * The user's live events (`GET /api/v1/events`) as one shared connection: the first subscriber to `events$`
@@ -34,7 +34,7 @@ const EVENT_NAMES: ReadonlySet<string> = new Set(['session.changed', 'metrics.sa
  * observers can poll only while it is down.
  */
 export class LiveEvents {
-  /** `session.changed` and `metrics.sample` events, parsed. */
+  /** `session.changed`, `metrics.sample` and `session.cost` events, parsed. */
   readonly events$: Observable<LiveEvent>;
   readonly status$ = new BehaviorSubject<LiveStatus>('idle');
 

@@ -321,6 +321,7 @@ export class VscApp extends VscElement {
           .api=${api}
           .store=${store}
           .workerFactory=${this.workerFactory}
+          .preferences=${this.preferences}
           theme=${theme}
           locale=${locale}
           ?launching=${this.launchingId === this.route.sessionId}

@@ -53,6 +53,20 @@ function launchErrorText(error: ApiError, tier: string): { text: string; action?
   }
 }
 
+/** What the caller pays per hour while Active: their own (discounted) rate when the server gave one. */
+export function effectiveRate(tier: Tier): number {
+  return tier.yourPrice?.microNexCoinPerHour ?? tier.microNexCoinPerHour;
+}
+
+/** "Founding-tenant price" or "Your organisation's price", with the discount ("−20 %"). */
+function priceLabel(price: NonNullable<Tier['yourPrice']>, locale: string | undefined): string {
+  const percent = new Intl.NumberFormat(locale || undefined, { maximumFractionDigits: 2 }).format(
+    price.discountBasisPoints / 100,
+  );
+  const who = price.reason === 'founding' ? 'Founding-tenant price' : "Your organisation's price";
+  return `${who} (−${percent} %)`;
+}
+
 function quotaDetail(details: unknown): string {
   if (typeof details !== 'object' || details === null) return '';
   const { limit, current } = details as { limit?: unknown; current?: unknown };
@@ -65,8 +79,10 @@ function quotaDetail(details: unknown): string {
  * step by step.
  *
  * Tier cards show CPU, memory, storage, GPU, the NexCoin price per hour and whether the user's subscription
- * includes the tier (tiers it does not include cannot be chosen). The estimate is the hourly rate × the hours
- * chosen, in integer micro-NexCoin. The user's default tier (Settings) is preselected.
+ * includes the tier (tiers it does not include cannot be chosen). Where the server gives the user their own
+ * rate (`yourPrice`: a founding tenant's discount), the card shows the list price struck through and the user's
+ * price with its label. The estimate is the user's hourly rate × the hours chosen, in integer micro-NexCoin.
+ * The user's default tier (Settings) is preselected.
  *
  * Steps are the real ones: *Authenticating* until the host's `getToken()` resolves; *Billing check* while the
  * create request is in flight and the session is `requested`; *Provisioning* once the server reports
@@ -353,8 +369,9 @@ export class VscQuickLaunch extends VscElement {
   private renderEstimate(busy: boolean): TemplateResult | typeof nothing {
     const tier = this.tiers?.find((t) => t.id === this.selected);
     if (!tier) return nothing;
-    const total = tier.microNexCoinPerHour * this.hours;
-    const rate = formatNexCoin(tier.microNexCoinPerHour, this.locale);
+    const hourly = effectiveRate(tier);
+    const total = hourly * this.hours;
+    const rate = formatNexCoin(hourly, this.locale);
     return html`<div class="estimate">
       <label for="hours">Hours</label>
       <input
@@ -371,8 +388,9 @@ export class VscQuickLaunch extends VscElement {
       />
       <p id="estimate" data-micro-nexcoin=${total} aria-live="polite">
         Estimated cost: <strong>${formatNexCoin(total, this.locale)} NexCoin</strong> for ${this.hours}
-        ${this.hours === 1 ? 'hour' : 'hours'} of ${tier.label} (${rate} NexCoin/hour; paused time is not
-        billed).
+        ${this.hours === 1 ? 'hour' : 'hours'} of ${tier.label} (${rate}
+        NexCoin/hour${tier.yourPrice ? `, ${priceLabel(tier.yourPrice, this.locale).toLowerCase()}` : ''};
+        paused time is billed at the storage rate).
       </p>
     </div>`;
   }
@@ -405,14 +423,30 @@ export class VscQuickLaunch extends VscElement {
         <li><span class="key">Memory</span> ${formatMemory(resources.memoryMiB, this.locale)}</li>
         <li><span class="key">Storage</span> ${formatStorage(resources.storageGiB, this.locale)}</li>
         <li><span class="key">GPU</span> ${resources.gpus > 0 ? resources.gpus : 'None'}</li>
-        <li class="price">
-          <span class="key">Price</span> ${formatNexCoin(tier.microNexCoinPerHour, this.locale)} NexCoin/hour
-        </li>
+        ${this.renderPrice(tier)}
         <li class="plan" data-allowed=${allowed ? 'true' : 'false'}>
           ${allowed ? 'Included in your subscription' : `Needs the ${tier.minimumSubscription} subscription`}
         </li>
       </ul>
     </div>`;
+  }
+
+  private renderPrice(tier: Tier): TemplateResult {
+    const list = `${formatNexCoin(tier.microNexCoinPerHour, this.locale)} NexCoin/hour`;
+    const own = tier.yourPrice;
+    if (!own) {
+      return html`<li class="price" data-micro-nexcoin=${tier.microNexCoinPerHour}>
+        <span class="key">Price</span> ${list}
+      </li>`;
+    }
+    return html`<li class="price" data-micro-nexcoin=${own.microNexCoinPerHour} data-price=${own.reason}>
+        <span class="key">Price</span>
+        <s class="list-price" data-list-price=${tier.microNexCoinPerHour}
+          ><span class="visually-hidden">List price </span>${list}</s
+        >
+        <span class="your-price">${formatNexCoin(own.microNexCoinPerHour, this.locale)} NexCoin/hour</span>
+      </li>
+      <li class="price-label" data-price-label=${own.reason}>${priceLabel(own, this.locale)}</li>`;
   }
 
   private renderProgress(): TemplateResult | typeof nothing {

@@ -102,6 +102,16 @@ export const styles = [
       margin-top: 0.35rem;
       font-weight: 600;
     }
+    .list-price {
+      margin-right: 0.35rem;
+      font-weight: 400;
+      color: var(--_color-text-muted);
+    }
+    .price-label {
+      font-size: 0.8rem;
+      font-weight: 600;
+      color: var(--_color-accent);
+    }
     .actions {
       display: flex;
       align-items: center;

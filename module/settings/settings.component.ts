@@ -16,16 +16,17 @@ import { StoreController } from '../state/store-controller.ts';
 import { styles } from './settings.styles.ts';
 
 const QUALITIES: readonly [Preferences['streamQuality'], string][] = [
-  ['auto', 'Automatic (adapts to your connection)'],
+  ['auto', "Automatic (the desktop's defaults)"],
   ['low', 'Low (least data)'],
   ['medium', 'Medium'],
   ['high', 'High'],
-  ['lossless', 'Lossless (most data)'],
+  ['lossless', 'Best (near-lossless, most data)'],
 ];
 
 const SCALINGS: readonly [Preferences['scaling'], string][] = [
   ['fit', 'Fit to the window'],
   ['1:1', 'Actual size (1:1)'],
+  ['remote', 'Resize the desktop to the window'],
 ];
 
 /** X keyboard layouts offered (the desktop's `setxkbmap` names). A stored layout not listed here is kept. */

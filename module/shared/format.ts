@@ -85,6 +85,8 @@ const STATE_LABELS: Record<SessionState, [label: string, tone: Tone]> = {
   // Kubernetes runtime, after a while paused: the disk is kept, the memory is not.
   hibernated: ['Hibernated (disk kept)', 'neutral'],
   resuming: ['Resuming', 'warning'],
+  // The desktop stopped answering: it is being started again on its kept disk.
+  restarting: ['Restarting (desktop stopped answering)', 'warning'],
   terminating: ['Terminating', 'warning'],
   terminated: ['Terminated', 'neutral'],
   failed: ['Failed', 'danger'],

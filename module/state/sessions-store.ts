@@ -44,6 +44,7 @@ export const TRANSITIONAL_STATES: ReadonlySet<SessionState> = new Set([
   'provisioning',
   'pausing',
   'resuming',
+  'restarting',
   'terminating',
 ]);
 
@@ -79,6 +80,8 @@ export function liveFeed(live: LiveEvents, fallbackPollMs = 5000): ChangeFeed {
     const pushes = live.events$.pipe(
       tap((e) => {
         if (e.event === 'session.changed') store.receive(e.data.session);
+        else if (e.event === 'session.cost')
+          store.receiveCost(e.data.sessionId, e.data.costSoFarMicroNexCoin);
       }),
     );
     const catchUp = live.status$.pipe(
@@ -224,6 +227,18 @@ export class SessionsStore {
     this.upsert(session);
   }
 
+  /** A session's cost so far as the server pushed it (`session.cost`); unknown sessions are ignored. */
+  receiveCost(sessionId: string, costSoFarMicroNexCoin: number): void {
+    if (this.disposed) return;
+    const sessions = this.subject.value.sessions;
+    const index = sessions.findIndex((s) => s.sessionId === sessionId);
+    const current = sessions[index];
+    if (!current || current.costSoFarMicroNexCoin === costSoFarMicroNexCoin) return;
+    const next = sessions.slice();
+    next[index] = { ...current, costSoFarMicroNexCoin };
+    this.patch({ sessions: next });
+  }
+
   /** Set by the change feed: whether changes are being pushed right now. */
   setLive(live: boolean): void {
     if (this.subject.value.live !== live) this.patch({ live });
@@ -330,10 +345,16 @@ export class SessionsStore {
     };
   }
 
-  private upsert(session: Session): void {
+  private upsert(incoming: Session): void {
     const sessions = this.subject.value.sessions;
-    const index = sessions.findIndex((s) => s.sessionId === session.sessionId);
-    if (index !== -1 && newer(sessions[index], session) !== session) return;
+    const index = sessions.findIndex((s) => s.sessionId === incoming.sessionId);
+    const current = index === -1 ? undefined : sessions[index];
+    if (current && newer(current, incoming) !== incoming) return;
+    // A copy without a cost (an action's answer) keeps the cost the server last told us.
+    const session =
+      current?.costSoFarMicroNexCoin !== undefined && incoming.costSoFarMicroNexCoin === undefined
+        ? { ...incoming, costSoFarMicroNexCoin: current.costSoFarMicroNexCoin }
+        : incoming;
     const next = index === -1 ? [session, ...sessions] : sessions.map((s, i) => (i === index ? session : s));
     this.patch({ sessions: sortNewestFirst(next) });
   }

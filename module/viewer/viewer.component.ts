@@ -1,20 +1,25 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { proxy, transfer } from 'comlink';
-import type { ClientStreamMessage, StreamQuality } from '../../protocol/stream.ts';
+import type { ClientStreamMessage, StreamQuality, StreamTransportPreference } from '../../protocol/stream.ts';
 import { DEFAULT_STREAM_QUALITY, StreamCloseCode } from '../../protocol/stream.ts';
 import type { Session } from '../../protocol/session.ts';
+import type { WorkspaceRole } from '../../protocol/workspace-constants.ts';
 import type { StreamStats, ViewerEvent } from '../../worker/decoder-worker-api.ts';
 import { toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
 import { shortId, stateLabel, stateTone } from '../shared/format.ts';
 import { renderLaunchSteps } from '../shared/launch-steps.ts';
 import { VscElement } from '../shared/vsc-element.ts';
+import type { PreferencesState, PreferencesStore } from '../state/preferences-store.ts';
 import type { SessionsState, SessionsStore } from '../state/sessions-store.ts';
 import { StoreController } from '../state/store-controller.ts';
 import type { DecoderWorkerHandle } from './start-decoder-worker.ts';
+import { layoutKeysym } from './keyboard-layouts.ts';
 import { keysymFromEvent } from './keysym.ts';
 import { WheelAccumulator, mapToFramebuffer, rfbButtons } from './pointer.ts';
+import { qualityForPreference, scalingForPreference, type ViewerScaling } from './stream-preferences.ts';
 import { styles } from './viewer.styles.ts';
+import { WebRtcLink } from './webrtc-link.ts';
 
 export type DecoderWorkerFactory = () => DecoderWorkerHandle | Promise<DecoderWorkerHandle>;
 
@@ -31,8 +36,7 @@ export type ViewerStatus =
   /** The stream dropped; a new one to the same session starts in `inMs` (attempt `attempt` of `of`). */
   | { kind: 'reconnecting'; attempt: number; of: number; inMs: number; code: number };
 
-/** How the desktop fits the viewer: scaled to fit, 1:1 pixels (scrolling), or the desktop resized to the viewer. */
-export type ViewerScaling = 'fit' | 'none' | 'remote';
+export type { ViewerScaling } from './stream-preferences.ts';
 
 /** What the stats overlay shows, measured over the last second. */
 export interface ViewerStreamStats {
@@ -62,6 +66,7 @@ const RETRYABLE_CLOSE_CODES = new Set([
   1014,
   4408,
   StreamCloseCode.UpstreamError,
+  StreamCloseCode.TransportLost,
 ]);
 /** Remote resize requests leave the page at most this often (the gateway limits them again). */
 const RESIZE_DEBOUNCE_MS = 250;
@@ -79,6 +84,8 @@ const CLOSE_REASONS: Readonly<Record<number, string>> = {
   [StreamCloseCode.ProtocolError]: 'The stream was malformed.',
   [StreamCloseCode.UpstreamError]: 'The connection to the desktop was lost.',
   [StreamCloseCode.SessionEnded]: 'The session has ended.',
+  [StreamCloseCode.Removed]:
+    'You no longer have access: you left or were removed from the workspace that shared this session, or it was closed.',
   1006: 'The connection was lost.',
 };
 
@@ -135,6 +142,15 @@ export class VscViewer extends VscElement {
   /** JPEG quality and compression level the desktop is asked for (each 0…9). */
   @property({ attribute: false }) quality: StreamQuality = { ...DEFAULT_STREAM_QUALITY };
 
+  /** X layout name (Settings): how a key the browser cannot identify is guessed from its position. */
+  @property({ attribute: 'keyboard-layout' }) keyboardLayout = 'us';
+
+  /**
+   * The user's settings. Stream quality, scaling and keyboard layout start from them and follow each later
+   * change of them (also while the viewer is open); the toolbar still changes this viewer alone.
+   */
+  @property({ attribute: false }) preferences?: PreferencesStore;
+
   /** Shows fps, latency, bandwidth and decode time over the desktop. */
   @property({ type: Boolean, attribute: 'show-stats' }) showStats = false;
 
@@ -143,6 +159,16 @@ export class VscViewer extends VscElement {
 
   /** How many automatic reconnection attempts before giving up (the Reconnect button stays). */
   @property({ type: Number, attribute: 'reconnect-attempts' }) reconnectAttempts = 8;
+
+  /** `auto` tries WebRTC (DataChannel) and stays on the WebSocket if it cannot connect; `websocket` never tries. */
+  @property() transport: StreamTransportPreference = 'auto';
+
+  /** STUN/TURN servers for WebRTC (the host page knows its network); none: host candidates only. */
+  @property({ attribute: false }) iceServers: RTCIceServer[] = [];
+
+  private rtcLink: WebRtcLink | undefined;
+  /** A DataChannel died under this viewer: in `auto` its reconnections stay on the WebSocket. */
+  private rtcLost = false;
 
   @state() private status: ViewerStatus = { kind: 'idle' };
   @state() private confirmingTerminate = false;
@@ -153,6 +179,16 @@ export class VscViewer extends VscElement {
   @state() private remoteClipboard = '';
   @state() private clipboardOpen = false;
   @state() private clipboardNote = '';
+  /** Watching through a workspace: the role and whether the gateway passes our input on (its `access` message). */
+  @state() private access: { role: WorkspaceRole; input: boolean } | null = null;
+  /** view-only was turned on by the gateway's `access` message (so it may turn it off again). */
+  private viewOnlyFromAccess = false;
+
+  private readonly prefs = new StoreController<PreferencesState>(
+    this,
+    () => this.preferences?.state$,
+    (value, previous) => this.onPreferences(value, previous),
+  );
 
   private readonly sessions = new StoreController<SessionsState>(
     this,
@@ -245,6 +281,9 @@ export class VscViewer extends VscElement {
       this.cancelReconnect();
       this.attempt = 0;
       this.teardown();
+      // Another session: what one workspace allowed says nothing about it.
+      this.access = null;
+      if (this.viewOnlyFromAccess) this.viewOnly = this.viewOnlyFromAccess = false;
     }
     if (changed.has('quality') && changed.get('quality') !== undefined) this.sendQuality();
     if (changed.has('scaling')) {
@@ -338,6 +377,8 @@ export class VscViewer extends VscElement {
     this.lastResizeSent = { width: 0, height: 0 };
     this.listeners?.abort();
     this.listeners = undefined;
+    this.rtcLink?.close();
+    this.rtcLink = undefined;
     const handle = this.worker;
     this.worker = undefined;
     if (handle) {
@@ -477,6 +518,7 @@ export class VscViewer extends VscElement {
         this.launching = false;
         this.canvas.focus({ preventScroll: true });
         this.startStats(generation);
+        this.startWebRtc();
         if (
           this.quality.jpeg !== DEFAULT_STREAM_QUALITY.jpeg ||
           this.quality.compression !== DEFAULT_STREAM_QUALITY.compression
@@ -496,7 +538,14 @@ export class VscViewer extends VscElement {
       case 'error':
         this.lastError = { code: event.code, message: event.message };
         return;
+      case 'rtc':
+        void this.rtcLink?.onSignal(event.signal);
+        return;
+      case 'transport':
+        this.rtcLink?.onTransport();
+        return;
       case 'closed':
+        if (event.code === StreamCloseCode.TransportLost) this.rtcLost = true;
         this.heldKeys.clear();
         this.buttons = 0;
         clearInterval(this.statsTimer);
@@ -532,10 +581,35 @@ export class VscViewer extends VscElement {
       case 'clipboard':
         this.onRemoteClipboard(event.text);
         return;
+      case 'access':
+        this.onAccess(event.role, event.input);
+        return;
       case 'bell':
       case 'desktopName':
         return;
     }
+  }
+
+  /** The gateway's word on a workspace viewer's input: view-only exactly while it drops what we would send. */
+  private onAccess(role: WorkspaceRole, input: boolean): void {
+    this.access = { role, input };
+    if (!input && !this.viewOnly) {
+      this.releaseInput(); // keys held while control is taken away must not stay down
+      this.viewOnly = true;
+      this.viewOnlyFromAccess = true;
+    } else if (input && this.viewOnlyFromAccess) {
+      this.viewOnly = false;
+      this.viewOnlyFromAccess = false;
+    }
+  }
+
+  /** Tries the WebRTC DataChannel beside the WebSocket the stream already runs on (webrtc-link.ts). */
+  private startWebRtc(): void {
+    const worker = this.worker;
+    if (!worker || this.transport === 'websocket' || (this.rtcLost && this.transport === 'auto')) return;
+    this.rtcLink?.close();
+    this.rtcLink = new WebRtcLink(worker.api, { preference: this.transport, iceServers: this.iceServers });
+    void this.rtcLink.start();
   }
 
   /** A stream that ended while its session was paused comes back by itself once the session is active again. */
@@ -548,6 +622,31 @@ export class VscViewer extends VscElement {
       this.attempt = 0;
       this.reconnect();
     }
+  }
+
+  /** Applies the settings that changed (all of them on the first value): each field follows the user's choice. */
+  private onPreferences(value: PreferencesState, previous: PreferencesState | undefined): void {
+    const now = value.preferences;
+    if (!now) return;
+    const before = previous?.preferences ?? null;
+    if (!before || before.streamQuality !== now.streamQuality) {
+      this.quality = qualityForPreference(now.streamQuality);
+    }
+    if (!before || before.scaling !== now.scaling) {
+      const scaling = scalingForPreference(now.scaling);
+      // An observer may not resize the owner's desktop: fit instead.
+      this.scaling = scaling === 'remote' && this.viewOnly ? 'fit' : scaling;
+    }
+    if (!before || before.keyboardLayout !== now.keyboardLayout) this.keyboardLayout = now.keyboardLayout;
+  }
+
+  /** The keysym of a key event; a key the browser could not identify is guessed on the user's layout. */
+  private keysymOf(event: KeyboardEvent): number | null {
+    if (event.key === 'Unidentified' && event.code) {
+      const guessed = layoutKeysym(this.keyboardLayout, event.code, event.shiftKey);
+      if (guessed !== null) return guessed;
+    }
+    return keysymFromEvent(event);
   }
 
   private createCanvas(): HTMLCanvasElement {
@@ -603,7 +702,7 @@ export class VscViewer extends VscElement {
       this.renderRoot.querySelector<HTMLElement>('.toolbar button:not(:disabled)')?.focus();
       return;
     }
-    const keysym = keysymFromEvent(event);
+    const keysym = this.keysymOf(event);
     if (keysym === null) return;
     event.preventDefault();
     const id = event.code || event.key;
@@ -617,7 +716,7 @@ export class VscViewer extends VscElement {
   private onKeyUp(event: KeyboardEvent): void {
     if (!this.connected) return;
     const id = event.code || event.key;
-    const keysym = this.heldKeys.get(id) ?? keysymFromEvent(event);
+    const keysym = this.heldKeys.get(id) ?? this.keysymOf(event);
     if (keysym === null) return;
     event.preventDefault();
     this.heldKeys.delete(id);
@@ -724,7 +823,11 @@ export class VscViewer extends VscElement {
       case 'connected':
         return `Connected to session ${id}, ${this.status.width} × ${this.status.height}.`;
       case 'closed': {
-        const reason = this.status.reason || CLOSE_REASONS[this.status.code] || 'The stream was closed.';
+        const code = this.status.code;
+        const reason =
+          (code === StreamCloseCode.Removed ? CLOSE_REASONS[code] : this.status.reason) ||
+          CLOSE_REASONS[code] ||
+          'The stream was closed.';
         return `Disconnected from session ${id}: ${reason} (code ${this.status.code})`;
       }
       case 'error':
@@ -757,7 +860,8 @@ export class VscViewer extends VscElement {
           }
         </span>
         <span class="spacer"></span>
-        ${this.renderViewControls()} ${this.store ? this.renderActions(state) : nothing}
+        ${this.renderViewControls()}
+        ${this.store && (this.access === null || this.access.role === 'owner') ? this.renderActions(state) : nothing}
         ${
           ended
             ? html`<button type="button" data-action="reconnect" @click=${() => this.reconnect()}>
@@ -786,15 +890,33 @@ export class VscViewer extends VscElement {
       >
         ${this.canvas} ${this.renderOverlay()} ${this.showStats ? this.renderStats() : nothing}
       </div>
-      <p id="keyboard-hint" class="hint">
+      <p
+        id="keyboard-hint"
+        class="hint"
+        aria-live="polite"
+        data-access=${this.access ? (this.access.input ? 'control' : 'view-only') : nothing}
+      >
         ${
           this.viewOnly
-            ? 'View only: you are watching this desktop; your keyboard and mouse are not sent to it.'
-            : html`Click the desktop or focus it with Tab to type; every key goes to the desktop. Press
-              Ctrl+Shift+F12 to move focus back to the session controls.`
+            ? this.viewOnlyHint()
+            : html`${
+                this.access?.role === 'participant'
+                  ? html`<strong>You have control of this desktop.</strong> `
+                  : nothing
+              }Click
+              the desktop or focus it with Tab to type; every key goes to the desktop. Press Ctrl+Shift+F12 to
+              move focus back to the session controls.`
         }
       </p>
     `;
+  }
+
+  private viewOnlyHint(): string {
+    if (this.access?.role === 'observer')
+      return 'View only: you are an observer in this workspace; your keyboard and mouse are not sent to the desktop.';
+    if (this.access?.role === 'participant')
+      return 'View only: the owner has not given you control; your keyboard and mouse are not sent until they do.';
+    return 'View only: you are watching this desktop; your keyboard and mouse are not sent to it.';
   }
 
   private renderActions(state: Session['state'] | undefined): TemplateResult {
@@ -996,6 +1118,11 @@ export class VscViewer extends VscElement {
           <span>${this.status.kind === 'error' ? 'Could not connect' : 'Disconnected'}</span>
           ${this.session?.state === 'paused' ? html`<span>The session is paused. Resume it to continue.</span>` : nothing}
           ${this.session?.state === 'hibernated' ? html`<span>The session is hibernated: its disk is kept, its memory is not. Resume it to start it again.</span>` : nothing}
+          ${
+            this.status.kind === 'closed' && this.status.code === StreamCloseCode.Removed
+              ? html`<span data-overlay="removed">${CLOSE_REASONS[StreamCloseCode.Removed]}</span>`
+              : nothing
+          }
         </div>`;
     }
   }

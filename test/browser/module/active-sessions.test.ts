@@ -2,7 +2,10 @@ import { expect, fixture, html, oneEvent, waitUntil } from '@open-wc/testing';
 import { sendKeys } from '@web/test-runner-commands';
 import { NEVER } from 'rxjs';
 import '../../../module/active-sessions/active-sessions.ts';
-import type { VscActiveSessions } from '../../../module/active-sessions/active-sessions.component.ts';
+import {
+  FIRST_FRAME_ROWS,
+  type VscActiveSessions,
+} from '../../../module/active-sessions/active-sessions.component.ts';
 import type { NavigateDetail, OpenSessionDetail } from '../../../module/shared/events.ts';
 import { LiveEvents } from '../../../module/api/live-events.ts';
 import { SessionsStore, liveFeed } from '../../../module/state/sessions-store.ts';
@@ -62,9 +65,10 @@ describe('<vsc-active-sessions>', () => {
 
     const cells = row(el, active.sessionId)?.querySelectorAll('th, td') ?? [];
     expect(cells[0]?.textContent?.trim()).to.equal(active.sessionId.slice(0, 8));
-    expect(cells[1]?.textContent?.trim()).to.equal('gpu');
-    expect(cells[2]?.querySelector('.badge')?.textContent?.trim()).to.equal('Active');
-    expect(cells[3]?.querySelector('time')?.getAttribute('datetime')).to.equal(active.createdAt);
+    expect(cells[1]?.classList.contains('thumb')).to.equal(true, 'the desktop’s thumbnail beside its id');
+    expect(cells[2]?.textContent?.trim()).to.equal('gpu');
+    expect(cells[3]?.querySelector('.badge')?.textContent?.trim()).to.equal('Active');
+    expect(cells[4]?.querySelector('time')?.getAttribute('datetime')).to.equal(active.createdAt);
 
     expect(actions(el, active.sessionId)).to.deep.equal(['open', 'pause', 'share', 'terminate']);
     expect(actions(el, paused.sessionId)).to.deep.equal(['resume', 'share', 'terminate']);
@@ -181,30 +185,74 @@ describe('<vsc-active-sessions>', () => {
     await el.updateComplete;
     await expect(el).to.be.accessible();
   });
-  it('shows uptime and cost so far (tier rate × active time, in NexCoin)', async () => {
+  it('shows uptime and the server’s cost so far (a dash until the server gives one)', async () => {
     const fake = new FakeApi();
-    const running = fake.seed({ state: 'active', tier: 'standard', createdAt: minutesAgo(90) });
+    const running = fake.seed({
+      state: 'active',
+      tier: 'standard',
+      createdAt: minutesAgo(90),
+      costSoFarMicroNexCoin: 1_500_000,
+    });
     const paused = fake.seed({
       state: 'paused',
       tier: 'gpu',
       createdAt: minutesAgo(120),
       canonTimestamp: minutesAgo(100),
+      costSoFarMicroNexCoin: 4_000_000, // founding price: less than the list rate × time
     });
     const starting = fake.seed({ state: 'provisioning', createdAt: minutesAgo(0) });
     const { el } = await setup(fake);
-    await waitUntil(() => row(el, running.sessionId)?.querySelector('[data-micro-nexcoin]'), 'rates loaded');
     const cell = (id: string, cls: string): string =>
       row(el, id)?.querySelector(`.${cls}`)?.textContent?.trim() ?? '';
     expect(cell(running.sessionId, 'uptime')).to.match(/^1 h 3\d min$/);
-    const micro = Number(
+    expect(
       row(el, running.sessionId)?.querySelector('[data-micro-nexcoin]')?.getAttribute('data-micro-nexcoin'),
-    );
-    expect(micro).to.be.within(1_500_000, 1_501_000, '1 NexCoin/h × 1.5 h');
-    expect(cell(running.sessionId, 'cost')).to.match(/^1\.50\d* NexCoin$/);
+    ).to.equal('1500000');
+    expect(cell(running.sessionId, 'cost')).to.equal('1.50 NexCoin');
     expect(cell(paused.sessionId, 'uptime')).to.equal('20 min 00 s', 'a paused session stops at its pause');
-    expect(cell(paused.sessionId, 'cost')).to.equal('5 NexCoin', '15 NexCoin/h × 20 min');
+    expect(cell(paused.sessionId, 'cost')).to.equal('4 NexCoin', 'the server’s figure, not an estimate');
     expect(cell(starting.sessionId, 'uptime')).to.equal('Starting');
-    expect(cell(starting.sessionId, 'cost')).to.equal('0 NexCoin');
+    expect(cell(starting.sessionId, 'cost')).to.equal('—');
+    expect(fake.count('GET', '/tiers')).to.equal(0, 'no rates are fetched to estimate anything');
+  });
+
+  it('moves the cost so far when the server pushes it (session.cost), keeping it across state changes', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active', costSoFarMicroNexCoin: 100_000 });
+    const api = fake.client();
+    const live = new LiveEvents({ api });
+    const store = new SessionsStore({ api, changeFeed: liveFeed(live) });
+    const el = await fixture<VscActiveSessions>(
+      html`<vsc-active-sessions .store=${store} .api=${api}></vsc-active-sessions>`,
+    );
+    const cost = (): string => row(el, s.sessionId)?.querySelector('.cost')?.textContent?.trim() ?? '';
+    await waitUntil(() => cost() === '0.10 NexCoin', 'the listed cost');
+    await waitUntil(() => fake.eventStreams.size > 0, 'the live stream is open');
+    fake.pushCost(s.sessionId, 116_667);
+    await waitUntil(() => cost() === '0.116667 NexCoin', 'the pushed cost');
+    // A state change pushed without a cost (e.g. billing not attached to that event) keeps the last one.
+    const current = fake.sessions.get(s.sessionId);
+    if (!current) throw new Error('no session');
+    const { costSoFarMicroNexCoin: _dropped, ...withoutCost } = current;
+    fake.sessions.set(s.sessionId, withoutCost);
+    fake.set(withoutCost, 'paused');
+    await waitUntil(() => row(el, s.sessionId)?.dataset['state'] === 'paused', 'the pause arrives');
+    expect(cost()).to.equal('0.116667 NexCoin');
+    store.dispose();
+  });
+
+  it('draws a long list in two steps: the first rows in the frame of the interaction, the rest right after', async () => {
+    const fake = new FakeApi();
+    for (let i = 0; i < 50; i++) fake.seed({ state: i % 2 ? 'terminated' : 'failed', failureReason: 'gone' });
+    const { el } = await setup(fake);
+    const rows = (): number => el.shadowRoot?.querySelectorAll('tbody tr').length ?? 0;
+    await waitUntil(() => rows() === 25, 'every failed session is listed');
+    const toggle = el.shadowRoot?.querySelector<HTMLInputElement>('[data-action="show-ended"]');
+    toggle?.click();
+    await el.updateComplete;
+    expect(rows()).to.equal(FIRST_FRAME_ROWS, 'the first rows in the same frame');
+    await waitUntil(() => rows() === 50, 'the rest follow');
+    await expect(el).to.be.accessible();
   });
 
   it('ticks the uptime while a session runs', async () => {

@@ -109,6 +109,10 @@ const ACTIONS = {
   terminate: { from: ['active', 'paused', 'failed'], to: 'terminated' },
 } as const satisfies Record<string, { from: readonly SessionState[]; to: SessionState }>;
 
+/** A 1×1 PNG, what the fake serves as a desktop's thumbnail. */
+const ONE_PIXEL_PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYPgPAAEDAQAIicLsAAAAAElFTkSuQmCC';
+
 export class FakeApi {
   readonly requests: RecordedRequest[] = [];
   readonly sessions = new Map<string, Session>();
@@ -137,6 +141,8 @@ export class FakeApi {
   readonly preferences = new Map<string, StoredPreferences>();
   /** Collaborative workspaces (`GET` / `POST /workspaces`). */
   readonly workspaces: Workspace[] = [];
+  /** Live thumbnails served, by session (a paused session gets its last one only if it had one). */
+  readonly thumbnailsTaken = new Map<string, number>();
   /** Every `POST /vitals` body. */
   readonly vitals: WebVital[] = [];
   quotaLimits: QuotaResponse['limits'] = {
@@ -241,7 +247,7 @@ export class FakeApi {
     }
     if (method === 'POST' && path === '/workspaces') return this.createWorkspace(userId, body);
 
-    const match = /^\/sessions\/([A-Za-z0-9_-]+)(?:\/(pause|resume|metrics))?$/.exec(path);
+    const match = /^\/sessions\/([A-Za-z0-9_-]+)(?:\/(pause|resume|metrics|thumbnail))?$/.exec(path);
     if (!match?.[1]) return this.error('NOT_FOUND');
     const session = this.sessions.get(match[1]);
     if (!session || session.userId !== userId) return this.error('SESSION_NOT_FOUND');
@@ -254,9 +260,32 @@ export class FakeApi {
       const samples = (this.metrics.get(session.sessionId) ?? []).filter((m) => Date.parse(m.at) >= since);
       return this.json(200, { samples });
     }
+    if (method === 'GET' && verb === 'thumbnail') return this.thumbnail(session);
     if (method === 'POST' && (verb === 'pause' || verb === 'resume')) return this.transition(session, verb);
     if (method === 'DELETE' && !verb) return this.transition(session, 'terminate');
     return this.error('NOT_FOUND');
+  }
+
+  /** As the server answers: a live picture while active, the last one while paused, none otherwise. */
+  private thumbnail(session: Session): Response {
+    const id = session.sessionId;
+    const paused = ['pausing', 'paused', 'hibernated', 'resuming'].includes(session.state);
+    if (session.state === 'active') {
+      this.thumbnailsTaken.set(id, (this.thumbnailsTaken.get(id) ?? 0) + 1);
+    } else if (!paused || !this.thumbnailsTaken.has(id)) {
+      return ['terminating', 'terminated', 'failed'].includes(session.state)
+        ? this.error('SESSION_NOT_STREAMABLE')
+        : this.error('NOT_FOUND', 'No thumbnail yet.');
+    }
+    const png = Uint8Array.from(atob(ONE_PIXEL_PNG), (c) => c.charCodeAt(0));
+    return new Response(new Blob([png], { type: 'image/png' }), {
+      status: 200,
+      headers: {
+        'content-type': 'image/png',
+        'x-thumbnail-state': paused ? 'paused' : 'live',
+        'x-thumbnail-taken-at': this.now().toISOString(),
+      },
+    });
   }
 
   private poll(session: Session): Session {
@@ -338,6 +367,17 @@ export class FakeApi {
     const owner = this.sessions.get(sample.sessionId)?.userId ?? 'alice';
     this.emit(owner, { event: 'metrics.sample', data: sample });
     return sample;
+  }
+
+  /** Sets a session's cost so far (as billing would) and pushes it to its owner as `session.cost`. */
+  pushCost(sessionId: string, costSoFarMicroNexCoin: number): void {
+    const session = this.sessions.get(sessionId);
+    if (!session) throw new Error(`no session ${sessionId}`);
+    this.sessions.set(sessionId, { ...session, costSoFarMicroNexCoin });
+    this.emit(session.userId, {
+      event: 'session.cost',
+      data: { sessionId, costSoFarMicroNexCoin, at: this.now().toISOString() },
+    });
   }
 
   /** Writes a raw chunk to every open event stream (e.g. a keep-alive comment or a malformed event). */
@@ -475,7 +515,7 @@ function isPreferences(body: unknown): body is Preferences {
   return (
     (TIER_IDS as readonly unknown[]).includes(p['defaultTier']) &&
     ['auto', 'low', 'medium', 'high', 'lossless'].includes(p['streamQuality'] as string) &&
-    (p['scaling'] === 'fit' || p['scaling'] === '1:1') &&
+    ['fit', '1:1', 'remote'].includes(p['scaling'] as string) &&
     typeof p['keyboardLayout'] === 'string' &&
     /^[A-Za-z0-9_-]{2,32}$/.test(p['keyboardLayout']) &&
     Number.isInteger(p['idleTimeoutMinutes']) &&

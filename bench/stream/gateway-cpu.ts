@@ -201,9 +201,19 @@ try {
 
   animation = spawn('python3', ['-c', ANIMATION], {
     env: { ...process.env, DISPLAY: `:${display}` },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let animationError = '';
+  let animationEnded = false;
+  animation.stderr?.on('data', (d: Buffer) => (animationError += d.toString()));
+  animation.once('error', (e) => (animationError += e.message));
+  animation.once('close', () => (animationEnded = true));
   await delay(2000);
+  // Without the animation every figure below would describe an idle desktop: stop with the reason instead.
+  if (animationEnded || animationError.includes('ENOENT'))
+    throw new Error(
+      `the animation (python3 with numpy) did not run: ${animationError.trim().split('\n').at(-1) ?? ''}`,
+    );
 
   const measure = async (clients: Client[]): Promise<{ cpuPct: number; bytes: number; updates: number }> => {
     await delay(2000); // warm-up: first full frames, JIT

@@ -14,6 +14,7 @@ import type { CanonStore } from '../canon/canon-store.ts';
 import { isFinished } from '../canon/canon-shared.ts';
 import { findTier } from '../tiers/tier-catalogue.ts';
 import type { NexusAi, UsageSummary } from './nexus-ai.ts';
+import { reportRemediation } from './report-remediation.ts';
 import {
   DEFAULT_REMEDIATION_POLICY,
   Remediator,
@@ -218,18 +219,7 @@ export class AiService {
         this.deps.metrics?.aiRemediations.inc({ kind: action.kind, status: action.status });
     }
     const done = actions.filter((a) => a.status === 'applied' || a.status === 'failed');
-    for (const action of done) {
-      this.deps.logger.warn(
-        { sessionId, action: action.kind, status: action.status, reason: action.reason },
-        'N.E.X.U.S AI remediation',
-      );
-      this.deps.analytics?.track({
-        event: 'supercore.ai.remediation',
-        userId: row.session.userId,
-        properties: { sessionId, tenantId: row.session.tenantId, tier: row.session.tier, ...action },
-        timestamp: this.clock().toISOString(),
-      });
-    }
+    for (const action of done) reportRemediation(this.deps, row.session, action, this.clock());
     return actions;
   }
 

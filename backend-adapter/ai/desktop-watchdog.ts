@@ -4,6 +4,7 @@ import type { Session } from '../../protocol/session.ts';
 import type { Analytics } from '../analytics/analytics.ts';
 import type { SessionRow } from '../canon/canon-store.ts';
 import type { DesktopLiveness, RuntimeHandle } from '../runtime/runtime-provider.ts';
+import { reportRemediation } from './report-remediation.ts';
 
 export interface WatchdogPolicy {
   /** Health checks in a row a desktop must fail before it is restarted (one slow answer is not a hang). */
@@ -138,16 +139,7 @@ export class DesktopWatchdog {
     this.inFlight.set(sessionId, work);
     const action = await work.finally(() => this.inFlight.delete(sessionId));
     this.deps.metrics?.desktopRestarts.inc({ outcome: action.status === 'applied' ? 'restarted' : 'failed' });
-    this.deps.logger.warn(
-      { sessionId, status: action.status, reason: action.reason },
-      'N.E.X.U.S AI remediation',
-    );
-    this.deps.analytics?.track({
-      event: 'supercore.ai.remediation',
-      userId: row.session.userId,
-      properties: { sessionId, tenantId: row.session.tenantId, tier: row.session.tier, ...action },
-      timestamp: this.clock().toISOString(),
-    });
+    reportRemediation(this.deps, row.session, action, this.clock());
     return { sessionId, action };
   }
 

@@ -121,13 +121,7 @@ export class GovernanceGate implements SessionGate {
     defaults: GenesisLimits,
   ): Promise<GenesisLimits> {
     // The subscription was checked by the lifecycle already.
-    const availability = this.tierAvailability(principal, tier, true);
-    if (!availability.allowed) {
-      throw new ApiError('TIER_NOT_ALLOWED', availability.notAllowedReason, {
-        tier: tier.id,
-        phase: this.deps.phase,
-      });
-    }
+    this.requireTierAvailable(principal, tier);
     const limits = this.limitsFor(principal, defaults);
     const owner = { tenantId: principal.tenantId, userId: principal.userId };
     const price = pricesOf(this.deps.metering.termsFor(tier.id, principal.tenantId)).active;
@@ -139,6 +133,17 @@ export class GovernanceGate implements SessionGate {
       tier: tier.id,
     });
     return limits;
+  }
+
+  /** Phase, tenant configuration and early access allow `tier` for this caller, or TIER_NOT_ALLOWED. */
+  private requireTierAvailable(principal: Principal, tier: Tier): void {
+    const availability = this.tierAvailability(principal, tier, true);
+    if (!availability.allowed) {
+      throw new ApiError('TIER_NOT_ALLOWED', availability.notAllowedReason, {
+        tier: tier.id,
+        phase: this.deps.phase,
+      });
+    }
   }
 
   async genesisAbandoned(sessionId: string): Promise<void> {
@@ -158,13 +163,7 @@ export class GovernanceGate implements SessionGate {
     tier: Tier,
     defaults: GenesisLimits,
   ): Promise<GenesisLimits> {
-    const availability = this.tierAvailability(principal, tier, true);
-    if (!availability.allowed) {
-      throw new ApiError('TIER_NOT_ALLOWED', availability.notAllowedReason, {
-        tier: tier.id,
-        phase: this.deps.phase,
-      });
-    }
+    this.requireTierAvailable(principal, tier);
     // The new tier's rates are fixed now (at the session's discount), before the change is recorded.
     const billing = await this.deps.metering.addTier(row.session, tier.id);
     const prices = pricesAt(billing, tier.id);

@@ -1,7 +1,9 @@
 // Mount time and Core Web Vitals (LCP, INP, CLS; FCP and TTFB beside them) of the harness's v-SuperCore page in
 // headless Chromium with 50 sessions listed, plus what the page downloads from the remote to show it.
 // Prints figures; never fails on time.
-//   npm run build && node --import tsx bench/dashboard-vitals.ts -- --runs 5
+//   npm run build && node --import tsx bench/dashboard-vitals.ts -- --runs 5 [--trace]
+// Each interaction is named by the step of the script that made it. With --trace, the first run is traced
+// (Chromium's DevTools timeline) and each interaction's time is split into script, style, layout and paint.
 //
 // The 50 sessions are real Canon Memory rows, written with SqliteCanonStore into the harness's DATA_DIR before
 // it starts (50 real Xvnc desktops are too heavy for one machine, and nothing here is faked): each one
@@ -14,16 +16,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { HANDSHAKE } from '../protocol/handshake.ts';
 import type { Session } from '../protocol/session.ts';
 import { SqliteCanonStore } from '../backend-adapter/canon/sqlite-canon-store.ts';
 import { TIER_CATALOGUE } from '../backend-adapter/tiers/tier-catalogue.ts';
 import { startHarness } from '../harness/server/start-harness.ts';
 import { launchChromium } from '../test/support/chromium.ts';
+import {
+  INTERACTION_TRACE_CATEGORIES,
+  InteractionBreakdown,
+  type Breakdown,
+} from './interaction-breakdown.ts';
 
 const runsArg = process.argv.indexOf('--runs');
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+const trace = process.argv.includes('--trace');
 const SESSIONS = 50;
 const USER = { userId: 'dev-user', tenantId: 'dev-tenant' };
 
@@ -85,12 +93,27 @@ interface Run {
   rows: number;
   remoteFiles: Map<string, number>;
   vitalsPosted: number;
-  /** The longest event of each interaction, by what was interacted with (Event Timing). */
+  /** The longest event of each interaction, by the step of the script that made it (Event Timing). */
   interactions: Interaction[];
+  /** The last LCP candidate. */
+  lcp: LcpEntry | undefined;
+  /** Where each interaction's time went on the main thread (traced runs only). */
+  breakdowns?: Map<string, Breakdown>;
+}
+
+interface LcpEntry {
+  at: number;
+  size: number;
+  url: string;
+  node: string;
+  loadTime: number;
 }
 
 interface Interaction {
   label: string;
+  /** The script's step (a performance mark `bench:<step>` set just before it acted). */
+  step: string;
+  startTime: number;
   duration: number;
   /** Input delay, event handlers, and the rest (rendering up to the next paint). */
   delay: number;
@@ -110,6 +133,12 @@ for (const on of ['onLCP', 'onINP', 'onCLS', 'onFCP', 'onTTFB'])
   webVitals[on]((m) => window.__vitals.push({ name: m.name, value: m.value }), { reportAllChanges: true });
 // Every interaction's longest event, with what it hit, to see which interaction sets INP.
 window.__interactions = new Map();
+const stepAt = (t) => {
+  let step = '(before the script)';
+  for (const m of performance.getEntriesByType('mark'))
+    if (m.name.startsWith('bench:') && m.startTime <= t) step = m.name.slice(6);
+  return step;
+};
 const describe = (node) => {
   if (!node || node.nodeType !== 1) return '(detached)';
   const action = node.getAttribute('data-action') || node.getAttribute('data-tab') || node.getAttribute('role');
@@ -123,6 +152,8 @@ new PerformanceObserver((list) => {
     if (known && known.duration >= e.duration) continue;
     window.__interactions.set(e.interactionId, {
       label: known ? known.label : describe(e.target),
+      step: known ? known.step : stepAt(e.startTime),
+      startTime: known ? known.startTime : e.startTime,
       duration: e.duration,
       delay: e.processingStart - e.startTime,
       processing: e.processingEnd - e.processingStart,
@@ -137,7 +168,18 @@ new PerformanceObserver((list) => {
     if (e.hadRecentInput) continue;
     window.__shifts.push({ value: e.value, at: Math.round(e.startTime), sources: (e.sources || []).map((s) => describe(s.node)).join(', ') });
   }
-}).observe({ type: 'layout-shift', buffered: true });`;
+}).observe({ type: 'layout-shift', buffered: true });
+// The LCP candidates: which element (inside shadow roots the entry has none, so its size and URL tell), and when.
+window.__lcp = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    window.__lcp.push({ at: Math.round(e.startTime), size: e.size, url: (e.url || '').slice(0, 60), node: describe(e.element), loadTime: Math.round(e.loadTime) });
+}).observe({ type: 'largest-contentful-paint', buffered: true });`;
+
+/** Marks the step the script takes next; the interactions it makes are named by it. */
+async function step(page: Page, name: string): Promise<void> {
+  await page.evaluate((n) => performance.mark(`bench:${n}`), name);
+}
 
 async function mountMeasures(page: Page): Promise<number[]> {
   return page.evaluate(() => performance.getEntriesByName('v-supercore:mount').map((e) => e.duration));
@@ -150,7 +192,7 @@ async function firstMountEnd(page: Page): Promise<number> {
   });
 }
 
-async function oneRun(baseUrl: string, remoteUrl: string, page: Page): Promise<Run> {
+async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: Browser): Promise<Run> {
   const remoteFiles = new Map<string, number>();
   let vitalsPosted = 0;
   page.on('request', (r) => {
@@ -167,6 +209,7 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page): Promise<R
       // redirects and aborted bodies carry nothing to count
     }
   });
+  if (traced) await traced.startTracing(page, { categories: INTERACTION_TRACE_CATEGORIES });
   await page.goto(`${baseUrl}/v-supercore/sessions`);
   const list = page.locator('vsc-active-sessions');
   await list.locator('table').waitFor({ timeout: 20_000 });
@@ -174,20 +217,26 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page): Promise<R
   const onScreenMs = await firstMountEnd(page);
 
   // Interactions for INP: show the 50 rows, switch panes, refresh.
+  await step(page, 'tick "Show terminated"');
   await list.locator('[data-action="show-ended"]').click();
   await list
     .locator('tbody tr')
     .nth(SESSIONS - 1)
     .waitFor();
   const rows = await list.locator('tbody tr').count();
+  await step(page, 'tab Resource Monitor');
   await page.getByRole('tab', { name: 'Resource Monitor' }).click();
   await page.locator('vsc-resource-monitor').waitFor();
+  await step(page, 'tab Active Sessions (back)');
   await page.getByRole('tab', { name: 'Active Sessions' }).click();
+  await step(page, 'Refresh');
   await list.locator('[data-action="refresh"]').click();
   await page.waitForTimeout(500);
 
   // A second mount, the chunks now cached: Home, then back through the navigation item.
+  await step(page, 'shell link Home (unmount)');
   await page.getByRole('link', { name: 'Home' }).click();
+  await step(page, 'shell link Virtual Super PC (mount)');
   await page.getByRole('link', { name: /Virtual Super PC/ }).click();
   await page.locator('vsc-quick-launch [data-tier="basic"]').waitFor();
   const measures = await mountMeasures(page);
@@ -199,10 +248,36 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page): Promise<R
   const interactions = await page.evaluate(() => [
     ...(window as unknown as { __interactions: Map<number, Interaction> }).__interactions.values(),
   ]);
+  const lcpEntries = await page.evaluate(() => (window as unknown as { __lcp: LcpEntry[] }).__lcp);
   const vitals: Record<string, number> = {};
   for (const v of reported) vitals[v.name] = v.value; // the last report of each is its current value
+  let breakdowns: Map<string, Breakdown> | undefined;
+  if (traced) {
+    const anchor = await page.evaluate(() => {
+      const [mark] = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('bench:'));
+      return mark ? { name: mark.name, startTime: mark.startTime } : undefined;
+    });
+    const timeline = await traced.stopTracing();
+    if (anchor) {
+      const reader = new InteractionBreakdown(timeline, anchor);
+      breakdowns = new Map(
+        interactions.map((i) => [i.step, reader.window(i.startTime, i.startTime + i.duration)]),
+      );
+    }
+  }
   await page.close({ runBeforeUnload: true });
-  return { mountMs, onScreenMs, warmMountMs, vitals, rows, remoteFiles, vitalsPosted, interactions };
+  return {
+    mountMs,
+    onScreenMs,
+    warmMountMs,
+    vitals,
+    rows,
+    remoteFiles,
+    vitalsPosted,
+    interactions,
+    lcp: lcpEntries.at(-1),
+    ...(breakdowns ? { breakdowns } : {}),
+  };
 }
 
 function median(values: number[]): number {
@@ -229,7 +304,7 @@ try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.addInitScript({ content: collector });
     const page = await context.newPage();
-    results.push(await oneRun(harness.url, harness.remoteUrl, page));
+    results.push(await oneRun(harness.url, harness.remoteUrl, page, trace && i === 0 ? browser : undefined));
     await context.close();
   }
 } finally {
@@ -268,15 +343,25 @@ console.log(`  TTFB                         ${fmt(median(series((r) => r.vitals[
 console.log(
   `  vitals the module POSTed     ${results.map((r) => r.vitalsPosted).join(', ')} (per run, seen before the page closed)`,
 );
-// Each interaction of the script (the same sequence every run), keyed by what it hit and its occurrence; a run
-// where it took under 16 ms has no entry for it (Event Timing's floor).
+console.log('  LCP element (last candidate; its size in px², and its URL for an image):');
+for (const [i, r] of results.entries()) {
+  const l = r.lcp;
+  console.log(
+    l
+      ? `    run ${i + 1}: at ${l.at} ms, ${l.size} px², ${l.url ? `image ${l.url} (loaded at ${l.loadTime} ms)` : 'text'} ${l.node}`
+      : `    run ${i + 1}: none`,
+  );
+}
+// Each interaction of the script (the same sequence every run), keyed by the step that made it (and what it hit,
+// as Event Timing sees it: a shadow root's host); a run where it took under 16 ms has no entry for it.
 const keyed = results.map((r) => {
   const seen = new Map<string, number>();
   return new Map(
     r.interactions.map((i) => {
-      const n = (seen.get(i.label) ?? 0) + 1;
-      seen.set(i.label, n);
-      return [n > 1 ? `${i.label} #${n}` : i.label, i] as const;
+      const key = `${i.step} → ${i.label}`;
+      const n = (seen.get(key) ?? 0) + 1;
+      seen.set(key, n);
+      return [n > 1 ? `${key} #${n}` : key, i] as const;
     }),
   );
 });
@@ -289,7 +374,22 @@ if (labels.length > 0) {
     const same = keyed.map((m) => m.get(label)).filter((i): i is Interaction => i !== undefined);
     const m = (pick: (i: Interaction) => number): string => median(same.map(pick)).toFixed(0).padStart(4);
     console.log(
-      `    ${label.slice(0, 44).padEnd(44)} ${m((i) => i.duration)} ms = ${m((i) => i.delay)} + ${m((i) => i.processing)} + ${m((i) => i.presentation)}   (${same.length}/${results.length} runs)`,
+      `    ${label.slice(0, 60).padEnd(60)} ${m((i) => i.duration)} ms = ${m((i) => i.delay)} + ${m((i) => i.processing)} + ${m((i) => i.presentation)}   (${same.length}/${results.length} runs)`,
+    );
+  }
+}
+const traced = results[0]?.breakdowns;
+if (traced) {
+  console.log(
+    '  run 1 traced: main thread inside each interaction, ms (nested work counts twice, e.g. a forced layout in script):',
+  );
+  console.log(
+    `    ${'step'.padEnd(40)} ${'busy'.padStart(6)} ${'script'.padStart(6)} ${'style'.padStart(6)} ${'(elements)'.padStart(10)} ${'layout'.padStart(6)} ${'paint'.padStart(6)}`,
+  );
+  const f = (v: number): string => v.toFixed(1).padStart(6);
+  for (const [name, b] of traced) {
+    console.log(
+      `    ${name.slice(0, 40).padEnd(40)} ${f(b.busy)} ${f(b.script)} ${f(b.style)} ${String(b.styledElements).padStart(10)} ${f(b.layout)} ${f(b.paint)}`,
     );
   }
 }

@@ -384,12 +384,12 @@ if (traced) {
     '  run 1 traced: main thread inside each interaction, ms (nested work counts twice, e.g. a forced layout in script):',
   );
   console.log(
-    `    ${'step'.padEnd(40)} ${'busy'.padStart(6)} ${'script'.padStart(6)} ${'style'.padStart(6)} ${'(elements)'.padStart(10)} ${'layout'.padStart(6)} ${'paint'.padStart(6)}`,
+    `    ${'step'.padEnd(40)} ${'busy'.padStart(6)} ${'script'.padStart(6)} ${'style'.padStart(6)} ${'layout'.padStart(6)} ${'paint'.padStart(6)}`,
   );
   const f = (v: number): string => v.toFixed(1).padStart(6);
   for (const [name, b] of traced) {
     console.log(
-      `    ${name.slice(0, 40).padEnd(40)} ${f(b.busy)} ${f(b.script)} ${f(b.style)} ${String(b.styledElements).padStart(10)} ${f(b.layout)} ${f(b.paint)}`,
+      `    ${name.slice(0, 40).padEnd(40)} ${f(b.busy)} ${f(b.script)} ${f(b.style)} ${f(b.layout)} ${f(b.paint)}`,
     );
   }
 }

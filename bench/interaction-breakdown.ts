@@ -13,7 +13,7 @@ interface TraceEvent {
   tid: number;
   ts: number;
   dur?: number;
-  args?: { name?: string; data?: { elementCount?: number } };
+  args?: { name?: string };
 }
 
 export const INTERACTION_TRACE_CATEGORIES = [
@@ -27,8 +27,6 @@ export const INTERACTION_TRACE_CATEGORIES = [
 export interface Breakdown {
   script: number;
   style: number;
-  /** Elements whose style was recalculated (sum over the window's style recalculations). */
-  styledElements: number;
   layout: number;
   paint: number;
   /** Busy time of the main thread's top-level tasks, clipped to the window. */
@@ -36,7 +34,7 @@ export interface Breakdown {
 }
 
 /** Top-level kinds; a nested one (a forced layout inside a handler) counts under both script and layout. */
-const KINDS: Record<string, keyof Omit<Breakdown, 'busy' | 'styledElements'>> = {
+const KINDS: Record<string, keyof Omit<Breakdown, 'busy'>> = {
   FunctionCall: 'script',
   EvaluateScript: 'script',
   TimerFire: 'script',
@@ -73,7 +71,7 @@ export class InteractionBreakdown {
   window(from: number, to: number): Breakdown {
     const start = this.origin + from * 1000;
     const end = this.origin + to * 1000;
-    const result: Breakdown = { script: 0, style: 0, styledElements: 0, layout: 0, paint: 0, busy: 0 };
+    const result: Breakdown = { script: 0, style: 0, layout: 0, paint: 0, busy: 0 };
     // Only the outermost event of each kind counts (FunctionCall inside EventDispatch is one span of script).
     const open: Partial<Record<keyof Breakdown, number>> = {};
     const inside = this.events
@@ -91,7 +89,6 @@ export class InteractionBreakdown {
       if ((open[kind] ?? -Infinity) > e.ts) continue;
       open[kind] = e.ts + (e.dur ?? 0);
       result[kind] += clipped;
-      if (kind === 'style') result.styledElements += e.args?.data?.elementCount ?? 0;
     }
     return result;
   }

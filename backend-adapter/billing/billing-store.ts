@@ -619,15 +619,21 @@ export class BillingStore {
           [owner.tenantId, owner.userId],
         );
       }
+      // The owner's other holds and what they owe, in one round trip under the lock (a row with a null
+      // session when they hold nothing else).
       const holds = yield* q(
-        `SELECT session_id, amount, created_at FROM billing_holds
-          WHERE tenant_id = $1 AND user_id = $2 AND released_at IS NULL AND session_id <> $3`,
+        `SELECT h.session_id, h.amount, h.created_at, o.total AS owed
+           FROM (SELECT coalesce(sum(amount), 0) AS total FROM billing_charges
+                  WHERE tenant_id = $1 AND user_id = $2 AND status <> 'charged') o
+           LEFT JOIN billing_holds h
+             ON h.tenant_id = $1 AND h.user_id = $2 AND h.released_at IS NULL AND h.session_id <> $3`,
         [owner.tenantId, owner.userId, sessionId],
       );
       let held = 0;
       const counted = new Set<string>();
       const ended: string[] = [];
       for (const h of holds) {
+        if (h.session_id === null || h.session_id === undefined) continue;
         const id = text(h.session_id);
         if (!req.live.has(id) && iso(h.created_at) < req.staleBefore.toISOString()) {
           ended.push(id);
@@ -638,11 +644,7 @@ export class BillingStore {
       }
       let running = 0;
       for (const [id, need] of req.running) if (id !== sessionId && !counted.has(id)) running += need;
-      const owed = (yield* q(
-        "SELECT coalesce(sum(amount), 0) AS total FROM billing_charges WHERE tenant_id = $1 AND user_id = $2 AND status <> 'charged'",
-        [owner.tenantId, owner.userId],
-      ))[0];
-      const outstanding = int(owed?.total ?? 0);
+      const outstanding = int(holds[0]?.owed ?? 0);
       const required = held + running + req.amount;
       const at = req.at.toISOString();
       for (const id of ended) {

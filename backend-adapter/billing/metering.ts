@@ -81,6 +81,8 @@ const ownerKey = (o: WalletOwner): string => `${o.tenantId}/${o.userId}`;
 const WRITE_BATCH = 250;
 /** Registered but never created (refused by the quota check after admission): closed after this long. */
 const ORPHAN_AFTER_MS = 10 * 60_000;
+/** How long a session's records and billing row are reused for its cost so far without a change event. */
+const CACHE_MS = 60_000;
 
 /**
  * Metering: every live session billed up to now, period by period, exactly once.
@@ -208,27 +210,81 @@ export class Metering {
   }
 
   /**
-   * A session's records change only with its state, so listing sessions reuses them until a change event
-   * (forgetRecords) or a minute passes — a session list is then one query, not one per session.
+   * A session's records and billing row change only with its state (a change event on every replica:
+   * forgetRecords) or, for a finished session, when metering closes it with its final cost. Listing sessions
+   * therefore reuses both until such an event or a minute passes — a session list is then one query (the
+   * sessions), not one more per list or per session. Concurrent misses share one read; a read that a change
+   * overtook is returned to its caller but not kept.
    */
   private readonly recordCache = new Map<string, { records: readonly CanonRecord[]; at: number }>();
+  private readonly recordReads = new Map<string, Promise<readonly CanonRecord[]>>();
+  private readonly billingCache = new Map<string, { row: BillingSessionRow; at: number }>();
+  private readonly billingReads = new Map<string, object>();
 
-  private async recordsOf(sessionId: string, now: number): Promise<readonly CanonRecord[]> {
+  private recordsOf(sessionId: string, now: number): Promise<readonly CanonRecord[]> {
     const cached = this.recordCache.get(sessionId);
-    if (cached && now - cached.at < 60_000) return cached.records;
-    const records = await this.deps.canon.listRecords(sessionId);
-    this.recordCache.set(sessionId, { records, at: now });
-    return records;
+    if (cached && now - cached.at < CACHE_MS) return Promise.resolve(cached.records);
+    const pending = this.recordReads.get(sessionId);
+    if (pending) return pending;
+    const read = this.deps.canon.listRecords(sessionId).then(
+      (records) => {
+        if (this.recordReads.get(sessionId) === read) {
+          this.recordReads.delete(sessionId);
+          this.recordCache.set(sessionId, { records, at: now });
+        }
+        return records;
+      },
+      (error: unknown) => {
+        if (this.recordReads.get(sessionId) === read) this.recordReads.delete(sessionId);
+        throw error;
+      },
+    );
+    this.recordReads.set(sessionId, read);
+    return read;
+  }
+
+  /**
+   * The billing rows of these sessions, cached as their records are. A finished session's row is read again
+   * until it carries its final cost (metering closes it without a change event).
+   */
+  private async billingRowsOf(
+    sessions: readonly Session[],
+    now: number,
+  ): Promise<Map<string, BillingSessionRow>> {
+    const out = new Map<string, BillingSessionRow>();
+    const missing: string[] = [];
+    for (const s of sessions) {
+      const cached = this.billingCache.get(s.sessionId);
+      const settled = cached && (cached.row.finalCost !== null || !isFinished(s.state));
+      if (cached && settled && now - cached.at < CACHE_MS) out.set(s.sessionId, cached.row);
+      else missing.push(s.sessionId);
+    }
+    if (missing.length === 0) return out;
+    const token = {};
+    for (const id of missing) this.billingReads.set(id, token);
+    try {
+      const rows = await this.deps.store.getMany(missing);
+      for (const [id, row] of rows) {
+        out.set(id, row);
+        if (this.billingReads.get(id) === token) this.billingCache.set(id, { row, at: now });
+      }
+    } finally {
+      for (const id of missing) if (this.billingReads.get(id) === token) this.billingReads.delete(id);
+    }
+    return out;
   }
 
   forgetRecords(sessionId: string): void {
     this.recordCache.delete(sessionId);
+    this.recordReads.delete(sessionId);
+    this.billingCache.delete(sessionId);
+    this.billingReads.delete(sessionId);
   }
 
   /** The sessions with `costSoFarMicroNexCoin` filled in (every started period up to now). */
   async withCosts(sessions: readonly Session[]): Promise<Session[]> {
-    const rows = await this.deps.store.getMany(sessions.map((s) => s.sessionId));
     const now = this.clock().getTime();
+    const rows = await this.billingRowsOf(sessions, now);
     return Promise.all(
       sessions.map(async (s) => {
         const billing = rows.get(s.sessionId);

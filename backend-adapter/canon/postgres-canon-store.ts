@@ -169,6 +169,27 @@ function toPreferences(r: PreferencesDbRow): PreferencesRow {
   };
 }
 
+/** The INSERT opening a session's allocation, its placeholders numbered from `first`. */
+function allocationInsert(s: Session, at: string, first: number): { sql: string; params: unknown[] } {
+  const p = (i: number) => `$${first + i}`;
+  return {
+    sql: `INSERT INTO allocations (session_id, user_id, tenant_id, tier, resources, cpu_millicores, memory_mib, storage_gib, gpus, allocated_at)
+       VALUES (${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}::jsonb, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::timestamptz)`,
+    params: [
+      s.sessionId,
+      s.userId,
+      s.tenantId,
+      s.tier,
+      JSON.stringify(s.resources),
+      s.resources.cpuMillicores,
+      s.resources.memoryMiB,
+      s.resources.storageGiB,
+      s.resources.gpus,
+      at,
+    ],
+  };
+}
+
 /** Transaction-level advisory lock serialising quota-checked creates across every replica (per schema). */
 const GENESIS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $1))";
 
@@ -304,10 +325,20 @@ export class PostgresCanonStore implements CanonStore {
     return recordId;
   }
 
-  private async liveUsage(client: PoolClient, owner: Owner): Promise<LiveUsage> {
+  /**
+   * The live sums the quota check compares. With `allocate`, the same statement also opens that session's
+   * allocation (one round trip less under the Genesis lock); the sums are read from the statement's
+   * snapshot, so they never include it.
+   */
+  private async liveUsage(
+    client: PoolClient,
+    owner: Owner,
+    allocate?: { session: Session; at: string },
+  ): Promise<LiveUsage> {
+    const insert = allocate ? allocationInsert(allocate.session, allocate.at, 3) : undefined;
     const r = (
       await client.query<LiveDbRow>(
-        `SELECT count(*) FILTER (WHERE tenant_id = $1 AND user_id = $2) AS user_sessions,
+        `${insert ? `WITH opened AS (${insert.sql}) ` : ''}SELECT count(*) FILTER (WHERE tenant_id = $1 AND user_id = $2) AS user_sessions,
                 count(*) FILTER (WHERE tenant_id = $1) AS tenant_sessions,
                 coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1), 0) AS tenant_cpu,
                 coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1), 0) AS tenant_memory,
@@ -316,7 +347,7 @@ export class PostgresCanonStore implements CanonStore {
                 coalesce(sum(memory_mib), 0) AS cluster_memory,
                 coalesce(sum(storage_gib), 0) AS cluster_storage
            FROM allocations WHERE released_at IS NULL`,
-        [owner.tenantId, owner.userId],
+        [owner.tenantId, owner.userId, ...(insert?.params ?? [])],
       )
     ).rows[0];
     if (!r) throw new Error('aggregate query returned no row');
@@ -337,32 +368,17 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   private async openAllocation(client: PoolClient, s: Session, at: string): Promise<void> {
-    await client.query(
-      `INSERT INTO allocations (session_id, user_id, tenant_id, tier, resources, cpu_millicores, memory_mib, storage_gib, gpus, allocated_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10::timestamptz)`,
-      [
-        s.sessionId,
-        s.userId,
-        s.tenantId,
-        s.tier,
-        JSON.stringify(s.resources),
-        s.resources.cpuMillicores,
-        s.resources.memoryMiB,
-        s.resources.storageGiB,
-        s.resources.gpus,
-        at,
-      ],
-    );
+    const insert = allocationInsert(s, at, 1);
+    await client.query(insert.sql, insert.params);
   }
 
   async createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void> {
     const s = row.session;
     await this.tx(async (c) => {
-      if (limits) {
-        await c.query(GENESIS_LOCK, [this.schema]);
-        const exceeded = exceededLimit(limits, await this.liveUsage(c, s), s.resources);
-        if (exceeded) throw exceeded;
-      }
+      // The session row first: no other transaction sees it before the commit, and the global Genesis lock
+      // below is then held for as few round trips as possible (the quota sums read together with the
+      // allocation's insert, the record, the commit). The record is written under the lock, as before, so
+      // that an erasure of this user (same lock) never races its subject reference.
       await c.query(
         `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12)`,
@@ -381,6 +397,15 @@ export class PostgresCanonStore implements CanonStore {
           HANDSHAKE,
         ],
       );
+      const live = !isFinished(s.state);
+      if (limits) {
+        await c.query(GENESIS_LOCK, [this.schema]);
+        const usage = await this.liveUsage(c, s, live ? { session: s, at: s.createdAt } : undefined);
+        const exceeded = exceededLimit(limits, usage, s.resources);
+        if (exceeded) throw exceeded;
+      } else if (live) {
+        await this.openAllocation(c, s, s.createdAt);
+      }
       await this.appendRecord(c, {
         entity: 'session',
         entityId: s.sessionId,
@@ -392,7 +417,6 @@ export class PostgresCanonStore implements CanonStore {
         payload: { tier: s.tier, resources: s.resources },
         canonTimestamp: s.canonTimestamp,
       });
-      if (!isFinished(s.state)) await this.openAllocation(c, s, s.createdAt);
     });
   }
 

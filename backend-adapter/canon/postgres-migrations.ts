@@ -201,6 +201,16 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }
         CHECK (entity IN ('session', 'usage', 'preferences', 'privacy', 'workspace'));
     `,
   },
+  {
+    // Live sessions without reading finished ones: the sampler, /metrics, the timeout check, metering and the
+    // AI monitors list every live session every few seconds, and Genesis lists the user's live sessions.
+    version: 5,
+    sql: `
+      CREATE INDEX sessions_unfinished ON sessions (created_at) WHERE state NOT IN ('terminated', 'failed');
+      CREATE INDEX sessions_owner_unfinished ON sessions (tenant_id, user_id, created_at)
+        WHERE state NOT IN ('terminated', 'failed');
+    `,
+  },
 ];
 
 /** Session-level advisory lock key (per schema) held while migrating. */

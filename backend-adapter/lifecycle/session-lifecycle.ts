@@ -389,9 +389,9 @@ export class SessionLifecycle {
 
   private async usageFor(row: SessionRow, end: Date): Promise<UsageRecord> {
     const records = await this.deps.canon.listRecords(row.session.sessionId);
-    const metered = meterSession(records, end);
+    // Resources are metered per interval at the tier in force; the current ones stand in for older records.
+    const metered = meterSession(records, end, row.session.resources);
     const tier = findTier(row.session.tier);
-    const res = row.session.resources;
     const activeSeconds = Math.round(metered.activeMs / 1000);
     return {
       userId: row.session.userId,
@@ -402,8 +402,8 @@ export class SessionLifecycle {
       resourceConsumption: {
         activeSeconds,
         pausedSeconds: Math.round(metered.pausedMs / 1000),
-        cpuMillicoreSeconds: activeSeconds * res.cpuMillicores,
-        memoryMiBSeconds: activeSeconds * res.memoryMiB,
+        cpuMillicoreSeconds: Math.round(metered.cpuMillicoreMs / 1000),
+        memoryMiBSeconds: Math.round(metered.memoryMiBMs / 1000),
       },
       cost: this.deps.gate
         ? await this.deps.gate.usageCost(row, records, end)

@@ -1,4 +1,4 @@
-import type { SessionState, Tier } from '../../protocol/session.ts';
+import type { AllocatedResources, SessionState, Tier } from '../../protocol/session.ts';
 import { costOf, DEFAULT_PERIOD_MS, pricesOf, timelineOf } from '../billing/pricing.ts';
 import type { CanonRecord } from '../canon/canon-store.ts';
 import { findTier } from '../tiers/tier-catalogue.ts';
@@ -8,18 +8,47 @@ export interface MeteredTime {
   startTime: Date | undefined;
   activeMs: number;
   pausedMs: number;
+  /** Active time × the CPU of the tier in force during it (millicore-milliseconds). */
+  cpuMillicoreMs: number;
+  /** Active time × the memory of the tier in force during it (MiB-milliseconds). */
+  memoryMiBMs: number;
 }
 
-/** Time spent in each billable state, read from the session's Canon Memory records up to `end`. */
-export function meterSession(records: readonly CanonRecord[], end: Date): MeteredTime {
+type MeteredResources = Pick<AllocatedResources, 'cpuMillicores' | 'memoryMiB'>;
+
+/** The resources a record says are in force from it on: Genesis and `tier.changed` carry them. */
+function resourcesIn(record: CanonRecord): MeteredResources | undefined {
+  const r = record.payload.resources as Partial<MeteredResources> | undefined;
+  return r && typeof r.cpuMillicores === 'number' && typeof r.memoryMiB === 'number'
+    ? { cpuMillicores: r.cpuMillicores, memoryMiB: r.memoryMiB }
+    : undefined;
+}
+
+/**
+ * Time spent in each billable state, read from the session's Canon Memory records up to `end`, with the
+ * resources consumed while Active counted per interval at the tier in force (a tier change splits them).
+ * `fallback` stands for the resources until a record names them (records written before they did).
+ */
+export function meterSession(
+  records: readonly CanonRecord[],
+  end: Date,
+  fallback: MeteredResources = { cpuMillicores: 0, memoryMiB: 0 },
+): MeteredTime {
   let startTime: Date | undefined;
   let activeMs = 0;
   let pausedMs = 0;
+  let cpuMillicoreMs = 0;
+  let memoryMiBMs = 0;
+  let resources = fallback;
   let state: SessionState | null = null;
   let since = 0;
   const close = (until: number): void => {
-    if (state === 'active') activeMs += until - since;
-    else if (state === 'paused' || state === 'hibernated') pausedMs += until - since;
+    const ms = Math.max(0, until - since);
+    if (state === 'active') {
+      activeMs += ms;
+      cpuMillicoreMs += ms * resources.cpuMillicores;
+      memoryMiBMs += ms * resources.memoryMiB;
+    } else if (state === 'paused' || state === 'hibernated') pausedMs += ms;
   };
   for (const r of records) {
     if (r.entity !== 'session' || r.toState === null) continue;
@@ -27,10 +56,11 @@ export function meterSession(records: readonly CanonRecord[], end: Date): Metere
     close(at);
     state = r.toState;
     since = at;
+    resources = resourcesIn(r) ?? resources;
     if (state === 'active' && startTime === undefined) startTime = new Date(at);
   }
   close(end.getTime());
-  return { startTime, activeMs: Math.max(0, activeMs), pausedMs: Math.max(0, pausedMs) };
+  return { startTime, activeMs, pausedMs, cpuMillicoreMs, memoryMiBMs };
 }
 
 /**

@@ -127,6 +127,38 @@ describe('tier change while running', () => {
     );
   });
 
+  it('SuperCoreUsage resource consumption is split at the change: each Active interval at the tier in force, none while Paused', async () => {
+    rig = await billingRig();
+    await rig.ledger.credit(alice, 1_000_000_000, 'fund');
+    const s = await rig.lifecycle.create(alice, 'basic');
+    rig.advance(90_000); // 90 s Active on basic
+    await rig.lifecycle.changeTier(alice, s.sessionId, 'pro');
+    rig.advance(30_000); // 30 s Active on pro
+    await rig.lifecycle.pause(alice, s.sessionId);
+    rig.advance(60_000); // 60 s Paused on pro: storage only
+    await rig.lifecycle.changeTier(alice, s.sessionId, 'standard');
+    rig.advance(45_000); // 45 s Paused on standard
+    await rig.lifecycle.resume(alice, s.sessionId);
+    rig.advance(20_000); // 20 s Active on standard
+    await rig.lifecycle.terminate(alice, s.sessionId);
+    const usage = await rig.backend.canon.getUsage(s.sessionId);
+    const res = (tier: TierId): AllocatedResources => {
+      const r = findTier(tier)?.resources;
+      assert.ok(r);
+      return r;
+    };
+    assert.deepEqual(usage?.resourceConsumption, {
+      activeSeconds: 140,
+      pausedSeconds: 105,
+      cpuMillicoreSeconds:
+        90 * res('basic').cpuMillicores + 30 * res('pro').cpuMillicores + 20 * res('standard').cpuMillicores,
+      memoryMiBSeconds:
+        90 * res('basic').memoryMiB + 30 * res('pro').memoryMiB + 20 * res('standard').memoryMiB,
+    });
+    // Not the 140 s at the final tier's resources, as it was computed before.
+    assert.notEqual(usage?.resourceConsumption.cpuMillicoreSeconds, 140 * res('standard').cpuMillicores);
+  });
+
   it('refuses what the subscription, the balance or the quota does not allow, and changes nothing', async () => {
     rig = await billingRig({ lifecyclePolicy: {} });
     const price = minute('basic');

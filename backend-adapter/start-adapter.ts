@@ -144,6 +144,7 @@ export async function startAdapter(
 
     events.subscribe((e) => metrics.sessionTransitions.inc({ to: e.session.state }));
     const streams = new StreamStats();
+    metrics.countStreams(streams);
     const sampler = new SessionSampler({ canon, runtime, streams, logger });
     sampler.start();
     closers.push(async () => sampler.stop());

@@ -6,8 +6,10 @@
  * `sessionId` (required) and `role` (`owner` | `participant` | `observer`, default `observer`: an observer's
  * viewer sends no input). single-spa passes `domElement`; without it `domElementGetter()` or
  * `#single-spa-parcel:<name>` is used. `update()` takes new props: `sessionId`, `role`, `theme`, `locale` and
- * `eventBus` apply in place, a new `apiBase`/`getToken` gets a new API client and store. Unmount removes the
- * element (closing the stream, ending the worker) and disposes the store (closing the event stream).
+ * `eventBus` apply in place, a new `apiBase`/`getToken` gets a new API client and store. After mount the user's
+ * stored settings (stream quality, scaling, keyboard layout) load and the viewer applies them, as in the main view.
+ * Unmount removes the element (closing the stream, ending the worker) and disposes the stores (closing the event
+ * stream).
  *
  * ```ts
  * const lifecycles = await loadRemote('v_supercore/session-parcel');
@@ -21,6 +23,7 @@ import { LiveEvents } from './api/live-events.ts';
 import { resolveContainer, validateHostProps, type HostProps, type RawProps } from './shared/host-props.ts';
 import { SessionsStore, liveFeed } from './state/sessions-store.ts';
 import type { ParcelRole, VscSessionParcel } from './session-parcel/session-parcel.component.ts';
+import type { PreferencesStore } from './state/preferences-store.ts';
 import type { DecoderWorkerFactory } from './viewer/viewer.component.ts';
 
 export interface SessionParcelProps extends HostProps {
@@ -50,6 +53,8 @@ interface Instance {
   container: HTMLElement;
   ownContainer: boolean;
   store: SessionsStore;
+  /** The user's settings for the viewer, once their chunk has loaded (after mount, as the application does). */
+  preferences: PreferencesStore | undefined;
   apiBase: string;
   getToken: () => Promise<string>;
 }
@@ -104,6 +109,20 @@ function createStore(valid: ValidParcelProps): { api: ApiClient; store: Sessions
   return { api, store: new SessionsStore({ api, changeFeed: liveFeed(new LiveEvents({ api })) }) };
 }
 
+/** The preferences store (its own chunk, shared with the application), started for `instance`'s current API. */
+function startPreferences(instance: Instance, api: ApiClient): void {
+  import(/* webpackChunkName: "preferences" */ './state/preferences-store.ts').then(
+    ({ PreferencesStore }) => {
+      // Unmounted, or another API client since: nothing to start.
+      if (![...instances.values()].includes(instance) || instance.element.api !== api) return;
+      instance.preferences?.dispose();
+      instance.preferences = new PreferencesStore({ api });
+      instance.element.preferences = instance.preferences;
+    },
+    (error: unknown) => console.warn('v-supercore: the settings could not be loaded.', error),
+  );
+}
+
 function apply(element: VscSessionParcel, valid: ValidParcelProps): void {
   element.sessionId = valid.sessionId;
   element.parcelRole = valid.role;
@@ -129,15 +148,18 @@ export async function mount(props: ParcelLifecycleProps): Promise<void> {
   apply(element, valid);
   element.api = api;
   element.store = store;
-  instances.set(key, {
+  const instance: Instance = {
     element,
     container,
     ownContainer: own,
     store,
+    preferences: undefined,
     apiBase: valid.apiBase,
     getToken: valid.getToken,
-  });
+  };
+  instances.set(key, instance);
   container.append(element);
+  startPreferences(instance, api);
   await element.updateComplete;
 }
 
@@ -149,6 +171,7 @@ export async function unmount(props: ParcelLifecycleProps): Promise<void> {
   instances.delete(key);
   instance.element.remove(); // the viewer closes its stream and ends its worker
   instance.store.dispose(); // ends the change feed and with it the event stream
+  instance.preferences?.dispose();
   if (instance.ownContainer) instance.container.remove();
 }
 
@@ -163,6 +186,10 @@ export async function update(props: ParcelLifecycleProps): Promise<void> {
     Object.assign(instance, { store, apiBase: valid.apiBase, getToken: valid.getToken });
     instance.element.api = api;
     instance.element.store = store;
+    instance.preferences?.dispose();
+    instance.preferences = undefined;
+    instance.element.preferences = undefined;
+    startPreferences(instance, api);
     await instance.element.updateComplete;
     previous.dispose();
   }

@@ -1,8 +1,10 @@
 import type { Session } from './session.ts';
 import type { SessionState } from './session-states.ts';
+import type { Workspace } from './workspaces.ts';
 
 /**
- * `GET /api/v1/events`: a server-sent event stream (text/event-stream) of the caller's own sessions.
+ * `GET /api/v1/events`: a server-sent event stream (text/event-stream) of the caller's own sessions and of the
+ * collaborative workspaces they are in.
  * Read it with fetch (an EventSource cannot send the Authorization header). Event names and data below;
  * `: keep-alive` comments every 15 s.
  */
@@ -41,7 +43,17 @@ export interface SessionCostData {
   at: string;
 }
 
+/**
+ * A collaborative workspace the caller is (or was, until this change) a member of or invited to changed: members,
+ * invitations, roles, who holds control, or it closed. Carries the workspace as `GET /workspaces/:id` returns it;
+ * a person the change removed gets it once more, without themself among the members.
+ */
+export interface WorkspaceChangedData {
+  workspace: Workspace;
+}
+
 export type LiveEvent =
   | { event: 'session.changed'; data: SessionChangedData }
   | { event: 'metrics.sample'; data: MetricsSample }
-  | { event: 'session.cost'; data: SessionCostData };
+  | { event: 'session.cost'; data: SessionCostData }
+  | { event: 'workspace.changed'; data: WorkspaceChangedData };

@@ -179,7 +179,7 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
   'GET /api/v1/events': {
     summary: 'Live events: the caller’s session changes and resource samples as server-sent events.',
     details:
-      'Answers `text/event-stream`: `event: session.changed` with `{session, previousState}` (the session with its `costSoFarMicroNexCoin` when billing runs), `event: metrics.sample` with one resource sample, and `event: session.cost` with `{sessionId, costSoFarMicroNexCoin, at}` whenever a live or paused session’s cost so far changes (checked twice per billing period, at most every 10 s; see `protocol/live-events.ts`), a `: keep-alive` comment every 15 s, and `retry: 3000`. Read it with `fetch` (an `EventSource` cannot send the `Authorization` header); the SDK does this in `ApiClient.openEventStream()`.',
+      'Answers `text/event-stream`: `event: session.changed` with `{session, previousState}` (the session with its `costSoFarMicroNexCoin` when billing runs), `event: metrics.sample` with one resource sample, and `event: session.cost` with `{sessionId, costSoFarMicroNexCoin, at}` whenever a live or paused session’s cost so far changes (checked twice per billing period, at most every 10 s; see `protocol/live-events.ts`), `event: workspace.changed` with `{workspace}` whenever a collaborative workspace the caller is in or invited to changes (members, invitations, control, closing; a person removed gets it once more, without themself), a `: keep-alive` comment every 15 s, and `retry: 3000`. Read it with `fetch` (an `EventSource` cannot send the `Authorization` header); the SDK does this in `ApiClient.openEventStream()`.',
     errors: [],
   },
   'GET /api/v1/preferences': {

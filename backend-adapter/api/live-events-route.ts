@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { LiveEvent } from '../../protocol/live-events.ts';
 import type { Session, SessionState } from '../../protocol/session.ts';
+import type { Workspace } from '../../protocol/workspaces.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { SessionEventBus } from '../events/session-event-bus.ts';
 import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
 import type { SessionSampler } from '../observability/session-sampler.ts';
@@ -19,8 +21,8 @@ export function costCheckIntervalMs(periodMs: number): number {
 const COSTING: ReadonlySet<SessionState> = new Set(['active', 'pausing', 'paused', 'hibernated', 'resuming']);
 
 /**
- * `GET /api/v1/events`: the caller's session changes, resource samples and cost so far as server-sent events, so
- * the dashboard never polls. Only the caller's own sessions are ever sent. Session changes carry the session's
+ * `GET /api/v1/events`: the caller's session changes, resource samples, cost so far and changes of the
+ * collaborative workspaces they are in as server-sent events, so the dashboard never polls. Only the caller's own sessions are ever sent. Session changes carry the session's
  * cost so far (when billing runs); while a session can still cost more, a `session.cost` event follows each
  * change of its cost.
  */
@@ -36,6 +38,15 @@ export function registerLiveEventsRoute(
           metering: { readonly policy: { readonly periodMs: number } };
         }
       | undefined;
+    /** Collaborative workspaces: changes of those the caller is in are pushed as `workspace.changed`. */
+    workspaces?:
+      | {
+          service: {
+            list(principal: Principal): Promise<Workspace[]>;
+            onChange(listener: (workspace: Workspace) => void): () => void;
+          };
+        }
+      | undefined;
   },
 ): void {
   const costs = deps.billing;
@@ -45,6 +56,11 @@ export function registerLiveEventsRoute(
   app.get('/events', async (request, reply) => {
     const caller = callerOf(request);
     const own = new Set((await deps.lifecycle.list(caller)).map((s) => s.sessionId));
+    const workspaceService = deps.workspaces?.service;
+    /** Workspaces the caller is in: a change that removes them is still sent to them, once. */
+    const inWorkspaces = new Set(
+      workspaceService ? (await workspaceService.list(caller)).map((w) => w.workspaceId) : [],
+    );
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -86,6 +102,13 @@ export function registerLiveEventsRoute(
     const offSamples = deps.sampler.onSample((sample) => {
       if (own.has(sample.sessionId)) enqueue(() => ({ event: 'metrics.sample', data: sample }));
     });
+    const offWorkspaces = workspaceService?.onChange((workspace) => {
+      if (workspace.tenantId !== caller.tenantId) return;
+      const member = workspace.members.some((m) => m.userId === caller.userId);
+      if (member) inWorkspaces.add(workspace.workspaceId);
+      else if (!inWorkspaces.delete(workspace.workspaceId)) return;
+      enqueue(() => ({ event: 'workspace.changed', data: { workspace } }));
+    });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
     let checking = false;
     const checkCosts = async (): Promise<void> => {
@@ -120,6 +143,7 @@ export function registerLiveEventsRoute(
       clearInterval(costTimer);
       offEvents();
       offSamples();
+      offWorkspaces?.();
     };
     request.raw.once('close', close);
     res.once('error', close);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BillingMetrics } from '../billing/billing-metrics.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
+import { STREAM_TRANSPORTS, type StreamTransportKind } from './stream-stats.ts';
 
 /**
  * The spec's metrics, with exactly its names, plus what the integration KPIs are derived from
@@ -20,6 +21,8 @@ export class AdapterMetrics {
   readonly aiRemediations: Counter<'kind' | 'status'>;
   readonly warmPoolTarget: Gauge<'tier'>;
   readonly desktopRestarts: Counter<'outcome'>;
+  /** Where `v_supercore_streams` reads its figures at scrape time (countStreams); zeros until set. */
+  private streamSource: { streamsByTransport(): Record<StreamTransportKind, number> } | undefined;
 
   /** NexCoin billing's metrics (billing/billing-metrics.ts), on this registry. */
   readonly billing: BillingMetrics;
@@ -83,6 +86,16 @@ export class AdapterMetrics {
       help: 'Stream round-trip time between gateway and viewer, in milliseconds.',
       buckets: [5, 10, 20, 35, 50, 100, 200, 500, 1000],
       registers,
+    });
+    const streams: Gauge<'transport'> = new Gauge({
+      name: 'v_supercore_streams',
+      help: 'Streams this replica serves right now, by transport (websocket, or datachannel after the WebRTC switch).',
+      labelNames: ['transport'],
+      registers,
+      collect: () => {
+        const counts = this.streamSource?.streamsByTransport();
+        for (const transport of STREAM_TRANSPORTS) streams.set({ transport }, counts?.[transport] ?? 0);
+      },
     });
     this.streamQuality = new Gauge({
       name: 'v_supercore_stream_quality_score',
@@ -148,5 +161,10 @@ export class AdapterMetrics {
     // Start the KPI series at zero, so the first event after a start is counted by rate() too.
     this.authAttempts.inc({ result: 'success' }, 0);
     this.handshakeChecks.inc({ result: 'ok' }, 0);
+  }
+
+  /** Makes `v_supercore_streams` report the streams `source` counts (the replica's StreamStats). */
+  countStreams(source: { streamsByTransport(): Record<StreamTransportKind, number> }): void {
+    this.streamSource = source;
   }
 }

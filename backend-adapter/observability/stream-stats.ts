@@ -30,9 +30,17 @@ export function meanRttMs(now: StreamTotals, before: StreamTotals | undefined): 
   return Math.round(((now.rttSumMs - (before?.rttSumMs ?? 0)) / count) * 10) / 10;
 }
 
-/** Cumulative stream traffic per session, fed by every viewer's bridge; the sampler turns it into rates. */
+/** The transports a stream can run on (bounded: the values of `v_supercore_streams`' `transport` label). */
+export const STREAM_TRANSPORTS = ['websocket', 'datachannel'] as const;
+export type StreamTransportKind = (typeof STREAM_TRANSPORTS)[number];
+
+/**
+ * Cumulative stream traffic per session, fed by every viewer's bridge; the sampler turns it into rates. Also
+ * counts the streams open right now by the transport they run on (each starts on the WebSocket).
+ */
 export class StreamStats {
   private readonly totals = new Map<string, StreamTotals>();
+  private readonly transports: Record<StreamTransportKind, number> = { websocket: 0, datachannel: 0 };
   /** The live viewers' stream controls per session, for remediation. */
   private readonly controls = new Map<string, Set<ViewerControls>>();
 
@@ -51,9 +59,17 @@ export class StreamStats {
     t.viewers++;
     let released = false;
     let controls: ViewerControls | undefined;
+    let via: StreamTransportKind = 'websocket';
+    this.transports[via]++;
     return {
       observer: {
         onInput,
+        onTransport: (next) => {
+          if (released || next === via) return;
+          this.transports[via]--;
+          via = next;
+          this.transports[via]++;
+        },
         onControls: (c) => {
           if (released) return;
           controls = c;
@@ -75,11 +91,17 @@ export class StreamStats {
         if (released) return;
         released = true;
         t.viewers--;
+        this.transports[via]--;
         const set = this.controls.get(sessionId);
         if (set && controls) set.delete(controls);
         if (set?.size === 0) this.controls.delete(sessionId);
       },
     };
+  }
+
+  /** The streams this replica serves right now, by transport. */
+  streamsByTransport(): Record<StreamTransportKind, number> {
+    return { ...this.transports };
   }
 
   /** The streams of the session this replica serves right now. */

@@ -103,6 +103,11 @@ export class WorkspaceService {
     return workspace;
   }
 
+  /** Every recorded change, from any replica (the bus fans out); returns the unsubscribe function. */
+  onChange(listener: (workspace: Workspace) => void): () => void {
+    return this.deps.events.subscribe((event) => listener(event.workspace));
+  }
+
   /**
    * Who may stream `sessionId`: its owner or a tenant admin with full input; otherwise a joined member
    * of an open workspace of the same tenant that contains it, with the highest role any such workspace

@@ -5,6 +5,7 @@ import { repeat } from 'lit/directives/repeat.js';
 import type { Session } from '../../protocol/session.ts';
 import type { InvitedRole, Workspace } from '../../protocol/workspaces.ts';
 import { toApiError, type ApiClient, type ApiError } from '../api/api-client.ts';
+import type { LiveEvents } from '../api/live-events.ts';
 import type { NavigateDetail, OpenSessionDetail } from '../shared/events.ts';
 import {
   formatDateTime,
@@ -17,7 +18,9 @@ import {
 import { VscElement } from '../shared/vsc-element.ts';
 import type { SessionsState, SessionsStore } from '../state/sessions-store.ts';
 import { StoreController } from '../state/store-controller.ts';
+import type { WorkspaceChangedDetail } from '../workspaces/workspace-members.component.ts';
 import { SessionThumbnails, type ThumbnailEntry } from './session-thumbnails.ts';
+import type { TierChangedDetail } from './change-tier.component.ts';
 import { styles } from './active-sessions.styles.ts';
 
 type Action = 'pause' | 'resume' | 'terminate';
@@ -27,7 +30,7 @@ const ACTION_LABELS: Record<Action, string> = { pause: 'Pause', resume: 'Resume'
 /** Why Share cannot be used: the pane has no API client to create the workspace with. */
 export const SHARE_UNAVAILABLE = 'Sharing needs a connection to the server.';
 
-/** How often the pane re-reads the workspaces shared with the user. */
+/** How often the pane re-reads the workspaces shared with the user while live events are not connected. */
 export const WORKSPACES_REFRESH_MS = 3000;
 
 /**
@@ -49,9 +52,15 @@ const RUNNING: ReadonlySet<Session['state']> = new Set(['active', 'pausing']);
  * invites a user id of the tenant as participant or observer into a collaborative workspace for the session
  * (created on the first invitation; `send-invite`, `cancel-share`). "Shared with me" lists the workspaces the
  * user is invited to or has joined, with `accept-invitation`, `decline-invitation` and `open-shared` buttons
- * (`data-workspace-id`). Every control is a
+ * (`data-workspace-id`). "Shared by me" lists each open workspace the user owns with its people
+ * (`<vsc-workspace-members>`: role, invitation state, who holds control; give control, take it back, remove),
+ * kept current by `workspace.changed` live events. Every control is a
  * native button or checkbox in reading order, so Tab, Enter and Space do everything; Escape cancels a
  * confirmation.
+ *
+ * "Change tier" (`change-tier`, on the user's own Active or Paused sessions) opens `<vsc-change-tier>` in the row:
+ * a select of the tiers the user may launch with their rates, then `confirm-tier` or `cancel-tier` (Escape); a
+ * refusal (TIER_NOT_ALLOWED, BALANCE_TOO_LOW, QUOTA_EXCEEDED, TRANSITION_IN_PROGRESS) stays in the row.
  *
  * Cost so far is the server's figure (`costSoFarMicroNexCoin`: every billing period started so far, at the
  * session's own rates, founding discounts included): from the list, then from each `session.cost` and
@@ -77,11 +86,15 @@ export class VscActiveSessions extends VscElement {
   @property({ attribute: false }) store?: SessionsStore;
   /** API client, for sharing into workspaces. Optional: without it Share explains that it needs the server. */
   @property({ attribute: false }) api?: ApiClient;
+  /** The user's live events: workspace changes arrive through them (polling only while they are down). */
+  @property({ attribute: false }) live?: LiveEvents;
 
   /** Also list terminated sessions. */
   @property({ type: Boolean, attribute: 'show-ended' }) showEnded = false;
 
   @state() private confirming: string | null = null;
+  /** The session whose "Change tier" form is open in its row. */
+  @state() private changingTier: string | null = null;
   @state() private busy: ReadonlyMap<string, Action> = new Map();
   @state() private actionError: { sessionId: string; action: Action; error: ApiError } | null = null;
   @state() private notice = '';
@@ -97,6 +110,7 @@ export class VscActiveSessions extends VscElement {
   private clock: ReturnType<typeof setInterval> | undefined;
   private workspacesFrom: ApiClient | undefined;
   private workspaceRefresh: ReturnType<typeof setInterval> | undefined;
+  private workspaceFeed: { from: LiveEvents; stop: () => void } | undefined;
   private moreRowsFrame: number | undefined;
   private moreRowsTimer: ReturnType<typeof setTimeout> | undefined;
   private thumbnails: SessionThumbnails | undefined;
@@ -118,12 +132,51 @@ export class VscActiveSessions extends VscElement {
     this.workspacesFrom = undefined;
     clearInterval(this.workspaceRefresh);
     this.workspaceRefresh = undefined;
+    this.workspaceFeed?.stop();
+    this.workspaceFeed = undefined;
   }
 
   /** Invitations and shared sessions appear without a reload (re-read every WORKSPACES_REFRESH_MS). */
   private startWorkspaceRefresh(): void {
     if (this.workspaceRefresh !== undefined) return;
-    this.workspaceRefresh = setInterval(() => void this.loadWorkspaces(), WORKSPACES_REFRESH_MS);
+    this.workspaceRefresh = setInterval(() => {
+      if (this.live?.status$.value !== 'open') void this.loadWorkspaces();
+    }, WORKSPACES_REFRESH_MS);
+  }
+
+  /** `workspace.changed` pushes replace the listed copy; the list is re-read when the stream (re)connects. */
+  private followWorkspaces(live: LiveEvents | undefined): void {
+    if (this.workspaceFeed?.from === live) return;
+    this.workspaceFeed?.stop();
+    this.workspaceFeed = undefined;
+    if (!live) return;
+    const pushes = live.events$.subscribe((e) => {
+      if (e.event === 'workspace.changed') this.receiveWorkspace(e.data.workspace);
+    });
+    let wasOpen = live.status$.value === 'open';
+    const status = live.status$.subscribe((value) => {
+      const open = value === 'open';
+      if (open && !wasOpen) void this.loadWorkspaces(); // changes missed while disconnected
+      wasOpen = open;
+    });
+    this.workspaceFeed = {
+      from: live,
+      stop: () => {
+        pushes.unsubscribe();
+        status.unsubscribe();
+      },
+    };
+  }
+
+  private receiveWorkspace(workspace: Workspace): void {
+    const listed = this.workspaces.some((w) => w.workspaceId === workspace.workspaceId);
+    if (this.me !== undefined && !workspace.members.some((m) => m.userId === this.me)) {
+      this.workspaces = this.workspaces.filter((w) => w.workspaceId !== workspace.workspaceId);
+    } else {
+      this.workspaces = listed
+        ? this.workspaces.map((w) => (w.workspaceId === workspace.workspaceId ? workspace : w))
+        : [...this.workspaces, workspace];
+    }
   }
 
   protected override willUpdate(changed: PropertyValues): void {
@@ -133,6 +186,7 @@ export class VscActiveSessions extends VscElement {
       void this.loadWorkspaces();
       this.startWorkspaceRefresh();
     }
+    if (this.isConnected) this.followWorkspaces(this.live);
     const running = this.sessions.value?.sessions.some((s) => RUNNING.has(s.state)) ?? false;
     if (running && this.isConnected) this.startClock();
     else this.stopClock();
@@ -266,6 +320,30 @@ export class VscActiveSessions extends VscElement {
       <button type="button" data-action="cancel-share" @click=${() => (this.sharing = null)}>Cancel</button>
       ${this.shareError ? html`<p class="error" role="alert">${this.shareError}</p>` : nothing}
     </form>`;
+  }
+
+  /** The user's own open workspaces: who is in each, with the owner's controls (give/take control, remove). */
+  private renderSharedByMe(): TemplateResult | typeof nothing {
+    const mine = this.workspaces.filter((w) => w.state === 'open' && w.ownerId === this.me);
+    if (mine.length === 0) return nothing;
+    return html`<section aria-labelledby="shared-by-me-heading" data-shared-by-me>
+      <h3 id="shared-by-me-heading">Shared by me</h3>
+      ${mine.map(
+        (w) =>
+          html`<div class="workspace" data-workspace-id=${w.workspaceId}>
+            <h4>${w.name} · ${w.sessionIds.map((id) => shortId(id)).join(', ')}</h4>
+            <vsc-workspace-members
+              .api=${this.api}
+              .workspace=${w}
+              me=${this.me ?? ''}
+              theme=${this.theme}
+              locale=${this.locale}
+              @vsc-workspace-changed=${(e: CustomEvent<WorkspaceChangedDetail>) =>
+                this.receiveWorkspace(e.detail.workspace)}
+            ></vsc-workspace-members>
+          </div>`,
+      )}
+    </section>`;
   }
 
   /** Workspaces someone else shared with the user: invitations to answer, sessions to open. */
@@ -469,7 +547,8 @@ export class VscActiveSessions extends VscElement {
           </tbody>
         </table>
       </div>
-      ${this.sharing ? this.renderShareForm(this.sharing) : nothing} ${this.renderSharedWithMe()}`;
+      ${this.sharing ? this.renderShareForm(this.sharing) : nothing} ${this.renderSharedByMe()}
+      ${this.renderSharedWithMe()}`;
   }
 
   /** A row is rebuilt only when something it shows changed (its session copy, busy, confirm, share, locale). */
@@ -480,6 +559,7 @@ export class VscActiveSessions extends VscElement {
         session,
         this.busy.get(id),
         this.confirming === id,
+        this.changingTier === id,
         this.sharing === id,
         this.locale,
         this.thumbnails?.get(id),
@@ -554,6 +634,7 @@ export class VscActiveSessions extends VscElement {
   private renderActions(session: Session, short: string): TemplateResult {
     const id = session.sessionId;
     const busy = this.busy.get(id);
+    if (this.changingTier === id) return this.renderChangeTier(session);
     if (this.confirming === id) {
       return html`<div
         class="confirm"
@@ -599,6 +680,7 @@ export class VscActiveSessions extends VscElement {
           : nothing
       }
       ${state === 'paused' || state === 'hibernated' ? this.actionButton(id, short, 'resume', busy) : nothing}
+      ${this.changeTierButton(session, short, busy)}
       ${
         state === 'active' || state === 'paused'
           ? html`<button
@@ -627,6 +709,51 @@ export class VscActiveSessions extends VscElement {
           : nothing
       }
     `;
+  }
+
+  /** "Change tier" on the user's own Active or Paused sessions (the server refuses anyone else's). */
+  private changeTierButton(
+    session: Session,
+    short: string,
+    busy: Action | undefined,
+  ): TemplateResult | typeof nothing {
+    const own = this.me === undefined || session.userId === this.me;
+    if (!own || (session.state !== 'active' && session.state !== 'paused')) return nothing;
+    return html`<button
+      type="button"
+      data-action="change-tier"
+      aria-label="Change tier of session ${short}"
+      ?disabled=${busy !== undefined}
+      @click=${() => (this.changingTier = session.sessionId)}
+    >
+      Change tier
+    </button>`;
+  }
+
+  private renderChangeTier(session: Session): TemplateResult {
+    return html`<vsc-change-tier
+      .session=${session}
+      .api=${this.api}
+      .store=${this.store}
+      theme=${this.theme}
+      locale=${this.locale}
+      @vsc-change-tier-cancel=${() => void this.closeChangeTier(session.sessionId)}
+      @vsc-tier-changed=${(e: CustomEvent<TierChangedDetail>) => {
+        void this.closeChangeTier(session.sessionId);
+        this.notice = '';
+        requestAnimationFrame(
+          () =>
+            (this.notice = `Session ${shortId(e.detail.sessionId)} changed to the ${e.detail.tier} tier.`),
+        );
+      }}
+    ></vsc-change-tier>`;
+  }
+
+  /** Closes the row's form and gives focus back to its "Change tier" button. */
+  private async closeChangeTier(sessionId: string): Promise<void> {
+    if (this.changingTier === sessionId) this.changingTier = null;
+    await this.updateComplete;
+    this.button(sessionId, 'change-tier')?.focus();
   }
 
   private actionButton(

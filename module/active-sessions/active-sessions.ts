@@ -1,4 +1,6 @@
+import '../workspaces/workspace-members.ts';
 import { define } from '../shared/define.ts';
+import './change-tier.ts';
 import { VscActiveSessions } from './active-sessions.component.ts';
 
 export { VscActiveSessions };

@@ -1,4 +1,9 @@
-import type { SessionListResponse, TierListResponse, CreateSessionRequest } from '../../protocol/api.ts';
+import type {
+  ChangeTierRequest,
+  SessionListResponse,
+  TierListResponse,
+  CreateSessionRequest,
+} from '../../protocol/api.ts';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import type { MetricsSample } from '../../protocol/live-events.ts';
 import type { Preferences, PreferencesResponse } from '../../protocol/preferences.ts';
@@ -219,6 +224,16 @@ export class ApiClient {
     return required(await this.request<Session>('POST', 'sessions', request, options), 'sessionId');
   }
 
+  /**
+   * Moves an Active or Paused session to another tier (`POST /sessions/:id/tier`); resolves with the session
+   * as changed. Refusals keep their code: TIER_NOT_ALLOWED, BALANCE_TOO_LOW, QUOTA_EXCEEDED, TRANSITION_IN_PROGRESS.
+   */
+  async changeTier(id: string, tier: string, options?: RequestOptions): Promise<Session> {
+    const request: ChangeTierRequest = { tier };
+    const path = `${sessionPath(id)}/tier`;
+    return required(await this.request<Session>('POST', path, request, options), 'sessionId');
+  }
+
   /** Pauses an active session. Resolves with the updated session, or null if the server sent no body. */
   pause(id: string, options?: RequestOptions): Promise<Session | null> {
     return this.request<Session>('POST', `${sessionPath(id)}/pause`, undefined, options);
@@ -285,6 +300,16 @@ export class ApiClient {
   /** Leaves a workspace; the user's streams through it close. */
   async leaveWorkspace(workspaceId: string, options?: RequestOptions): Promise<void> {
     await this.request('POST', `${workspacePath(workspaceId)}/leave`, undefined, options);
+  }
+
+  /** Removes a member or withdraws an invitation (owner only); their streams through the workspace close. */
+  async removeFromWorkspace(
+    workspaceId: string,
+    userId: string,
+    options?: RequestOptions,
+  ): Promise<Workspace> {
+    const path = `${workspacePath(workspaceId)}/members/${encodeURIComponent(userId)}`;
+    return required(await this.request<Workspace>('DELETE', path, undefined, options), 'workspaceId');
   }
 
   /** Hands control to a participant (a user id), or takes it back (null). Owner only. */

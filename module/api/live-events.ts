@@ -25,7 +25,12 @@ export interface LiveEventsOptions {
   silenceTimeoutMs?: number;
 }
 
-const EVENT_NAMES: ReadonlySet<string> = new Set(['session.changed', 'metrics.sample', 'session.cost']);
+const EVENT_NAMES: ReadonlySet<string> = new Set([
+  'session.changed',
+  'metrics.sample',
+  'session.cost',
+  'workspace.changed',
+]);
 
 /**
  * The user's live events (`GET /api/v1/events`) as one shared connection: the first subscriber to `events$`
@@ -34,7 +39,7 @@ const EVENT_NAMES: ReadonlySet<string> = new Set(['session.changed', 'metrics.sa
  * observers can poll only while it is down.
  */
 export class LiveEvents {
-  /** `session.changed`, `metrics.sample` and `session.cost` events, parsed. */
+  /** `session.changed`, `metrics.sample`, `session.cost` and `workspace.changed` events, parsed. */
   readonly events$: Observable<LiveEvent>;
   readonly status$ = new BehaviorSubject<LiveStatus>('idle');
 

@@ -298,6 +298,7 @@ export class VscApp extends VscElement {
         return html`<vsc-active-sessions
           .store=${store}
           .api=${api}
+          .live=${this.live}
           theme=${theme}
           locale=${locale}
         ></vsc-active-sessions>`;

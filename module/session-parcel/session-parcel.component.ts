@@ -6,21 +6,17 @@ import { roleMaySendInput } from '../../protocol/workspace-constants.ts';
 import { SESSION_CHANGED_EVENT, type SessionChangedDetail } from '../shared/events.ts';
 import { shortId, stateLabel } from '../shared/format.ts';
 import { VscElement } from '../shared/vsc-element.ts';
+import type { PreferencesStore } from '../state/preferences-store.ts';
 import type { SessionsState, SessionsStore } from '../state/sessions-store.ts';
 import { StoreController } from '../state/store-controller.ts';
 import type { DecoderWorkerFactory } from '../viewer/viewer.component.ts';
+import { ROLE_LABELS, type WorkspaceChangedDetail } from '../workspaces/workspace-members.component.ts';
 import { styles } from './session-parcel.styles.ts';
 
 /** What a person may do with a session embedded in a workspace. */
 export type ParcelRole = 'owner' | 'participant' | 'observer';
 
 export const PARCEL_ROLES: readonly ParcelRole[] = ['owner', 'participant', 'observer'];
-
-const ROLE_LABELS: Record<ParcelRole, string> = {
-  owner: 'Owner',
-  participant: 'Participant',
-  observer: 'Observer',
-};
 
 const ROLE_NOTES: Record<ParcelRole, string> = {
   owner: 'You own this session: you can use it, pause, resume and terminate it.',
@@ -39,8 +35,8 @@ export const WORKSPACE_REFRESH_MS = 2000;
  * (`view-only` viewer: no input is sent). When the session is shared through a collaborative workspace the
  * participant list shows its members with their roles and who holds control (re-read every
  * WORKSPACE_REFRESH_MS), the view is view-only unless the user may send input (owner, or the participant holding
- * control; the gateway enforces the same), and the workspace's owner can hand control over and take it back
- * (buttons with `data-action="grant-control"` / `"revoke-control"` and `data-user-id`). Session state changes of
+ * control; the gateway enforces the same), and the workspace's owner can hand control over, take it back and
+ * remove people (`<vsc-workspace-members>`, shared with Active Sessions). Session state changes of
  * this session are announced in a live region and on the host's `eventBus`.
  *
  * @csspart viewer - The session's viewer.
@@ -56,12 +52,16 @@ export class VscSessionParcel extends VscElement {
   @property({ attribute: 'parcel-role', reflect: true }) parcelRole: ParcelRole = 'observer';
   @property({ attribute: false }) eventBus?: EventTarget;
   @property({ attribute: false }) workerFactory?: DecoderWorkerFactory;
+  /**
+   * The user's stored settings (stream quality, scaling, keyboard layout), applied by the viewer as in the main
+   * view; a view-only viewer never takes the `remote` scaling (it fits instead: an observer never resizes).
+   */
+  @property({ attribute: false }) preferences?: PreferencesStore;
 
   @state() private announcement = '';
   /** The open workspace sharing this session (the one giving the user the most rights), once loaded. */
   @state() private workspace: Workspace | undefined;
   @state() private me: string | undefined;
-  @state() private controlError = '';
 
   private refresh: ReturnType<typeof setInterval> | undefined;
   private loading: AbortController | undefined;
@@ -123,20 +123,6 @@ export class VscSessionParcel extends VscElement {
     return this.parcelRole === 'observer';
   }
 
-  private async setControl(userId: string | null): Promise<void> {
-    const api = this.api;
-    const workspace = this.workspace;
-    if (!api || !workspace) return;
-    this.controlError = '';
-    try {
-      this.workspace = await api.setControl(workspace.workspaceId, userId);
-      this.announcement =
-        userId === null ? 'You took control back.' : `${userId} now has control of the desktop.`;
-    } catch (error) {
-      this.controlError = error instanceof Error ? error.message : String(error);
-    }
-  }
-
   private readonly sessions = new StoreController<SessionsState>(
     this,
     () => this.store?.state$,
@@ -169,6 +155,7 @@ export class VscSessionParcel extends VscElement {
           .api=${this.api}
           .store=${this.parcelRole === 'owner' ? this.store : undefined}
           .workerFactory=${this.workerFactory}
+          .preferences=${this.preferences}
           ?view-only=${this.viewOnly()}
           embedded
           theme=${this.theme}
@@ -178,7 +165,15 @@ export class VscSessionParcel extends VscElement {
           <h2 id="participants-heading">Participants</h2>
           ${
             this.workspace
-              ? this.renderMembers(this.workspace)
+              ? html`<vsc-workspace-members
+                  .api=${this.api}
+                  .workspace=${this.workspace}
+                  me=${this.me ?? ''}
+                  theme=${this.theme}
+                  locale=${this.locale}
+                  @vsc-workspace-changed=${(e: CustomEvent<WorkspaceChangedDetail>) =>
+                    (this.workspace = e.detail.workspace)}
+                ></vsc-workspace-members>`
               : missing
                 ? html`<p class="role" role="status">This session is not available to you.</p>`
                 : html`<ul>
@@ -196,53 +191,11 @@ export class VscSessionParcel extends VscElement {
                 : nothing
             }
           </p>
-          ${this.controlError ? html`<p class="role" role="alert">${this.controlError}</p>` : nothing}
           ${session ? html`<p class="you">State: ${stateLabel(session.state)}</p>` : nothing}
         </aside>
       </div>
       <div class="visually-hidden" role="status" aria-live="polite" aria-atomic="true" data-announcement>
         ${this.announcement}
       </div>`;
-  }
-
-  private renderMembers(w: Workspace): TemplateResult {
-    const iAmOwner = w.ownerId === this.me;
-    return html`<ul data-workspace-id=${w.workspaceId}>
-      ${w.members.map((m) => {
-        const controls = w.controllerId === m.userId;
-        return html`<li
-          data-participant=${m.role}
-          data-user-id=${m.userId}
-          data-status=${m.status}
-          ?data-has-control=${controls}
-        >
-          <span class="who">${m.userId}${m.userId === this.me ? ' (you)' : ''}</span>
-          <span class="role"
-            >${ROLE_LABELS[m.role]}${m.status === 'invited' ? ' · invited' : ''}${controls ? ' · has control' : ''}</span
-          >
-          ${
-            iAmOwner && m.role === 'participant' && m.status === 'joined'
-              ? controls
-                ? html`<button
-                    type="button"
-                    data-action="revoke-control"
-                    data-user-id=${m.userId}
-                    @click=${() => void this.setControl(null)}
-                  >
-                    Take back control
-                  </button>`
-                : html`<button
-                    type="button"
-                    data-action="grant-control"
-                    data-user-id=${m.userId}
-                    @click=${() => void this.setControl(m.userId)}
-                  >
-                    Give control
-                  </button>`
-              : nothing
-          }
-        </li>`;
-      })}
-    </ul>`;
   }
 }

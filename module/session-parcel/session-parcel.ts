@@ -1,4 +1,5 @@
 import '../viewer/viewer.ts';
+import '../workspaces/workspace-members.ts';
 import { define } from '../shared/define.ts';
 import { VscSessionParcel } from './session-parcel.component.ts';
 

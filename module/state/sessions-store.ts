@@ -55,7 +55,7 @@ export function isTransitional(state: SessionState): boolean {
 /** The part of the API client the store uses. */
 export type SessionsApi = Pick<
   ApiClient,
-  'listSessions' | 'getSession' | 'createSession' | 'pause' | 'resume' | 'terminate'
+  'listSessions' | 'getSession' | 'createSession' | 'pause' | 'resume' | 'terminate' | 'changeTier'
 >;
 
 /**
@@ -259,6 +259,11 @@ export class SessionsStore {
 
   terminate(sessionId: string): Promise<Session | null> {
     return this.act(() => this.api.terminate(sessionId, this.signal()));
+  }
+
+  /** Moves an Active or Paused session to another tier; the answer (and the push after it) updates the list. */
+  changeTier(sessionId: string, tier: string): Promise<Session> {
+    return this.act(() => this.api.changeTier(sessionId, tier, this.signal()));
   }
 
   /**

@@ -52,7 +52,23 @@ describe('collaborative workspace: share, view-only, control handoff, removal', 
       return (new Function('el', `return (${source})(el)`) as (e: Element) => T)(el);
     }, fn.toString());
 
-  /** The owner's REST calls the harness has no pane for (control, removal), with the owner's own token. */
+  /**
+   * The participant's entry in the owner's "Shared by me" list (Active Sessions, on the owner's page), where the
+   * owner gives control, takes it back and removes people.
+   */
+  async function ownerSeesParticipant(): Promise<Locator> {
+    const page = h.page;
+    if (!new URL(page.url()).pathname.endsWith('/v-supercore/sessions')) {
+      await page.goto(`${h.harness.url}/v-supercore/sessions`);
+    }
+    const item = page.locator(
+      `vsc-active-sessions [data-shared-by-me] ul[data-workspace-id="${workspaceId}"] li[data-user-id="${PARTICIPANT}"]`,
+    );
+    await item.waitFor({ timeout: 10_000 });
+    return item;
+  }
+
+  /** The owner's REST reads (the workspace as the server has it), with the owner's own token. */
   async function asOwner(method: string, path: string, body?: unknown): Promise<Response> {
     if (!ownerToken) {
       const login = await fetch(`${h.harness.url}/api/v1/dev/login`, {
@@ -200,8 +216,14 @@ describe('collaborative workspace: share, view-only, control handoff, removal', 
   });
 
   it('the owner grants control: the viewer says so at once, and the participant’s typing reaches the desktop', async () => {
-    const granted = await asOwner('PUT', `/workspaces/${workspaceId}/control`, { userId: PARTICIPANT });
-    assert.equal(granted.status, 200);
+    const item = await ownerSeesParticipant();
+    assert.equal(await item.getAttribute('data-status'), 'joined', 'the owner sees the accepted invitation');
+    assert.equal(await item.getAttribute('data-participant'), 'participant');
+    // By keyboard: focus the button and press Enter.
+    await item.locator('[data-action="grant-control"]').press('Enter');
+    await h.page
+      .locator(`vsc-active-sessions [data-shared-by-me] li[data-user-id="${PARTICIPANT}"][data-has-control]`)
+      .waitFor({ timeout: 3000 });
     await guest.locator('vsc-viewer:not([view-only])').waitFor({ timeout: 3000 });
     await guest.locator('vsc-viewer #keyboard-hint[data-access="control"]').waitFor();
     assert.match((await guestHint().textContent()) ?? '', /You have control of this desktop/);
@@ -219,8 +241,10 @@ describe('collaborative workspace: share, view-only, control handoff, removal', 
   });
 
   it('the owner takes control back: view-only again, input dropped', async () => {
-    const revoked = await asOwner('DELETE', `/workspaces/${workspaceId}/control`);
-    assert.equal(revoked.status, 200);
+    const item = await ownerSeesParticipant();
+    await item.locator('[data-action="revoke-control"]').click();
+    await item.locator('[data-action="grant-control"]').waitFor({ timeout: 3000 });
+    assert.equal(await item.getAttribute('data-has-control'), null);
     await guest.locator('vsc-viewer[view-only]').waitFor({ timeout: 3000 });
     await guest.locator('vsc-viewer #keyboard-hint[data-access="view-only"]').waitFor();
     await guestTypesTouch(`${marker}-c`);
@@ -228,9 +252,12 @@ describe('collaborative workspace: share, view-only, control handoff, removal', 
   });
 
   it('the owner removes the participant: their stream closes at once with a clear message', async () => {
+    const item = await ownerSeesParticipant();
     const removedAt = Date.now();
-    const removed = await asOwner('DELETE', `/workspaces/${workspaceId}/members/${PARTICIPANT}`);
-    assert.ok(removed.ok, `removal answered ${removed.status}`);
+    await item.locator('[data-action="remove-member"]').click();
+    await item.waitFor({ state: 'detached', timeout: 3000 });
+    const listed = (await (await asOwner('GET', `/workspaces/${workspaceId}`)).json()) as Workspace;
+    assert.ok(!listed.members.some((m) => m.userId === PARTICIPANT), 'the server no longer lists them');
     const status = await waitFor(
       () => onGuestViewer((el) => el.streamStatus),
       (s) => s.kind === 'closed',

@@ -70,8 +70,14 @@ describe('<vsc-active-sessions>', () => {
     expect(cells[3]?.querySelector('.badge')?.textContent?.trim()).to.equal('Active');
     expect(cells[4]?.querySelector('time')?.getAttribute('datetime')).to.equal(active.createdAt);
 
-    expect(actions(el, active.sessionId)).to.deep.equal(['open', 'pause', 'share', 'terminate']);
-    expect(actions(el, paused.sessionId)).to.deep.equal(['resume', 'share', 'terminate']);
+    expect(actions(el, active.sessionId)).to.deep.equal([
+      'open',
+      'pause',
+      'change-tier',
+      'share',
+      'terminate',
+    ]);
+    expect(actions(el, paused.sessionId)).to.deep.equal(['resume', 'change-tier', 'share', 'terminate']);
     expect(actions(el, failed.sessionId)).to.deep.equal(['terminate']);
     expect(actions(el, provisioning.sessionId)).to.deep.equal(['terminate']);
     expect(row(el, failed.sessionId)?.textContent).to.contain('Xvnc exited');
@@ -331,11 +337,11 @@ describe('<vsc-active-sessions>', () => {
     const { el } = await setup(fake);
     el.shadowRoot?.querySelector<HTMLInputElement>('[data-action="show-ended"]')?.focus();
     const order: string[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       await sendKeys({ press: 'Tab' });
       order.push(el.shadowRoot?.activeElement?.getAttribute('data-action') ?? '');
     }
-    expect(order).to.deep.equal(['refresh', 'open', 'pause', 'share', 'terminate']);
+    expect(order).to.deep.equal(['refresh', 'open', 'pause', 'change-tier', 'share', 'terminate']);
     button(el, s.sessionId, 'pause')?.focus();
     await sendKeys({ press: 'Space' });
     await waitUntil(() => row(el, s.sessionId)?.dataset['state'] === 'paused');

@@ -8,6 +8,8 @@ import {
   type ParcelLifecycleProps,
 } from '../../../module/session-parcel.ts';
 import type { VscViewer } from '../../../module/viewer/viewer.component.ts';
+import { QUALITY_LEVELS } from '../../../module/viewer/stream-preferences.ts';
+import { DEFAULT_PREFERENCES } from '../../../protocol/preferences-defaults.ts';
 import { SESSION_CHANGED_EVENT, type SessionChangedDetail } from '../../../module/shared/events.ts';
 import { FAKE_BASE, FakeApi } from './support/fake-api.ts';
 import { fakeWorkerFactory } from './support/fake-decoder-worker.ts';
@@ -106,7 +108,8 @@ describe('./session-parcel (single-spa parcel of one session)', () => {
       }),
     );
     await new Promise((r) => setTimeout(r, 50));
-    expect(workers[0]?.sent).to.deep.equal([]);
+    // Input only: the stream quality of the user's settings is the observer's own stream, and may be sent.
+    expect(workers[0]?.sent.filter((m) => m.t !== 'quality')).to.deep.equal([]);
     expect(viewer()?.shadowRoot?.querySelector('#keyboard-hint')?.textContent).to.contain('View only');
     await expect(mountedParcel(host)).to.be.accessible();
   });
@@ -159,6 +162,33 @@ describe('./session-parcel (single-spa parcel of one session)', () => {
       state: 'paused',
       previousState: 'active',
     });
+  });
+
+  it('applies the user’s stored stream settings to its viewer, as the main view does', async () => {
+    await fake.client().putPreferences({
+      ...DEFAULT_PREFERENCES,
+      streamQuality: 'low',
+      scaling: 'remote',
+      keyboardLayout: 'de',
+    });
+    await mountAs('owner');
+    await waitUntil(() => viewer()?.keyboardLayout === 'de', 'the settings reach the viewer');
+    expect(viewer()?.quality).to.deep.equal(QUALITY_LEVELS.low);
+    expect(viewer()?.scaling).to.equal('remote');
+  });
+
+  it('an observer’s viewer takes the settings but fits instead of resizing the desktop', async () => {
+    await fake.client().putPreferences({
+      ...DEFAULT_PREFERENCES,
+      streamQuality: 'high',
+      scaling: 'remote',
+      keyboardLayout: 'fr',
+    });
+    await mountAs('observer');
+    await waitUntil(() => viewer()?.keyboardLayout === 'fr', 'the settings reach the viewer');
+    expect(viewer()?.quality).to.deep.equal(QUALITY_LEVELS.high);
+    expect(viewer()?.viewOnly).to.equal(true);
+    expect(viewer()?.scaling).to.equal('fit');
   });
 
   it('unmount leaves nothing: element gone, worker ended, event stream closed', async () => {

@@ -4,9 +4,12 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
+import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
 import { DEFAULT_ENCODINGS } from '../../../backend-adapter/gateway/rfb-connection.ts';
 import { bridgeStream } from '../../../backend-adapter/gateway/stream-bridge.ts';
 import { loadWebRtcConfig, type WebRtcConfig } from '../../../backend-adapter/gateway/webrtc-config.ts';
+import { AdapterMetrics } from '../../../backend-adapter/observability/prometheus-metrics.ts';
+import { StreamStats } from '../../../backend-adapter/observability/stream-stats.ts';
 import { Encoding } from '../../../protocol/rfb-encodings.ts';
 import { STREAM_DATACHANNEL_FRAGMENT_BYTES } from '../../../protocol/stream-datachannel-framing.ts';
 import {
@@ -88,7 +91,7 @@ const rtcConfig = (env: NodeJS.ProcessEnv = {}): WebRtcConfig =>
 /** A gateway: a WebSocket server bridging each viewer to the desktop, with the given WebRTC settings. */
 async function startGateway(
   desktopPort: number,
-  options: { webrtc?: WebRtcConfig; canSendInput?: () => boolean },
+  options: { webrtc?: WebRtcConfig; canSendInput?: () => boolean; stats?: StreamStats },
 ) {
   const wss = new WebSocketServer({
     port: 0,
@@ -101,12 +104,14 @@ async function startGateway(
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const bridges: Promise<void>[] = [];
   wss.on('connection', (socket) => {
+    // Counted as the adapter's stream route counts its streams, for as long as the bridge runs.
+    const counted = options.stats?.observe('session-1', () => undefined);
     bridges.push(
       bridgeStream(
         socket,
         { host: '127.0.0.1', port: desktopPort },
-        { logger, webrtc: options.webrtc, canSendInput: options.canSendInput },
-      ),
+        { logger, webrtc: options.webrtc, canSendInput: options.canSendInput, observer: counted?.observer },
+      ).finally(() => counted?.release()),
     );
   });
   const { port } = wss.address() as AddressInfo;
@@ -307,6 +312,55 @@ describe('WebRTC DataChannel transport (werift viewer against the gateway)', () 
     await waitFor(() => updates(viewer.messages()).length >= 2, 'updates over the WebSocket');
     assert.equal(viewer.via, 'websocket');
     assert.ok(!viewer.messages().some((m) => m.t === 'transport'));
+  });
+
+  it('counts streams by transport in v_supercore_streams: websocket first, datachannel after the switch', async () => {
+    const canon = new SqliteCanonStore(':memory:');
+    const metrics = new AdapterMetrics(canon);
+    const stats = new StreamStats();
+    metrics.countStreams(stats);
+    const streams = async (): Promise<Record<string, number>> => {
+      const gauge = await metrics.registry.getSingleMetric('v_supercore_streams')?.get();
+      return Object.fromEntries((gauge?.values ?? []).map((v) => [String(v.labels['transport']), v.value]));
+    };
+    // Two desktops (the fake VNC server serves one connection), one replica's stats.
+    const desktops = [await startDesktop(), await startDesktop()];
+    const gateways = await Promise.all(
+      desktops.map((d) => startGateway(d.server.port, { webrtc: rtcConfig(), stats })),
+    );
+    cleanups.push(
+      ...desktops.map((d) => () => d.server.close()),
+      ...gateways.map((g) => () => g.close()),
+      async () => canon.close(),
+    );
+    assert.deepEqual(
+      await streams(),
+      { websocket: 0, datachannel: 0 },
+      'both series exist before any stream',
+    );
+
+    const first = await openViewer(gateways[0]?.url ?? '');
+    const second = await openViewer(gateways[1]?.url ?? '');
+    cleanups.push(
+      () => first.viewer.close(),
+      () => second.viewer.close(),
+    );
+    await waitFor(() => first.viewer.messages().some((m) => m.t === 'init'), 'init');
+    await waitFor(() => second.viewer.messages().some((m) => m.t === 'init'), 'init');
+    assert.deepEqual(await streams(), { websocket: 2, datachannel: 0 });
+
+    await first.viewer.offer();
+    await waitFor(() => first.viewer.via === 'datachannel', 'the switch');
+    await waitFor(() => stats.streamsByTransport().datachannel === 1, 'the switch counted');
+    assert.deepEqual(await streams(), { websocket: 1, datachannel: 1 });
+
+    first.ws.close(1000);
+    await first.closed;
+    await waitFor(() => stats.streamsByTransport().datachannel === 0, 'the ended stream uncounted');
+    second.ws.close(1000);
+    await second.closed;
+    await waitFor(() => stats.streamsByTransport().websocket === 0, 'the other ended stream uncounted');
+    assert.deepEqual(await streams(), { websocket: 0, datachannel: 0 });
   });
 
   it('closes the stream with 4503 when the DataChannel dies after the switch', async () => {

@@ -129,6 +129,8 @@ export class FakeApi {
   /** When true, POST /sessions answers at once with `provisioning`; it turns active after `pollsToActive` GETs. */
   asyncCreate = false;
   pollsToActive = 1;
+  /** The next tier change is refused before anything changes (balance, quota, a change in flight). */
+  refuseNextTierChange: ErrorCode | null = null;
   /** Fail every request to this path (e.g. `/sessions`) with this error. */
   failures = new Map<string, ErrorCode>();
   /** Number of fetches currently in flight. */
@@ -246,8 +248,13 @@ export class FakeApi {
       return this.json(200, { workspaces });
     }
     if (method === 'POST' && path === '/workspaces') return this.createWorkspace(userId, body);
+    const workspaceMatch = /^\/workspaces\/([A-Za-z0-9_-]+)\/(control|members\/([^/]+))$/.exec(path);
+    if (workspaceMatch?.[1]) {
+      const member = workspaceMatch[3] === undefined ? undefined : decodeURIComponent(workspaceMatch[3]);
+      return this.changeWorkspace(userId, workspaceMatch[1], method, member, body);
+    }
 
-    const match = /^\/sessions\/([A-Za-z0-9_-]+)(?:\/(pause|resume|metrics|thumbnail))?$/.exec(path);
+    const match = /^\/sessions\/([A-Za-z0-9_-]+)(?:\/(pause|resume|metrics|thumbnail|tier))?$/.exec(path);
     if (!match?.[1]) return this.error('NOT_FOUND');
     const session = this.sessions.get(match[1]);
     if (!session || session.userId !== userId) return this.error('SESSION_NOT_FOUND');
@@ -263,6 +270,7 @@ export class FakeApi {
     if (method === 'GET' && verb === 'thumbnail') return this.thumbnail(session);
     if (method === 'POST' && (verb === 'pause' || verb === 'resume')) return this.transition(session, verb);
     if (method === 'DELETE' && !verb) return this.transition(session, 'terminate');
+    if (method === 'POST' && verb === 'tier') return this.changeTier(session, body);
     return this.error('NOT_FOUND');
   }
 
@@ -336,6 +344,23 @@ export class FakeApi {
       });
     }
     return this.json(200, this.set(session, rule.to));
+  }
+
+  /** As `POST /sessions/:id/tier`: Active or Paused only, a tier the user may launch; pushes the change. */
+  private changeTier(session: Session, body: unknown): Response {
+    const tierId = typeof body === 'object' && body !== null ? (body as { tier?: unknown }).tier : undefined;
+    if (typeof tierId !== 'string' || tierId === '') return this.error('BAD_REQUEST');
+    const tier = this.tiers.find((t) => t.id === tierId);
+    if (!tier) return this.error('UNKNOWN_TIER', `There is no resource tier called "${tierId}".`);
+    if (tier.allowed === false) return this.error('TIER_NOT_ALLOWED', tier.notAllowedReason);
+    if (session.state !== 'active' && session.state !== 'paused') {
+      return this.error('ILLEGAL_TRANSITION', `A ${session.state} session cannot change its tier.`);
+    }
+    const refusal = this.refuseNextTierChange;
+    this.refuseNextTierChange = null;
+    if (refusal) return this.error(refusal);
+    if (session.tier === tier.id) return this.json(200, session);
+    return this.json(200, this.set({ ...session, tier: tier.id, resources: tier.resources }, session.state));
   }
 
   /** Changes a session's state (as the server's lifecycle would) and pushes `session.changed` to its owner. */
@@ -482,6 +507,52 @@ export class FakeApi {
     };
     this.workspaces.push(workspace);
     return this.json(201, workspace);
+  }
+
+  /** The owner's control and removal calls, answered as the server does, each pushed as `workspace.changed`. */
+  private changeWorkspace(
+    userId: string,
+    workspaceId: string,
+    method: string,
+    memberId: string | undefined,
+    body: unknown,
+  ): Response {
+    const index = this.workspaces.findIndex(
+      (w) => w.workspaceId === workspaceId && w.members.some((m) => m.userId === userId),
+    );
+    const before = this.workspaces[index];
+    if (!before) return this.error('WORKSPACE_NOT_FOUND');
+    if (before.ownerId !== userId) return this.error('WORKSPACE_OWNER_REQUIRED');
+    let after: Workspace;
+    if (memberId !== undefined && method === 'DELETE') {
+      if (!before.members.some((m) => m.userId === memberId && m.role !== 'owner'))
+        return this.error('WORKSPACE_NOT_FOUND');
+      after = {
+        ...before,
+        members: before.members.filter((m) => m.userId !== memberId),
+        controllerId: before.controllerId === memberId ? null : before.controllerId,
+      };
+    } else if (memberId === undefined && method === 'PUT') {
+      const target = (body as { userId?: string }).userId;
+      const member = before.members.find((m) => m.userId === target);
+      if (!member || member.role !== 'participant' || member.status !== 'joined')
+        return this.error('WORKSPACE_CONFLICT', 'Only a joined participant can be given control.');
+      after = { ...before, controllerId: member.userId };
+    } else if (memberId === undefined && method === 'DELETE') {
+      after = { ...before, controllerId: null };
+    } else {
+      return this.error('NOT_FOUND');
+    }
+    after = { ...after, updatedAt: this.now().toISOString() };
+    this.workspaces[index] = after;
+    this.pushWorkspace(after, before);
+    return this.json(200, after);
+  }
+
+  /** Pushes `workspace.changed` to its members and to those the change removed, as the server does. */
+  pushWorkspace(workspace: Workspace, before?: Workspace): void {
+    const told = new Set([...(before?.members ?? []), ...workspace.members].map((m) => m.userId));
+    for (const user of told) this.emit(user, { event: 'workspace.changed', data: { workspace } });
   }
 
   private json(status: number, body: unknown): Response {

@@ -11,7 +11,7 @@ interface Manifest {
 }
 
 describe('custom-elements.json (generated from the components’ JSDoc)', () => {
-  it('describes every pane with its tag, events and parts', async () => {
+  it('describes every component with its tag, events and parts', async () => {
     // The analyzer takes --outdir relative to the working directory, so stay inside the (ignored) test-results.
     await mkdir('test-results', { recursive: true });
     const out = await mkdtemp(join('test-results', 'cem-'));
@@ -28,11 +28,13 @@ describe('custom-elements.json (generated from the components’ JSDoc)', () => 
       assert.deepEqual(elements.map((d) => d.tagName).sort(), [
         'vsc-active-sessions',
         'vsc-app',
+        'vsc-change-tier',
         'vsc-quick-launch',
         'vsc-resource-monitor',
         'vsc-session-parcel',
         'vsc-settings',
         'vsc-viewer',
+        'vsc-workspace-members',
       ]);
       const viewer = elements.find((d) => d.tagName === 'vsc-viewer');
       assert.ok(viewer?.events?.some((e) => e.name === 'vsc-first-frame'));

@@ -83,7 +83,8 @@ describe('local desktop runtime (real Xvnc)', () => {
 
   it('times out a display server that never becomes ready, and kills it', async () => {
     const hang = join(dir, 'hang.sh');
-    await writeFile(hang, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    // An odd duration, so no other process on a shared machine matches it below.
+    await writeFile(hang, '#!/bin/sh\nexec sleep 29.7531\n', { mode: 0o755 });
     const hanging = new LocalDesktopRuntime(
       { ...loadConfig({}).runtime, xvncBin: hang, startTimeoutMs: 600 },
       dir,
@@ -93,7 +94,7 @@ describe('local desktop runtime (real Xvnc)', () => {
     const sleepers = execFileSync('ps', ['-e', '-o', 'stat=,args='])
       .toString()
       .split('\n')
-      .filter((l) => l.includes('sleep 30') && !l.trim().startsWith('Z'));
+      .filter((l) => l.includes('sleep 29.7531') && !l.trim().startsWith('Z'));
     assert.deepEqual(sleepers, []);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -15,6 +15,8 @@ describe('custom-elements.json (generated from the components’ JSDoc)', () => 
     // The analyzer takes --outdir relative to the working directory, so stay inside the (ignored) test-results.
     await mkdir('test-results', { recursive: true });
     const out = await mkdtemp(join('test-results', 'cem-'));
+    // The analyzer also writes its output path into package.json's `customElements`: put the file back after.
+    const packageJson = await readFile('package.json', 'utf8');
     try {
       execFileSync(
         'npx',
@@ -40,6 +42,7 @@ describe('custom-elements.json (generated from the components’ JSDoc)', () => 
       assert.ok(viewer?.events?.some((e) => e.name === 'vsc-first-frame'));
       assert.ok((viewer?.cssParts ?? []).length > 0);
     } finally {
+      await writeFile('package.json', packageJson);
       await rm(out, { recursive: true, force: true });
     }
   });

@@ -112,6 +112,14 @@ function setCondition(
   else conditions.push(next);
 }
 
+/** Initialized, but the container is not ready: what the kubelet reports while a pod starts or waits. */
+function setUnready(status: PodStatus, containerName: string): void {
+  const message = `containers with unready status: [${containerName}]`;
+  setCondition(status, 'Initialized', true);
+  setCondition(status, 'ContainersReady', false, 'ContainersNotReady', message);
+  setCondition(status, 'Ready', false, 'ContainersNotReady', message);
+}
+
 export class FakeKubelet {
   private readonly store: FakeStore;
   readonly node: FakeNode;
@@ -292,21 +300,7 @@ export class FakeKubelet {
     this.store.update('pods', namespace, name, (o) => {
       const status = statusOf(o);
       status.phase = 'Pending';
-      setCondition(status, 'Initialized', true);
-      setCondition(
-        status,
-        'ContainersReady',
-        false,
-        'ContainersNotReady',
-        `containers with unready status: [${container.name}]`,
-      );
-      setCondition(
-        status,
-        'Ready',
-        false,
-        'ContainersNotReady',
-        `containers with unready status: [${container.name}]`,
-      );
+      setUnready(status, container.name);
       status.containerStatuses = [
         {
           name: container.name,
@@ -464,21 +458,7 @@ export class FakeKubelet {
       status.podIPs = [{ ip }];
       status.hostIP = '127.0.0.1';
       status.startTime = c.startedAt;
-      setCondition(status, 'Initialized', true);
-      setCondition(
-        status,
-        'ContainersReady',
-        false,
-        'ContainersNotReady',
-        `containers with unready status: [${container.name}]`,
-      );
-      setCondition(
-        status,
-        'Ready',
-        false,
-        'ContainersNotReady',
-        `containers with unready status: [${container.name}]`,
-      );
+      setUnready(status, container.name);
       status.containerStatuses = [
         {
           name: container.name,

@@ -32,6 +32,8 @@ import {
 const runsArg = process.argv.indexOf('--runs');
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
 const trace = process.argv.includes('--trace');
+// With --timeline, run 1's requests up to its LCP and every LCP candidate are printed: what LCP waited for.
+const timeline = process.argv.includes('--timeline');
 const SESSIONS = 50;
 const USER = { userId: 'dev-user', tenantId: 'dev-tenant' };
 
@@ -97,6 +99,10 @@ interface Run {
   interactions: Interaction[];
   /** The last LCP candidate. */
   lcp: LcpEntry | undefined;
+  /** Every LCP candidate, in order. */
+  lcpCandidates: LcpEntry[];
+  /** What the page fetched, and when (Resource Timing, ms from navigation start). */
+  fetches: Fetch[];
   /** Where each interaction's time went on the main thread (traced runs only). */
   breakdowns?: Map<string, Breakdown>;
 }
@@ -107,6 +113,12 @@ interface LcpEntry {
   url: string;
   node: string;
   loadTime: number;
+}
+
+interface Fetch {
+  name: string;
+  start: number;
+  end: number;
 }
 
 interface Interaction {
@@ -249,6 +261,13 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: B
     ...(window as unknown as { __interactions: Map<number, Interaction> }).__interactions.values(),
   ]);
   const lcpEntries = await page.evaluate(() => (window as unknown as { __lcp: LcpEntry[] }).__lcp);
+  const fetches = await page.evaluate(() =>
+    performance.getEntriesByType('resource').map((e) => ({
+      name: e.name,
+      start: Math.round(e.startTime),
+      end: Math.round((e as PerformanceResourceTiming).responseEnd || e.startTime + e.duration),
+    })),
+  );
   const vitals: Record<string, number> = {};
   for (const v of reported) vitals[v.name] = v.value; // the last report of each is its current value
   let breakdowns: Map<string, Breakdown> | undefined;
@@ -276,6 +295,8 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: B
     vitalsPosted,
     interactions,
     lcp: lcpEntries.at(-1),
+    lcpCandidates: lcpEntries,
+    fetches,
     ...(breakdowns ? { breakdowns } : {}),
   };
 }
@@ -351,6 +372,27 @@ for (const [i, r] of results.entries()) {
       ? `    run ${i + 1}: at ${l.at} ms, ${l.size} px², ${l.url ? `image ${l.url} (loaded at ${l.loadTime} ms)` : 'text'} ${l.node}`
       : `    run ${i + 1}: none`,
   );
+}
+const firstRun = results[0];
+if (timeline && firstRun) {
+  const until = firstRun.lcp?.at ?? Infinity;
+  console.log('  run 1 up to its LCP: requests (start → end, ms from navigation start) and LCP candidates:');
+  const rows: [number, string][] = [
+    ...firstRun.fetches
+      .filter((f) => f.start <= until)
+      .map((f): [number, string] => {
+        const u = new URL(f.name);
+        return [
+          f.start,
+          `${String(f.start).padStart(5)} → ${String(f.end).padStart(5)}  ${u.port}${u.pathname}`,
+        ];
+      }),
+    ...firstRun.lcpCandidates.map((l): [number, string] => [
+      l.at,
+      `${String(l.at).padStart(5)}          LCP candidate ${l.size} px² ${l.url ? l.url : 'text'} ${l.node}`,
+    ]),
+  ];
+  for (const [, line] of rows.sort((a, b) => a[0] - b[0])) console.log(`    ${line}`);
 }
 // Each interaction of the script (the same sequence every run), keyed by the step that made it (and what it hit,
 // as Event Timing sees it: a shadow root's host); a run where it took under 16 ms has no entry for it.

@@ -84,7 +84,8 @@ function showError(message: string): void {
 }
 
 async function fetchManifest(): Promise<ModuleManifest> {
-  const response = await fetch('/module.json', { cache: 'no-cache' });
+  // The server marks it no-cache; the page's preload of it is reused here.
+  const response = await fetch('/module.json');
   if (!response.ok) throw new Error(`GET /module.json answered ${response.status}`);
   return (await response.json()) as ModuleManifest;
 }
@@ -162,6 +163,8 @@ const homeApp: LifeCycles = {
 };
 
 async function main(): Promise<void> {
+  // A shell holds its v-auth token before any module asks for it: log in while the manifest and remote load.
+  getToken().catch(() => undefined); // a failure is reported to the module when it asks
   element('harness-user').textContent = `${login.userId} @ ${login.tenantId}`;
   addErrorHandler((error) => showError(`${error.appOrParcelName}: ${error.message}`));
 

@@ -8,8 +8,10 @@
  * removes it — its `disconnectedCallback`s release every subscription, listener, timer and worker — disposes the
  * stores (which closes the event stream) and stops the vitals reporter.
  */
+import type { Subscription } from 'rxjs';
 import type { AppProps } from 'single-spa';
 import type { VscApp } from './app/app.component.ts';
+import { loadPane } from './app/panes.ts';
 import { parseRoute } from './app/routes.ts';
 import { ApiClient } from './api/api-client.ts';
 import { LiveEvents } from './api/live-events.ts';
@@ -63,6 +65,18 @@ interface Runtime {
   store: SessionsStore;
   /** Arrives just after mount (its chunk is not needed to show the landing pane). */
   preferences: PreferencesStore | undefined;
+  /**
+   * Keeps the store's feed (the live event stream, then the list) running from before the panes exist, so the
+   * token, the stream and the list load while the chunks download; released once the pane observes the store.
+   */
+  warm: Subscription | undefined;
+}
+
+/** A runtime started by bootstrap (or early in mount), adopted by the mount with the same props. */
+interface Prepared {
+  runtime: Runtime;
+  apiBase: string;
+  getToken: () => Promise<string>;
 }
 
 interface Mounted extends Runtime {
@@ -79,20 +93,20 @@ type PreferencesModule = typeof PreferencesModuleNs;
 type AppModule = typeof AppModuleNs;
 
 const mounted = new Map<string, Mounted>();
+const prepared = new Map<string, Prepared>();
 let elements: Promise<AppModule> | undefined;
 let preferencesModule: Promise<PreferencesModule> | undefined;
 
 /**
  * Loads and defines the custom elements once (separate chunks, so the lifecycles entry stays tiny): the app
- * shell, and the pane of the current URL in parallel with it.
+ * shell, and in parallel with it the pane of the current URL.
  */
 function loadElements(basePath?: string): Promise<unknown> {
   elements ??= import(/* webpackChunkName: "app" */ './app/app.ts').catch((error: unknown) => {
     elements = undefined;
     throw error;
   });
-  const view = parseRoute(location.pathname, basePath).view;
-  return elements.then((app) => app.loadPane(view));
+  return Promise.all([elements, loadPane(parseRoute(location.pathname, basePath).view)]);
 }
 
 /**
@@ -128,12 +142,37 @@ export function validateProps(props: LifecycleProps | undefined): ValidProps {
 function createRuntime(valid: ValidProps): Runtime {
   const api = new ApiClient({ apiBase: valid.apiBase, getToken: valid.getToken });
   const live = new LiveEvents({ api });
-  return { api, live, store: new SessionsStore({ api, changeFeed: liveFeed(live) }), preferences: undefined };
+  const store = new SessionsStore({ api, changeFeed: liveFeed(live) });
+  return { api, live, store, preferences: undefined, warm: store.state$.subscribe() };
 }
 
 function disposeRuntime(runtime: Runtime): void {
+  runtime.warm?.unsubscribe();
   runtime.store.dispose(); // ends the change feed, which closes the event stream
   runtime.preferences?.dispose();
+}
+
+/** Starts (or keeps) the runtime for the next mount of this application name. */
+function prepare(valid: ValidProps): void {
+  const ready = prepared.get(valid.name);
+  if (ready && ready.apiBase === valid.apiBase && ready.getToken === valid.getToken) return;
+  discardPrepared(valid.name);
+  prepared.set(valid.name, {
+    runtime: createRuntime(valid),
+    apiBase: valid.apiBase,
+    getToken: valid.getToken,
+  });
+}
+
+/** The prepared runtime if it was made for these props (else a new one); either way it leaves `prepared`. */
+function adopt(valid: ValidProps): Runtime {
+  const ready = prepared.get(valid.name);
+  if (ready && ready.apiBase === valid.apiBase && ready.getToken === valid.getToken) {
+    prepared.delete(valid.name);
+    return ready.runtime;
+  }
+  discardPrepared(valid.name);
+  return createRuntime(valid);
 }
 
 /** After mount: the preferences store, and the web-vitals reporter (each its own chunk). */
@@ -173,7 +212,22 @@ function applyRuntime(element: VscApp, runtime: Runtime): void {
 
 export async function bootstrap(props: LifecycleProps): Promise<void> {
   const valid = validateProps(props);
-  await loadElements(valid.basePath);
+  prepare(valid);
+  await loadElements(valid.basePath).catch(dropPrepared(valid.name));
+}
+
+function discardPrepared(name: string): void {
+  const ready = prepared.get(name);
+  prepared.delete(name);
+  if (ready) disposeRuntime(ready.runtime);
+}
+
+/** A bootstrap or mount that failed leaves no runtime (and no open event stream) behind. */
+function dropPrepared(name: string): (error: unknown) => never {
+  return (error) => {
+    discardPrepared(name);
+    throw error;
+  };
 }
 
 /** User Timing names: a host (or bench/dashboard-vitals.ts) reads `performance.getEntriesByName(MOUNT_MEASURE)`. */
@@ -182,14 +236,15 @@ export const MOUNT_MEASURE = 'v-supercore:mount';
 export async function mount(props: LifecycleProps): Promise<void> {
   const valid = validateProps(props);
   const started = performance.now();
-  await loadElements(valid.basePath);
   if (mounted.has(valid.name)) await unmount(props);
+  prepare(valid);
+  await loadElements(valid.basePath).catch(dropPrepared(valid.name));
   const { container, own } = resolveContainer(
     props as unknown as RawProps,
     valid.name,
     'single-spa-application',
   );
-  const runtime = createRuntime(valid);
+  const runtime = adopt(valid);
   const element = document.createElement('vsc-app');
   applyProps(element, valid);
   applyRuntime(element, runtime);
@@ -208,10 +263,18 @@ export async function mount(props: LifecycleProps): Promise<void> {
   await element.updateComplete;
   // From mount() to the pane on screen, chunk downloads included.
   performance.measure(MOUNT_MEASURE, { start: started, end: performance.now() });
+  releaseWarm(entry);
+}
+
+/** The panes observe the store by now (they subscribe as they connect); the early subscription can go. */
+function releaseWarm(runtime: Runtime): void {
+  runtime.warm?.unsubscribe();
+  runtime.warm = undefined;
 }
 
 export async function unmount(props: LifecycleProps): Promise<void> {
   const name = typeof props?.name === 'string' && props.name !== '' ? props.name : DEFAULT_NAME;
+  discardPrepared(name);
   const entry = mounted.get(name);
   if (!entry) return;
   mounted.delete(name);
@@ -238,6 +301,7 @@ export async function update(props: LifecycleProps): Promise<void> {
     Object.assign(entry, runtime, { apiBase: valid.apiBase, getToken: valid.getToken, vitals: undefined });
     applyRuntime(entry.element, runtime);
     await entry.element.updateComplete;
+    releaseWarm(entry);
     disposeRuntime(previous);
     void previousVitals?.stop();
     startExtras(entry, valid);

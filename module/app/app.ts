@@ -2,7 +2,6 @@ import { define } from '../shared/define.ts';
 import { VscApp } from './app.component.ts';
 
 export { VscApp };
-export { loadPane } from './panes.ts';
 
 define('vsc-app', VscApp);
 

@@ -71,11 +71,13 @@ export function pollingFeed(periodMs = 3000): ChangeFeed {
 }
 
 /**
- * Server push: lists once, then applies every `session.changed` event of the live stream as it comes. There is
- * no polling while the stream is open; while it is down, one fallback poll (every `fallbackPollMs`) keeps the
- * list fresh, and each time it opens again the list is fetched once to catch up on what was missed.
+ * Server push: lists once the live stream is open, then applies every `session.changed` event of it as it comes.
+ * A list read after the stream opened misses nothing (changes from then on are pushed), so the first list waits
+ * for the stream rather than being fetched twice — but never longer than `connectGraceMs`. There is no polling
+ * while the stream is open; while it is down, one fallback poll (every `fallbackPollMs`) keeps the list fresh,
+ * and each time it opens again the list is fetched once to catch up on what was missed.
  */
-export function liveFeed(live: LiveEvents, fallbackPollMs = 5000): ChangeFeed {
+export function liveFeed(live: LiveEvents, fallbackPollMs = 5000, connectGraceMs = 1000): ChangeFeed {
   return (store) => {
     const pushes = live.events$.pipe(
       tap((e) => {
@@ -90,15 +92,15 @@ export function liveFeed(live: LiveEvents, fallbackPollMs = 5000): ChangeFeed {
       switchMap((status) => {
         if (status === 'open') return defer(() => store.refresh());
         if (status === 'down') return timer(0, fallbackPollMs).pipe(exhaustMap(() => store.refresh()));
-        return EMPTY;
+        // Still connecting: list anyway if the stream is slow to open (a buffering proxy, a busy server).
+        return store.value.updatedAt === null
+          ? timer(connectGraceMs).pipe(exhaustMap(() => store.refresh()))
+          : EMPTY;
       }),
       finalize(() => store.setLive(false)),
     );
-    return merge(
-      defer(() => store.refresh()),
-      pushes,
-      catchUp,
-    );
+    // Pushes first: subscribing to them is what opens the stream.
+    return merge(pushes, catchUp);
   };
 }
 

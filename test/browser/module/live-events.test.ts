@@ -2,8 +2,9 @@ import { expect, waitUntil } from '@open-wc/testing';
 import type { Subscription } from 'rxjs';
 import type { LiveEvent } from '../../../protocol/live-events.ts';
 import { LiveEvents, type LiveStatus } from '../../../module/api/live-events.ts';
+import { ApiClient } from '../../../module/api/api-client.ts';
 import { SessionsStore, liveFeed } from '../../../module/state/sessions-store.ts';
-import { FakeApi } from './support/fake-api.ts';
+import { FAKE_BASE, FAKE_TOKEN, FakeApi } from './support/fake-api.ts';
 
 function liveOf(fake: FakeApi, options: { silenceTimeoutMs?: number } = {}): LiveEvents {
   return new LiveEvents({ api: fake.client(), initialBackoffMs: 20, maxBackoffMs: 80, ...options });
@@ -105,6 +106,46 @@ describe('liveFeed (the sessions store pushed by the server)', () => {
       expect(store.find(a.sessionId)?.state).to.equal('paused');
       await new Promise((r) => setTimeout(r, 200));
       expect(fake.count('GET', '/sessions')).to.equal(lists, 'no polling while the stream is open');
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it('lists once, after the stream has opened (nothing to catch up on, no second list)', async () => {
+    const fake = new FakeApi();
+    const a = fake.seed({ state: 'active' });
+    const store = new SessionsStore({ api: fake.client(), changeFeed: liveFeed(liveOf(fake), 50) });
+    const sub = store.state$.subscribe();
+    try {
+      await waitUntil(() => store.value.live && store.find(a.sessionId) !== undefined);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(fake.count('GET', '/sessions')).to.equal(1);
+      const order = fake.requests.map((r) => r.path).filter((p) => p === '/events' || p === '/sessions');
+      expect(order).to.deep.equal(['/events', '/sessions'], 'the stream first, then the list');
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it('still lists, after a short grace, when the stream is slow to open', async () => {
+    const fake = new FakeApi();
+    const a = fake.seed({ state: 'active' });
+    // The event stream's answer never comes (a buffering proxy): only an abort ends it.
+    const stalled = (input: string, init: RequestInit): Promise<Response> =>
+      new URL(input).pathname.endsWith('/events')
+        ? new Promise((_resolve, reject) =>
+            init.signal?.addEventListener('abort', () => reject(init.signal?.reason as Error)),
+          )
+        : fake.fetch(input, init);
+    const api = new ApiClient({ apiBase: FAKE_BASE, getToken: async () => FAKE_TOKEN, fetch: stalled });
+    const live = new LiveEvents({ api, initialBackoffMs: 20 });
+    const store = new SessionsStore({ api, changeFeed: liveFeed(live, 50, 100) });
+    const sub = store.state$.subscribe();
+    try {
+      await waitUntil(() => store.find(a.sessionId) !== undefined, 'listed without the stream');
+      expect(store.value.live).to.equal(false);
+      expect(live.status$.value).to.equal('connecting');
+      expect(fake.count('GET', '/sessions')).to.equal(1);
     } finally {
       sub.unsubscribe();
     }

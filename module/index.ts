@@ -143,6 +143,7 @@ function createRuntime(valid: ValidProps): Runtime {
   const api = new ApiClient({ apiBase: valid.apiBase, getToken: valid.getToken });
   const live = new LiveEvents({ api });
   const store = new SessionsStore({ api, changeFeed: liveFeed(live) });
+  api.tiers().catch(() => undefined); // the catalogue every pane shows (labels, prices), shared by the client
   return { api, live, store, preferences: undefined, warm: store.state$.subscribe() };
 }
 

@@ -109,6 +109,9 @@ export class VscActiveSessions extends VscElement {
   private readonly sessions = new StoreController<SessionsState>(this, () => this.store?.state$);
   private clock: ReturnType<typeof setInterval> | undefined;
   private workspacesFrom: ApiClient | undefined;
+  /** Tier labels by id, from the client's shared tier catalogue; the id is shown until it arrives. */
+  @state() private tierLabels: ReadonlyMap<string, string> | undefined;
+  private tiersFrom: ApiClient | undefined;
   private workspaceRefresh: ReturnType<typeof setInterval> | undefined;
   private workspaceFeed: { from: LiveEvents; stop: () => void } | undefined;
   private moreRowsFrame: number | undefined;
@@ -130,6 +133,7 @@ export class VscActiveSessions extends VscElement {
     this.thumbnails = undefined;
     this.thumbnailsFrom = undefined;
     this.workspacesFrom = undefined;
+    this.tiersFrom = undefined;
     clearInterval(this.workspaceRefresh);
     this.workspaceRefresh = undefined;
     this.workspaceFeed?.stop();
@@ -168,6 +172,16 @@ export class VscActiveSessions extends VscElement {
     };
   }
 
+  private loadTierLabels(api: ApiClient): void {
+    this.tiersFrom = api;
+    api.tiers().then(
+      (tiers) => {
+        if (this.tiersFrom === api) this.tierLabels = new Map(tiers.map((t) => [t.id, t.label]));
+      },
+      () => undefined, // the ids stay: still true, only less friendly
+    );
+  }
+
   private receiveWorkspace(workspace: Workspace): void {
     const listed = this.workspaces.some((w) => w.workspaceId === workspace.workspaceId);
     if (this.me !== undefined && !workspace.members.some((m) => m.userId === this.me)) {
@@ -187,6 +201,7 @@ export class VscActiveSessions extends VscElement {
       this.startWorkspaceRefresh();
     }
     if (this.isConnected) this.followWorkspaces(this.live);
+    if (this.isConnected && this.api && this.api !== this.tiersFrom) this.loadTierLabels(this.api);
     const running = this.sessions.value?.sessions.some((s) => RUNNING.has(s.state)) ?? false;
     if (running && this.isConnected) this.startClock();
     else this.stopClock();
@@ -563,6 +578,7 @@ export class VscActiveSessions extends VscElement {
         this.sharing === id,
         this.locale,
         this.thumbnails?.get(id),
+        this.tierLabels,
       ],
       () => this.renderRowContent(session),
     );
@@ -574,7 +590,7 @@ export class VscActiveSessions extends VscElement {
     return html`<tr part="row" data-session-id=${id} data-state=${session.state}>
       <th scope="row"><code title=${id}>${short}</code></th>
       <td class="thumb">${this.renderThumbnail(this.thumbnails?.get(id), short)}</td>
-      <td class="tier">${session.tier}</td>
+      <td class="tier" data-tier=${session.tier}>${this.tierLabels?.get(session.tier) ?? session.tier}</td>
       <td>
         <span class="badge" data-tone=${stateTone(session.state)}>${stateLabel(session.state)}</span>
         ${
@@ -743,7 +759,7 @@ export class VscActiveSessions extends VscElement {
         this.notice = '';
         requestAnimationFrame(
           () =>
-            (this.notice = `Session ${shortId(e.detail.sessionId)} changed to the ${e.detail.tier} tier.`),
+            (this.notice = `Session ${shortId(e.detail.sessionId)} changed to the ${this.tierLabels?.get(e.detail.tier) ?? e.detail.tier} tier.`),
         );
       }}
     ></vsc-change-tier>`;

@@ -91,7 +91,7 @@ describe('<vsc-active-sessions> change tier', () => {
     await expect(form(rig.el, s.sessionId)).to.be.accessible();
 
     inForm<HTMLButtonElement>(rig.el, s.sessionId, '[data-action="confirm-tier"]')?.click();
-    await waitUntil(() => tierCell(rig.el, s.sessionId) === 'standard', 'the row shows the new tier');
+    await waitUntil(() => tierCell(rig.el, s.sessionId) === 'Standard', 'the row shows the new tier');
     expect(form(rig.el, s.sessionId)).to.equal(null, 'the form closes');
     expect(fake.sessions.get(s.sessionId)?.tier).to.equal('standard');
     const request = fake.requests.find((r) => r.path === `/sessions/${s.sessionId}/tier`);
@@ -99,9 +99,26 @@ describe('<vsc-active-sessions> change tier', () => {
     expect(request?.body).to.deep.equal({ tier: 'standard' });
     await waitUntil(() => rig.el.shadowRoot?.activeElement === button(rig.el, s.sessionId, 'change-tier'));
     await waitUntil(() =>
-      rig.el.shadowRoot?.querySelector('[role="status"][aria-live]')?.textContent?.includes('standard tier'),
+      rig.el.shadowRoot?.querySelector('[role="status"][aria-live]')?.textContent?.includes('Standard tier'),
     );
     rig.close();
+  });
+
+  it('shows each row’s tier by its label, and by its id when the catalogue cannot be read', async () => {
+    const fake = new FakeApi();
+    const s = fake.seed({ state: 'active', tier: 'gpu' });
+    const rig = await setup(fake);
+    await waitUntil(() => tierCell(rig.el, s.sessionId) === 'GPU', 'the label');
+    rig.close();
+
+    const broken = new FakeApi();
+    broken.failures.set('/tiers', 'INTERNAL');
+    const t = broken.seed({ state: 'active', tier: 'gpu' });
+    const rig2 = await setup(broken);
+    await waitUntil(() => broken.count('GET', '/tiers') > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(tierCell(rig2.el, t.sessionId)).to.equal('gpu');
+    rig2.close();
   });
 
   it('a change made elsewhere reaches the row through the pushed session change', async () => {
@@ -111,7 +128,7 @@ describe('<vsc-active-sessions> change tier', () => {
     const changed = fake.sessions.get(s.sessionId);
     if (!changed) throw new Error('seeded');
     fake.set({ ...changed, tier: 'basic' }, 'paused');
-    await waitUntil(() => tierCell(rig.el, s.sessionId) === 'basic');
+    await waitUntil(() => tierCell(rig.el, s.sessionId) === 'Basic');
     expect(row(rig.el, s.sessionId)?.dataset['state']).to.equal('paused');
     rig.close();
   });
@@ -133,7 +150,7 @@ describe('<vsc-active-sessions> change tier', () => {
       expect(alert?.dataset['code']).to.equal(code);
       expect(alert?.textContent).to.match(sentence);
       expect(alert?.textContent).to.contain(code);
-      expect(tierCell(rig.el, s.sessionId)).to.equal('standard');
+      expect(tierCell(rig.el, s.sessionId)).to.equal('Standard');
       expect(fake.sessions.get(s.sessionId)?.tier).to.equal('standard');
       await expect(form(rig.el, s.sessionId)).to.be.accessible();
       rig.close();
@@ -155,7 +172,7 @@ describe('<vsc-active-sessions> change tier', () => {
     const alert = inForm<HTMLElement>(rig.el, s.sessionId, '[role="alert"]');
     expect(alert?.dataset['code']).to.equal('TIER_NOT_ALLOWED');
     expect(alert?.textContent).to.contain('That tier is not open to you: GPU tiers open at phase 3.5.');
-    expect(tierCell(rig.el, s.sessionId)).to.equal('basic');
+    expect(tierCell(rig.el, s.sessionId)).to.equal('Basic');
     rig.close();
   });
 
@@ -184,7 +201,7 @@ describe('<vsc-active-sessions> change tier', () => {
       'confirm-tier',
     );
     await sendKeys({ press: 'Enter' });
-    await waitUntil(() => tierCell(rig.el, s.sessionId) === 'gpu');
+    await waitUntil(() => tierCell(rig.el, s.sessionId) === 'GPU');
     rig.close();
   });
 });

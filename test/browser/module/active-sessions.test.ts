@@ -219,7 +219,6 @@ describe('<vsc-active-sessions>', () => {
     expect(cell(paused.sessionId, 'cost')).to.equal('4 NexCoin', 'the server’s figure, not an estimate');
     expect(cell(starting.sessionId, 'uptime')).to.equal('Starting');
     expect(cell(starting.sessionId, 'cost')).to.equal('—');
-    expect(fake.count('GET', '/tiers')).to.equal(0, 'no rates are fetched to estimate anything');
   });
 
   it('moves the cost so far when the server pushes it (session.cost), keeping it across state changes', async () => {

@@ -87,6 +87,8 @@ interface Mounted extends Runtime {
   apiBase: string;
   getToken: () => Promise<string>;
   vitals: VitalsReporter | undefined;
+  /** Cancels the idle-time download of the other panes, if it has not run yet. */
+  cancelPrefetch: () => void;
 }
 
 type PreferencesModule = typeof PreferencesModuleNs;
@@ -176,8 +178,25 @@ function adopt(valid: ValidProps): Runtime {
   return createRuntime(valid);
 }
 
-/** After mount: the preferences store, and the web-vitals reporter (each its own chunk). */
+/** The tabs' panes, fetched once the browser is idle after mount, so a first switch does not wait for them. */
+const PREFETCHED_VIEWS = ['launch', 'sessions', 'resources', 'settings'] as const;
+
+/** Runs `work` when the main thread is idle (at the latest after 2 s); returns a cancel function. */
+function whenIdle(work: () => void): () => void {
+  if (typeof requestIdleCallback === 'function') {
+    const handle = requestIdleCallback(work, { timeout: 2000 });
+    return () => cancelIdleCallback(handle);
+  }
+  const handle = setTimeout(work, 200);
+  return () => clearTimeout(handle);
+}
+
+/** After mount: the preferences store, the web-vitals reporter and, when idle, the other panes. */
 function startExtras(entry: Mounted, valid: ValidProps): void {
+  entry.cancelPrefetch();
+  entry.cancelPrefetch = whenIdle(() => {
+    for (const view of PREFETCHED_VIEWS) loadPane(view).catch(() => undefined); // retried when visited
+  });
   const api = entry.api;
   const current = (): boolean => mounted.get(valid.name) === entry && entry.api === api;
   loadPreferences().then(
@@ -257,6 +276,7 @@ export async function mount(props: LifecycleProps): Promise<void> {
     apiBase: valid.apiBase,
     getToken: valid.getToken,
     vitals: undefined,
+    cancelPrefetch: () => undefined,
   };
   mounted.set(valid.name, entry);
   container.append(element);
@@ -279,6 +299,7 @@ export async function unmount(props: LifecycleProps): Promise<void> {
   const entry = mounted.get(name);
   if (!entry) return;
   mounted.delete(name);
+  entry.cancelPrefetch();
   entry.element.remove(); // disconnectedCallback of the app and every pane releases what it holds
   disposeRuntime(entry);
   // Sends what was measured; never holds up the unmount on the network.

@@ -15,8 +15,15 @@ import {
 
 const REGENERATE = 'node --import tsx scripts/generate-api-reference.ts';
 const docsDir = fileURLToPath(new URL('../../../docs/', import.meta.url));
-/** The documents of issue 4's SDK docs, whose links must resolve. */
-const LINKED_DOCS = ['api-reference.md', 'integration-guide.md', 'code-examples.md', 'monitoring-guide.md'];
+/** The SDK docs (issue 4) and the operations docs (issue 5) readers follow links in; every link must resolve. */
+const LINKED_DOCS = [
+  'api-reference.md',
+  'integration-guide.md',
+  'code-examples.md',
+  'monitoring-guide.md',
+  'getting-started.md',
+  'incident-response.md',
+];
 
 /** GitHub's heading anchors of a Markdown document, plus explicit `<a id="…">` anchors. */
 function anchorsOf(markdown: string): Set<string> {

@@ -9,6 +9,7 @@ import { isPortListening } from '../../../backend-adapter/runtime/local/free-por
 import { LocalDesktopRuntime } from '../../../backend-adapter/runtime/local/local-desktop-runtime.ts';
 import { processState } from '../../../backend-adapter/runtime/local/process-state.ts';
 import { RuntimeStartError } from '../../../backend-adapter/runtime/runtime-provider.ts';
+import { leftBehind, sessionProcesses } from '../../support/session-processes.ts';
 
 const resources = {
   cpuMillicores: 1000,
@@ -45,6 +46,10 @@ describe('local desktop runtime (real Xvnc)', () => {
       const members = groupMembers(h.pgid);
       for (const name of ['Xvnc', 'openbox', 'xterm'])
         assert.ok(members.includes(name), `${name} in ${members}`);
+      // The orphan check below finds a session's processes by its directory: it sees this live desktop.
+      const ofSession = (await sessionProcesses(join(dir, 's1'))).map((p) => p.comm);
+      for (const name of ['node', 'Xvnc', 'openbox', 'xterm'])
+        assert.ok(ofSession.includes(name), `${name} in ${ofSession}`);
       assert.equal((await stat(join(dir, 's1'))).mode & 0o777, 0o700);
       assert.equal((await stat(join(dir, 's1', '.vncpasswd'))).mode & 0o777, 0o600);
       const cmd = await readFile(`/proc/${h.pid}/cmdline`, 'utf8');
@@ -62,6 +67,7 @@ describe('local desktop runtime (real Xvnc)', () => {
     assert.equal(await runtime.status(h), 'gone');
     assert.deepEqual(groupMembers(h.pgid), []);
     assert.equal(await isPortListening('127.0.0.1', h.port), false);
+    assert.deepEqual(await leftBehind(join(dir, 's1')), []);
   });
 
   it('stops a paused desktop too', async () => {
@@ -79,6 +85,8 @@ describe('local desktop runtime (real Xvnc)', () => {
       assert.match(e.reason, /exited/);
       return true;
     });
+    // Neither the session agent nor its launcher outlives the failed start.
+    assert.deepEqual(await leftBehind(join(dir, 's3')), []);
   });
 
   it('times out a display server that never becomes ready, and kills it', async () => {
@@ -96,5 +104,6 @@ describe('local desktop runtime (real Xvnc)', () => {
       .split('\n')
       .filter((l) => l.includes('sleep 29.7531') && !l.trim().startsWith('Z'));
     assert.deepEqual(sleepers, []);
+    assert.deepEqual(await leftBehind(join(dir, 's4')), []);
   });
 });

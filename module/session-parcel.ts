@@ -6,10 +6,12 @@
  * `sessionId` (required) and `role` (`owner` | `participant` | `observer`, default `observer`: an observer's
  * viewer sends no input). single-spa passes `domElement`; without it `domElementGetter()` or
  * `#single-spa-parcel:<name>` is used. `update()` takes new props: `sessionId`, `role`, `theme`, `locale` and
- * `eventBus` apply in place, a new `apiBase`/`getToken` gets a new API client and store. After mount the user's
- * stored settings (stream quality, scaling, keyboard layout) load and the viewer applies them, as in the main view.
- * Unmount removes the element (closing the stream, ending the worker) and disposes the stores (closing the event
- * stream).
+ * `eventBus` apply in place, a new `apiBase`/`getToken` gets a new API client and store. The settings store's chunk
+ * loads with the parcel's, so the viewer has it from the start: the user's stored settings (stream quality,
+ * scaling, keyboard layout, stream transport) load after mount and the viewer applies them, as in the main view,
+ * offering WebRTC only once it knows the transport the user chose. One live event stream serves the session list
+ * and the workspace's `workspace.changed` pushes. Unmount removes the element (closing the stream, ending the
+ * worker) and disposes the stores (closing the event stream).
  *
  * ```ts
  * const lifecycles = await loadRemote('v_supercore/session-parcel');
@@ -24,6 +26,7 @@ import { resolveContainer, validateHostProps, type HostProps, type RawProps } fr
 import { SessionsStore, liveFeed } from './state/sessions-store.ts';
 import type { ParcelRole, VscSessionParcel } from './session-parcel/session-parcel.component.ts';
 import type { PreferencesStore } from './state/preferences-store.ts';
+import type * as PreferencesModuleNs from './state/preferences-store.ts';
 import type { DecoderWorkerFactory } from './viewer/viewer.component.ts';
 
 export interface SessionParcelProps extends HostProps {
@@ -53,7 +56,7 @@ interface Instance {
   container: HTMLElement;
   ownContainer: boolean;
   store: SessionsStore;
-  /** The user's settings for the viewer, once their chunk has loaded (after mount, as the application does). */
+  /** The user's settings for the viewer; undefined when their chunk could not be loaded. */
   preferences: PreferencesStore | undefined;
   apiBase: string;
   getToken: () => Promise<string>;
@@ -62,6 +65,7 @@ interface Instance {
 /** Mounted parcels by their container (several parcels of the same config may be mounted at once). */
 const instances = new Map<HTMLElement | string, Instance>();
 let elements: Promise<unknown> | undefined;
+let preferencesModule: Promise<typeof PreferencesModuleNs | undefined> | undefined;
 
 function loadElements(): Promise<unknown> {
   elements ??= import(/* webpackChunkName: "session-parcel" */ './session-parcel/session-parcel.ts').catch(
@@ -71,6 +75,21 @@ function loadElements(): Promise<unknown> {
     },
   );
   return elements;
+}
+
+/**
+ * The preferences store's chunk (shared with the application). The parcel works without it (the viewer then
+ * keeps its defaults), so a failure is only reported, and the next mount tries again.
+ */
+function loadPreferences(): Promise<typeof PreferencesModuleNs | undefined> {
+  preferencesModule ??= import(/* webpackChunkName: "preferences" */ './state/preferences-store.ts').catch(
+    (error: unknown) => {
+      preferencesModule = undefined;
+      console.warn('v-supercore: the settings could not be loaded.', error);
+      return undefined;
+    },
+  );
+  return preferencesModule;
 }
 
 interface ValidParcelProps extends ReturnType<typeof validateHostProps> {
@@ -104,23 +123,30 @@ function keyOf(props: ParcelLifecycleProps, name: string): HTMLElement | string 
   return props.domElement instanceof HTMLElement ? props.domElement : name;
 }
 
-function createStore(valid: ValidParcelProps): { api: ApiClient; store: SessionsStore } {
-  const api = new ApiClient({ apiBase: valid.apiBase, getToken: valid.getToken });
-  return { api, store: new SessionsStore({ api, changeFeed: liveFeed(new LiveEvents({ api })) }) };
+interface Stores {
+  api: ApiClient;
+  live: LiveEvents;
+  store: SessionsStore;
+  preferences: PreferencesStore | undefined;
 }
 
-/** The preferences store (its own chunk, shared with the application), started for `instance`'s current API. */
-function startPreferences(instance: Instance, api: ApiClient): void {
-  import(/* webpackChunkName: "preferences" */ './state/preferences-store.ts').then(
-    ({ PreferencesStore }) => {
-      // Unmounted, or another API client since: nothing to start.
-      if (![...instances.values()].includes(instance) || instance.element.api !== api) return;
-      instance.preferences?.dispose();
-      instance.preferences = new PreferencesStore({ api });
-      instance.element.preferences = instance.preferences;
-    },
-    (error: unknown) => console.warn('v-supercore: the settings could not be loaded.', error),
-  );
+function createStores(valid: ValidParcelProps, prefs: typeof PreferencesModuleNs | undefined): Stores {
+  const api = new ApiClient({ apiBase: valid.apiBase, getToken: valid.getToken });
+  const live = new LiveEvents({ api });
+  return {
+    api,
+    live,
+    store: new SessionsStore({ api, changeFeed: liveFeed(live) }),
+    preferences: prefs ? new prefs.PreferencesStore({ api }) : undefined,
+  };
+}
+
+/** Hands the element its API client and the stores made for it. */
+function attach(element: VscSessionParcel, stores: Stores): void {
+  element.api = stores.api;
+  element.live = stores.live;
+  element.store = stores.store;
+  element.preferences = stores.preferences;
 }
 
 function apply(element: VscSessionParcel, valid: ValidParcelProps): void {
@@ -134,32 +160,30 @@ function apply(element: VscSessionParcel, valid: ValidParcelProps): void {
 
 export async function bootstrap(props: ParcelLifecycleProps): Promise<void> {
   validateParcelProps(props);
-  await loadElements();
+  await Promise.all([loadElements(), loadPreferences()]);
 }
 
 export async function mount(props: ParcelLifecycleProps): Promise<void> {
   const valid = validateParcelProps(props);
-  await loadElements();
+  const [, prefs] = await Promise.all([loadElements(), loadPreferences()]);
   const key = keyOf(props, valid.name);
   if (instances.has(key)) await unmount(props);
   const { container, own } = resolveContainer(props as unknown as RawProps, valid.name, 'single-spa-parcel');
-  const { api, store } = createStore(valid);
+  const stores = createStores(valid, prefs);
   const element = document.createElement('vsc-session-parcel');
   apply(element, valid);
-  element.api = api;
-  element.store = store;
+  attach(element, stores);
   const instance: Instance = {
     element,
     container,
     ownContainer: own,
-    store,
-    preferences: undefined,
+    store: stores.store,
+    preferences: stores.preferences,
     apiBase: valid.apiBase,
     getToken: valid.getToken,
   };
   instances.set(key, instance);
   container.append(element);
-  startPreferences(instance, api);
   await element.updateComplete;
 }
 
@@ -169,8 +193,9 @@ export async function unmount(props: ParcelLifecycleProps): Promise<void> {
   const instance = instances.get(key);
   if (!instance) return;
   instances.delete(key);
-  instance.element.remove(); // the viewer closes its stream and ends its worker
-  instance.store.dispose(); // ends the change feed and with it the event stream
+  // The viewer closes its stream and ends its worker; the element stops following workspace pushes.
+  instance.element.remove();
+  instance.store.dispose(); // ends the change feed: with both gone the event stream closes
   instance.preferences?.dispose();
   if (instance.ownContainer) instance.container.remove();
 }
@@ -181,17 +206,20 @@ export async function update(props: ParcelLifecycleProps): Promise<void> {
   if (!instance) return;
   apply(instance.element, valid);
   if (valid.apiBase !== instance.apiBase || valid.getToken !== instance.getToken) {
-    const previous = instance.store;
-    const { api, store } = createStore(valid);
-    Object.assign(instance, { store, apiBase: valid.apiBase, getToken: valid.getToken });
-    instance.element.api = api;
-    instance.element.store = store;
-    instance.preferences?.dispose();
-    instance.preferences = undefined;
-    instance.element.preferences = undefined;
-    startPreferences(instance, api);
+    const prefs = await loadPreferences();
+    if (instances.get(keyOf(props, valid.name)) !== instance) return; // unmounted meanwhile
+    const previous = { store: instance.store, preferences: instance.preferences };
+    const stores = createStores(valid, prefs);
+    Object.assign(instance, {
+      store: stores.store,
+      preferences: stores.preferences,
+      apiBase: valid.apiBase,
+      getToken: valid.getToken,
+    });
+    attach(instance.element, stores);
     await instance.element.updateComplete;
-    previous.dispose();
+    previous.store.dispose();
+    previous.preferences?.dispose();
   }
   await instance.element.updateComplete;
 }

@@ -8,4 +8,6 @@ export const DEFAULT_PREFERENCES: Preferences = {
   keyboardLayout: 'us',
   idleTimeoutMinutes: 30,
   notifications: true,
+  // What viewers did before the setting existed, so rows stored without it keep their behaviour.
+  streamTransport: 'auto',
 };

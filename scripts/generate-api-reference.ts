@@ -188,7 +188,8 @@ export const ROUTE_NOTES: Record<string, RouteNotes> = {
   },
   'PUT /api/v1/preferences': {
     summary: 'Store the caller’s settings (the whole object).',
-    details: 'Every write is a Canon Memory record; the server’s `updatedAt` orders writers.',
+    details:
+      'Every write is a Canon Memory record; the server’s `updatedAt` orders writers. A value outside a field’s range or set answers `400 BAD_REQUEST`. `streamTransport` came later: a body without it (a dashboard from before) keeps the stored choice (`auto` when there is none), and a row stored before it existed reads as `auto`.',
     errors: [],
   },
   'GET /api/v1/sessions/{id}/thumbnail': {

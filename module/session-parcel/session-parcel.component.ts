@@ -1,6 +1,18 @@
-import { html, nothing, type TemplateResult } from 'lit';
+import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
+import {
+  EMPTY,
+  defer,
+  distinctUntilChanged,
+  filter,
+  interval,
+  merge,
+  switchMap,
+  tap,
+  type Observable,
+} from 'rxjs';
 import type { ApiClient } from '../api/api-client.ts';
+import type { LiveEvents } from '../api/live-events.ts';
 import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
 import { roleMaySendInput } from '../../protocol/workspace-constants.ts';
 import { SESSION_CHANGED_EVENT, type SessionChangedDetail } from '../shared/events.ts';
@@ -24,7 +36,10 @@ const ROLE_NOTES: Record<ParcelRole, string> = {
   observer: 'You are an observer: you can watch; your keyboard and mouse are not sent.',
 };
 
-/** How often the parcel re-reads the workspace (members, roles, who holds control). */
+/**
+ * How often the parcel re-reads the workspace (members, roles, who holds control) while it cannot hear
+ * `workspace.changed` pushes: the live stream is down, or the parcel was given none.
+ */
 export const WORKSPACE_REFRESH_MS = 2000;
 
 /**
@@ -33,8 +48,9 @@ export const WORKSPACE_REFRESH_MS = 2000;
  *
  * The owner gets the session's controls; a participant uses the desktop without them; an observer only watches
  * (`view-only` viewer: no input is sent). When the session is shared through a collaborative workspace the
- * participant list shows its members with their roles and who holds control (re-read every
- * WORKSPACE_REFRESH_MS), the view is view-only unless the user may send input (owner, or the participant holding
+ * participant list shows its members with their roles and who holds control (re-read on every
+ * `workspace.changed` live event about it, and every WORKSPACE_REFRESH_MS only while the live stream is down),
+ * the view is view-only unless the user may send input (owner, or the participant holding
  * control; the gateway enforces the same), and the workspace's owner can hand control over, take it back and
  * remove people (`<vsc-workspace-members>`, shared with Active Sessions). Session state changes of
  * this session are announced in a live region and on the host's `eventBus`.
@@ -57,31 +73,73 @@ export class VscSessionParcel extends VscElement {
    * view; a view-only viewer never takes the `remote` scaling (it fits instead: an observer never resizes).
    */
   @property({ attribute: false }) preferences?: PreferencesStore;
+  /** The user's live events (shared with the sessions store): workspace changes arrive through them. */
+  @property({ attribute: false }) live?: LiveEvents;
+  /** How often the workspace is re-read while no pushes can arrive (see WORKSPACE_REFRESH_MS). */
+  @property({ attribute: false }) workspaceRefreshMs = WORKSPACE_REFRESH_MS;
 
   @state() private announcement = '';
   /** The open workspace sharing this session (the one giving the user the most rights), once loaded. */
   @state() private workspace: Workspace | undefined;
   @state() private me: string | undefined;
 
-  private refresh: ReturnType<typeof setInterval> | undefined;
+  /** What the workspace follows now (the live events it was given), until `stop()`. */
+  private following: { from: LiveEvents | undefined; stop: () => void } | undefined;
   private loading: AbortController | undefined;
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.refresh = setInterval(() => void this.loadWorkspace(), WORKSPACE_REFRESH_MS);
     void this.loadWorkspace();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    clearInterval(this.refresh);
-    this.refresh = undefined;
+    this.following?.stop();
+    this.following = undefined;
     this.loading?.abort();
     this.loading = undefined;
   }
 
-  protected override updated(changed: Map<PropertyKey, unknown>): void {
+  protected override updated(changed: PropertyValues): void {
     if (changed.has('sessionId') || changed.has('api')) void this.loadWorkspace();
+    if (this.isConnected) this.followWorkspace(this.live);
+  }
+
+  /** (Re)subscribes to what says the workspace changed when the live events are new (or on first connect). */
+  private followWorkspace(live: LiveEvents | undefined): void {
+    if (this.following && this.following.from === live) return;
+    this.following?.stop();
+    const subscription = this.workspaceChanges(live).subscribe();
+    this.following = { from: live, stop: () => subscription.unsubscribe() };
+  }
+
+  /**
+   * Re-reads the workspace on each `workspace.changed` push about this session or the workspace shown, once
+   * when the stream (re)opens (changes missed while it was closed), and on a timer only while it is down.
+   * Without live events the timer is all there is.
+   */
+  private workspaceChanges(live: LiveEvents | undefined): Observable<unknown> {
+    const poll = defer(() => interval(this.workspaceRefreshMs)).pipe(tap(() => void this.loadWorkspace()));
+    if (!live) return poll;
+    const pushes = live.events$.pipe(
+      filter(
+        (e) =>
+          e.event === 'workspace.changed' &&
+          (e.data.workspace.sessionIds.includes(this.sessionId) ||
+            e.data.workspace.workspaceId === this.workspace?.workspaceId),
+      ),
+      tap(() => void this.loadWorkspace()),
+    );
+    let wasOpen = live.status$.value === 'open';
+    const status = live.status$.pipe(
+      distinctUntilChanged(),
+      tap((value) => {
+        if (value === 'open' && !wasOpen) void this.loadWorkspace();
+        wasOpen = value === 'open';
+      }),
+      switchMap((value) => (value === 'down' ? poll : EMPTY)),
+    );
+    return merge(pushes, status);
   }
 
   private async loadWorkspace(): Promise<void> {

@@ -29,6 +29,12 @@ const SCALINGS: readonly [Preferences['scaling'], string][] = [
   ['remote', 'Resize the desktop to the window'],
 ];
 
+const TRANSPORTS: readonly [Preferences['streamTransport'], string][] = [
+  ['auto', 'Automatic (WebRTC when it connects quickly, else WebSocket)'],
+  ['webrtc', 'WebRTC DataChannel (keep trying)'],
+  ['websocket', 'WebSocket only'],
+];
+
 /** X keyboard layouts offered (the desktop's `setxkbmap` names). A stored layout not listed here is kept. */
 const LAYOUTS: readonly [string, string][] = [
   ['us', 'English (US)'],
@@ -62,8 +68,8 @@ function same(a: Preferences | null, b: Preferences | null): boolean {
 
 /**
  * @tagname vsc-settings
- * @summary The user's v-SuperCore settings: default tier, stream quality, scaling, keyboard layout, idle timeout
- * and notifications, saved to Canon Memory through the API.
+ * @summary The user's v-SuperCore settings: default tier, stream quality, scaling, stream transport, keyboard
+ * layout, idle timeout and notifications, saved to Canon Memory through the API.
  *
  * Opens at once from the IndexedDB cache, then shows the server's copy. Offline it stays readable but every
  * field and Save are disabled, and a notice says why. The idle timeout is kept within what the default tier
@@ -310,6 +316,28 @@ export class VscSettings extends VscElement {
               )}
             </div>
           </fieldset>
+          <div class="field">
+            <label for="streamTransport">Stream transport</label>
+            <select
+              id="streamTransport"
+              name="streamTransport"
+              aria-describedby="streamTransport-hint"
+              @change=${(e: Event) =>
+                this.set(
+                  'streamTransport',
+                  (e.target as HTMLSelectElement).value as Preferences['streamTransport'],
+                )}
+            >
+              ${TRANSPORTS.map(
+                ([id, label]) =>
+                  html`<option value=${id} ?selected=${id === draft.streamTransport}>${label}</option>`,
+              )}
+            </select>
+            <p id="streamTransport-hint" class="hint">
+              What carries the desktop's picture. WebRTC needs the server to allow it; when it cannot connect
+              the desktop stays on the WebSocket. Takes effect the next time a desktop connects.
+            </p>
+          </div>
           <div class="field">
             <label for="keyboardLayout">Keyboard layout</label>
             <select

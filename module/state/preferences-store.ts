@@ -10,6 +10,7 @@ import {
   takeUntil,
 } from 'rxjs';
 import type { Preferences, PreferencesResponse } from '../../protocol/preferences.ts';
+import { DEFAULT_PREFERENCES } from '../../protocol/preferences-defaults.ts';
 import type { Tier } from '../../protocol/session.ts';
 import { ApiError, isAbortError, toApiError, type ApiClient } from '../api/api-client.ts';
 import { cacheKey, PreferencesCache, type PreferencesCacheLike } from './preferences-cache.ts';
@@ -52,6 +53,11 @@ export function idleTimeoutBounds(tier: Pick<Tier, 'idleTimeoutMinutes'> | undef
 export function clampIdleTimeout(minutes: number, bounds: { min: number; max: number }): number {
   const whole = Number.isFinite(minutes) ? Math.round(minutes) : bounds.max;
   return Math.min(bounds.max, Math.max(bounds.min, whole));
+}
+
+/** Settings cached (or sent by another tab) before a field existed lack it: its default stands in. */
+export function withDefaults(preferences: Partial<Preferences>): Preferences {
+  return { ...DEFAULT_PREFERENCES, ...preferences };
 }
 
 /** Whether server timestamp `a` is later than `b` (null — never written — is the earliest). */
@@ -146,7 +152,7 @@ export class PreferencesStore {
         const cached = await this.cache.read(key);
         if (cached && !signal.aborted && this.value.source === 'none') {
           this.patch({
-            preferences: cached.preferences,
+            preferences: withDefaults(cached.preferences),
             updatedAt: cached.updatedAt,
             tiers: cached.tiers,
             source: 'cache',
@@ -244,7 +250,11 @@ export class PreferencesStore {
   private accept(response: PreferencesResponse): void {
     const current = this.value;
     if (current.preferences && isLater(current.updatedAt, response.updatedAt)) return;
-    this.patch({ preferences: response.preferences, updatedAt: response.updatedAt, source: 'server' });
+    this.patch({
+      preferences: withDefaults(response.preferences),
+      updatedAt: response.updatedAt,
+      source: 'server',
+    });
   }
 
   private onBroadcast(message: Broadcast): void {

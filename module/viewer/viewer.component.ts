@@ -3,6 +3,7 @@ import { property, state } from 'lit/decorators.js';
 import { proxy, transfer } from 'comlink';
 import type { ClientStreamMessage, StreamQuality, StreamTransportPreference } from '../../protocol/stream.ts';
 import { DEFAULT_STREAM_QUALITY, StreamCloseCode } from '../../protocol/stream.ts';
+import type { Preferences } from '../../protocol/preferences.ts';
 import type { Session } from '../../protocol/session.ts';
 import type { WorkspaceRole } from '../../protocol/workspace-constants.ts';
 import type { StreamStats, ViewerEvent } from '../../worker/decoder-worker-api.ts';
@@ -147,7 +148,9 @@ export class VscViewer extends VscElement {
 
   /**
    * The user's settings. Stream quality, scaling and keyboard layout start from them and follow each later
-   * change of them (also while the viewer is open); the toolbar still changes this viewer alone.
+   * change of them (also while the viewer is open); the toolbar still changes this viewer alone. Their stream
+   * transport sets `transport`; while they are still loading a connected viewer waits for them before it offers
+   * WebRTC, so a `websocket` choice never sends an offer.
    */
   @property({ attribute: false }) preferences?: PreferencesStore;
 
@@ -160,13 +163,20 @@ export class VscViewer extends VscElement {
   /** How many automatic reconnection attempts before giving up (the Reconnect button stays). */
   @property({ type: Number, attribute: 'reconnect-attempts' }) reconnectAttempts = 8;
 
-  /** `auto` tries WebRTC (DataChannel) and stays on the WebSocket if it cannot connect; `websocket` never tries. */
+  /**
+   * `auto` tries WebRTC (DataChannel) and stays on the WebSocket if it cannot connect; `webrtc` keeps trying
+   * (the gateway may still refuse); `websocket` never tries. Set from the user's settings when `preferences` is
+   * given. A change takes effect on the next connection, except that `websocket` also drops an attempt still
+   * negotiating (the stream has not left the WebSocket then).
+   */
   @property() transport: StreamTransportPreference = 'auto';
 
   /** STUN/TURN servers for WebRTC (the host page knows its network); none: host candidates only. */
   @property({ attribute: false }) iceServers: RTCIceServer[] = [];
 
   private rtcLink: WebRtcLink | undefined;
+  /** Connected, but the user's settings (and with them the transport) have not loaded yet: WebRTC waits. */
+  private rtcWaitsForSettings = false;
   /** A DataChannel died under this viewer: in `auto` its reconnections stay on the WebSocket. */
   private rtcLost = false;
 
@@ -286,6 +296,10 @@ export class VscViewer extends VscElement {
       if (this.viewOnlyFromAccess) this.viewOnly = this.viewOnlyFromAccess = false;
     }
     if (changed.has('quality') && changed.get('quality') !== undefined) this.sendQuality();
+    if (changed.has('transport') && this.transport === 'websocket' && this.rtcLink?.state === 'negotiating') {
+      this.rtcLink.close();
+      this.rtcLink = undefined;
+    }
     if (changed.has('scaling')) {
       this.lastResizeSent = { width: 0, height: 0 };
       this.scheduleRemoteResize();
@@ -379,6 +393,7 @@ export class VscViewer extends VscElement {
     this.listeners = undefined;
     this.rtcLink?.close();
     this.rtcLink = undefined;
+    this.rtcWaitsForSettings = false;
     const handle = this.worker;
     this.worker = undefined;
     if (handle) {
@@ -606,7 +621,9 @@ export class VscViewer extends VscElement {
   /** Tries the WebRTC DataChannel beside the WebSocket the stream already runs on (webrtc-link.ts). */
   private startWebRtc(): void {
     const worker = this.worker;
-    if (!worker || this.transport === 'websocket' || (this.rtcLost && this.transport === 'auto')) return;
+    this.rtcWaitsForSettings = worker !== undefined && this.settingsLoading();
+    if (!worker || this.rtcWaitsForSettings) return;
+    if (this.transport === 'websocket' || (this.rtcLost && this.transport === 'auto')) return;
     this.rtcLink?.close();
     this.rtcLink = new WebRtcLink(worker.api, { preference: this.transport, iceServers: this.iceServers });
     void this.rtcLink.start();
@@ -624,11 +641,27 @@ export class VscViewer extends VscElement {
     }
   }
 
+  /**
+   * Whether the user's settings are given but not known yet. Settings that cannot be loaded (an error, offline
+   * with nothing cached) do not hold the viewer back: it then goes by `transport` as it is.
+   */
+  private settingsLoading(): boolean {
+    if (!this.preferences) return false;
+    const value = this.prefs.value;
+    if (!value) return true; // given, not subscribed yet (the next update subscribes)
+    return value.preferences === null && (value.loading || (value.error === null && value.online));
+  }
+
   /** Applies the settings that changed (all of them on the first value): each field follows the user's choice. */
   private onPreferences(value: PreferencesState, previous: PreferencesState | undefined): void {
     const now = value.preferences;
-    if (!now) return;
-    const before = previous?.preferences ?? null;
+    if (now) this.applyPreferences(now, previous?.preferences ?? null);
+    if (this.rtcWaitsForSettings && this.status.kind === 'connected' && !this.settingsLoading()) {
+      this.startWebRtc();
+    }
+  }
+
+  private applyPreferences(now: Preferences, before: Preferences | null): void {
     if (!before || before.streamQuality !== now.streamQuality) {
       this.quality = qualityForPreference(now.streamQuality);
     }
@@ -638,6 +671,7 @@ export class VscViewer extends VscElement {
       this.scaling = scaling === 'remote' && this.viewOnly ? 'fit' : scaling;
     }
     if (!before || before.keyboardLayout !== now.keyboardLayout) this.keyboardLayout = now.keyboardLayout;
+    if (!before || before.streamTransport !== now.streamTransport) this.transport = now.streamTransport;
   }
 
   /** The keysym of a key event; a key the browser could not identify is guessed on the user's layout. */

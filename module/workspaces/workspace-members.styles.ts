@@ -35,6 +35,15 @@ export const styles = [
       display: flex;
       gap: 0.35rem;
     }
+    /* The removal question takes the whole item's width under the name, as Terminate's does in its row. */
+    .confirm {
+      display: flex;
+      flex-wrap: wrap;
+      align-items: center;
+      gap: 0.35rem;
+      flex-basis: 100%;
+      white-space: normal;
+    }
     .error {
       color: var(--_color-danger);
       font-size: 0.8rem;

@@ -256,8 +256,9 @@ describe('collaborative workspace: share, view-only, control handoff, removal', 
 
   it('the owner removes the participant: their stream closes at once with a clear message', async () => {
     const item = await ownerSeesParticipant();
-    const removedAt = Date.now();
     await item.locator('[data-action="remove-member"]').click();
+    const removedAt = Date.now();
+    await item.locator('[data-action="confirm-remove"]').click();
     await item.waitFor({ state: 'detached', timeout: 3000 });
     const listed = (await (await asOwner('GET', `/workspaces/${workspaceId}`)).json()) as Workspace;
     assert.ok(!listed.members.some((m) => m.userId === PARTICIPANT), 'the server no longer lists them');

@@ -20,6 +20,7 @@ const SAVED: Preferences = {
   keyboardLayout: 'de',
   idleTimeoutMinutes: 45,
   notifications: false,
+  streamTransport: 'webrtc',
 };
 
 describe('PreferencesStore', () => {
@@ -107,6 +108,25 @@ describe('PreferencesStore', () => {
     goOnline();
     await waitUntil(() => second.value.source === 'server' && second.value.online);
     expect(second.value.preferences?.keyboardLayout).to.equal('fr', 'the newer server copy wins');
+  });
+
+  it('a copy cached before the stream transport setting existed opens with its default', async () => {
+    const fake = new FakeApi();
+    const key = cacheKey(fake.client().apiBase, FAKE_TOKEN);
+    const { streamTransport: _absent, ...older } = SAVED;
+    const cache = new PreferencesCache(dbName);
+    await cache.write(key, {
+      preferences: older as Preferences, // as an earlier release of the module wrote it
+      updatedAt: '2026-01-12T10:00:00.000Z',
+      cachedAt: Date.now(),
+      tiers: null,
+    });
+    cache.close();
+    goOffline();
+    const s = store(fake);
+    observe(s);
+    await waitUntil(() => s.value.source === 'cache' && !s.value.loading);
+    expect(s.value.preferences).to.deep.equal({ ...SAVED, streamTransport: 'auto' });
   });
 
   it('treats an unreachable server as offline and keeps the cached copy', async () => {

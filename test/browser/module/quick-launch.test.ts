@@ -319,6 +319,7 @@ describe('<vsc-quick-launch>', () => {
         keyboardLayout: 'us',
         idleTimeoutMinutes: 30,
         notifications: true,
+        streamTransport: 'auto',
       },
       updatedAt: '2026-01-12T10:00:00.000Z',
     });

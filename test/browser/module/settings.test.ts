@@ -15,6 +15,7 @@ const STORED: Preferences = {
   keyboardLayout: 'gb',
   idleTimeoutMinutes: 40,
   notifications: true,
+  streamTransport: 'websocket',
 };
 
 interface Setup {
@@ -71,6 +72,7 @@ describe('<vsc-settings>', () => {
     expect(q<HTMLSelectElement>(el, '[name="streamQuality"]')?.value).to.equal('medium');
     expect(q<HTMLInputElement>(el, '[name="scaling"][value="fit"]')?.checked).to.equal(true);
     expect(q<HTMLSelectElement>(el, '[name="keyboardLayout"]')?.value).to.equal('gb');
+    expect(q<HTMLSelectElement>(el, '[name="streamTransport"]')?.value).to.equal('websocket');
     expect(q<HTMLInputElement>(el, '[name="idleTimeoutMinutes"]')?.value).to.equal('40');
     expect(q<HTMLInputElement>(el, '[name="notifications"]')?.checked).to.equal(true);
     expect(q<HTMLInputElement>(el, '[name="idleTimeoutMinutes"]')?.max).to.equal(
@@ -102,11 +104,53 @@ describe('<vsc-settings>', () => {
       keyboardLayout: 'de',
       idleTimeoutMinutes: 30,
       notifications: false,
+      streamTransport: 'auto',
     });
     await el.updateComplete;
     expect(el.dirty).to.equal(false);
     expect(q(el, '[aria-live="polite"]')?.textContent).to.contain('Settings saved.');
     expect(q(el, '[data-source]')?.textContent).to.contain('Last saved');
+  });
+
+  it('stream transport: shows the stored choice, saves a new one, and a new pane opens with it', async () => {
+    const fake = new FakeApi();
+    fake.preferences.set('alice', { preferences: STORED, updatedAt: '2026-01-12T10:00:00.000Z' });
+    const first = await setup(fake);
+    await loaded(first.el, first.store);
+    const field = q<HTMLSelectElement>(first.el, '[name="streamTransport"]');
+    expect(field?.value).to.equal('websocket');
+    expect([...(field?.options ?? [])].map((o) => o.value)).to.deep.equal(['auto', 'webrtc', 'websocket']);
+    expect(q(first.el, '#streamTransport-hint')?.textContent).to.contain('stays on the WebSocket');
+    change(first.el, '[name="streamTransport"]', 'webrtc');
+    await first.el.updateComplete;
+    expect(first.el.dirty).to.equal(true);
+    await first.el.save();
+    const put = fake.requests.filter((r) => r.method === 'PUT' && r.path === '/preferences').at(-1);
+    expect(put?.body).to.deep.equal({ ...STORED, streamTransport: 'webrtc' });
+    first.el.remove();
+
+    // Another pane (or a reload) reads it back from the server.
+    const second = await setup(fake);
+    await loaded(second.el, second.store);
+    expect(q<HTMLSelectElement>(second.el, '[name="streamTransport"]')?.value).to.equal('webrtc');
+    await expect(second.el).to.be.accessible();
+  });
+
+  it('a row stored without a stream transport shows Automatic, and Save stores it', async () => {
+    const fake = new FakeApi();
+    const { streamTransport: _none, ...older } = STORED;
+    fake.preferences.set('alice', {
+      preferences: older as Preferences, // as the previous release stored it
+      updatedAt: '2026-01-12T10:00:00.000Z',
+    });
+    const { el, store } = await setup(fake);
+    await loaded(el, store);
+    expect(q<HTMLSelectElement>(el, '[name="streamTransport"]')?.value).to.equal('auto');
+    expect(el.dirty).to.equal(false, 'the default is not a change');
+    change(el, '[name="keyboardLayout"]', 'fr');
+    await el.save();
+    const put = fake.requests.filter((r) => r.method === 'PUT' && r.path === '/preferences').at(-1);
+    expect((put?.body as Preferences).streamTransport).to.equal('auto');
   });
 
   it('keeps the idle timeout within what the default tier allows', async () => {
@@ -140,6 +184,8 @@ describe('<vsc-settings>', () => {
     await sendKeys({ press: 'ArrowRight' });
     await el.updateComplete;
     expect(el.values?.scaling).to.equal('1:1');
+    await sendKeys({ press: 'Tab' });
+    expect(el.shadowRoot?.activeElement?.getAttribute('name')).to.equal('streamTransport');
     await sendKeys({ press: 'Tab' });
     await sendKeys({ press: 'Tab' });
     expect(el.shadowRoot?.activeElement?.getAttribute('name')).to.equal('idleTimeoutMinutes');

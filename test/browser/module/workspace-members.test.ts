@@ -57,6 +57,10 @@ async function ownerPane(fake: FakeApi) {
   return { el, store, members, item, action, announced };
 }
 
+/** DELETE requests that would remove someone from a workspace. */
+const deletes = (fake: FakeApi): number =>
+  fake.requests.filter((r) => r.method === 'DELETE' && r.path.startsWith('/workspaces/')).length;
+
 describe('<vsc-workspace-members> in Active Sessions (the owner’s view of a shared session)', () => {
   it('lists each person with role, invitation state and control; the owner gives and takes control by keyboard', async () => {
     const fake = new FakeApi();
@@ -104,7 +108,7 @@ describe('<vsc-workspace-members> in Active Sessions (the owner’s view of a sh
     }
   });
 
-  it('removes a participant (their control goes with them) and moves focus to the list', async () => {
+  it('removes a participant after the owner confirms (their control goes with them), by keyboard alone', async () => {
     const fake = new FakeApi();
     const { sessionId } = fake.seed({ state: 'active' }, 'alice');
     fake.workspaces.push({
@@ -115,11 +119,100 @@ describe('<vsc-workspace-members> in Active Sessions (the owner’s view of a sh
     try {
       pane.action('bob', 'remove-member')?.focus();
       await sendKeys({ press: 'Enter' });
+      await waitUntil(() => pane.action('bob', 'confirm-remove'), 'the question is asked');
+      expect(deletes(fake)).to.equal(0, 'nothing is removed on the first press');
+      expect(pane.members()?.shadowRoot?.activeElement?.getAttribute('data-action')).to.equal(
+        'cancel-remove',
+        'focus moves into the question, on the safe choice',
+      );
+      // Shift+Tab reaches Remove; Enter confirms.
+      await sendKeys({ press: 'Shift+Tab' });
+      expect(pane.members()?.shadowRoot?.activeElement?.getAttribute('data-action')).to.equal(
+        'confirm-remove',
+      );
+      await sendKeys({ press: 'Enter' });
       await waitUntil(() => pane.item('bob') === null, 'bob is gone');
+      expect(deletes(fake)).to.equal(1);
       expect(fake.workspaces[0]?.members.map((m) => m.userId)).to.deep.equal(['alice']);
       expect(fake.workspaces[0]?.controllerId).to.equal(null);
       expect(pane.announced()).to.equal('bob was removed from the workspace.');
       expect(pane.members()?.shadowRoot?.activeElement?.tagName).to.equal('UL');
+    } finally {
+      pane.store.dispose();
+    }
+  });
+
+  it('asks before removing: Cancel and Escape keep the person and send nothing; it is accessible', async () => {
+    const fake = new FakeApi();
+    const { sessionId } = fake.seed({ state: 'active' }, 'alice');
+    fake.workspaces.push(
+      workspaceOf(sessionId, [
+        member('alice', 'owner', 'joined'),
+        member('bob', 'participant', 'joined'),
+        member('carol', 'observer', 'invited'),
+      ]),
+    );
+    const pane = await ownerPane(fake);
+    try {
+      pane.action('bob', 'remove-member')?.click();
+      await waitUntil(() => pane.action('bob', 'confirm-remove'), 'the question is asked');
+      const group = pane.item('bob')?.querySelector('[role="group"]');
+      expect(group?.getAttribute('aria-label')).to.equal('Confirm removal of bob');
+      expect(group?.textContent).to.contain('Remove bob from the workspace?');
+      expect(pane.action('bob', 'remove-member'), 'the question replaces the buttons').to.equal(null);
+      expect(pane.action('bob', 'grant-control')).to.equal(null);
+      await expect(pane.members()).to.be.accessible();
+
+      pane.action('bob', 'cancel-remove')?.click();
+      await waitUntil(() => pane.action('bob', 'remove-member'), 'the question is gone');
+      expect(pane.members()?.shadowRoot?.activeElement, 'focus back on Remove').to.equal(
+        pane.action('bob', 'remove-member'),
+      );
+
+      await sendKeys({ press: 'Enter' });
+      await waitUntil(() => pane.action('bob', 'cancel-remove'), 'asked again');
+      await sendKeys({ press: 'Escape' });
+      await waitUntil(() => pane.action('bob', 'remove-member'), 'Escape cancels');
+      expect(pane.members()?.shadowRoot?.activeElement).to.equal(pane.action('bob', 'remove-member'));
+
+      expect(deletes(fake)).to.equal(0, 'no request was sent');
+      expect(fake.workspaces[0]?.members.map((m) => m.userId)).to.deep.equal(['alice', 'bob', 'carol']);
+      expect(pane.item('bob')).not.to.equal(null);
+
+      // An invitation is withdrawn the same way, in its own words.
+      pane.action('carol', 'remove-member')?.click();
+      await waitUntil(() => pane.action('carol', 'confirm-remove'));
+      expect(pane.item('carol')?.querySelector('[role="group"]')?.getAttribute('aria-label')).to.equal(
+        'Confirm withdrawing the invitation of carol',
+      );
+      expect(pane.action('carol', 'confirm-remove')?.textContent?.trim()).to.equal('Withdraw');
+      pane.action('carol', 'confirm-remove')?.click();
+      await waitUntil(() => pane.item('carol') === null, 'the invitation is withdrawn');
+      expect(pane.announced()).to.equal('Invitation of carol withdrawn.');
+      expect(deletes(fake)).to.equal(1);
+    } finally {
+      pane.store.dispose();
+    }
+  });
+
+  it('a refused removal closes the question, says why and keeps the person', async () => {
+    const fake = new FakeApi();
+    const { sessionId } = fake.seed({ state: 'active' }, 'alice');
+    fake.workspaces.push(
+      workspaceOf(sessionId, [member('alice', 'owner', 'joined'), member('bob', 'participant', 'joined')]),
+    );
+    const pane = await ownerPane(fake);
+    try {
+      pane.action('bob', 'remove-member')?.click();
+      await waitUntil(() => pane.action('bob', 'confirm-remove'));
+      fake.failures.set(`/workspaces/ws-1/members/bob`, 'INTERNAL');
+      pane.action('bob', 'confirm-remove')?.click();
+      const alert = () => pane.members()?.shadowRoot?.querySelector('[role="alert"]');
+      await waitUntil(() => alert(), 'the refusal is shown');
+      expect(alert()?.textContent).to.contain("Could not change bob's access");
+      expect(pane.item('bob')).not.to.equal(null);
+      expect(pane.action('bob', 'remove-member'), 'Remove is back').not.to.equal(null);
+      expect(pane.members()?.shadowRoot?.activeElement?.getAttribute('data-user-id')).to.equal('bob');
     } finally {
       pane.store.dispose();
     }

@@ -8,13 +8,13 @@
  * Also the dashboard's routes: `GET /events` (a text/event-stream per user that gets `session.changed` on every
  * state change and `metrics.sample` from `pushMetrics`; `: keep-alive` comments on demand), `GET
  * /sessions/:id/metrics?windowSeconds=`, `GET /quota` (live = not terminated or failed), `GET|PUT /preferences`
- * (validated like PreferencesSchema; the server stamps `updatedAt`, last writer wins) and `POST /vitals`.
+ * (validated like PreferencesWriteSchema; the server stamps `updatedAt`, last writer wins) and `POST /vitals`.
  */
 import type { Session, SessionState, Tier } from '../../../../protocol/session.ts';
 import type { CreateWorkspaceRequest, Workspace } from '../../../../protocol/workspaces.ts';
 import { ERRORS, type ErrorCode } from '../../../../protocol/errors.ts';
 import type { LiveEvent, MetricsSample } from '../../../../protocol/live-events.ts';
-import type { Preferences, PreferencesResponse } from '../../../../protocol/preferences.ts';
+import type { Preferences, PreferencesResponse, PreferencesWrite } from '../../../../protocol/preferences.ts';
 import { DEFAULT_PREFERENCES } from '../../../../protocol/preferences-defaults.ts';
 import type { QuotaResponse, WebVital } from '../../../../protocol/resources.ts';
 import { TIER_IDS } from '../../../../protocol/session-states.ts';
@@ -471,13 +471,18 @@ export class FakeApi {
   private readPreferences(userId: string): PreferencesResponse {
     const stored = this.preferences.get(userId);
     return stored
-      ? { preferences: stored.preferences, updatedAt: stored.updatedAt }
+      ? { preferences: { ...DEFAULT_PREFERENCES, ...stored.preferences }, updatedAt: stored.updatedAt }
       : { preferences: DEFAULT_PREFERENCES, updatedAt: null };
   }
 
   private writePreferences(userId: string, body: unknown): Response {
     if (!isPreferences(body)) return this.error('BAD_REQUEST', 'The preferences are not valid.');
-    const stored: StoredPreferences = { preferences: body, updatedAt: this.now().toISOString() };
+    // As the server: a client that predates `streamTransport` keeps the stored choice.
+    const streamTransport = body.streamTransport ?? this.readPreferences(userId).preferences.streamTransport;
+    const stored: StoredPreferences = {
+      preferences: { ...body, streamTransport },
+      updatedAt: this.now().toISOString(),
+    };
     this.preferences.set(userId, stored);
     return this.json(200, { preferences: stored.preferences, updatedAt: stored.updatedAt });
   }
@@ -576,10 +581,14 @@ const KEYS: readonly (keyof Preferences)[] = [
   'keyboardLayout',
   'idleTimeoutMinutes',
   'notifications',
+  'streamTransport',
 ];
 
-/** The checks PreferencesSchema makes on the server (no extra keys, enums, integer bounds). */
-function isPreferences(body: unknown): body is Preferences {
+/**
+ * The checks PreferencesWriteSchema makes on the server (no extra keys, enums, integer bounds; `streamTransport`
+ * may be left out).
+ */
+function isPreferences(body: unknown): body is PreferencesWrite {
   if (typeof body !== 'object' || body === null) return false;
   const p = body as Record<string, unknown>;
   if (Object.keys(p).some((k) => !KEYS.includes(k as keyof Preferences))) return false;
@@ -592,6 +601,8 @@ function isPreferences(body: unknown): body is Preferences {
     Number.isInteger(p['idleTimeoutMinutes']) &&
     (p['idleTimeoutMinutes'] as number) >= 5 &&
     (p['idleTimeoutMinutes'] as number) <= 24 * 60 &&
-    typeof p['notifications'] === 'boolean'
+    typeof p['notifications'] === 'boolean' &&
+    (p['streamTransport'] === undefined ||
+      ['auto', 'websocket', 'webrtc'].includes(p['streamTransport'] as string))
   );
 }

@@ -199,14 +199,15 @@ function startExtras(entry: Mounted, valid: ValidProps): void {
   });
   const api = entry.api;
   const current = (): boolean => mounted.get(valid.name) === entry && entry.api === api;
-  loadPreferences().then(
-    (prefs) => {
-      if (!current()) return;
-      entry.preferences = new prefs.PreferencesStore({ api });
-      entry.element.preferences = entry.preferences;
-    },
-    (error: unknown) => console.warn('v-supercore: the settings could not be loaded.', error),
-  );
+  if (!entry.preferences)
+    loadPreferences().then(
+      (prefs) => {
+        if (!current() || entry.preferences) return;
+        entry.preferences = new prefs.PreferencesStore({ api });
+        entry.element.preferences = entry.preferences;
+      },
+      (error: unknown) => console.warn('v-supercore: the settings could not be loaded.', error),
+    );
   if (!valid.vitals) return;
   import(/* webpackChunkName: "vitals" */ './vitals/report-vitals.ts').then(
     ({ startVitals }) => {
@@ -258,13 +259,18 @@ export async function mount(props: LifecycleProps): Promise<void> {
   const started = performance.now();
   if (mounted.has(valid.name)) await unmount(props);
   prepare(valid);
+  // A viewer opened straight from a link needs the stored stream settings before it connects (transport).
+  const opensViewer = parseRoute(location.pathname, valid.basePath).view === 'viewer';
+  const preferencesReady = opensViewer ? loadPreferences().catch(() => undefined) : undefined;
   await loadElements(valid.basePath).catch(dropPrepared(valid.name));
+  const prefs = await preferencesReady;
   const { container, own } = resolveContainer(
     props as unknown as RawProps,
     valid.name,
     'single-spa-application',
   );
   const runtime = adopt(valid);
+  if (prefs) runtime.preferences = new prefs.PreferencesStore({ api: runtime.api });
   const element = document.createElement('vsc-app');
   applyProps(element, valid);
   applyRuntime(element, runtime);

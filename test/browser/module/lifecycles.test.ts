@@ -156,6 +156,34 @@ describe('single-spa lifecycles', () => {
     expect(settled).to.be.at.least(callsAfterUnmount);
   });
 
+  it('a viewer opened from a link has the settings from its first render (they decide its transport)', async () => {
+    history.replaceState(null, '', '/v-supercore/sessions/abc');
+    await mount(props()); // loads every chunk, so the second mount below finds them all cached
+    await unmount(props());
+    const viewerClass = customElements.get('vsc-viewer');
+    if (!viewerClass) throw new Error('the viewer is defined');
+    // The registry keeps the lifecycle callbacks it saw at define(); Lit's first update is the earliest hook left.
+    type Viewer = HTMLElement & { preferences?: unknown; willUpdate(changed: unknown): void };
+    const proto = viewerClass.prototype as Viewer;
+    const willUpdate = proto.willUpdate;
+    const seen: unknown[] = [];
+    proto.willUpdate = function (this: Viewer, changed: unknown) {
+      if (!seen.length) seen.push(this.preferences);
+      willUpdate.call(this, changed);
+    };
+    try {
+      await mount(props());
+      expect(seen.length).to.equal(1);
+      // Compared by identity: chai would print a whole store (subjects and all) in a failure message.
+      const store = mountedApp('v-supercore-test')?.preferences;
+      expect(store !== undefined && seen[0] === store, 'the settings store, at its first render').to.equal(
+        true,
+      );
+    } finally {
+      proto.willUpdate = willUpdate;
+    }
+  });
+
   it('unmount tears down an open viewer (worker and listeners)', async () => {
     history.replaceState(null, '', '/v-supercore/sessions/abc');
     await mount(props());

@@ -39,6 +39,11 @@ export function isConflict(error: unknown): boolean {
   return statusOf(error)?.code === 409;
 }
 
+/** 422: an invalid object, or a JSON patch whose `test` operation did not hold. */
+export function isUnprocessable(error: unknown): boolean {
+  return statusOf(error)?.code === 422;
+}
+
 /**
  * A Kubernetes API failure as a sentence a user can act on: exceeded quota (403), a specification the cluster
  * refuses (422), a conflict (409), missing permissions (403 without a quota), or an unreachable API.

@@ -6,6 +6,7 @@ import {
   setHeaderOptions,
   type V1PersistentVolumeClaim,
   type V1Pod,
+  type V1Secret,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AllocatedResources, TierId } from '../../../protocol/session.ts';
@@ -25,7 +26,13 @@ import {
   type WarmPoolBounds,
   type WarmPoolControl,
 } from '../runtime-provider.ts';
-import { describeApiError, isConflict, isNotFound, podFailure } from './kubernetes-errors.ts';
+import {
+  describeApiError,
+  isConflict,
+  isNotFound,
+  isUnprocessable,
+  podFailure,
+} from './kubernetes-errors.ts';
 import { Reflector } from './reflector.ts';
 import {
   ANNOTATIONS,
@@ -41,8 +48,10 @@ import {
   type SessionObjectsConfig,
 } from './session-objects.ts';
 import { podView, pvcView, type PodView, type PvcView } from './views.ts';
+import { WarmSlots } from './warm-slots.ts';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomSuffix = (n: number) =>
   randomBytes(n)
@@ -68,6 +77,16 @@ function asKubernetes(handle: RuntimeHandle): KubernetesRuntimeHandle {
   return handle;
 }
 
+/** A JSON Pointer to a label or annotation (`/` and `~` in the key escaped). */
+function at(field: 'labels' | 'annotations', key: string): string {
+  return `/metadata/${field}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
+/** The name a pod's Secret and PVC share. */
+function baseOf(pod: PodView): string {
+  return pod.annotations[ANNOTATIONS.objects] ?? pod.name;
+}
+
 function hostOf(ip: string): string {
   return ip.includes(':') ? `[${ip}]` : ip;
 }
@@ -79,7 +98,8 @@ function hostOf(ip: string): string {
  * informers on pods and PVCs (list, then watch), never from polling the API per request. Pause and resume go
  * through the agent; hibernation deletes the pod and keeps the PVC; resume recreates the pod on the same disk.
  * Launch failures (quota, invalid spec, image pull, OOMKilled, unschedulable) fail the launch with the reason
- * and delete whatever the launch created. A warm pool per tier keeps ready desktops to claim.
+ * and delete whatever the launch created. A warm pool per tier keeps ready desktops to claim; its size is a
+ * figure for the cluster, which replicas keep together (see warm-slots.ts and claimWarm).
  */
 export class KubernetesRuntime implements RuntimeProvider {
   readonly name = 'kubernetes';
@@ -96,8 +116,9 @@ export class KubernetesRuntime implements RuntimeProvider {
   private closed = false;
   /** Wanted warm desktops per tier (the predictions'), within [WARM_POOL, WARM_POOL_MAX]; else the floor. */
   private readonly targets = new Map<TierId, number>();
-  /** Warm pods this runtime deleted that the informer may still list. */
+  /** Warm desktops (by Secret/PVC name) this runtime is deleting, which the informers may still list. */
   private readonly retiring = new Set<string>();
+  private readonly slots: WarmSlots;
   readonly warmPool: WarmPoolControl = {
     warmPoolBounds: () => this.poolBounds(),
     setWarmTargets: (targets) => {
@@ -124,6 +145,7 @@ export class KubernetesRuntime implements RuntimeProvider {
     kubeConfig: KubeConfig,
   ) {
     this.hibernateAfterMs = config.hibernateAfterMs;
+    this.slots = new WarmSlots(config.startTimeoutMs);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.objects = {
       namespace: config.namespace,
@@ -416,6 +438,10 @@ export class KubernetesRuntime implements RuntimeProvider {
   private startPool(): void {
     if (Object.keys(this.poolBounds()).length === 0) return;
     this.pods.on(() => this.refill());
+    // Another replica's new desktop shows first as its home volume: counted as on its way.
+    this.pvcs.on((_type, pvc) => {
+      if (pvc.labels[LABELS.pool] === 'warm') this.refill();
+    });
     this.poolTimer = setInterval(() => this.refill(), 10_000);
     this.poolTimer.unref();
     this.refill();
@@ -430,27 +456,66 @@ export class KubernetesRuntime implements RuntimeProvider {
           p.labels[LABELS.tier] === tier &&
           !p.deleting &&
           !this.claiming.has(p.name) &&
-          !this.retiring.has(p.name),
+          !this.retiring.has(baseOf(p)),
       );
   }
 
   /**
-   * Tops every tier's pool up to its target (the floor, or what the predictions ask for); broken warm desktops
-   * are replaced; failures back off. Above the target, the surplus goes: still-starting desktops first, then
-   * the newest.
+   * The tier's warm desktops in the cluster, whichever replica made them: warm pods from the informer
+   * (healthy or broken), and those on their way — a young warm home volume whose pod is not there yet, and
+   * names this replica is creating, or found taken by another replica (409), that the informers do not show yet.
+   */
+  private warmSupply(tier: TierId): { healthy: PodView[]; broken: PodView[]; onTheWay: number } {
+    const now = Date.now();
+    const withPod = new Set(this.pods.list().map(baseOf));
+    const volumes = this.pvcs.list();
+    const starting = volumes.filter(
+      (v) =>
+        v.labels[LABELS.pool] === 'warm' &&
+        v.labels[LABELS.tier] === tier &&
+        !v.deleting &&
+        !withPod.has(v.name) &&
+        !this.retiring.has(v.name) &&
+        now - Date.parse(v.createdAt) < this.config.startTimeoutMs,
+    );
+    this.slots.observe(tier, withPod);
+    this.slots.observe(
+      tier,
+      volumes.map((v) => v.name),
+    );
+    const visible = new Set([...withPod, ...starting.map((v) => v.name)]);
+    const pending = this.slots.onTheWay(tier, visible, (base) => void this.dropUnfilled(base), now);
+    const pods = this.warmPods(tier);
+    return {
+      healthy: pods.filter((p) => podFailure(p, 0) === undefined),
+      broken: pods.filter((p) => podFailure(p, 0) !== undefined),
+      onTheWay: starting.length + pending,
+    };
+  }
+
+  /**
+   * Tops every tier's pool up to its target (the floor, or what the predictions ask for) — a figure for the
+   * whole cluster, not per replica; broken warm desktops are replaced; failures back off. Above the target,
+   * the surplus goes: still-starting desktops first, then the newest.
    */
   private refill(): void {
     if (this.closed || !this.syncedAll) return;
-    for (const name of this.retiring) if (!this.pods.get(name)) this.retiring.delete(name);
+    const bases = new Set(this.pods.list().map(baseOf));
+    for (const base of this.retiring)
+      if (!bases.has(base) && !this.pvcs.get(base)) this.retiring.delete(base);
     for (const tier of Object.keys(this.poolBounds()) as TierId[]) {
       if (this.filling.has(tier)) continue;
       const size = this.targetOf(tier);
-      const pods = this.warmPods(tier);
-      const broken = pods.filter((p) => podFailure(p, 0) !== undefined);
-      const healthy = pods.filter((p) => podFailure(p, 0) === undefined);
+      const { healthy, broken, onTheWay } = this.warmSupply(tier);
       if (healthy.length > size) {
+        // Replicas sort alike, so replicas shrinking at once pick the same desktops.
         const surplus = healthy
-          .sort((a, b) => Number(a.ready) - Number(b.ready) || b.createdAt.localeCompare(a.createdAt))
+          .sort(
+            (a, b) =>
+              Number(a.ready) - Number(b.ready) ||
+              b.createdAt.localeCompare(a.createdAt) ||
+              b.name.localeCompare(a.name),
+          )
           .slice(0, healthy.length - size);
         this.filling.add(tier);
         void this.shrink(surplus).finally(() => this.filling.delete(tier));
@@ -458,7 +523,7 @@ export class KubernetesRuntime implements RuntimeProvider {
       }
       const backoff = this.fillBackoffUntil.get(tier);
       if (backoff && Date.now() < backoff.until) continue;
-      const missing = size - healthy.length;
+      const missing = size - healthy.length - onTheWay;
       if (missing <= 0 && broken.length === 0) continue;
       this.filling.add(tier);
       const slowDown = (why: string): void => {
@@ -466,7 +531,7 @@ export class KubernetesRuntime implements RuntimeProvider {
         this.fillBackoffUntil.set(tier, { until: Date.now() + ms, ms });
         this.logger.warn({ tier, err: why, retryInMs: ms }, 'warm pool refill failed');
       };
-      void this.fill(tier, broken, missing)
+      void this.fill(tier, broken, Math.max(0, missing))
         .then(() => {
           // Warm desktops that broke (image pull, OOM) would break again at once: replace them ever more slowly.
           if (broken.length > 0) slowDown(podFailure(broken[0] as PodView, 0) ?? 'a warm desktop failed');
@@ -480,32 +545,37 @@ export class KubernetesRuntime implements RuntimeProvider {
   /** Deletes surplus warm desktops (the informer may list them a moment longer: they are not counted). */
   private async shrink(surplus: PodView[]): Promise<void> {
     for (const pod of surplus) {
-      this.retiring.add(pod.name);
-      await this.release({ base: pod.annotations[ANNOTATIONS.objects] ?? pod.name, pod: pod.name }).catch(
-        (error: unknown) => {
-          this.retiring.delete(pod.name);
-          this.logger.warn(
-            { pod: pod.name, err: describeApiError(error, 'shrinking the warm pool') },
-            'warm pool shrink failed',
-          );
-        },
-      );
+      const base = baseOf(pod);
+      this.retiring.add(base);
+      await this.release({ base, pod: pod.name }).catch((error: unknown) => {
+        this.retiring.delete(base);
+        this.logger.warn(
+          { pod: pod.name, err: describeApiError(error, 'shrinking the warm pool') },
+          'warm pool shrink failed',
+        );
+      });
     }
   }
 
+  /**
+   * Replaces broken desktops and creates `missing` new ones under the next warm names. A name whose Secret
+   * already exists is being created by another replica: it counts as on its way, and no other is made instead.
+   */
   private async fill(tier: TierId, broken: PodView[], missing: number): Promise<void> {
     for (const pod of broken) {
-      await this.release({ base: pod.annotations[ANNOTATIONS.objects] ?? pod.name, pod: pod.name });
+      this.retiring.add(baseOf(pod));
+      await this.release({ base: baseOf(pod), pod: pod.name });
     }
     const resources = findTier(tier)?.resources;
     if (!resources) return;
-    for (let i = 0; i < missing; i++) {
-      const base = `vsc-warm-${tier}-${randomSuffix(8)}`;
+    const namespace = this.config.namespace;
+    for (const base of this.slots.next(tier, missing)) {
       const who: SessionIdentity = { tier };
-      const made: SessionObjects = { base };
+      this.slots.begin(tier, base, 'ours');
+      let secret: V1Secret;
       try {
-        const secret = await this.core.createNamespacedSecret({
-          namespace: this.config.namespace,
+        secret = await this.core.createNamespacedSecret({
+          namespace,
           body: secretFor(
             base,
             who,
@@ -516,23 +586,56 @@ export class KubernetesRuntime implements RuntimeProvider {
             this.objects,
           ),
         });
-        const owner = { name: base, uid: secret.metadata?.uid ?? '' };
+      } catch (error) {
+        if (isConflict(error)) {
+          this.slots.begin(tier, base, 'taken');
+          continue;
+        }
+        this.slots.abandon(base);
+        throw new Error(describeApiError(error, 'filling the warm pool'));
+      }
+      const owner = { name: base, uid: secret.metadata?.uid ?? '' };
+      let volumeMade = false;
+      try {
         await this.core.createNamespacedPersistentVolumeClaim({
-          namespace: this.config.namespace,
+          namespace,
           body: pvcFor(base, who, resources, owner, this.objects),
         });
-        made.pod = await this.createPod(base, who, resources, owner);
+        volumeMade = true;
+        await this.createPod(base, who, resources, owner);
       } catch (error) {
-        await this.release(made).catch(() => undefined);
+        this.slots.abandon(base);
+        // Only what this replica made goes (a volume of that name it did not make is not its to delete).
+        await this.release({ base }, !volumeMade).catch(() => undefined);
         throw new Error(describeApiError(error, 'filling the warm pool'));
       }
     }
   }
 
   /**
-   * Takes a warm desktop of the tier for a session: labels it (pod first, guarded by its resourceVersion, so
-   * two orchestrator replicas never claim the same one), then waits for it if it is still starting. Undefined
-   * when the pool has none; a claimed desktop that turns out broken is deleted and the launch goes cold.
+   * A warm name another replica took (409) but never filled — it stopped between its Secret and its volume:
+   * the Secret is deleted, unless a volume or pod of it has appeared or it is no longer a warm desktop's.
+   */
+  private async dropUnfilled(base: string): Promise<void> {
+    if (this.pvcs.get(base) || this.pods.list().some((p) => baseOf(p) === base)) return;
+    const namespace = this.config.namespace;
+    try {
+      const secret = await this.core.readNamespacedSecret({ name: base, namespace });
+      if (secret.metadata?.labels?.[LABELS.pool] !== 'warm') return;
+      await this.core.deleteNamespacedSecret({ name: base, namespace, propagationPolicy: 'Background' });
+      this.logger.warn({ secret: base }, 'deleted a warm desktop’s Secret that no replica finished');
+    } catch (error) {
+      if (!isNotFound(error))
+        this.logger.warn({ secret: base, err: describeApiError(error, 'reading a warm Secret') }, 'skipped');
+    }
+  }
+
+  /**
+   * Takes a warm desktop of the tier for a session: relabels its pod with a JSON patch whose `test` requires
+   * it to be still warm, so of two replicas claiming the same desktop exactly one succeeds (the other gets 422
+   * and tries the next, or launches cold) — and a status update of the pod in between makes no claim fail.
+   * Then waits for the desktop if it is still starting. Undefined when the pool has none; a claimed desktop
+   * that turns out broken is deleted and the launch goes cold.
    */
   private async claimWarm(
     tier: TierId,
@@ -555,18 +658,23 @@ export class KubernetesRuntime implements RuntimeProvider {
             {
               name: pod.name,
               namespace,
-              body: {
-                metadata: {
-                  resourceVersion: pod.resourceVersion,
-                  labels,
-                  annotations: who.userId ? { [ANNOTATIONS.user]: who.userId } : {},
-                },
-              },
+              body: [
+                { op: 'test', path: at('labels', LABELS.pool), value: 'warm' },
+                ...Object.entries(labels).map(([key, value]) => ({
+                  op: 'add',
+                  path: at('labels', key),
+                  value,
+                })),
+                ...(who.userId
+                  ? [{ op: 'add', path: at('annotations', ANNOTATIONS.user), value: who.userId }]
+                  : []),
+              ],
             },
-            MERGE_PATCH,
+            JSON_PATCH,
           );
         } catch (error) {
-          if (isConflict(error) || isNotFound(error)) continue; // another replica took it
+          // The test failed (422): another replica took it first; or it is gone.
+          if (isUnprocessable(error) || isConflict(error) || isNotFound(error)) continue;
           throw error;
         }
         const made: SessionObjects = { base, pod: pod.name };

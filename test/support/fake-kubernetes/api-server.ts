@@ -1,8 +1,8 @@
 // The FAKE Kubernetes API server for tests (node:http): the core/v1 routes the Kubernetes runtime uses for
-// pods, persistentvolumeclaims, secrets, events and resourcequotas — create, get, list (paged), patch (merge),
-// delete and watch — with bearer authentication and a log of every request (verb, resource) for the RBAC test
-// and the API-call benchmark. Test hooks: dropWatches() resets every watch connection, compact() makes every
-// older resourceVersion answer 410 Gone.
+// pods, persistentvolumeclaims, secrets, events and resourcequotas — create, get, list (paged), patch (merge
+// and JSON patch), delete and watch — with bearer authentication and a log of every request (verb, resource)
+// for the RBAC test and the API-call benchmark. Test hooks: dropWatches() resets every watch connection,
+// compact() makes every older resourceVersion answer 410 Gone.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
@@ -165,11 +165,15 @@ export class FakeApiServer {
           break;
         case 'patch': {
           const type = (req.headers['content-type'] ?? '').split(';')[0];
+          if (type === 'application/json-patch+json') {
+            result = this.store.jsonPatch(r, namespace ?? '', name ?? '', body);
+            break;
+          }
           if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
             throw statusError(
               415,
               'UnsupportedMediaType',
-              `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`,
+              `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`,
             );
           }
           result = this.store.patch(r, namespace ?? '', name ?? '', body ?? {});

@@ -4,13 +4,16 @@
 // process: the session agent, with the pod's environment (secretKeyRef resolved), its volume mounts mapped to
 // directories, and its own loopback address as pod IP (127.64–191.x.y), so Xvnc and the control endpoint listen on
 // the ports the pod spec declares. It reports phases, conditions and container states as a kubelet does, runs
-// the readiness probe (tcpSocket), and OOM-kills on demand. What it leaves out: image pulls (nothing is
-// downloaded), real scheduling and networking, cgroups and resource limits.
+// the readiness probe (tcpSocket), and OOM-kills on demand. When a pod's container ends or the pod goes, every
+// process of the pod ends with it, as a real kubelet kills the pod's cgroup (see pod-processes.ts for how they
+// are found without one). What it leaves out: image pulls (nothing is downloaded), real scheduling and
+// networking, cgroups and resource limits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { POD_MARKER, killPodProcesses } from './pod-processes.ts';
 import { parseQuantity } from './quantity.ts';
 import type { FakeStore, KubeObject, StoredEvent } from './store.ts';
 
@@ -37,6 +40,8 @@ export interface FakeKubeletOptions {
 
 interface Container {
   child: ChildProcess;
+  /** The pod's uid: every process of the container carries it in its environment (POD_MARKER). */
+  uid: string;
   /** Process groups of the container: the agent's and, once it said so, the desktop's. */
   groups: Set<number>;
   ip: string;
@@ -44,6 +49,8 @@ interface Container {
   probe?: NodeJS.Timeout;
   startedAt: string;
   exited: Promise<void>;
+  /** Set once the pod's processes are being killed (it ends them all, again until none is left). */
+  killing?: Promise<void>;
 }
 
 interface EnvVar {
@@ -169,7 +176,7 @@ export class FakeKubelet {
     if (e.type === 'DELETED') {
       this.unscheduled.delete(`${namespace}/${name}`);
       const c = this.containers.get(`${namespace}/${name}`);
-      if (c) this.killGroups(c);
+      if (c) void this.killAll(c);
       // Freed capacity may fit a pod that did not fit before.
       for (const key of [...this.unscheduled]) {
         const [ns = '', n = ''] = key.split('/');
@@ -412,6 +419,8 @@ export class FakeKubelet {
     }
     // The one thing a real node gives a pod that this one must say: its own address to listen on.
     env.AGENT_BIND_ADDRESS = ip;
+    // What a cgroup would do: mark every process of the pod, so that all of them can be ended with it.
+    env[POD_MARKER] = pod.metadata.uid ?? name;
     const cwd = container.workingDir ? translate(container.workingDir) : join(podDir, 'rootfs');
     mkdirSync(cwd, { recursive: true });
     const logFile = join(podDir, `${container.name}.log`);
@@ -437,6 +446,7 @@ export class FakeKubelet {
     this.started++;
     const c: Container = {
       child,
+      uid: pod.metadata.uid ?? name,
       groups: new Set([child.pid]),
       ip,
       oomKilled: false,
@@ -517,14 +527,13 @@ export class FakeKubelet {
     });
   }
 
-  private killGroups(c: Container): void {
-    for (const pgid of c.groups) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+  /** Ends every process of the pod's container, whichever group or session it is in. */
+  private killAll(c: Container): Promise<void> {
+    c.killing ??= killPodProcesses(c.uid, c.groups).then(
+      () => undefined,
+      () => undefined,
+    );
+    return c.killing;
   }
 
   private exited(
@@ -536,7 +545,7 @@ export class FakeKubelet {
     signal: NodeJS.Signals | null,
   ): void {
     clearTimeout(c.probe);
-    this.killGroups(c); // the container's other processes end with its first one
+    void this.killAll(c); // the container's other processes end with its first one
     this.containers.delete(`${namespace}/${name}`);
     const pod = this.store.peek('pods', namespace, name);
     if (!pod || this.closed) return;
@@ -581,7 +590,7 @@ export class FakeKubelet {
     this.event(pod, 'Normal', 'Killing', `Stopping container ${spec(pod).containers[0]?.name ?? ''}`);
     c.child.kill('SIGTERM');
     const grace = (pod.metadata.deletionGracePeriodSeconds ?? 30) * 1000;
-    const timer = setTimeout(() => this.killGroups(c), grace);
+    const timer = setTimeout(() => void this.killAll(c), grace);
     await c.exited;
     clearTimeout(timer);
   }
@@ -599,7 +608,7 @@ export class FakeKubelet {
         'OOMKilling',
         `Memory cgroup out of memory: Killed process ${c.child.pid} (node)`,
       );
-    this.killGroups(c);
+    void this.killAll(c);
     return true;
   }
 
@@ -613,10 +622,8 @@ export class FakeKubelet {
     this.closed = true;
     this.off?.();
     const all = [...this.containers.values()];
-    for (const c of all) {
-      clearTimeout(c.probe);
-      this.killGroups(c);
-    }
+    for (const c of all) clearTimeout(c.probe);
+    await Promise.all(all.map((c) => this.killAll(c)));
     await Promise.all(all.map((c) => c.exited));
     this.containers.clear();
   }

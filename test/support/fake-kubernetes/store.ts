@@ -1,9 +1,11 @@
 // The object store of the FAKE Kubernetes API server used by tests: what the real API server keeps in etcd,
 // with the behaviour the runtime relies on — a monotonic resourceVersion, watch history (compactable, so old
-// versions get 410 Gone), optimistic concurrency (409), validation (422), ResourceQuota admission (403 with the
-// real message), owner-reference garbage collection and PVC protection.
+// versions get 410 Gone), 409 AlreadyExists on create, optimistic concurrency on patch (409 on a stale
+// resourceVersion; 422 when a JSON patch's `test` fails), validation (422), ResourceQuota admission (403 with
+// the real message), owner-reference garbage collection and PVC protection.
 import { randomUUID } from 'node:crypto';
 import { validate } from './validation.ts';
+import { applyJsonPatch } from './json-patch.ts';
 import { checkQuota } from './quota.ts';
 import { RESOURCES, statusError, type KubeObject, type Resource } from './kube-objects.ts';
 
@@ -219,10 +221,30 @@ export class FakeStore {
     name: string,
     patch: KubeObject | Record<string, unknown>,
   ): KubeObject {
+    return this.patchWith(resource, namespace, name, (current) => mergePatch(current, patch) as KubeObject);
+  }
+
+  /** Applies an RFC 6902 JSON patch; a failing `test` operation refuses the whole patch (422). */
+  jsonPatch(resource: Resource, namespace: string, name: string, operations: unknown): KubeObject {
+    return this.patchWith(resource, namespace, name, (current) => applyJsonPatch(current, operations));
+  }
+
+  /**
+   * A patch as the API server applies it: to the current version, atomically; a resourceVersion in the result
+   * other than the current one is a precondition that failed (409); the pod spec and identity are immutable.
+   */
+  private patchWith(
+    resource: Resource,
+    namespace: string,
+    name: string,
+    apply: (current: KubeObject) => KubeObject,
+  ): KubeObject {
     const current = this.peek(resource, namespace, name);
     if (!current)
       throw statusError(404, 'NotFound', `${resource} "${name}" not found`, { name, kind: resource });
-    const wanted = (patch as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+    const next = apply(current);
+    next.metadata ??= {};
+    const wanted = next.metadata.resourceVersion;
     if (wanted !== undefined && wanted !== current.metadata.resourceVersion) {
       throw statusError(
         409,
@@ -231,7 +253,6 @@ export class FakeStore {
         { name, kind: resource },
       );
     }
-    const next = mergePatch(current, patch) as KubeObject;
     if (resource === 'pods' && JSON.stringify(next.spec) !== JSON.stringify(current.spec)) {
       throw statusError(
         422,

@@ -1,4 +1,5 @@
 import cors from '@fastify/cors';
+import { join } from 'node:path';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -39,12 +40,16 @@ import type { Authenticator } from './auth/principal.ts';
 import type { CanonStore } from './canon/canon-store.ts';
 import type { AdapterConfig } from './config.ts';
 import type { SessionEventBus } from './events/session-event-bus.ts';
+import { AuthProbe } from './handshake/auth-probe.ts';
 import { buildHandshakeReport } from './handshake/handshake-report.ts';
 import type { SessionLifecycle } from './lifecycle/session-lifecycle.ts';
 import type { AdapterMetrics } from './observability/prometheus-metrics.ts';
 import type { SessionSampler } from './observability/session-sampler.ts';
 import type { StreamStats } from './observability/stream-stats.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
+import type { EnforcerStatus } from './timeouts/timeout-enforcer.ts';
+import { TIER_CATALOGUE } from './tiers/tier-catalogue.ts';
+import { withTimeouts } from './tiers/tier-timeouts.ts';
 
 export interface AppDeps {
   config: AdapterConfig;
@@ -68,7 +73,22 @@ export interface AppDeps {
   billing?: Billing;
   /** Collaborative workspaces: the routes, and who may stream a shared session with which input rights. */
   workspaces?: { service: WorkspaceService; viewers: WorkspaceViewers };
+  /** The idle / maximum-length timeout pass: when it last ran (the 45 timeout check). */
+  timeouts: { status(): EnforcerStatus };
 }
+
+/** `/api/v1` routes reachable without the bearer-token guard, on purpose. */
+const PUBLIC_API_ROUTES: ReadonlyMap<string, string> = new Map([
+  [`GET ${API_PREFIX}/openapi.json`, 'the API description'],
+  [`POST ${API_PREFIX}/dev/login`, 'dev mode only'],
+  [`GET ${API_PREFIX}/sessions/:id/stream`, 'verifies its bearer token in the WebSocket handshake itself'],
+]);
+
+/** The handshake's own probe requests are not users: they must not move the auth or request metrics. */
+const UNCOUNTED = {
+  handshakeChecks: { inc: () => undefined },
+  authAttempts: { inc: () => undefined },
+};
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 const STREAM_MESSAGE_LIMIT_BYTES = 1024 * 1024;
@@ -85,7 +105,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.decorateRequest('principal', null);
   installErrorHandling(app);
+  const authProbe = new AuthProbe(PUBLIC_API_ROUTES);
+  app.addHook('onRoute', (route) => authProbe.noteRoute(route));
   app.addHook('onResponse', async (request, reply) => {
+    if (authProbe.isProbe(request)) return;
     const route = request.routeOptions.url ?? 'unmatched';
     deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     deps.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
@@ -160,18 +183,43 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         registerDevLoginRoute(api, deps.issuer, deps.config.devMode, deps.config.auth.devSubscription);
       registerStreamRoute(api, deps);
       await api.register(async (guarded) => {
-        guarded.addHook('preHandler', requireCaller(deps.auth, deps.metrics));
+        guarded.addHook('onRoute', (route) => authProbe.noteGuarded(route));
+        const counted = requireCaller(deps.auth, deps.metrics);
+        const uncounted = requireCaller(deps.auth, UNCOUNTED);
+        guarded.addHook('preHandler', (request) =>
+          authProbe.isProbe(request) ? uncounted(request) : counted(request),
+        );
+        const { config } = deps;
         guarded.get('/handshake', { schema: { response: { 200: HandshakeReportSchema } } }, () =>
           buildHandshakeReport({
             canon: deps.canon,
             runtime: deps.runtime,
-            policy: deps.config.policy,
-            timeoutCheckIntervalMs: deps.config.timeoutCheckIntervalMs,
+            policy: config.policy,
+            phase: config.billing.phase,
+            sessionsDir: join(config.dataDir, 'sessions'),
+            kubernetes: {
+              namespace: config.kubernetes.namespace,
+              image: config.kubernetes.image,
+              storageClass: config.kubernetes.storageClass,
+              runAsUser: config.kubernetes.runAsUser,
+            },
+            timeouts: deps.timeouts,
+            auth: {
+              routeStatus: (method, url) => authProbe.routeStatus(method, url),
+              check: () => authProbe.check(app),
+            },
+            privacy: deps.integrations.privacy,
             redisPing: deps.redisPing,
             governance: deps.billing,
           }),
         );
-        registerSessionRoutes(guarded, deps.lifecycle, deps.metrics, deps.billing);
+        registerSessionRoutes(
+          guarded,
+          deps.lifecycle,
+          deps.metrics,
+          deps.billing,
+          withTimeouts(TIER_CATALOGUE, config.policy.tierTimeouts),
+        );
         const thumbnails = new ThumbnailService({ lifecycle: deps.lifecycle, events: deps.events });
         guarded.addHook('onClose', async () => thumbnails.close());
         registerThumbnailRoute(guarded, thumbnails);

@@ -1,8 +1,10 @@
 import { join, resolve } from 'node:path';
 import { SUBSCRIPTIONS, TIER_IDS, type Subscription, type TierId } from '../protocol/session-states.ts';
+import type { ClusterLimits } from './canon/canon-store.ts';
 import { loadBillingConfig, type BillingConfig } from './billing/billing-config.ts';
-import { PHASE_TABLE } from './governance/deployment-phase.ts';
-import { DEFAULT_POLICY, type LifecyclePolicy } from './lifecycle/lifecycle-policy.ts';
+import { clusterCeiling } from './governance/cluster-ceiling.ts';
+import { DEFAULT_POLICY, SPEC_CLUSTER_QUOTA, type LifecyclePolicy } from './lifecycle/lifecycle-policy.ts';
+import { loadTierTimeouts } from './tiers/tier-timeouts.ts';
 import { loadIntegrationsConfig, type IntegrationsConfig } from './integrations-config.ts';
 import { ConfigError, flag, integer, oneOf, url } from './env-vars.ts';
 import { loadWebRtcConfig, type WebRtcConfig } from './gateway/webrtc-config.ts';
@@ -175,12 +177,25 @@ function kubernetesConfig(env: NodeJS.ProcessEnv, transitionTimeoutMs: number): 
   };
 }
 
+/** The namespace's ResourceQuota as Genesis enforces it; the spec's figures unless configured otherwise. */
+function clusterQuota(env: NodeJS.ProcessEnv): Required<ClusterLimits> {
+  const spec = SPEC_CLUSTER_QUOTA;
+  return {
+    maxCpuMillicores: integer(env, 'CLUSTER_QUOTA_CPU_MILLICORES', spec.maxCpuMillicores, 0, 1e12),
+    maxMemoryMiB: integer(env, 'CLUSTER_QUOTA_MEMORY_MIB', spec.maxMemoryMiB, 0, 1e12),
+    maxStorageGiB: integer(env, 'CLUSTER_QUOTA_STORAGE_GIB', spec.maxStorageGiB, 0, 1e12),
+    maxSessions: integer(env, 'CLUSTER_QUOTA_PODS', spec.maxSessions, 0, 1e9),
+    maxVolumes: integer(env, 'CLUSTER_QUOTA_PVCS', spec.maxVolumes, 0, 1e9),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
   const origins = env.CORS_ORIGINS?.trim();
   const dataDir = resolve(env.DATA_DIR || '.data');
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
   const limits = DEFAULT_POLICY.limits;
   const billing = loadBillingConfig(env);
+  const runtimeKind = oneOf(env, 'RUNTIME', ['local', 'kubernetes'] as const, 'local');
   return {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -194,7 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
       startTimeoutMs: integer(env, 'DESKTOP_START_TIMEOUT_MS', 15000, 500, 600000),
       agentEntry: env.SESSION_AGENT_ENTRY || undefined,
     },
-    runtimeKind: oneOf(env, 'RUNTIME', ['local', 'kubernetes'] as const, 'local'),
+    runtimeKind,
     kubernetes: kubernetesConfig(
       env,
       integer(env, 'TRANSITION_TIMEOUT_MS', DEFAULT_POLICY.transitionTimeoutMs, 100, 3_600_000),
@@ -211,8 +226,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
       ...DEFAULT_POLICY,
       limits: {
         ...limits,
-        // The deployment phase's concurrent-session ceiling (3.0: 100, 3.5: 1,000, 4.0: 10,000), cluster-wide.
-        cluster: { ...limits.cluster, maxSessions: PHASE_TABLE[billing.phase].maxConcurrentSessions },
+        // The ResourceQuota, its pods bounded by the phase's session ceiling (3.0: 100, 3.5: 1,000, 4.0: 10,000);
+        // only Kubernetes sessions hold a persistent volume each.
+        cluster: clusterCeiling(billing.phase, clusterQuota(env), runtimeKind === 'kubernetes'),
         maxLiveSessionsPerUser: integer(
           env,
           'MAX_SESSIONS_PER_USER',
@@ -220,6 +236,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
           0,
           100_000,
         ),
+        maxCpuMillicoresPerUser: integer(
+          env,
+          'MAX_USER_CPU_MILLICORES',
+          limits.maxCpuMillicoresPerUser,
+          0,
+          1e9,
+        ),
+        maxMemoryMiBPerUser: integer(env, 'MAX_USER_MEMORY_MIB', limits.maxMemoryMiBPerUser, 0, 1e9),
         maxLiveSessionsPerTenant: integer(
           env,
           'MAX_SESSIONS_PER_TENANT',
@@ -243,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
         100,
         3_600_000,
       ),
+      tierTimeouts: loadTierTimeouts(env),
     },
     timeoutCheckIntervalMs: integer(env, 'TIMEOUT_CHECK_INTERVAL_MS', 15_000, 100, 3_600_000),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),

@@ -3,6 +3,7 @@ import type { DestinationStream } from 'pino';
 import type { Analytics } from './analytics/analytics.ts';
 import { tapPublishes, trackLifecycle } from './analytics/session-analytics.ts';
 import { buildApp } from './app.ts';
+import { CachedAuthenticator } from './auth/cached-authenticator.ts';
 import { JwksAuthenticator } from './auth/jwks-authenticator.ts';
 import { LocalIssuer } from './auth/local-issuer.ts';
 import type { Authenticator } from './auth/principal.ts';
@@ -29,9 +30,7 @@ import { StreamStats } from './observability/stream-stats.ts';
 import { KubernetesRuntime } from './runtime/kubernetes/kubernetes-runtime.ts';
 import { LocalDesktopRuntime } from './runtime/local/local-desktop-runtime.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
-import { DEFAULT_PREFERENCES } from '../protocol/preferences-defaults.ts';
-import type { Preferences } from '../protocol/preferences.ts';
-import { findTier } from './tiers/tier-catalogue.ts';
+import { TimeoutEnforcer } from './timeouts/timeout-enforcer.ts';
 import { openAnalytics, startIntegrations, type Integrations } from './integrations.ts';
 
 export interface RunningAdapter {
@@ -47,6 +46,8 @@ export interface RunningAdapter {
   integrations: Integrations;
   /** NexCoin billing, tenant and phase governance. */
   billing: Billing;
+  /** The idle and maximum-length timeout pass (its last run is the 45 "Session timeout enforcement" check). */
+  timeouts: TimeoutEnforcer;
   /** Stops serving. Desktops keep running: sessions survive a restart and are reconciled at the next start. */
   close(): Promise<void>;
 }
@@ -86,14 +87,17 @@ export async function startAdapter(
     let events: SessionEventBus = new InProcessSessionEventBus();
     let workspaceEvents: WorkspaceEventBus = new InProcessWorkspaceEventBus();
     let locks: SessionLocks = new InProcessSessionLocks();
+    // How long a crashed replica's Redis lock outlives it (in-process locks die with their process).
+    let lockTtlMs = 0;
     let redisPing: (() => Promise<boolean>) | undefined;
     if (config.redis) {
+      lockTtlMs = config.policy.transitionTimeoutMs * 2;
       const redisEvents = await RedisSessionEventBus.connect(config.redis.url, {
         prefix: config.redis.prefix,
       });
       const redisLocks = await RedisSessionLocks.connect(config.redis.url, {
         prefix: config.redis.prefix,
-        ttlMs: config.policy.transitionTimeoutMs * 2,
+        ttlMs: lockTtlMs,
       });
       events = redisEvents;
       locks = redisLocks;
@@ -114,9 +118,10 @@ export async function startAdapter(
     );
 
     const issuer = config.auth.jwks ? undefined : await LocalIssuer.open(config.auth.keyFile);
-    const auth: Authenticator = config.auth.jwks
-      ? new JwksAuthenticator(config.auth.jwks)
-      : (issuer as LocalIssuer);
+    // Verified tokens are remembered for a minute (expiry still checked on every call): see CachedAuthenticator.
+    const auth: Authenticator = new CachedAuthenticator(
+      config.auth.jwks ? new JwksAuthenticator(config.auth.jwks) : (issuer as LocalIssuer),
+    );
     const metrics = new AdapterMetrics(canon);
     closers.push(async () => metrics.registry.clear());
     billing.useMetrics(metrics.billing);
@@ -139,6 +144,7 @@ export async function startAdapter(
       policy: config.policy,
       logger,
       gate: billing.gate,
+      lockTtlMs,
     });
     await lifecycle.reconcile();
 
@@ -169,20 +175,17 @@ export async function startAdapter(
       else metrics.streamQuality.set({ session: s.sessionId }, quality);
     });
 
-    // Idle timeout: the user's preference, never above the tier's bound.
-    const idleMinutesFor = async (row: Parameters<Parameters<SessionLifecycle['enforceTimeouts']>[0]>[0]) => {
-      const tierBound =
-        findTier(row.session.tier)?.idleTimeoutMinutes ?? DEFAULT_PREFERENCES.idleTimeoutMinutes;
-      const prefs = await canon.getPreferences(row.session);
-      const chosen = (prefs?.preferences as Partial<Preferences> | undefined)?.idleTimeoutMinutes;
-      return Math.min(typeof chosen === 'number' ? chosen : tierBound, tierBound);
-    };
-    const timeouts = setInterval(
-      () => void lifecycle.enforceTimeouts(idleMinutesFor),
-      config.timeoutCheckIntervalMs,
-    );
-    timeouts.unref();
-    closers.push(async () => clearInterval(timeouts));
+    // Idle timeout and maximum length per tier (configured), the user's idle preference within the tier's bound.
+    // The same pass settles sessions stuck in a transition (e.g. left by a replica that crashed holding its lock).
+    const timeouts = new TimeoutEnforcer({
+      lifecycle,
+      canon,
+      tierTimeouts: config.policy.tierTimeouts,
+      intervalMs: config.timeoutCheckIntervalMs,
+      logger,
+    });
+    timeouts.start();
+    closers.push(async () => timeouts.stop());
 
     // Collaborative workspaces: every replica re-gates or closes its own viewers on every change.
     const workspaceViewers = new WorkspaceViewers();
@@ -209,6 +212,7 @@ export async function startAdapter(
       redisPing,
       billing,
       workspaces,
+      timeouts,
     });
     closers.push(() => app.close());
     await app.listen({ host: config.host, port: config.port });
@@ -225,6 +229,7 @@ export async function startAdapter(
       analytics,
       integrations,
       billing,
+      timeouts,
       close: () => closeAll(closers),
     };
   } catch (error) {

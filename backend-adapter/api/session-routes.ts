@@ -13,7 +13,7 @@ import {
 import { ApiError } from '../api-error.ts';
 import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
 import type { AdapterMetrics } from '../observability/prometheus-metrics.ts';
-import type { Session } from '../../protocol/session.ts';
+import type { Session, Tier } from '../../protocol/session.ts';
 import { TIER_CATALOGUE } from '../tiers/tier-catalogue.ts';
 import { callerOf } from './authenticate.ts';
 
@@ -32,11 +32,13 @@ export function registerSessionRoutes(
   metrics: Pick<AdapterMetrics, 'sessionCreationDuration'>,
   /** Fills in each session's cost so far (billing); absent: sessions are returned as stored. */
   costs?: { withCosts(sessions: Session[]): Promise<Session[]> },
+  /** The tiers as this deployment runs them (configured timeouts); the catalogue's by default. */
+  catalogue: readonly Tier[] = TIER_CATALOGUE,
 ): void {
   const withCost = async (session: Session): Promise<Session> =>
     costs ? ((await costs.withCosts([session]))[0] ?? session) : session;
   app.get('/tiers', { schema: { response: { 200: TierListResponseSchema } } }, async (request) => ({
-    tiers: lifecycle.tiersFor(callerOf(request), TIER_CATALOGUE),
+    tiers: lifecycle.tiersFor(callerOf(request), catalogue),
   }));
 
   app.post<{ Body: CreateSessionRequest }>(

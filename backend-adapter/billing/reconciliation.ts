@@ -15,7 +15,7 @@ export type DifferenceKind =
   | 'ledger-entry-without-charge'
   /** Charges not (yet) confirmed by the wallet: pending, or declined for lack of funds. */
   | 'outstanding'
-  /** A terminated session without its SuperCoreUsage record. */
+  /** A terminated session, or a failed one that was billed, without its SuperCoreUsage record. */
   | 'missing-usage';
 
 export interface Difference {
@@ -52,8 +52,9 @@ const ownerKey = (o: WalletOwner): string => `${o.tenantId}/${o.userId}`;
 /**
  * The nightly check of "billing accuracy 100%": for every session whose metering ended in the window (and
  * every one still metered), compares three independent records — the SuperCoreUsage record Canon Memory
- * wrote at termination, billing's charge rows, and the wallet's ledger entries (by session and idempotency
- * key) — and reports every difference. It changes nothing: a difference is for a person to look at.
+ * wrote when it ended (terminated, or failed after it ran), billing's charge rows, and the wallet's ledger
+ * entries (by session and idempotency key) — and reports every difference. It changes nothing: a difference
+ * is for a person to look at.
  */
 export class Reconciler {
   private readonly clock: () => Date;
@@ -165,8 +166,12 @@ export class Reconciler {
     if (!row || !isFinished(row.session.state)) return;
     const usage = await this.deps.canon.getUsage(s.sessionId);
     if (!usage) {
-      if (row.session.state === 'terminated') {
-        add({ kind: 'missing-usage', detail: 'the session is terminated but has no SuperCoreUsage record' });
+      // A failed session gets its record only if it ran (was billed); one that never did has none.
+      if (row.session.state === 'terminated' || charges.length > 0) {
+        add({
+          kind: 'missing-usage',
+          detail: `the session is ${row.session.state}${row.session.state === 'failed' ? ' after it was billed' : ''} but has no SuperCoreUsage record`,
+        });
       }
       return;
     }

@@ -15,7 +15,7 @@ export function preferencesEntityId(owner: { userId: string; tenantId: string })
 
 /** What live sessions hold right now, read inside the write transaction that creates the next one. */
 export interface LiveUsage {
-  userSessions: number;
+  user: { sessions: number; cpuMillicores: number; memoryMiB: number };
   tenant: { sessions: number; cpuMillicores: number; memoryMiB: number };
   cluster: { sessions: number; cpuMillicores: number; memoryMiB: number; storageGiB: number };
 }
@@ -30,7 +30,9 @@ export function exceededLimit(
   wanted: { cpuMillicores: number; memoryMiB: number; storageGiB: number },
 ): QuotaExceededError | undefined {
   const checks: Array<[QuotaExceededError['scope'], number, number, number]> = [
-    ['user-sessions', limits.maxLiveSessionsPerUser, live.userSessions, 1],
+    ['user-sessions', limits.maxLiveSessionsPerUser, live.user.sessions, 1],
+    ['user-cpu', limits.maxCpuMillicoresPerUser, live.user.cpuMillicores, wanted.cpuMillicores],
+    ['user-memory', limits.maxMemoryMiBPerUser, live.user.memoryMiB, wanted.memoryMiB],
     ['tenant-sessions', limits.maxLiveSessionsPerTenant, live.tenant.sessions, 1],
     ['tenant-cpu', limits.maxCpuMillicoresPerTenant, live.tenant.cpuMillicores, wanted.cpuMillicores],
     ['tenant-memory', limits.maxMemoryMiBPerTenant, live.tenant.memoryMiB, wanted.memoryMiB],
@@ -39,6 +41,9 @@ export function exceededLimit(
     ['cluster-memory', limits.cluster.maxMemoryMiB, live.cluster.memoryMiB, wanted.memoryMiB],
     ['cluster-storage', limits.cluster.maxStorageGiB, live.cluster.storageGiB, wanted.storageGiB],
   ];
+  // Every live session keeps its home volume, hibernated ones included, until it is terminated or fails.
+  if (limits.cluster.maxVolumes !== undefined)
+    checks.push(['cluster-volumes', limits.cluster.maxVolumes, live.cluster.sessions, 1]);
   for (const [scope, limit, current, adding] of checks) {
     if (current + adding > limit) return new QuotaExceededError(scope, limit, current);
   }

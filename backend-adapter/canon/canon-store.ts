@@ -72,22 +72,42 @@ export interface TransitionRequest {
  */
 export interface GenesisLimits {
   maxLiveSessionsPerUser: number;
+  /** The tier CPU of one user's live sessions together. */
+  maxCpuMillicoresPerUser: number;
+  /** The tier memory of one user's live sessions together. */
+  maxMemoryMiBPerUser: number;
   maxLiveSessionsPerTenant: number;
   maxCpuMillicoresPerTenant: number;
   maxMemoryMiBPerTenant: number;
   /** The cluster-wide ceiling (the spec's ResourceQuota): all tenants together. */
-  cluster: { maxCpuMillicores: number; maxMemoryMiB: number; maxStorageGiB: number; maxSessions: number };
+  cluster: ClusterLimits;
+}
+
+export interface ClusterLimits {
+  maxCpuMillicores: number;
+  maxMemoryMiB: number;
+  maxStorageGiB: number;
+  /** Live sessions: each holds (or, hibernated, keeps reserved) one pod. */
+  maxSessions: number;
+  /**
+   * Persistent volumes (PVCs). Set where every live session holds one, hibernated ones included (the
+   * Kubernetes runtime); absent where sessions hold none (the local runtime).
+   */
+  maxVolumes?: number;
 }
 
 export type QuotaScope =
   | 'user-sessions'
+  | 'user-cpu'
+  | 'user-memory'
   | 'tenant-sessions'
   | 'tenant-cpu'
   | 'tenant-memory'
   | 'cluster-cpu'
   | 'cluster-memory'
   | 'cluster-storage'
-  | 'cluster-sessions';
+  | 'cluster-sessions'
+  | 'cluster-volumes';
 
 /** Thrown by createSession when a limit would be exceeded; nothing was written. */
 export class QuotaExceededError extends Error {

@@ -89,6 +89,8 @@ interface AllocationDbRow {
 
 interface LiveDbRow {
   user_sessions: Int8;
+  user_cpu: Int8;
+  user_memory: Int8;
   tenant_sessions: Int8;
   tenant_cpu: Int8;
   tenant_memory: Int8;
@@ -339,6 +341,8 @@ export class PostgresCanonStore implements CanonStore {
     const r = (
       await client.query<LiveDbRow>(
         `${insert ? `WITH opened AS (${insert.sql}) ` : ''}SELECT count(*) FILTER (WHERE tenant_id = $1 AND user_id = $2) AS user_sessions,
+                coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1 AND user_id = $2), 0) AS user_cpu,
+                coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1 AND user_id = $2), 0) AS user_memory,
                 count(*) FILTER (WHERE tenant_id = $1) AS tenant_sessions,
                 coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1), 0) AS tenant_cpu,
                 coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1), 0) AS tenant_memory,
@@ -352,7 +356,11 @@ export class PostgresCanonStore implements CanonStore {
     ).rows[0];
     if (!r) throw new Error('aggregate query returned no row');
     return {
-      userSessions: int(r.user_sessions),
+      user: {
+        sessions: int(r.user_sessions),
+        cpuMillicores: int(r.user_cpu),
+        memoryMiB: int(r.user_memory),
+      },
       tenant: {
         sessions: int(r.tenant_sessions),
         cpuMillicores: int(r.tenant_cpu),

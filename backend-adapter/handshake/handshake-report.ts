@@ -1,16 +1,34 @@
 import type { HandshakeCheck, HandshakeReport } from '../../protocol/api.ts';
-import { HANDSHAKE } from '../../protocol/handshake.ts';
+import { API_PREFIX, HANDSHAKE } from '../../protocol/handshake.ts';
 import type { GovernanceReport } from '../billing/start-billing.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
-import type { RuntimeProvider } from '../runtime/runtime-provider.ts';
+import type { DeploymentPhase } from '../governance/deployment-phase.ts';
 import type { LifecyclePolicy } from '../lifecycle/lifecycle-policy.ts';
+import type { SessionObjectsConfig } from '../runtime/kubernetes/session-objects.ts';
+import type { RuntimeProvider } from '../runtime/runtime-provider.ts';
+import type { EnforcerStatus } from '../timeouts/timeout-enforcer.ts';
 import { TIER_CATALOGUE } from '../tiers/tier-catalogue.ts';
+import { timeoutsOf } from '../tiers/tier-timeouts.ts';
+import type { AuthProbe, CheckResult } from './auth-probe.ts';
+import { resourceLimits, resourceQuota } from './resource-checks.ts';
+import { kubernetesIsolation, localIsolation } from './session-isolation.ts';
 
 export interface HandshakeDeps {
   canon: CanonStore;
   runtime: RuntimeProvider;
   policy: LifecyclePolicy;
-  timeoutCheckIntervalMs: number;
+  /** The deployment phase (its session ceiling is one bound of the cluster ceiling). */
+  phase: DeploymentPhase;
+  /** Where the local runtime keeps the sessions' directories. */
+  sessionsDir: string;
+  /** The settings of the pods the Kubernetes runtime builds. */
+  kubernetes: SessionObjectsConfig;
+  /** The periodic idle / maximum-length pass. */
+  timeouts: { status(): EnforcerStatus };
+  /** The bearer-token guard as applied to the routes, and a live probe of it. */
+  auth: Pick<AuthProbe, 'routeStatus'> & { check(): Promise<CheckResult> };
+  /** GDPR/CCPA export and erasure (privacy/privacy-service.ts), when wired. */
+  privacy?: { coverage(): string[] };
   /** Present when several replicas share Redis. */
   redisPing?: () => Promise<boolean>;
   /** NexCoin billing and tenant/phase governance (billing/start-billing.ts): the 45 billing and 17 checks. */
@@ -18,6 +36,22 @@ export interface HandshakeDeps {
 }
 
 type Check = Omit<HandshakeCheck, 'group'>;
+
+/** How long a dependency may take to answer before its check counts as failed. */
+const PROBE_DEADLINE_MS = 2000;
+
+/** The work's result, or 'late' once the deadline passed (a hung dependency must not hang the report). */
+async function withinDeadline<T>(work: Promise<T>): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), PROBE_DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const notYet = (id: string, label: string, evidence: string): Check => ({
   id,
@@ -27,24 +61,72 @@ const notYet = (id: string, label: string, evidence: string): Check => ({
   evidence,
 });
 
+const check = (id: string, label: string, result: CheckResult): Check => ({
+  id,
+  label,
+  applicable: true,
+  ok: result.ok,
+  evidence: result.evidence,
+});
+
+/** The 45 "Data privacy (GDPR/CCPA)": export and erasure wired and served, only to authenticated callers. */
+export function dataPrivacy(deps: {
+  auth: Pick<AuthProbe, 'routeStatus'>;
+  privacy?: HandshakeDeps['privacy'];
+}): CheckResult {
+  const routes = [
+    ['GET', `${API_PREFIX}/privacy/export`],
+    ['POST', `${API_PREFIX}/privacy/erase`],
+  ] as const;
+  const problems = routes.flatMap(([method, url]) => {
+    const status = deps.auth.routeStatus(method, url);
+    if (status === 'absent') return [`${method} ${url} is not served`];
+    if (status === 'unguarded') return [`${method} ${url} is served without the bearer-token check`];
+    return [];
+  });
+  if (!deps.privacy) problems.unshift('the privacy service is not wired');
+  if (problems.length > 0) return { ok: false, evidence: problems.join('; ') };
+  return {
+    ok: true,
+    evidence: `export (GET ${API_PREFIX}/privacy/export) and erasure (POST ${API_PREFIX}/privacy/erase) served to the user or their tenant admin; they reach ${deps.privacy?.coverage().join(', ')}; erased users' Canon records stay under a pseudonym whose link is destroyed`,
+  };
+}
+
 /**
- * The 55-45-17 checks this component can evaluate, each with the evidence it rests on. A check that is
- * not built yet reports ok: false rather than pretending.
+ * The 55-45-17 checks, each evaluated from the adapter's state with the evidence it rests on: dependencies
+ * answering, the pods or processes the runtime makes, the guard on the routes, the timeout pass's last run,
+ * the limits loaded and what live sessions hold.
  */
 export async function buildHandshakeReport(deps: HandshakeDeps): Promise<HandshakeReport> {
-  const dbOk = await deps.canon.ping().catch(() => false);
-  const redisOk = deps.redisPing ? await deps.redisPing().catch(() => false) : false;
+  const [db, redis, kubernetes, gov, rows, auth] = await Promise.all([
+    withinDeadline(deps.canon.ping().catch(() => false)),
+    deps.redisPing ? withinDeadline(deps.redisPing().catch(() => false)) : Promise.resolve(false),
+    deps.runtime.health ? deps.runtime.health().catch(() => undefined) : Promise.resolve(undefined),
+    deps.governance ? deps.governance.governanceReport() : Promise.resolve(undefined),
+    withinDeadline(deps.canon.listUnfinished().catch(() => undefined)),
+    deps.auth.check(),
+  ]);
+  const live = rows === 'late' ? undefined : rows;
   const { limits } = deps.policy;
   const local = deps.runtime.name === 'local';
-  const kubernetes = deps.runtime.health ? await deps.runtime.health().catch(() => undefined) : undefined;
-  const gov = deps.governance ? await deps.governance.governanceReport() : undefined;
-  const check = (id: string, label: string, result: { ok: boolean; evidence: string }): Check => ({
-    id,
-    label,
-    applicable: true,
-    ok: result.ok,
-    evidence: result.evidence,
-  });
+  const onKubernetes = deps.runtime.name === 'kubernetes';
+  const unread = { ok: false, evidence: 'Canon Memory could not be read' };
+  const basic = TIER_CATALOGUE[0]?.resources;
+
+  const isolation: CheckResult = !live
+    ? unread
+    : local
+      ? await localIsolation(live, deps.sessionsDir)
+      : onKubernetes && basic
+        ? kubernetesIsolation(live, deps.kubernetes, basic)
+        : { ok: false, evidence: `the ${deps.runtime.name} runtime has no isolation check` };
+
+  const enforcer = deps.timeouts.status();
+  const perTier = TIER_CATALOGUE.map((t) => {
+    const { idleMinutes, maxSessionMinutes } = timeoutsOf(t, deps.policy.tierTimeouts);
+    return `${t.id} ${idleMinutes}/${maxSessionMinutes} min`;
+  }).join(', ');
+
   const groups: Record<'55' | '45' | '17', Check[]> = {
     '55': [
       {
@@ -56,67 +138,50 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
           ? 'local runtime in use; no Kubernetes API configured'
           : (kubernetes?.evidence ?? 'not evaluated'),
       },
-      {
-        id: 'database',
-        label: 'Database connection validation',
-        applicable: true,
-        ok: dbOk,
-        evidence: dbOk ? 'Canon Memory answered SELECT 1' : 'Canon Memory did not answer',
-      },
+      check('database', 'Database connection validation', {
+        ok: db === true,
+        evidence:
+          db === true
+            ? 'Canon Memory answered SELECT 1'
+            : db === 'late'
+              ? `Canon Memory did not answer within ${PROBE_DEADLINE_MS} ms`
+              : 'Canon Memory did not answer',
+      }),
       {
         id: 'redis',
         label: 'Redis cache availability',
         applicable: deps.redisPing !== undefined,
-        ok: redisOk,
+        ok: redis === true,
         evidence: !deps.redisPing
           ? 'single replica: events and locks are in-process; Redis is used only with several replicas'
-          : redisOk
-            ? 'Redis answered PING'
-            : 'Redis did not answer',
+          : redis === true
+            ? 'Redis answered PING (events and session locks shared by the replicas)'
+            : redis === 'late'
+              ? `Redis did not answer within ${PROBE_DEADLINE_MS} ms`
+              : 'Redis did not answer',
       },
-      {
-        id: 'session-isolation',
-        label: 'Session isolation verification',
-        applicable: true,
-        ok: local,
-        evidence: local
-          ? 'each desktop runs in its own process group and directory, on loopback only, behind its own VNC password'
-          : 'not evaluated',
-      },
-      {
-        id: 'resource-limits',
-        label: 'Resource allocation limits',
-        applicable: true,
-        ok: TIER_CATALOGUE.length > 0,
-        evidence: `${TIER_CATALOGUE.length} tiers with fixed CPU, memory, storage and GPU allocations`,
-      },
+      check('session-isolation', 'Session isolation verification', isolation),
+      check(
+        'resource-limits',
+        'Resource allocation limits',
+        resourceLimits(TIER_CATALOGUE, limits.cluster, onKubernetes ? deps.kubernetes : undefined),
+      ),
     ],
     '45': [
-      {
-        id: 'auth-required',
-        label: 'User authentication required',
-        applicable: true,
-        ok: true,
-        evidence: 'every /api/v1 route and stream requires a verified bearer token',
-      },
+      check('auth-required', 'User authentication required', auth),
       gov
         ? check('billing', 'NexCoin billing integration', gov.billing)
         : notYet('billing', 'NexCoin billing integration', 'billing is not integrated yet'),
-      notYet('data-privacy', 'Data privacy (GDPR/CCPA)', 'export and erasure are not built yet'),
-      {
-        id: 'session-timeout',
-        label: 'Session timeout enforcement',
-        applicable: true,
-        ok: true,
-        evidence: `idle timeout and maximum length per tier (${TIER_CATALOGUE.map((t) => `${t.id} ${t.idleTimeoutMinutes}/${t.maxSessionMinutes} min`).join(', ')}), checked every ${Math.round(deps.timeoutCheckIntervalMs / 1000)} s from Canon Memory`,
-      },
-      {
-        id: 'resource-quota',
-        label: 'Resource quota compliance',
-        applicable: true,
-        ok: true,
-        evidence: `checked atomically at Genesis: ${limits.maxLiveSessionsPerUser} live sessions per user, ${limits.maxLiveSessionsPerTenant} per tenant, ${limits.maxCpuMillicoresPerTenant} mCPU and ${limits.maxMemoryMiBPerTenant} MiB per tenant; cluster ceiling ${limits.cluster.maxSessions} sessions, ${limits.cluster.maxCpuMillicores / 1000} CPU`,
-      },
+      check('data-privacy', 'Data privacy (GDPR/CCPA)', dataPrivacy(deps)),
+      check('session-timeout', 'Session timeout enforcement', {
+        ok: enforcer.ok,
+        evidence: `${enforcer.evidence}; idle timeout / maximum length per tier: ${perTier}; read from Canon Memory, so a restart does not reset them`,
+      }),
+      check(
+        'resource-quota',
+        'Resource quota compliance',
+        live ? resourceQuota(limits, deps.phase, live) : unread,
+      ),
     ],
     '17': gov
       ? [

@@ -6,18 +6,27 @@ import { ApiError } from '../api-error.ts';
 import { isTenantAdmin, type Principal } from '../auth/principal.ts';
 import {
   QuotaExceededError,
+  type CanonRecord,
   type CanonStore,
   type SessionRow,
   type TransitionRequest,
   type UsageRecord,
 } from '../canon/canon-store.ts';
+import { isFinished } from '../canon/canon-shared.ts';
 import type { SessionEventBus } from '../events/session-event-bus.ts';
 import { LockHeldError, type SessionLocks } from '../locks/session-locks.ts';
-import type { RuntimeHandle, RuntimeProvider } from '../runtime/runtime-provider.ts';
+import type { DesktopStatus, RuntimeHandle, RuntimeProvider } from '../runtime/runtime-provider.ts';
 import { findTier, subscriptionAllows } from '../tiers/tier-catalogue.ts';
 import type { LifecyclePolicy } from './lifecycle-policy.ts';
 import type { SessionGate } from './session-gate.ts';
-import { ACTIONS, RESTART, SYSTEM_TRANSITIONS, TIER_CHANGE_FROM, type SessionAction } from './transitions.ts';
+import {
+  ACTIONS,
+  RESTART,
+  SYSTEM_TRANSITIONS,
+  TIER_CHANGE_FROM,
+  TRANSITIONAL_STATES,
+  type SessionAction,
+} from './transitions.ts';
 import { meterSession, priceAtListRates } from './usage-meter.ts';
 
 export interface LifecycleDeps {
@@ -30,6 +39,12 @@ export interface LifecycleDeps {
   clock?: () => Date;
   /** Billing and governance (tenant registry, phase, NexCoin balance); absent: no such checks. */
   gate?: SessionGate;
+  /**
+   * How long the lock of a holder that died outlives it (the Redis lock's ttl; 0 or absent: in-process locks,
+   * which die with their process). A transitional session is reconciled only once it is older than a
+   * transition plus this, so a dead replica's lock has expired by then.
+   */
+  lockTtlMs?: number;
 }
 
 export interface StreamTarget {
@@ -39,6 +54,7 @@ export interface StreamTarget {
 }
 
 const SYSTEM_ACTOR = 'system:lifecycle';
+const RECONCILE_ACTOR = 'system:reconcile';
 /** States in which a desktop exists and can be streamed. */
 const STREAMABLE: readonly SessionState[] = ['active', 'paused', 'pausing', 'resuming'];
 
@@ -140,17 +156,15 @@ export class SessionLifecycle {
     return this.locked(sessionId, async () => {
       await this.move(sessionId, ['requested'], 'provisioning', 'genesis.provisioning', principal.userId);
       let handle: RuntimeHandle;
+      const starting = this.deps.runtime.start(sessionId, tier.resources, {
+        tier: tier.id,
+        tenantId: principal.tenantId,
+        userId: principal.userId,
+      });
       try {
-        handle = await withTimeout(
-          this.deps.runtime.start(sessionId, tier.resources, {
-            tier: tier.id,
-            tenantId: principal.tenantId,
-            userId: principal.userId,
-          }),
-          this.deps.policy.transitionTimeoutMs,
-          'provisioning',
-        );
+        handle = await withTimeout(starting, this.deps.policy.transitionTimeoutMs, 'provisioning');
       } catch (error) {
+        if (error instanceof TransitionTimeout) this.releaseLateStart(sessionId, starting);
         const reason = reasonOf(error);
         await this.move(sessionId, ['provisioning'], 'failed', 'genesis.failed', SYSTEM_ACTOR, {
           failureReason: reason,
@@ -165,6 +179,25 @@ export class SessionLifecycle {
       this.deps.logger.info({ sessionId, userId: principal.userId, tier: tier.id }, 'Session created');
       return row.session;
     });
+  }
+
+  /**
+   * A start that outlived its deadline may still bring a desktop up: whatever it returns is stopped, so a
+   * failed launch holds nothing. (Should the adapter die first, reconcile reclaims it as an orphan.)
+   */
+  private releaseLateStart(sessionId: string, starting: Promise<RuntimeHandle>): void {
+    void starting.then(
+      async (late) => {
+        try {
+          // Not bounded by the transition deadline: nobody waits on it, and a stop may take longer.
+          await this.deps.runtime.stop(late);
+          this.deps.logger.warn({ sessionId }, 'stopped a desktop that came up after its launch had failed');
+        } catch (err) {
+          this.deps.logger.error({ sessionId, err }, 'could not stop a desktop that came up too late');
+        }
+      },
+      () => undefined, // the start failed by itself: the runtime released what it had started
+    );
   }
 
   /** The caller's own sessions; a tenant admin's: every session of the tenant. */
@@ -380,15 +413,36 @@ export class SessionLifecycle {
       await withTimeout(this.deps.runtime.stop(handle), this.deps.policy.transitionTimeoutMs, 'termination');
     const row = await this.deps.canon.getSession(sessionId);
     if (!row) throw new ApiError('SESSION_NOT_FOUND');
-    const usage = await this.usageFor(row, this.clock());
+    // A session that failed after it ran got its usage record then; ending it later writes no second one.
+    const recorded = await this.deps.canon.getUsage(sessionId);
+    const usage = recorded ? undefined : await this.usageFor(row, this.clock());
     return this.move(sessionId, ['terminating'], 'terminated', 'termination.completed', actor, {
       runtime: null,
-      usage,
+      ...(usage ? { usage } : {}),
     });
   }
 
-  private async usageFor(row: SessionRow, end: Date): Promise<UsageRecord> {
-    const records = await this.deps.canon.listRecords(row.session.sessionId);
+  /**
+   * The usage record of a session moving to `failed` at `end`: written with that transition when the session
+   * had billed time (it was Active) and has no record yet — the same record Termination writes. A session that
+   * never ran gets none. If it cannot be computed the session fails all the same (a session must not stay in
+   * a transition for want of a record); billing's reconciliation then reports the missing record.
+   */
+  private async failureUsage(sessionId: string, end: Date): Promise<UsageRecord | undefined> {
+    try {
+      const row = await this.deps.canon.getSession(sessionId);
+      if (!row || (await this.deps.canon.getUsage(sessionId))) return undefined;
+      const records = await this.deps.canon.listRecords(sessionId);
+      if (meterSession(records, end).startTime === undefined) return undefined;
+      return await this.usageFor(row, end, records);
+    } catch (err) {
+      this.deps.logger.error({ sessionId, err }, 'could not compute the usage of a failed session');
+      return undefined;
+    }
+  }
+
+  private async usageFor(row: SessionRow, end: Date, known?: readonly CanonRecord[]): Promise<UsageRecord> {
+    const records = known ?? (await this.deps.canon.listRecords(row.session.sessionId));
     // Resources are metered per interval at the tier in force; the current ones stand in for older records.
     const metered = meterSession(records, end, row.session.resources);
     const tier = findTier(row.session.tier);
@@ -452,17 +506,25 @@ export class SessionLifecycle {
 
   /**
    * Idle timeout (active without input → paused) and maximum length (→ terminated), from the tier's policy
-   * and the user's preference. Reads only Canon Memory, so it holds after a restart too.
+   * and the user's preference; and sessions stuck in a transitional state (their holder died — e.g. a replica
+   * whose lock was still valid when the others reconciled at start-up) are reconciled as at start-up. Reads
+   * only Canon Memory, so it holds after a restart too.
    */
   async enforceTimeouts(idleMinutesFor: (row: SessionRow) => Promise<number>): Promise<void> {
     const now = this.clock().getTime();
     for (const row of await this.deps.canon.listUnfinished()) {
       const { sessionId, state } = row.session;
       const tier = findTier(row.session.tier);
-      if (!tier) continue;
       try {
+        if (TRANSITIONAL_STATES.includes(state)) {
+          if (this.isStale(row, now)) await this.settleStuck(sessionId);
+          continue;
+        }
+        if (!tier) continue;
+        const maxMinutes =
+          this.deps.policy.tierTimeouts?.[tier.id]?.maxSessionMinutes ?? tier.maxSessionMinutes;
         if (
-          now - Date.parse(row.session.createdAt) > tier.maxSessionMinutes * 60_000 &&
+          now - Date.parse(row.session.createdAt) > maxMinutes * 60_000 &&
           (ACTIONS.terminate.from as readonly SessionState[]).includes(state)
         ) {
           await this.act(sessionId, 'terminate', 'system:max-session-length');
@@ -483,6 +545,29 @@ export class SessionLifecycle {
         }
       }
     }
+  }
+
+  /** Older than any live transition can be: a transition's deadline plus the time a dead holder's lock lasts. */
+  private isStale(row: SessionRow, now: number): boolean {
+    const staleAfterMs = this.deps.policy.transitionTimeoutMs + (this.deps.lockTtlMs ?? 0);
+    return now - Date.parse(row.session.canonTimestamp) > staleAfterMs;
+  }
+
+  /**
+   * Reconciles one session stuck in a transitional state, under its lock (a lock still held means a holder
+   * is at work, or a dead one's lock has not expired yet: TRANSITION_IN_PROGRESS, tried again next pass).
+   */
+  private settleStuck(sessionId: string): Promise<void> {
+    return this.locked(sessionId, async () => {
+      const row = await this.deps.canon.getSession(sessionId);
+      if (!row || !TRANSITIONAL_STATES.includes(row.session.state)) return;
+      if (!this.isStale(row, this.clock().getTime())) return;
+      this.deps.logger.warn(
+        { sessionId, state: row.session.state, since: row.session.canonTimestamp },
+        'reconciling a session stuck in a transitional state',
+      );
+      await this.reconcileOne(row);
+    });
   }
 
   /**
@@ -589,14 +674,17 @@ export class SessionLifecycle {
       tierChange?: TransitionRequest['tierChange'];
     } = {},
   ): Promise<SessionRow> {
+    const at = this.clock();
+    const usage = extra.usage ?? (to === 'failed' ? await this.failureUsage(sessionId, at) : undefined);
     const row = await this.deps.canon.transition({
       sessionId,
       from,
       to,
       action,
       actor,
-      at: this.clock(),
+      at,
       ...extra,
+      ...(usage ? { usage } : {}),
     });
     if (!row) throw new ApiError('ILLEGAL_TRANSITION', `The session could not move to ${to}.`);
     await this.announce(row.session, from.length === 1 ? (from[0] ?? null) : null);
@@ -620,9 +708,21 @@ export class SessionLifecycle {
     for (const row of await this.deps.canon.listUnfinished()) {
       const { sessionId, state } = row.session;
       try {
-        await this.locked(sessionId, () => this.reconcileOne(row));
+        await this.locked(sessionId, async () => {
+          // Read again under the lock: another replica may have moved it since the list was read.
+          const current = await this.deps.canon.getSession(sessionId);
+          if (current && !isFinished(current.session.state)) await this.reconcileOne(current);
+        });
       } catch (error) {
-        this.deps.logger.error({ sessionId, state, err: error }, 'reconcile failed for session');
+        if (error instanceof ApiError && error.code === 'TRANSITION_IN_PROGRESS') {
+          // Another replica at work, or a dead one's lock not yet expired: enforceTimeouts settles it later.
+          this.deps.logger.info(
+            { sessionId, state },
+            'session locked at reconcile; left to the periodic pass',
+          );
+        } else {
+          this.deps.logger.error({ sessionId, state, err: error }, 'reconcile failed for session');
+        }
       }
     }
     // Desktops no live session accounts for (started by an adapter that died before recording them).
@@ -633,19 +733,49 @@ export class SessionLifecycle {
     if (reclaimed.length > 0) this.deps.logger.warn({ sessions: reclaimed }, 'ended orphaned desktops');
   }
 
+  /**
+   * Brings one session in line with what the runtime has (running, stopped, gone); every runtime call has the
+   * transition deadline. A transitional session that cannot be settled so ends `failed` with the reason, its
+   * desktop stopped: it must not stay in a transition. A runtime that cannot say what it has (its API not
+   * answering) is no reason to end a session: that error is thrown, and the next pass tries again.
+   */
   private async reconcileOne(row: SessionRow): Promise<void> {
+    const status = row.runtime ? await this.bounded(this.deps.runtime.status(row.runtime), 'status') : 'gone';
+    try {
+      await this.settle(row, status);
+    } catch (error) {
+      const { sessionId, state } = row.session;
+      if (!TRANSITIONAL_STATES.includes(state)) throw error;
+      // Moved by someone else after all (a holder that lost its lock): theirs stands, nothing is stopped.
+      if ((await this.deps.canon.getSession(sessionId))?.session.state !== state) throw error;
+      const reason = reasonOf(error);
+      if (row.runtime) await this.bounded(this.deps.runtime.stop(row.runtime), 'stop').catch(() => undefined);
+      await this.move(sessionId, [state], 'failed', 'reconcile.failed', RECONCILE_ACTOR, {
+        failureReason: `the ${state} session could not be settled: ${reason}`,
+        runtime: null,
+      });
+    }
+  }
+
+  private bounded<T>(work: Promise<T>, what: string): Promise<T> {
+    return withTimeout(work, this.deps.policy.transitionTimeoutMs, what);
+  }
+
+  private async settle(row: SessionRow, status: DesktopStatus): Promise<void> {
     const { sessionId, state } = row.session;
-    const status = row.runtime ? await this.deps.runtime.status(row.runtime) : 'gone';
-    const actor = 'system:reconcile';
+    const handle = row.runtime;
+    const actor = RECONCILE_ACTOR;
     if (state === 'terminating') {
-      await this.finishTermination(sessionId, row.runtime, actor);
-    } else if (status === 'hibernated' && row.runtime && this.deps.runtime.hibernate) {
+      await this.finishTermination(sessionId, handle, actor);
+    } else if (status === 'hibernated' && handle && this.deps.runtime.hibernate) {
       // The processes are gone but the disk is kept (hibernated, or the pod vanished): resumable from disk.
       if (state === 'hibernated') return;
-      const handle = await this.deps.runtime.hibernate(row.runtime);
-      await this.move(sessionId, [state], 'hibernated', 'reconcile.hibernated', actor, { runtime: handle });
+      const hibernated = await this.bounded(this.deps.runtime.hibernate(handle), 'hibernation');
+      await this.move(sessionId, [state], 'hibernated', 'reconcile.hibernated', actor, {
+        runtime: hibernated,
+      });
     } else if (status === 'gone' || state === 'requested' || state === 'provisioning') {
-      if (row.runtime) await this.deps.runtime.stop(row.runtime);
+      if (handle) await this.bounded(this.deps.runtime.stop(handle), 'stop');
       const failureReason =
         state === 'requested' || state === 'provisioning'
           ? 'the adapter stopped during provisioning'
@@ -655,10 +785,10 @@ export class SessionLifecycle {
         runtime: null,
       });
     } else if (state === 'pausing' || state === 'paused') {
-      if (status === 'running' && row.runtime) await this.deps.runtime.pause(row.runtime);
+      if (status === 'running' && handle) await this.bounded(this.deps.runtime.pause(handle), 'pause');
       if (state === 'pausing') await this.move(sessionId, [state], 'paused', 'reconcile.paused', actor);
     } else if (state === 'resuming' || state === 'restarting' || state === 'active') {
-      if (status === 'stopped' && row.runtime) await this.deps.runtime.resume(row.runtime);
+      if (status === 'stopped' && handle) await this.bounded(this.deps.runtime.resume(handle), 'resume');
       if (state !== 'active') await this.move(sessionId, [state], 'active', 'reconcile.active', actor);
     }
   }

@@ -35,3 +35,16 @@ export const RESTART = { from: ['active'], via: 'restarting', to: 'active' } as 
   via: SessionState;
   to: SessionState;
 };
+
+/**
+ * States a session only passes through while someone holds its lock and works on it. Found in one with its
+ * lock free and older than a transition can take, it was left by a holder that died: reconciled, never kept.
+ */
+export const TRANSITIONAL_STATES: readonly SessionState[] = [
+  'requested',
+  'provisioning',
+  'pausing',
+  'resuming',
+  'restarting',
+  'terminating',
+];

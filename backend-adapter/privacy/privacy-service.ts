@@ -69,6 +69,11 @@ export class PrivacyService {
     return this.deps.holders ?? [];
   }
 
+  /** Where export and erasure reach, for the 45 "Data privacy" check's evidence. */
+  coverage(): string[] {
+    return ['Canon Memory', 'content', 'analytics', ...this.holders.map((h) => h.name)];
+  }
+
   async export(caller: Principal, userId?: string): Promise<PrivacyExport> {
     const subject = this.subjectFor(caller, userId);
     const { canon } = this.deps;

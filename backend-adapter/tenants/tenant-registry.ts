@@ -18,6 +18,8 @@ export class TenantRegistryError extends Error {
 
 export interface TenantLimits {
   maxLiveSessionsPerUser?: number;
+  maxCpuMillicoresPerUser?: number;
+  maxMemoryMiBPerUser?: number;
   maxLiveSessionsPerTenant?: number;
   maxCpuMillicoresPerTenant?: number;
   maxMemoryMiBPerTenant?: number;

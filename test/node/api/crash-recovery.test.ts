@@ -10,6 +10,7 @@ import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-st
 import { findFreePort, isPortListening } from '../../../backend-adapter/runtime/local/free-port.ts';
 import {
   listProcesses,
+  processState,
   processWorkingDirectory,
 } from '../../../backend-adapter/runtime/local/process-state.ts';
 
@@ -32,8 +33,8 @@ async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeout
 }
 
 /**
- * kill -9 of a real adapter process in the middle of a launch, then a restart on the same data directory:
- * nothing is orphaned, nothing stays transitional, and usage is still recorded.
+ * kill -9 of a real adapter process in the middle of a launch and of a pause, then a restart on the same data
+ * directory: nothing is orphaned, nothing stays transitional, and usage is still recorded.
  */
 describe('crash and reconcile (real adapter process, real desktops)', () => {
   let dir: string;
@@ -53,14 +54,17 @@ describe('crash and reconcile (real adapter process, real desktops)', () => {
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await waitFor(
+    // Generous: on a busy 2-core machine a cold start (tsx, migrations, reconcile) can take a while.
+    const healthy = await waitFor(
       () =>
         fetch(`http://127.0.0.1:${port}/healthz`).then(
           (r) => r.ok,
           () => false,
         ),
       Boolean,
+      60_000,
     );
+    assert.ok(healthy, 'the adapter came up');
   };
   const api = async (path: string, token?: string, method = 'GET', body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, {
@@ -84,6 +88,14 @@ describe('crash and reconcile (real adapter process, real desktops)', () => {
     await chmod(slowXvnc, 0o755);
     await start();
   });
+  const signal = (pid: number, sig: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+
   after(async () => {
     adapter?.kill('SIGKILL');
     for (const pid of await desktopProcessesUnder(dir)) process.kill(pid, 'SIGKILL');
@@ -138,5 +150,71 @@ describe('crash and reconcile (real adapter process, real desktops)', () => {
     const usage = await canon.getUsage(running.sessionId);
     assert.ok(usage && usage.resourceConsumption.activeSeconds >= 0 && usage.canonRecord);
     await canon.close();
+  });
+  it('kill -9 during a pause: the session settles paused, a desktop that died meanwhile fails with its usage', async () => {
+    const login = await api('/api/v1/dev/login', undefined, 'POST', { userId: 'dan', tenantId: 't' });
+    const token = (login.body as { token: string }).token;
+    const created = await Promise.all(
+      [1, 2].map(
+        async () => (await api('/api/v1/sessions', token, 'POST', { tier: 'basic' })).body as Session,
+      ),
+    );
+    const [pausing, dying] = created.map((s) => s.sessionId) as [string, string];
+    const canon = new SqliteCanonStore(join(dir, 'canon.sqlite'));
+    try {
+      const pausingRuntime = (await canon.getSession(pausing))?.runtime;
+      const dyingRuntime = (await canon.getSession(dying))?.runtime;
+      assert.ok(pausingRuntime?.kind === 'local' && pausingRuntime.agentPid);
+      assert.ok(dyingRuntime?.kind === 'local' && dyingRuntime.agentPid);
+
+      // The session's agent is frozen, so the pause is held in the adapter after "pausing" was recorded.
+      signal(pausingRuntime.agentPid, 'SIGSTOP');
+      const pause = api(`/api/v1/sessions/${pausing}/pause`, token, 'POST').catch(() => undefined);
+      const caught = await waitFor(
+        async () => (await canon.getSession(pausing))?.session.state,
+        (state) => state === 'pausing',
+      );
+      assert.equal(caught, 'pausing', 'caught the pause in flight');
+      adapter?.kill('SIGKILL');
+      await pause;
+      signal(pausingRuntime.agentPid, 'SIGCONT');
+      // While the adapter is down, the other desktop dies (agent and display, both process groups).
+      signal(-dyingRuntime.agentPid, 'SIGKILL');
+      signal(-dyingRuntime.pgid, 'SIGKILL');
+      const diedAt = Date.now();
+
+      await start();
+      const paused = await canon.getSession(pausing);
+      assert.equal(paused?.session.state, 'paused', 'not left pausing');
+      const settledBy = (await canon.listRecords(pausing)).filter((r) => r.entity === 'session').at(-1);
+      assert.equal(settledBy?.actor, 'system:reconcile');
+      assert.equal(await processState(pausingRuntime.pid), 'T', 'the desktop is really frozen');
+
+      const failed = await canon.getSession(dying);
+      assert.equal(failed?.session.state, 'failed');
+      assert.match(failed?.session.failureReason ?? '', /ended while the adapter was down/);
+      const usage = await canon.getUsage(dying);
+      assert.ok(usage, 'the desktop that died has its usage record');
+      assert.ok(usage.resourceConsumption.activeSeconds >= 1, JSON.stringify(usage));
+      assert.ok(usage.cost > 0, 'its billed time is in it');
+      assert.ok(Date.parse(usage.endTime) >= diedAt);
+      assert.equal((await canon.listRecords(dying)).filter((r) => r.entity === 'usage').length, 1);
+      assert.deepEqual(
+        await waitFor(
+          () => desktopProcessesUnder(join(dir, 'sessions', dying)),
+          (p) => p.length === 0,
+        ),
+        [],
+      );
+
+      // The paused session is whole: it resumes and ends with its usage recorded once.
+      const resumed = await api(`/api/v1/sessions/${pausing}/resume`, token, 'POST');
+      assert.equal((resumed.body as Session).state, 'active', JSON.stringify(resumed.body));
+      const ended = await api(`/api/v1/sessions/${pausing}`, token, 'DELETE');
+      assert.equal((ended.body as Session).state, 'terminated');
+      assert.equal((await canon.listRecords(pausing)).filter((r) => r.entity === 'usage').length, 1);
+    } finally {
+      await canon.close();
+    }
   });
 });

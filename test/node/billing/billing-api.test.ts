@@ -92,7 +92,10 @@ describe('billing API (real adapter, embedded ledger, phase 3.0, one-second peri
     assert.match(byId('tenant-registry')?.evidence ?? '', /13 canonical tenants/);
     assert.match(byId('value-distribution')?.evidence ?? '', /80% to tenant:\{tenantId\}:creator-pool/);
     assert.match(byId('phase-governance')?.evidence ?? '', /phase 3\.0 .*at most 100 concurrent sessions/);
-    assert.match(byId('resource-quota')?.evidence ?? '', /cluster ceiling 100 sessions/);
+    assert.match(
+      byId('resource-quota')?.evidence ?? '',
+      /cluster ceiling 50 sessions \(the lower of phase 3\.0's 100 and the ResourceQuota's pods\)/,
+    );
     for (const id of [
       'tenant-registry',
       'value-distribution',

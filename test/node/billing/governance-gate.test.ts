@@ -263,10 +263,16 @@ describe('phase governance', () => {
       ['3.5', 1_000],
       ['4.0', 10_000],
     ] as const) {
-      const config = loadConfig({ DEPLOYMENT_PHASE: phase, DATA_DIR: '/tmp/x' });
+      // The ResourceQuota's pods raised above every phase: the phase's ceiling is the one that binds.
+      const config = loadConfig({ DEPLOYMENT_PHASE: phase, DATA_DIR: '/tmp/x', CLUSTER_QUOTA_PODS: '20000' });
       assert.equal(config.billing.phase, phase);
       assert.equal(config.policy.limits.cluster.maxSessions, ceiling);
       assert.equal(PHASE_TABLE[phase].maxConcurrentSessions, ceiling);
+      // With the spec's ResourceQuota (pods 50) that is lower than every phase's, the quota binds.
+      assert.equal(
+        loadConfig({ DEPLOYMENT_PHASE: phase, DATA_DIR: '/tmp/x' }).policy.limits.cluster.maxSessions,
+        50,
+      );
     }
     assert.equal(loadConfig({ DATA_DIR: '/tmp/x' }).billing.phase, '3.0');
     assert.throws(
@@ -291,7 +297,8 @@ describe('phase governance', () => {
   });
 
   it('enforces the phase 3.0 ceiling of 100 concurrent sessions at Genesis', async () => {
-    const limits = loadConfig({ DEPLOYMENT_PHASE: '3.0', DATA_DIR: '/tmp/x' }).policy.limits;
+    const limits = loadConfig({ DEPLOYMENT_PHASE: '3.0', DATA_DIR: '/tmp/x', CLUSTER_QUOTA_PODS: '500' })
+      .policy.limits;
     rig = await billingRig({ phase: '3.0', lifecyclePolicy: { limits } });
     // n3xus-core: founding (priority), up to 200 live sessions and 10 per user.
     const users = Array.from({ length: 11 }, (_, i) => user(`u${i}`, 'n3xus-core'));
@@ -299,5 +306,19 @@ describe('phase governance', () => {
     for (let i = 0; i < 100; i++) await rig.lifecycle.create(users[Math.floor(i / 10)] as Principal, 'basic');
     const e = await rejectsWith(rig.lifecycle.create(users[10] as Principal, 'basic'), 'QUOTA_EXCEEDED');
     assert.deepEqual(e.details, { scope: 'cluster-sessions', limit: 100, current: 100 });
+  });
+
+  it("enforces the spec's ResourceQuota pods: 50 where it is below the phase 3.0 ceiling, nothing written", async () => {
+    const limits = loadConfig({ DEPLOYMENT_PHASE: '3.0', DATA_DIR: '/tmp/x' }).policy.limits;
+    rig = await billingRig({ phase: '3.0', lifecyclePolicy: { limits } });
+    const users = Array.from({ length: 6 }, (_, i) => user(`u${i}`, 'n3xus-core'));
+    for (const p of users) await rig.ledger.credit(p, 1_000_000_000, `fund:${p.tenantId}/${p.userId}`);
+    for (let i = 0; i < 50; i++) await rig.lifecycle.create(users[Math.floor(i / 10)] as Principal, 'basic');
+    const last = users[5] as Principal;
+    const e = await rejectsWith(rig.lifecycle.create(last, 'basic'), 'QUOTA_EXCEEDED');
+    assert.deepEqual(e.details, { scope: 'cluster-sessions', limit: 50, current: 50 });
+    assert.deepEqual(await rig.backend.canon.listSessions(last), []);
+    assert.deepEqual(await rig.backend.canon.listAllocations(last), []);
+    assert.equal(rig.runtime.calls.length, 50, 'no desktop was started for the refused launch');
   });
 });

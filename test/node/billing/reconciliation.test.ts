@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { chargeKey } from '../../../backend-adapter/billing/pricing.ts';
 import Database from 'better-sqlite3';
-import { billingRig, type BillingRig } from './billing-fixture.ts';
+import { ApiError } from '../../../backend-adapter/api-error.ts';
+import { FakeRuntime, billingRig, type BillingRig } from './billing-fixture.ts';
+
+/** A desktop that dies when it is paused: the session fails after it ran. */
+class DiesOnPause extends FakeRuntime {
+  override async pause(): Promise<void> {
+    throw new Error('the desktop is no longer running');
+  }
+}
 
 const MIN = 60_000;
 
@@ -109,5 +117,65 @@ describe('billing reconciliation', () => {
       owed.map((d) => [d.kind, d.actual]),
       [['outstanding', 8_334]],
     );
+  });
+  it('checks a session that ran and then failed as a terminated one, and reports its record if lost', async () => {
+    rig = await billingRig({ runtime: new DiesOnPause() });
+    const from = new Date(rig.clock.now - MIN).toISOString();
+    const p = { userId: 'eve', tenantId: 'civic-commons', subscription: 'enterprise' };
+    await rig.ledger.credit(p, 100_000_000, 'fund');
+    const kept = await rig.lifecycle.create(p, 'basic');
+    const lost = await rig.lifecycle.create(p, 'basic');
+    rig.advance(3 * MIN + 1_000);
+    await rig.metering.runCycle();
+    for (const s of [kept, lost]) {
+      await assert.rejects(
+        rig.lifecycle.pause(p, s.sessionId),
+        (e: unknown) => e instanceof ApiError && e.code === 'RUNTIME_FAILED',
+      );
+      assert.equal((await rig.backend.canon.getSession(s.sessionId))?.session.state, 'failed');
+      await rig.metering.meterSession(s.sessionId);
+    }
+    const usage = await rig.backend.canon.getUsage(kept.sessionId);
+    const deducted = (await rig.ledger.listEntries(p))
+      .filter((e) => e.kind === 'deduct' && e.metadata.sessionId === kept.sessionId)
+      .reduce((a, e) => a + e.amount, 0);
+    assert.equal(usage?.cost, 4 * 8_334, 'four started minutes of basic');
+    assert.equal(usage?.cost, deducted, 'the failed session’s record says what the ledger took');
+
+    assert.ok(rig.backend.file);
+    const raw = new Database(rig.backend.file);
+    try {
+      raw.prepare('DELETE FROM usage WHERE session_id = ?').run(lost.sessionId);
+    } finally {
+      raw.close();
+    }
+    const report = await rig.reconciler.run({ from, to: new Date(rig.clock.now + 1).toISOString() });
+    assert.equal(report.sessionsChecked, 2);
+    assert.deepEqual(
+      report.differences.map((d) => [d.sessionId, d.kind]),
+      [[lost.sessionId, 'missing-usage']],
+    );
+    assert.match(report.differences[0]?.detail ?? '', /failed after it was billed/);
+    assert.equal(report.matched, 1);
+  });
+
+  it('expects no usage record from a session that failed before it ran', async () => {
+    class NeverStarts extends FakeRuntime {
+      override async start(): Promise<never> {
+        throw new Error('Xvnc exited');
+      }
+    }
+    rig = await billingRig({ runtime: new NeverStarts() });
+    const from = new Date(rig.clock.now - MIN).toISOString();
+    const p = { userId: 'fay', tenantId: 'civic-commons', subscription: 'enterprise' };
+    await rig.ledger.credit(p, 100_000_000, 'fund');
+    await assert.rejects(rig.lifecycle.create(p, 'basic'));
+    const [row] = await rig.backend.canon.listSessions(p);
+    assert.equal(row?.session.state, 'failed');
+    assert.equal(await rig.backend.canon.getUsage(row?.session.sessionId ?? ''), undefined);
+    rig.advance(MIN);
+    await rig.metering.runCycle();
+    const report = await rig.reconciler.run({ from, to: new Date(rig.clock.now + 1).toISOString() });
+    assert.deepEqual(report.differences, []);
   });
 });

@@ -185,6 +185,8 @@ describe('tier change while running', () => {
       lifecyclePolicy: {
         limits: {
           maxLiveSessionsPerUser: 3,
+          maxCpuMillicoresPerUser: 16_000,
+          maxMemoryMiBPerUser: 64 * 1024,
           maxLiveSessionsPerTenant: 20,
           maxCpuMillicoresPerTenant: 3_000, // basic fits, ultra does not
           maxMemoryMiBPerTenant: 256 * 1024,

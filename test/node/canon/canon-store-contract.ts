@@ -118,6 +118,8 @@ function limits(
 ): GenesisLimits {
   return {
     maxLiveSessionsPerUser: overrides.maxLiveSessionsPerUser ?? HUGE,
+    maxCpuMillicoresPerUser: overrides.maxCpuMillicoresPerUser ?? HUGE,
+    maxMemoryMiBPerUser: overrides.maxMemoryMiBPerUser ?? HUGE,
     maxLiveSessionsPerTenant: overrides.maxLiveSessionsPerTenant ?? HUGE,
     maxCpuMillicoresPerTenant: overrides.maxCpuMillicoresPerTenant ?? HUGE,
     maxMemoryMiBPerTenant: overrides.maxMemoryMiBPerTenant ?? HUGE,
@@ -477,6 +479,24 @@ export function describeCanonStoreContract(
           fits: u('u2'),
         },
         {
+          scope: 'user-cpu',
+          limits: limits({ maxCpuMillicoresPerUser: 2500 }),
+          fill: [u('u1'), u('u1')],
+          next: u('u1'),
+          limit: 2500,
+          current: 2000,
+          fits: u('u2'),
+        },
+        {
+          scope: 'user-memory',
+          limits: limits({ maxMemoryMiBPerUser: 5000 }),
+          fill: [u('u1'), u('u1')],
+          next: u('u1'),
+          limit: 5000,
+          current: 4096,
+          fits: u('u1', 't2'),
+        },
+        {
           scope: 'tenant-sessions',
           limits: limits({ maxLiveSessionsPerTenant: 2 }),
           fill: [u('u1'), u('u2')],
@@ -535,6 +555,14 @@ export function describeCanonStoreContract(
           limit: 25,
           current: 20,
         },
+        {
+          scope: 'cluster-volumes',
+          limits: limits({ cluster: { maxVolumes: 2 } }),
+          fill: [u('u1', 't1'), u('u2', 't2')],
+          next: u('u3', 't3'),
+          limit: 2,
+          current: 2,
+        },
       ];
       for (const c of cases) {
         it(`refuses past ${c.scope}, writes nothing, and counts only live sessions`, async () => {
@@ -560,6 +588,55 @@ export function describeCanonStoreContract(
           await move(store, 'fill-0', ['active'], 'terminated', 21);
           await store.createSession(sessionRow('after', c.next, 30), c.next.userId, c.limits);
           assert.equal((await store.getSession('after'))?.session.state, 'requested');
+        });
+      }
+
+      it('counts a hibernated session’s kept home volume until it is terminated', async () => {
+        const max2 = limits({ cluster: { maxVolumes: 2 } });
+        await store.createSession(sessionRow('a', u('u1', 't1'), 0), 'u1', max2);
+        await store.createSession(sessionRow('b', u('u2', 't2'), 1), 'u2', max2);
+        await move(store, 'a', ['requested'], 'active', 2);
+        await move(store, 'a', ['active'], 'paused', 3);
+        await move(store, 'a', ['paused'], 'hibernated', 4);
+        await assert.rejects(
+          store.createSession(sessionRow('c', u('u3', 't3'), 5), 'u3', max2),
+          isQuota('cluster-volumes', 2, 2),
+        );
+        assert.equal(await store.getSession('c'), undefined);
+        await move(store, 'a', ['hibernated'], 'terminated', 6);
+        await store.createSession(sessionRow('c', u('u3', 't3'), 7), 'u3', max2);
+        assert.equal((await store.getSession('c'))?.session.state, 'requested');
+      });
+
+      for (const [scope, perUser] of [
+        ['user-cpu', { maxCpuMillicoresPerUser: 3500 }], // 3 basic (3 CPU) fit, a 4th (4 CPU) does not
+        ['user-memory', { maxMemoryMiBPerUser: 7000 }], // 3 basic (6 GiB) fit, a 4th (8 GiB) does not
+      ] as const) {
+        it(`holds the per-user ${scope} limit under 24 concurrent creates of two users, across two store instances`, async () => {
+          const other = await second();
+          const users = [u('u1'), u('u2')] as const;
+          const results = await Promise.allSettled(
+            Array.from({ length: 24 }, (_, i) => {
+              const owner = users[i % 2] as (typeof users)[number];
+              const via = Math.floor(i / 2) % 2 ? other : store;
+              return via.createSession(sessionRow(`p${i}`, owner, i), owner.userId, limits(perUser));
+            }),
+          );
+          for (const r of results) {
+            if (r.status === 'rejected') {
+              assert.ok(r.reason instanceof QuotaExceededError, String(r.reason));
+              assert.equal(r.reason.scope, scope);
+            }
+          }
+          assert.equal(results.filter((r) => r.status === 'fulfilled').length, 6);
+          for (const owner of users) {
+            assert.equal((await store.listSessions(owner)).length, 3, owner.userId);
+            assert.equal((await store.listAllocations(owner)).length, 3, owner.userId);
+          }
+          assert.equal(
+            await count(fx.sql, "SELECT count(*) AS n FROM canon_records WHERE action = 'genesis.requested'"),
+            6,
+          );
         });
       }
 

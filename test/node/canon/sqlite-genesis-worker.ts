@@ -39,6 +39,8 @@ for (let i = 0; i < 5; i++) {
       'u1',
       {
         maxLiveSessionsPerUser: 3,
+        maxCpuMillicoresPerUser: big,
+        maxMemoryMiBPerUser: big,
         maxLiveSessionsPerTenant: big,
         maxCpuMillicoresPerTenant: big,
         maxMemoryMiBPerTenant: big,

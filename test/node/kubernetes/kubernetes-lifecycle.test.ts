@@ -205,12 +205,23 @@ describe('a session on Kubernetes (fake cluster, real session agent and desktop)
 
   it('answers the 55 handshake’s Kubernetes health check from its informers', async () => {
     const res = await t.api('/api/v1/handshake', { token });
-    const check = (
+    const checks = (
       res.body as { checks: Array<{ id: string; applicable: boolean; ok: boolean; evidence: string }> }
-    ).checks.find((c) => c.id === 'kubernetes-health');
+    ).checks;
+    const check = checks.find((c) => c.id === 'kubernetes-health');
     assert.equal(check?.applicable, true);
     assert.equal(check?.ok, true, check?.evidence);
     assert.match(check?.evidence ?? '', /informers synced on namespace v-supercore: 1 session pods/);
+    // Isolation and limits as the runtime's own pods enforce them, and this session's own Secret and volume.
+    const isolation = checks.find((c) => c.id === 'session-isolation');
+    assert.equal(isolation?.ok, true, isolation?.evidence);
+    assert.match(
+      isolation?.evidence ?? '',
+      /runs as non-root uid 1000 .*; 1 live sessions, each with its own Secret/,
+    );
+    const limits = checks.find((c) => c.id === 'resource-limits');
+    assert.equal(limits?.ok, true, limits?.evidence);
+    assert.match(limits?.evidence ?? '', /each pod requests and is limited to exactly its tier$/);
   });
 
   it('terminates: pod, PVC and Secret are deleted and usage is recorded', async () => {

@@ -12,77 +12,7 @@ import type { SessionChangedEvent } from '../../../backend-adapter/events/sessio
 import { DEFAULT_POLICY, type LifecyclePolicy } from '../../../backend-adapter/lifecycle/lifecycle-policy.ts';
 import { SessionLifecycle } from '../../../backend-adapter/lifecycle/session-lifecycle.ts';
 import { InProcessSessionLocks } from '../../../backend-adapter/locks/in-process-session-locks.ts';
-import type {
-  DesktopSample,
-  DesktopStatus,
-  RuntimeHandle,
-  RuntimeProvider,
-} from '../../../backend-adapter/runtime/runtime-provider.ts';
-
-/**
- * A fake runtime (no processes): each operation waits on a gate the test controls, so in-flight
- * transitions, hangs and failures can be produced on purpose. The real runtime is tested with Xvnc elsewhere.
- */
-class FakeRuntime implements RuntimeProvider {
-  readonly name = 'fake';
-  readonly calls: string[] = [];
-  hold: Partial<Record<'start' | 'pause' | 'resume' | 'stop', Promise<void>>> = {};
-  fail: Partial<Record<'start' | 'pause' | 'resume', string>> = {};
-  status_: DesktopStatus = 'running';
-
-  private async step(op: 'start' | 'pause' | 'resume' | 'stop'): Promise<void> {
-    this.calls.push(op);
-    await this.hold[op];
-    const reason = op === 'stop' ? undefined : this.fail[op];
-    if (reason) throw new Error(reason);
-  }
-  async start(sessionId: string): Promise<RuntimeHandle> {
-    await this.step('start');
-    return {
-      kind: 'local',
-      pgid: 1,
-      pid: 1,
-      display: 1,
-      host: '127.0.0.1',
-      port: 1,
-      password: 'p',
-      workDir: `/x/${sessionId}`,
-    };
-  }
-  async pause(): Promise<void> {
-    await this.step('pause');
-    this.status_ = 'stopped';
-  }
-  async resume(): Promise<void> {
-    await this.step('resume');
-    this.status_ = 'running';
-  }
-  async stop(): Promise<void> {
-    await this.step('stop');
-    this.status_ = 'gone';
-  }
-  async status(): Promise<DesktopStatus> {
-    return this.status_;
-  }
-  async sample(): Promise<DesktopSample | undefined> {
-    return { cpuSeconds: 0, memoryBytes: 0, gpuPercent: null };
-  }
-  async reclaimOrphans(): Promise<string[]> {
-    return [];
-  }
-}
-
-const alice = { userId: 'alice', tenantId: 't1', subscription: 'enterprise' };
-
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open = (): void => undefined;
-  const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
-}
-
-async function rejectsWith(work: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(work, (e: unknown) => e instanceof ApiError && e.code === code);
-}
+import { FakeRuntime, alice, eventually, gate, rejectsWith } from './lifecycle-fixture.ts';
 
 describe('session lifecycle (state machine on real SQLite, fake runtime)', () => {
   let dir: string;
@@ -119,31 +49,137 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('allows exactly the IMVU transitions and refuses the rest without changing anything', async () => {
-    const table: Array<[SessionState, 'pause' | 'resume' | 'terminate', boolean]> = [
-      ['active', 'pause', true],
-      ['active', 'resume', false],
-      ['active', 'terminate', true],
-      ['paused', 'pause', false],
-      ['paused', 'resume', true],
-      ['paused', 'terminate', true],
-      ['terminated', 'pause', false],
-      ['terminated', 'resume', false],
-      ['terminated', 'terminate', false],
+  it('allows exactly the IMVU transitions and refuses the rest with 409, without changing anything', async () => {
+    type Action = 'pause' | 'resume' | 'terminate' | 'changeTier';
+    type Outcome = 'ok' | 'ILLEGAL_TRANSITION' | 'TRANSITION_IN_PROGRESS';
+    const run = (action: Action, id: string): Promise<unknown> =>
+      action === 'changeTier' ? lifecycle.changeTier(alice, id, 'standard') : lifecycle[action](alice, id);
+    const stateOf = async (id: string) => (await canon.getSession(id))?.session.state;
+    const until = async (id: string, state: SessionState): Promise<void> => {
+      while ((await stateOf(id)) !== state) await new Promise((r) => setImmediate(r));
+    };
+    /** Brings a fresh active session to the row's state; returns what finishes anything left in flight. */
+    const setups: Record<string, (id: string) => Promise<() => Promise<void>>> = {
+      active: async () => async () => undefined,
+      paused: async (id) => {
+        await lifecycle.pause(alice, id);
+        return async () => undefined;
+      },
+      failed: async (id) => {
+        runtime.fail.pause = 'the desktop is no longer running';
+        await rejectsWith(lifecycle.pause(alice, id), 'RUNTIME_FAILED');
+        delete runtime.fail.pause;
+        return async () => undefined;
+      },
+      terminated: async (id) => {
+        await lifecycle.terminate(alice, id);
+        return async () => undefined;
+      },
+      'pausing (in flight)': async (id) => {
+        const g = gate();
+        runtime.hold.pause = g.promise;
+        const pausing = lifecycle.pause(alice, id);
+        await until(id, 'pausing');
+        return async () => {
+          g.open();
+          assert.equal((await pausing).state, 'paused');
+          delete runtime.hold.pause;
+        };
+      },
+      'resuming (in flight)': async (id) => {
+        await lifecycle.pause(alice, id);
+        const g = gate();
+        runtime.hold.resume = g.promise;
+        const resuming = lifecycle.resume(alice, id);
+        await until(id, 'resuming');
+        return async () => {
+          g.open();
+          assert.equal((await resuming).state, 'active');
+          delete runtime.hold.resume;
+        };
+      },
+      // What a crash mid-pause leaves: the state recorded, nobody holding the lock. Only reconcile moves it.
+      'pausing (left by a crash)': async (id) => {
+        await canon.transition({
+          sessionId: id,
+          from: ['active'],
+          to: 'pausing',
+          action: 'pause.started',
+          actor: 'alice',
+          at: new Date(now),
+        });
+        return async () => {
+          runtime.status_ = 'running';
+          await lifecycle.reconcile();
+          assert.equal(await stateOf(id), 'paused');
+        };
+      },
+    };
+    const ok: Record<Action, (from: SessionState) => SessionState> = {
+      pause: () => 'paused',
+      resume: () => 'active',
+      terminate: () => 'terminated',
+      changeTier: (from) => from,
+    };
+    const table: Array<[string, Action, Outcome]> = [
+      ['active', 'pause', 'ok'],
+      ['active', 'resume', 'ILLEGAL_TRANSITION'],
+      ['active', 'terminate', 'ok'],
+      ['active', 'changeTier', 'ok'],
+      ['paused', 'pause', 'ILLEGAL_TRANSITION'],
+      ['paused', 'resume', 'ok'],
+      ['paused', 'terminate', 'ok'],
+      ['paused', 'changeTier', 'ok'],
+      ['failed', 'pause', 'ILLEGAL_TRANSITION'],
+      ['failed', 'resume', 'ILLEGAL_TRANSITION'],
+      ['failed', 'changeTier', 'ILLEGAL_TRANSITION'],
+      ['failed', 'terminate', 'ok'], // a failed session is closed, e.g. before erasure
+      ['terminated', 'pause', 'ILLEGAL_TRANSITION'],
+      ['terminated', 'resume', 'ILLEGAL_TRANSITION'],
+      ['terminated', 'terminate', 'ILLEGAL_TRANSITION'],
+      ['terminated', 'changeTier', 'ILLEGAL_TRANSITION'],
+      ['pausing (in flight)', 'pause', 'TRANSITION_IN_PROGRESS'],
+      ['pausing (in flight)', 'resume', 'TRANSITION_IN_PROGRESS'],
+      ['pausing (in flight)', 'terminate', 'TRANSITION_IN_PROGRESS'],
+      ['pausing (in flight)', 'changeTier', 'TRANSITION_IN_PROGRESS'],
+      ['resuming (in flight)', 'pause', 'TRANSITION_IN_PROGRESS'],
+      ['resuming (in flight)', 'resume', 'TRANSITION_IN_PROGRESS'],
+      ['resuming (in flight)', 'terminate', 'TRANSITION_IN_PROGRESS'],
+      ['resuming (in flight)', 'changeTier', 'TRANSITION_IN_PROGRESS'],
+      ['pausing (left by a crash)', 'pause', 'ILLEGAL_TRANSITION'],
+      ['pausing (left by a crash)', 'resume', 'ILLEGAL_TRANSITION'],
+      ['pausing (left by a crash)', 'terminate', 'ILLEGAL_TRANSITION'],
+      ['pausing (left by a crash)', 'changeTier', 'ILLEGAL_TRANSITION'],
     ];
-    for (const [state, action, legal] of table) {
+    for (const [label, action, outcome] of table) {
+      const what = `${action} from ${label}`;
       const s = await lifecycle.create(alice, 'basic');
-      if (state !== 'active') await lifecycle[state === 'paused' ? 'pause' : 'terminate'](alice, s.sessionId);
+      const setup = setups[label];
+      assert.ok(setup, label);
+      const settle = await setup(s.sessionId);
+      const before = await canon.getSession(s.sessionId);
+      const state = before?.session.state;
+      assert.ok(state, what);
       const recordsBefore = (await canon.listRecords(s.sessionId)).length;
-      if (legal) {
-        await lifecycle[action](alice, s.sessionId);
+      if (outcome === 'ok') {
+        await run(action, s.sessionId);
+        const after = (await canon.getSession(s.sessionId))?.session;
+        assert.equal(after?.state, ok[action](state), what);
+        if (action === 'changeTier') assert.equal(after?.tier, 'standard', what);
       } else {
-        await rejectsWith(lifecycle[action](alice, s.sessionId), 'ILLEGAL_TRANSITION');
-        assert.equal((await canon.getSession(s.sessionId))?.session.state, state, `${action} from ${state}`);
-        assert.equal((await canon.listRecords(s.sessionId)).length, recordsBefore);
+        await assert.rejects(run(action, s.sessionId), (e: unknown) => {
+          assert.ok(e instanceof ApiError, `${what}: ${String(e)}`);
+          assert.equal(e.code, outcome, what);
+          assert.equal(e.status, 409, what);
+          return true;
+        });
+        const after = (await canon.getSession(s.sessionId))?.session;
+        assert.equal(after?.state, state, what);
+        assert.equal(after?.tier, 'basic', what);
+        assert.equal((await canon.listRecords(s.sessionId)).length, recordsBefore, what);
       }
-      const live = await canon.listUnfinished();
-      for (const row of live) await lifecycle.terminate(alice, row.session.sessionId); // stay under quota
+      await settle();
+      for (const row of await canon.listUnfinished()) await lifecycle.terminate(alice, row.session.sessionId); // stay under quota
     }
   });
 
@@ -177,11 +213,32 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
 
   it('fails a provisioning that does not come up in time, and releases what was started', async () => {
     make({ transitionTimeoutMs: 50 });
-    runtime.hold.start = new Promise(() => undefined);
+    const late = gate();
+    runtime.hold.start = late.promise;
+    const began = performance.now();
+    await rejectsWith(lifecycle.create(alice, 'basic'), 'RUNTIME_FAILED');
+    assert.ok(performance.now() - began < 1000, 'refused at the deadline, not when the runtime gives up');
+    const [row] = await canon.listSessions(alice);
+    assert.equal(row?.session.state, 'failed');
+    assert.equal(row?.runtime, null);
+    assert.match(row?.session.failureReason ?? '', /provisioning did not finish within 50 ms/);
+    assert.equal(await canon.getUsage(row?.session.sessionId ?? ''), undefined, 'it never ran: no usage');
+    // The runtime's start comes back after all: the desktop it brought up is stopped, not left running.
+    assert.deepEqual(runtime.stopped, []);
+    late.open();
+    await eventually(() => runtime.stopped.length > 0, 'the late desktop is stopped');
+    assert.deepEqual(runtime.stopped, runtime.started);
+    assert.equal(runtime.status_, 'gone');
+  });
+
+  it('fails a provisioning the runtime gives up on, without stopping anything it did not return', async () => {
+    runtime.fail.start = 'Xvnc exited';
     await rejectsWith(lifecycle.create(alice, 'basic'), 'RUNTIME_FAILED');
     const [row] = await canon.listSessions(alice);
     assert.equal(row?.session.state, 'failed');
-    assert.match(row?.session.failureReason ?? '', /provisioning did not finish within 50 ms/);
+    assert.match(row?.session.failureReason ?? '', /Xvnc exited/);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(runtime.calls, ['start']);
   });
 
   it('ends a session whose pause hangs in failed, with its desktop stopped', async () => {
@@ -191,6 +248,51 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
     await rejectsWith(lifecycle.pause(alice, s.sessionId), 'RUNTIME_FAILED');
     assert.equal((await canon.getSession(s.sessionId))?.session.state, 'failed');
     assert.ok(runtime.calls.includes('stop'));
+  });
+
+  it('ends a session whose resume hangs in failed within the deadline, its desktop stopped', async () => {
+    make({ transitionTimeoutMs: 50 });
+    const s = await lifecycle.create(alice, 'basic');
+    await lifecycle.pause(alice, s.sessionId);
+    runtime.hold.resume = new Promise(() => undefined);
+    const began = performance.now();
+    await rejectsWith(lifecycle.resume(alice, s.sessionId), 'RUNTIME_FAILED');
+    assert.ok(performance.now() - began < 1000);
+    const row = await canon.getSession(s.sessionId);
+    assert.equal(row?.session.state, 'failed');
+    assert.match(row?.session.failureReason ?? '', /resume did not finish within 50 ms/);
+    assert.equal(row?.runtime, null);
+    assert.deepEqual(runtime.calls.slice(-2), ['resume', 'stop']);
+    assert.deepEqual(
+      (await canon.listRecords(s.sessionId))
+        .filter((r) => r.entity === 'session')
+        .map((r) => r.action)
+        .slice(-2),
+      ['resume.started', 'resume.failed'],
+    );
+  });
+
+  it('ends a session whose termination hangs in failed within the deadline; ending it again terminates it', async () => {
+    make({ transitionTimeoutMs: 50 });
+    const s = await lifecycle.create(alice, 'basic');
+    now += 5 * 60_000;
+    runtime.hold.stop = new Promise(() => undefined);
+    const began = performance.now();
+    await rejectsWith(lifecycle.terminate(alice, s.sessionId), 'RUNTIME_FAILED');
+    // The stop is asked twice (termination, then the failure's own release), each bounded by the deadline.
+    assert.ok(performance.now() - began < 1000);
+    const failed = await canon.getSession(s.sessionId);
+    assert.equal(failed?.session.state, 'failed');
+    assert.match(failed?.session.failureReason ?? '', /termination did not finish within 50 ms/);
+    const usage = await canon.getUsage(s.sessionId);
+    assert.equal(usage?.resourceConsumption.activeSeconds, 300, 'it ran five minutes: its usage is kept');
+
+    delete runtime.hold.stop;
+    now += 60_000;
+    assert.equal((await lifecycle.terminate(alice, s.sessionId)).state, 'terminated');
+    assert.deepEqual(await canon.getUsage(s.sessionId), usage, 'the record written at the failure stands');
+    const usageRecords = (await canon.listRecords(s.sessionId)).filter((r) => r.entity === 'usage');
+    assert.equal(usageRecords.length, 1, 'exactly one usage record');
   });
 
   it('refuses tiers above the subscription and unknown tiers', async () => {

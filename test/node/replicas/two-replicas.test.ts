@@ -2,7 +2,6 @@
 // behind a load balancer would: what one does, the other sees; they never both act on one session.
 // PostgreSQL and Redis must be reachable (CI starts them); each test run uses its own database and key prefix.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,77 +11,9 @@ import { HANDSHAKE, HANDSHAKE_HEADER } from '../../../protocol/handshake.ts';
 import type { Session } from '../../../protocol/session.ts';
 import { LocalIssuer } from '../../../backend-adapter/auth/local-issuer.ts';
 import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
-import { findFreePort } from '../../../backend-adapter/runtime/local/free-port.ts';
 import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
 import { REDIS_TEST_URL, redisForTest, uniquePrefix } from '../../support/redis-fixture.ts';
-
-const ROOT = join(import.meta.dirname, '..', '..', '..');
-const START_TIMEOUT_MS = 60_000;
-
-interface Replica {
-  name: string;
-  url: string;
-  child: ChildProcess;
-  output: string[];
-}
-
-/** Starts `node --import tsx backend-adapter/main.ts` and waits until it says it is listening. */
-async function startReplica(name: string, env: NodeJS.ProcessEnv): Promise<Replica> {
-  const port = await findFreePort('127.0.0.1');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'backend-adapter/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const replica: Replica = { name, url: `http://127.0.0.1:${port}`, child, output };
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} did not start in ${START_TIMEOUT_MS} ms:\n${output.join('')}`)),
-      START_TIMEOUT_MS,
-    );
-    const onData = (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.join('').includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${output.join('')}`));
-    });
-  });
-  return replica;
-}
-
-async function stopReplica(replica: Replica | undefined): Promise<void> {
-  if (!replica || replica.child.exitCode !== null || replica.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => replica.child.once('exit', resolve));
-  replica.child.kill('SIGTERM');
-  const timer = setTimeout(() => replica.child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function api(
-  replica: Replica,
-  path: string,
-  init: { method?: string; token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: unknown }> {
-  const headers: Record<string, string> = { [HANDSHAKE_HEADER]: HANDSHAKE };
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(replica.url + path, {
-    method: init.method ?? 'GET',
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
-}
+import { api, startReplica, stopReplica, type Replica } from '../../support/replica-process.ts';
 
 interface ServerSentEvent {
   event: string;

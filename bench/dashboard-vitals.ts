@@ -1,7 +1,7 @@
 // Mount time and Core Web Vitals (LCP, INP, CLS; FCP and TTFB beside them) of the harness's v-SuperCore page in
 // headless Chromium with 50 sessions listed, plus what the page downloads from the remote to show it.
 // Prints figures; never fails on time.
-//   npm run build && node --import tsx bench/dashboard-vitals.ts -- --runs 5 [--trace]
+//   npm run build && node --import tsx bench/dashboard-vitals.ts -- --runs 5 [--warmups 1] [--trace] [--timeline]
 // Each interaction is named by the step of the script that made it. With --trace, the first run is traced
 // (Chromium's DevTools timeline) and each interaction's time is split into script, style, layout and paint.
 //
@@ -10,18 +10,19 @@
 // requested → active → paused or terminated, with its records. At start the adapter reconciles the paused ones,
 // finds no desktop for them, and marks them failed ("the desktop ended while the adapter was down"), so the list
 // shows 25 failed and 25 terminated sessions — 50 rows once "Show terminated" is ticked.
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { HANDSHAKE } from '../protocol/handshake.ts';
 import type { Session } from '../protocol/session.ts';
 import { SqliteCanonStore } from '../backend-adapter/canon/sqlite-canon-store.ts';
 import { TIER_CATALOGUE } from '../backend-adapter/tiers/tier-catalogue.ts';
-import { startHarness } from '../harness/server/start-harness.ts';
 import { launchChromium } from '../test/support/chromium.ts';
 import {
   INTERACTION_TRACE_CATEGORIES,
@@ -31,6 +32,8 @@ import {
 
 const runsArg = process.argv.indexOf('--runs');
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+const warmupArg = process.argv.indexOf('--warmups');
+const warmups = warmupArg > 0 ? Number(process.argv[warmupArg + 1]) : 1;
 const trace = process.argv.includes('--trace');
 // With --timeline, run 1's requests up to its LCP and every LCP candidate are printed: what LCP waited for.
 const timeline = process.argv.includes('--timeline');
@@ -310,17 +313,51 @@ function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/**
+ * The harness in its own process, as a server is: Playwright's client in this process must not share the
+ * server's event loop (it did, and every request of the page waited on the driver's work).
+ */
+async function spawnHarness(
+  dataDir: string,
+): Promise<{ url: string; remoteUrl: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'harness/server/start.ts'], {
+    cwd: path.join(import.meta.dirname, '..'),
+    env: { ...process.env, PORT: '0', REMOTE_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  let url = '';
+  let remoteUrl = '';
+  for await (const line of lines) {
+    url ||= /dev harness: (\S+?)\/?$/.exec(line)?.[1] ?? '';
+    remoteUrl ||= /remote \(Module Federation\): (\S+)\/mf-manifest\.json/.exec(line)?.[1] ?? '';
+    if (url && remoteUrl) break;
+  }
+  if (!url || !remoteUrl) throw new Error(`the harness did not start (exit code ${String(child.exitCode)})`);
+  return {
+    url,
+    remoteUrl,
+    close: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 const dataDir = await mkdtemp(path.join(tmpdir(), 'vsc-bench-vitals-'));
 await seed(dataDir);
-const harness = await startHarness({
-  port: 0,
-  remotePort: 0,
-  dataDir,
-  env: { ...process.env, LOG_LEVEL: 'warn' },
-});
+const harness = await spawnHarness(dataDir);
 const browser = await launchChromium();
 const results: Run[] = [];
 try {
+  // One unmeasured visit first: a server in use has its code compiled (JIT) and its caches filled.
+  for (let i = 0; i < warmups; i++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript({ content: collector });
+    await oneRun(harness.url, harness.remoteUrl, await context.newPage());
+    await context.close();
+  }
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.addInitScript({ content: collector });
@@ -338,7 +375,7 @@ const fmt = (v: number, unit: string, digits = 0): string =>
   Number.isFinite(v) ? `${v.toFixed(digits)} ${unit}` : 'n/a';
 const series = (pick: (r: Run) => number): number[] => results.map(pick);
 console.log(
-  `v-SuperCore page of the dev harness, headless Chromium, ${SESSIONS} sessions listed, ${runs} runs (median)`,
+  `v-SuperCore page of the dev harness, headless Chromium, ${SESSIONS} sessions listed, ${runs} runs (median) after ${warmups} unmeasured warm-up visit(s), the harness in its own process`,
 );
 console.log(`  rows listed                 ${results.map((r) => r.rows).join(', ')}`);
 console.log(

@@ -8,7 +8,9 @@ export async function openPubSub(
 ): Promise<{ publisher: Redis; subscriber: Redis }> {
   const publisher = await connectRedis(url, `${name}-pub`);
   try {
-    return { publisher, subscriber: await connectRedis(url, `${name}-sub`) };
+    // RedisChannel resubscribes itself: ioredis's own resubscription after a reconnect leaves its promise
+    // unhandled, and a close during it (Redis flapping at shutdown) crashed the process with "Connection is closed".
+    return { publisher, subscriber: await connectRedis(url, `${name}-sub`, { autoResubscribe: false }) };
   } catch (error) {
     publisher.disconnect();
     throw error;
@@ -50,7 +52,7 @@ export class RedisChannel<T> {
     });
   }
 
-  /** Subscribes to the channel; closes both connections when that fails. */
+  /** Subscribes to the channel, and again after every reconnect; closes both connections when the first fails. */
   protected async start(): Promise<void> {
     try {
       await this.subscriber.subscribe(this.channel);
@@ -58,6 +60,10 @@ export class RedisChannel<T> {
       await this.close();
       throw error;
     }
+    this.subscriber.on('ready', () => {
+      // A failure here is a connection lost again: the next 'ready' tries again.
+      if (!this.closed) this.subscriber.subscribe(this.channel).catch(() => undefined);
+    });
   }
 
   async publish(event: T): Promise<void> {

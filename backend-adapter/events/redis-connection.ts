@@ -4,8 +4,17 @@ import { Redis } from 'ioredis';
  * Opens an ioredis connection and waits until it is ready; rejects with a clear message (and leaves nothing
  * running) when Redis cannot be reached. After that, ioredis reconnects on its own.
  */
-export async function connectRedis(url: string, name: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, connectionName: name, maxRetriesPerRequest: 3 });
+export async function connectRedis(
+  url: string,
+  name: string,
+  options: { autoResubscribe?: boolean } = {},
+): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectionName: name,
+    maxRetriesPerRequest: 3,
+    autoResubscribe: options.autoResubscribe ?? true,
+  });
   let lastError: Error | undefined;
   // Without a listener an unreachable server would be an unhandled 'error' event; reconnects are ioredis's job.
   redis.on('error', (error: Error) => {

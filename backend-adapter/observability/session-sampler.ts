@@ -21,7 +21,9 @@ export class SessionSampler {
   /** Stream quality (0…1) of each session's last sampling window, for `v_supercore_stream_quality_score`. */
   private readonly quality = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  /** The round under way, and the one queued behind it (at most one: slow rounds never stack up). */
+  private round: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
   private readonly maxSamples: number;
 
   constructor(
@@ -63,10 +65,29 @@ export class SessionSampler {
     return (this.history.get(sessionId) ?? []).filter((s) => Date.parse(s.at) >= since);
   }
 
-  /** One sampling round; exposed so tests need not wait for the timer. */
-  async tick(): Promise<void> {
-    if (this.running) return; // a slow round is skipped, never stacked
-    this.running = true;
+  /**
+   * A sampling round that starts after this call (exposed so tests need not wait for the timer): while one is
+   * under way, the next is queued behind it — one at most, shared by every caller meanwhile.
+   */
+  tick(): Promise<void> {
+    if (this.next) return this.next;
+    if (!this.round) return this.startRound();
+    this.next = this.round.then(() => {
+      this.next = undefined;
+      return this.startRound();
+    });
+    return this.next;
+  }
+
+  private startRound(): Promise<void> {
+    const round = this.sampleAll().finally(() => {
+      if (this.round === round) this.round = undefined;
+    });
+    this.round = round;
+    return round;
+  }
+
+  private async sampleAll(): Promise<void> {
     try {
       const live = new Set<string>();
       for (const row of await this.deps.canon.listUnfinished()) {
@@ -81,8 +102,6 @@ export class SessionSampler {
       }
     } catch (err) {
       this.deps.logger.warn({ err }, 'metrics sampling failed');
-    } finally {
-      this.running = false;
     }
   }
 

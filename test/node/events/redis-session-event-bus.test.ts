@@ -78,6 +78,24 @@ describe('Redis session event bus', () => {
     assert.deepEqual(got, { a1: ['from-a', 'from-b'], a2: ['from-a', 'from-b'], b1: ['from-a', 'from-b'] });
   });
 
+  it('subscribes again after its connection to Redis is lost, and closes cleanly while reconnecting', async () => {
+    const a = await open();
+    const got: string[] = [];
+    a.subscribe((e) => got.push(e.session.sessionId));
+    // Every subscriber connection of this machine's Redis is dropped, ours included (ioredis reconnects them).
+    await raw.redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    const deadline = Date.now() + 5000;
+    while (!got.includes('after')) {
+      if (Date.now() > deadline) throw new Error('no delivery after the reconnect');
+      await a.publish(event('after')).catch(() => undefined);
+      await sleep(50);
+    }
+    // Dropped again and closed at once, while the resubscription may be in flight: nothing is left unhandled.
+    await raw.redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await a.close();
+    await sleep(200);
+  });
+
   it('carries the whole event as JSON', async () => {
     const a = await open();
     const b = await open();

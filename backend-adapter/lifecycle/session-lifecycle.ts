@@ -121,8 +121,7 @@ export class SessionLifecycle {
         { tier: tier.id, minimumSubscription: tier.minimumSubscription },
       );
     }
-    // The component's own half of the handshake: Canon Memory must answer before anything is provisioned.
-    if (!(await this.deps.canon.ping().catch(() => false))) throw new ApiError('NOT_READY');
+    await this.requireComponentReady();
 
     const now = this.clock().toISOString();
     const sessionId = randomUUID();
@@ -259,6 +258,7 @@ export class SessionLifecycle {
     }
     await this.owned(principal, sessionId);
     return this.locked(sessionId, async () => {
+      await this.requireComponentReady();
       const row = await this.deps.canon.getSession(sessionId);
       if (!row) throw new ApiError('SESSION_NOT_FOUND');
       const state = row.session.state;
@@ -314,6 +314,14 @@ export class SessionLifecycle {
     });
   }
 
+  /**
+   * The component's own half of the 55-45-17 handshake, verified by every transition (the request's header is
+   * checked by the API): Canon Memory must answer before the runtime is touched, or nothing could be recorded.
+   */
+  private async requireComponentReady(): Promise<void> {
+    if (!(await this.deps.canon.ping().catch(() => false))) throw new ApiError('NOT_READY');
+  }
+
   private async perform(principal: Principal, sessionId: string, action: SessionAction): Promise<Session> {
     await this.owned(principal, sessionId);
     return this.act(sessionId, action, principal.userId);
@@ -330,6 +338,7 @@ export class SessionLifecycle {
           state: row.session.state,
         });
       }
+      await this.requireComponentReady();
       if (action === 'resume') await this.deps.gate?.admitResume(row);
       await this.move(sessionId, [row.session.state], rule.via, `${action}.started`, actor);
       const result = await this.runAction(action, row.runtime, sessionId, actor, row.session.state);

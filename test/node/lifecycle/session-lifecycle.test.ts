@@ -211,6 +211,27 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
     assert.equal(runtime.calls.filter((c) => c === 'pause').length, 1);
   });
 
+  it('verifies its own half of the handshake at every transition: with Canon Memory silent, nothing is touched', async () => {
+    const active = await lifecycle.create(alice, 'basic');
+    const paused = await lifecycle.create(alice, 'basic');
+    await lifecycle.pause(alice, paused.sessionId);
+    const calls = runtime.calls.length;
+    const ping = canon.ping.bind(canon);
+    canon.ping = async () => false;
+    try {
+      await rejectsWith(lifecycle.pause(alice, active.sessionId), 'NOT_READY');
+      await rejectsWith(lifecycle.resume(alice, paused.sessionId), 'NOT_READY');
+      await rejectsWith(lifecycle.terminate(alice, active.sessionId), 'NOT_READY');
+      await rejectsWith(lifecycle.changeTier(alice, active.sessionId, 'standard'), 'NOT_READY');
+      await rejectsWith(lifecycle.create(alice, 'basic'), 'NOT_READY');
+    } finally {
+      canon.ping = ping;
+    }
+    assert.equal(runtime.calls.length, calls, 'the runtime was not touched');
+    assert.equal((await canon.getSession(active.sessionId))?.session.state, 'active');
+    assert.equal((await canon.getSession(paused.sessionId))?.session.state, 'paused');
+  });
+
   it('fails a provisioning that does not come up in time, and releases what was started', async () => {
     make({ transitionTimeoutMs: 50 });
     const late = gate();

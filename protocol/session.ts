@@ -10,6 +10,16 @@ export {
   type TierId,
 } from './session-states.ts';
 
+/**
+ * A string that is one of `values`, as a JSON Schema `enum`. Not TypeBox's union of literals (`anyOf` of
+ * consts): fast-json-stringify then runs one validator per alternative for every value it writes, which was
+ * about a tenth of the server's time listing sessions (bench/orchestrator/api-latency.ts). Same values, same
+ * static type.
+ */
+function stringEnum<T extends string>(values: readonly T[]) {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values] });
+}
+
 export const AllocatedResourcesSchema = Type.Object({
   cpuMillicores: Type.Integer({ minimum: 0 }),
   memoryMiB: Type.Integer({ minimum: 0 }),
@@ -24,9 +34,9 @@ export const SessionSchema = Type.Object({
   sessionId: Type.String(),
   userId: Type.String(),
   tenantId: Type.String(),
-  tier: Type.Union(TIER_IDS.map((t) => Type.Literal(t))),
+  tier: stringEnum(TIER_IDS),
   resources: AllocatedResourcesSchema,
-  state: Type.Union(SESSION_STATES.map((s) => Type.Literal(s))),
+  state: stringEnum(SESSION_STATES),
   failureReason: Type.Optional(Type.String()),
   createdAt: Type.String({ format: 'date-time' }),
   canonTimestamp: Type.String({ format: 'date-time' }),

@@ -29,6 +29,7 @@ import {
   otherTiersIn,
   pricePeriods,
   pricesOf,
+  startedPeriods,
   timelineOf,
   type BillingTerms,
   type OtherTierPrices,
@@ -83,6 +84,13 @@ const WRITE_BATCH = 250;
 const ORPHAN_AFTER_MS = 10 * 60_000;
 /** How long a session's records and billing row are reused for its cost so far without a change event. */
 const CACHE_MS = 60_000;
+
+/** A session's billing timeline as its Canon records say, and the last cost priced from it. */
+interface CachedTimeline {
+  timeline: Timeline;
+  at: number;
+  cost?: { billing: BillingSessionRow; periods: number; value: number };
+}
 
 /**
  * Metering: every live session billed up to now, period by period, exactly once.
@@ -216,23 +224,26 @@ export class Metering {
    * sessions), not one more per list or per session. Concurrent misses share one read; a read that a change
    * overtook is returned to its caller but not kept.
    */
-  private readonly recordCache = new Map<string, { records: readonly CanonRecord[]; at: number }>();
-  private readonly recordReads = new Map<string, Promise<readonly CanonRecord[]>>();
+  private readonly recordCache = new Map<string, CachedTimeline>();
+  private readonly recordReads = new Map<string, Promise<CachedTimeline>>();
   private readonly billingCache = new Map<string, { row: BillingSessionRow; at: number }>();
   private readonly billingReads = new Map<string, object>();
 
-  private recordsOf(sessionId: string, now: number): Promise<readonly CanonRecord[]> {
+  /** A session's timeline, from memory when it is there (no promise to wait for: most lists hit it). */
+  private cachedTimeline(sessionId: string, now: number): CachedTimeline | Promise<CachedTimeline> {
     const cached = this.recordCache.get(sessionId);
-    if (cached && now - cached.at < CACHE_MS) return Promise.resolve(cached.records);
+    if (cached && now - cached.at < CACHE_MS) return cached;
     const pending = this.recordReads.get(sessionId);
     if (pending) return pending;
     const read = this.deps.canon.listRecords(sessionId).then(
-      (records) => {
+      (records): CachedTimeline => {
+        // Read once per change rather than on every list: the timeline is all the cost needs of the records.
+        const entry: CachedTimeline = { timeline: timelineOf(records), at: now };
         if (this.recordReads.get(sessionId) === read) {
           this.recordReads.delete(sessionId);
-          this.recordCache.set(sessionId, { records, at: now });
+          this.recordCache.set(sessionId, entry);
         }
-        return records;
+        return entry;
       },
       (error: unknown) => {
         if (this.recordReads.get(sessionId) === read) this.recordReads.delete(sessionId);
@@ -285,23 +296,46 @@ export class Metering {
   async withCosts(sessions: readonly Session[]): Promise<Session[]> {
     const now = this.clock().getTime();
     const rows = await this.billingRowsOf(sessions, now);
-    return Promise.all(
-      sessions.map(async (s) => {
-        const billing = rows.get(s.sessionId);
-        if (billing?.finalCost !== null && billing?.finalCost !== undefined) {
-          return { ...s, costSoFarMicroNexCoin: billing.finalCost };
-        }
-        const terms = billing?.terms ?? this.safeTerms(s);
-        if (!terms) return s;
-        const records = await this.recordsOf(s.sessionId, now);
-        const others = billing ? this.othersOf(billing) : undefined;
-        try {
-          return { ...s, costSoFarMicroNexCoin: costOf(timelineOf(records), terms, now, others) };
-        } catch {
-          return s; // a tier the catalogue no longer has: no estimate rather than a wrong one
-        }
-      }),
-    );
+    return Promise.all(sessions.map((s) => this.withCost(s, rows.get(s.sessionId), now)));
+  }
+
+  private withCost(
+    s: Session,
+    billing: BillingSessionRow | undefined,
+    now: number,
+  ): Session | Promise<Session> {
+    if (billing?.finalCost !== null && billing?.finalCost !== undefined) {
+      return { ...s, costSoFarMicroNexCoin: billing.finalCost };
+    }
+    const terms = billing?.terms ?? this.safeTerms(s);
+    if (!terms) return s;
+    const cost = (entry: CachedTimeline): Session => {
+      try {
+        return { ...s, costSoFarMicroNexCoin: this.costSoFar(entry, terms, billing, now) };
+      } catch {
+        return s; // a tier the catalogue no longer has: no estimate rather than a wrong one
+      }
+    };
+    const entry = this.cachedTimeline(s.sessionId, now);
+    return entry instanceof Promise ? entry.then(cost) : cost(entry);
+  }
+
+  /**
+   * The cost changes only when another period starts (or the timeline or billing row is replaced), so a
+   * list asked for again and again prices a long-running session's periods once per period, not per call.
+   */
+  private costSoFar(
+    entry: CachedTimeline,
+    terms: BillingTerms,
+    billing: BillingSessionRow | undefined,
+    now: number,
+  ): number {
+    const periods = startedPeriods(entry.timeline, terms.periodMs, now);
+    const last = entry.cost;
+    if (billing && last && last.billing === billing && last.periods === periods) return last.value;
+    const value = costOf(entry.timeline, terms, now, billing ? this.othersOf(billing) : undefined);
+    if (billing) entry.cost = { billing, periods, value };
+    return value;
   }
 
   private safeTerms(s: Session): BillingTerms | undefined {

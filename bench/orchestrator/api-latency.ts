@@ -1,9 +1,32 @@
-// API latency under load on loopback (autocannon), with the real adapter, the real Canon Memory (SQLite and
-// PostgreSQL) and a runtime that starts nothing. Prints p50/p99; never fails on time.
+// API latency under load on loopback, with the real adapter, the real Canon Memory (SQLite and PostgreSQL)
+// and a runtime that starts nothing ("inert"). Prints p50/p99; never fails on time.
 //   node --import tsx bench/orchestrator/api-latency.ts [--seconds 10] [--rate 1000] [--stores sqlite,postgres]
+//     [--users 100] [--profile DIR]
+// The adapter runs in a child process (spawn-adapter.ts): a load generator sharing the server's event loop
+// would slow the server it measures. `--profile DIR` writes the server's CPU profile (.cpuprofile) there.
+//
+// What is measured:
+// - GET /api/v1/sessions for one user with 20 sessions.
+// - create → terminate spread over `--users` users (each cycle takes the next user's token): Genesis checks a
+//   user's quotas and NexCoin hold atomically, so one user's launches are serialised by design, and the
+//   per-user rate limit keeps any one user far below 1,000 launches/s. The single-user figure is printed too,
+//   labelled, as the bound one user's launches have.
+// Each is measured twice, at `--rate` requests/s:
+// - autocannon: its rate is a per-connection budget per second — each connection sends back to back until
+//   its share of the second is spent, then waits — so this is latency with all connections busy at once
+//   for as long as it takes to serve the second's requests (bursts, not an even rate);
+// - paced (paced-load.ts): requests start at evenly spaced times whether or not earlier ones answered, each
+//   timed from when it was due (a server that falls behind is charged for the queue).
+// The first lines are a control (control-server.ts): the same load against a server that does nothing, the
+// floor the machine puts under every other line at that moment. Each line also gives the adapter's CPU time
+// per request, which depends far less than latency on what else the shared machine is running.
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
-import { startBenchAdapter, type StoreKind } from './bench-adapter.ts';
+import type { StoreKind } from './bench-adapter.ts';
+import { spawnControlServer } from './control-server.ts';
+import { pacedLoad, type PacedResult, type PacedWork } from './paced-load.ts';
+import { spawnBenchAdapter } from './spawn-adapter.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -12,72 +35,245 @@ function arg(name: string, fallback: string): string {
 const seconds = Number(arg('seconds', '10'));
 const rate = Number(arg('rate', '1000'));
 const stores = arg('stores', 'sqlite,postgres').split(',') as StoreKind[];
+const users = Math.max(1, Number(arg('users', '100')));
+const profileDir = arg('profile', '');
 
+type Result = Awaited<ReturnType<typeof autocannon>>;
+
+const LIST_CONNECTIONS = 20;
+const CYCLE_CONNECTIONS = 10;
+
+/** A pause between runs, so one run's stragglers do not land in the next. */
+const settle = () => new Promise((r) => setTimeout(r, 2000));
 const fmt = (n: number) => n.toFixed(2).padStart(7);
+const headersFor = (token: string) => ({
+  authorization: `Bearer ${token}`,
+  [HANDSHAKE_HEADER]: HANDSHAKE,
+  'content-type': 'application/json',
+});
 
-for (const store of stores) {
-  const bench = await startBenchAdapter(store);
+/** create → terminate on `connections` connections, each cycle as the next of `tokens` (round robin). */
+function cycle(url: string, tokens: readonly string[]): Promise<Result> {
+  let next = 0;
+  return autocannon({
+    url,
+    connections: CYCLE_CONNECTIONS,
+    duration: seconds,
+    overallRate: rate,
+    requests: [
+      {
+        method: 'POST',
+        path: '/api/v1/sessions',
+        body: '{"tier":"basic"}',
+        setupRequest: (request, context) => {
+          const token = tokens[next++ % tokens.length] ?? '';
+          context.token = token;
+          return { ...request, headers: headersFor(token) };
+        },
+        onResponse: (status, body, context) => {
+          context.id = status === 201 ? (JSON.parse(body) as { sessionId: string }).sessionId : 'none';
+        },
+      },
+      {
+        method: 'DELETE',
+        setupRequest: (request, context) => ({
+          ...request,
+          path: `/api/v1/sessions/${String(context.id)}`,
+          headers: {
+            authorization: `Bearer ${String(context.token)}`,
+            [HANDSHAKE_HEADER]: HANDSHAKE,
+          },
+        }),
+      },
+    ],
+  });
+}
+
+/** create → terminate as one paced unit: the terminate follows as soon as the create answers. */
+function pacedCycle(tokens: readonly string[]): (index: number) => PacedWork {
+  return (index) => async (send) => {
+    const token = tokens[index % tokens.length] ?? '';
+    const created = await send({
+      method: 'POST',
+      path: '/api/v1/sessions',
+      headers: headersFor(token),
+      body: '{"tier":"basic"}',
+    });
+    if (created.status !== 201) return;
+    const { sessionId } = JSON.parse(created.body) as { sessionId: string };
+    await send({
+      method: 'DELETE',
+      path: `/api/v1/sessions/${sessionId}`,
+      headers: { authorization: `Bearer ${token}`, [HANDSHAKE_HEADER]: HANDSHAKE },
+    });
+  };
+}
+
+/** The adapter process's CPU time (user + system) so far, in ms; undefined where /proc is not there. */
+function cpuMsOf(pid: number): number | undefined {
   try {
-    const token = await bench.token('bench-user');
-    const headers = {
-      authorization: `Bearer ${token}`,
-      [HANDSHAKE_HEADER]: HANDSHAKE,
-      'content-type': 'application/json',
-    };
+    // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in clock ticks (100 Hz).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Figures {
+  rate: number;
+  completed: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+  unfinished?: number;
+}
+
+const fromAutocannon = (r: Result): Figures => ({
+  rate: r.requests.average,
+  completed: r.requests.total,
+  p50: r.latency.p50,
+  p99: r.latency.p99,
+  max: r.latency.max,
+  non2xx: r.non2xx,
+  errors: r.errors + r.timeouts,
+});
+
+const fromPaced = (r: PacedResult): Figures => ({ ...r, rate: r.achievedRate });
+
+/**
+ * Runs one measurement and prints its line, with the adapter's CPU time per request: unlike latency, that
+ * hardly depends on what else the shared machine is doing (PostgreSQL's own CPU is not in it).
+ */
+async function measure(
+  pid: number,
+  store: string,
+  name: string,
+  how: string,
+  run: () => Promise<Figures>,
+): Promise<void> {
+  const cpuBefore = cpuMsOf(pid);
+  const r = await run();
+  const cpuAfter = cpuMsOf(pid);
+  const cpu =
+    cpuBefore === undefined || cpuAfter === undefined || r.completed === 0
+      ? '   n/a'
+      : ((1000 * (cpuAfter - cpuBefore)) / r.completed).toFixed(0).padStart(6);
+  const achieved = Math.round(r.rate);
+  console.log(
+    `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < rate * 0.95 ? `  (below the offered ${rate} req/s)` : ''}`,
+  );
+  if (r.unfinished)
+    console.log(
+      `${''.padEnd(9)}  ↳ ${r.unfinished} requests unanswered 5 s after the last one was due (∞ above)`,
+    );
+  await settle();
+}
+
+console.log(
+  `adapter in a child process, inert runtime; ${seconds} s per line at ${rate} req/s offered (a cycle is 2 requests)`,
+);
+{
+  // The floor: the same generators against a server that does nothing.
+  const control = await spawnControlServer();
+  try {
+    const name = 'control: empty node:http server';
+    await measure(control.pid, 'control', name, `autocannon ×${LIST_CONNECTIONS}`, async () =>
+      fromAutocannon(
+        await autocannon({
+          url: control.url,
+          connections: LIST_CONNECTIONS,
+          duration: seconds,
+          overallRate: rate,
+        }),
+      ),
+    );
+    await measure(control.pid, 'control', name, 'paced', async () =>
+      fromPaced(
+        await pacedLoad({
+          url: control.url,
+          startsPerSecond: rate,
+          seconds,
+          work: () => async (send) => {
+            await send({ method: 'GET', path: '/', headers: {} });
+          },
+        }),
+      ),
+    );
+  } finally {
+    await control.close();
+  }
+}
+for (const store of stores) {
+  const child = await spawnBenchAdapter(
+    store,
+    users,
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  try {
+    const [listToken] = child.tokens as [string];
     // Twenty sessions in the list, as a busy user would have.
     for (let i = 0; i < 20; i++) {
-      await fetch(`${bench.adapter.url}/api/v1/sessions`, {
+      const res = await fetch(`${child.url}/api/v1/sessions`, {
         method: 'POST',
-        headers,
+        headers: headersFor(listToken),
         body: '{"tier":"basic"}',
       });
+      if (res.status !== 201) throw new Error(`seeding a session failed: ${res.status} ${await res.text()}`);
     }
-    const list = await autocannon({
-      url: `${bench.adapter.url}/api/v1/sessions`,
-      connections: 20,
-      duration: seconds,
-      overallRate: rate,
-      headers,
-    });
-    const cycle = await autocannon({
-      url: bench.adapter.url,
-      connections: 10,
-      duration: seconds,
-      overallRate: rate,
-      requests: [
-        {
-          method: 'POST',
-          path: '/api/v1/sessions',
-          headers,
-          body: '{"tier":"basic"}',
-          onResponse: (_status, body, context) => {
-            context.id = (JSON.parse(body) as { sessionId: string }).sessionId;
+    const list = 'GET /api/v1/sessions (20 listed)';
+    await measure(child.pid, store, list, `autocannon ×${LIST_CONNECTIONS}`, async () =>
+      fromAutocannon(
+        await autocannon({
+          url: `${child.url}/api/v1/sessions`,
+          connections: LIST_CONNECTIONS,
+          duration: seconds,
+          overallRate: rate,
+          headers: headersFor(listToken),
+        }),
+      ),
+    );
+    await measure(child.pid, store, list, 'paced', async () =>
+      fromPaced(
+        await pacedLoad({
+          url: child.url,
+          startsPerSecond: rate,
+          seconds,
+          work: () => async (send) => {
+            await send({ method: 'GET', path: '/api/v1/sessions', headers: headersFor(listToken) });
           },
-        },
-        {
-          method: 'DELETE',
-          headers: { authorization: headers.authorization, [HANDSHAKE_HEADER]: HANDSHAKE },
-          setupRequest: (request, context) => ({
-            ...request,
-            path: `/api/v1/sessions/${String(context.id)}`,
-          }),
-        },
-      ],
-    });
-    for (const [name, r] of [
-      ['GET /api/v1/sessions (20 listed)', list],
-      ['create → terminate (2 requests)', cycle],
-    ] as const) {
-      console.log(
-        `${store.padEnd(8)} ${name.padEnd(34)} ${Math.round(r.requests.average)
-          .toString()
-          .padStart(
-            5,
-          )} req/s  p50 ${fmt(r.latency.p50)} ms  p99 ${fmt(r.latency.p99)} ms  max ${fmt(r.latency.max)} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+        }),
+      ),
+    );
+    const many = `create → terminate, ${users} users`;
+    await measure(child.pid, store, many, `autocannon ×${CYCLE_CONNECTIONS}`, async () =>
+      fromAutocannon(await cycle(child.url, child.tokens)),
+    );
+    // Two requests per cycle: cycles start at half the request rate.
+    await measure(child.pid, store, many, 'paced', async () =>
+      fromPaced(
+        await pacedLoad({
+          url: child.url,
+          startsPerSecond: rate / 2,
+          seconds,
+          work: pacedCycle(child.tokens),
+        }),
+      ),
+    );
+    if (users > 1) {
+      // Closed loop only: one user cannot keep up with an open-loop rate, so its queue would only grow.
+      await measure(
+        child.pid,
+        store,
+        'create → terminate, 1 user (serialised)',
+        `autocannon ×${CYCLE_CONNECTIONS}`,
+        async () => fromAutocannon(await cycle(child.url, [listToken])),
       );
     }
   } finally {
-    await bench.close();
+    await child.close();
   }
 }
 console.log(`target: p99 <= 10 ms at ${rate} requests/s on this 2-core machine (spec bound: 200 ms)`);

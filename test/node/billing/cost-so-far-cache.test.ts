@@ -58,6 +58,32 @@ describe('cost so far in session lists', () => {
     assert.equal(reads.rows, before.rows + 1);
   });
 
+  it('prices each new period while the records stay cached, and changes with a change of state', async () => {
+    rig = await billingRig();
+    await rig.ledger.credit(ada, 100 * BASIC, 'fund');
+    const s = await rig.lifecycle.create(ada, 'basic');
+    const reads = countReads(rig);
+    const cost = async () =>
+      (await rig.metering.withCosts(await rig.lifecycle.list(ada)))[0]?.costSoFarMicroNexCoin;
+    rig.advance(1_000);
+    assert.equal(await cost(), BASIC, 'the first minute has started');
+    rig.advance(30_000);
+    assert.equal(await cost(), BASIC, 'still in the first minute');
+    rig.advance(29_500); // 60.5 s: the second minute has started; the records read at 1 s are still kept
+    assert.equal(await cost(), 2 * BASIC, 'priced again although nothing was read');
+    assert.equal(reads.records, 1, 'the records were read once for these lists');
+    rig.advance(MIN);
+    assert.equal(await cost(), 3 * BASIC);
+
+    // Paused: the Active minutes stay as they were, storage minutes follow (cheaper than Active ones).
+    await rig.lifecycle.pause(ada, s.sessionId);
+    rig.metering.forgetRecords(s.sessionId);
+    const atPause = (await cost()) ?? 0;
+    rig.advance(5 * MIN);
+    const later = (await cost()) ?? 0;
+    assert.ok(later > atPause && later < atPause + 5 * BASIC, `${atPause} → ${later}`);
+  });
+
   it('shows the final cost once metering closes a finished session, without an event', async () => {
     rig = await billingRig();
     await rig.ledger.credit(ada, 100 * BASIC, 'fund');

@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/**
+ * The control of a latency run: a node:http server that answers every request at once with a fixed body,
+ * in a process of its own like the adapter. What the load generator measures against it is the floor this
+ * machine, at this moment, puts under any server's figures (loopback, scheduling, other tenants' load).
+ */
+export async function spawnControlServer(): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const source = `
+    const body = JSON.stringify({ sessions: [] });
+    require('node:http')
+      .createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body))
+      .listen(0, '127.0.0.1', function () { console.log(this.address().port); });
+    process.stdin.on('end', () => process.exit(0)).resume();`;
+  const child = spawn(process.execPath, ['-e', source], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    void exited.then(() => reject(new Error('the control server exited before listening')));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    async close() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { StoreKind } from './bench-adapter.ts';
+
+export interface AdapterProcess {
+  url: string;
+  /** One token per user, bench-user-0 … bench-user-(N-1). */
+  tokens: string[];
+  pid: number;
+  /** Ends the child (it drops its data) and waits for it to exit. */
+  close(): Promise<void>;
+}
+
+const ENTRY = fileURLToPath(new URL('./adapter-process.ts', import.meta.url));
+
+/**
+ * Starts the bench adapter in a child process (adapter-process.ts), so the load generator runs in another
+ * process than the server, as it would against a real deployment. `nodeArgs` go to the child's node (e.g.
+ * `--cpu-prof --cpu-prof-dir=…` to profile the server under load).
+ */
+export async function spawnBenchAdapter(
+  store: StoreKind,
+  users: number,
+  nodeArgs: readonly string[] = [],
+): Promise<AdapterProcess> {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', ENTRY, '--store', store, '--users', String(users)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    void exited.then((code) => reject(new Error(`bench adapter exited (${String(code)}) before listening`)));
+  });
+  lines.close();
+  const ready = JSON.parse(first) as { url: string; tokens: string[] };
+  return {
+    url: ready.url,
+    tokens: ready.tokens,
+    pid: child.pid ?? -1,
+    async close() {
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`bench adapter exited with ${String(code)}`);
+    },
+  };
+}

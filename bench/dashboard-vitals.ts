@@ -106,6 +106,8 @@ interface Run {
   lcpCandidates: LcpEntry[];
   /** What the page fetched, and when (Resource Timing, ms from navigation start). */
   fetches: Fetch[];
+  /** Frames longer than 50 ms (Long Animation Frames), with their scripts. */
+  frames: LongFrame[];
   /** Where each interaction's time went on the main thread (traced runs only). */
   breakdowns?: Map<string, Breakdown>;
 }
@@ -116,6 +118,13 @@ interface LcpEntry {
   url: string;
   node: string;
   loadTime: number;
+}
+
+interface LongFrame {
+  at: number;
+  duration: number;
+  blocking: number;
+  scripts: string[];
 }
 
 interface Fetch {
@@ -186,9 +195,35 @@ new PerformanceObserver((list) => {
 }).observe({ type: 'layout-shift', buffered: true });
 // The LCP candidates: which element (inside shadow roots the entry has none, so its size and URL tell), and when.
 window.__lcp = [];
+// A text candidate inside a shadow root has no element: name the text box of about its size on screen now.
+const textOfSize = (size) => {
+  let best = null;
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      for (const child of el.childNodes) {
+        if (child.nodeType !== 3 || !child.textContent.trim()) continue;
+        const range = document.createRange();
+        range.selectNodeContents(child);
+        const r = range.getBoundingClientRect();
+        const off = Math.abs(r.width * r.height - size) / size;
+        if (off < 0.1 && (!best || off < best.off)) best = { off, text: child.textContent.trim().slice(0, 40), host: el.localName };
+      }
+    }
+  };
+  walk(document);
+  return best ? best.host + ' "' + best.text + '"' : '(detached)';
+};
+// Long animation frames (what kept a frame from painting), with the scripts that ran in them.
+window.__loaf = [];
 new PerformanceObserver((list) => {
   for (const e of list.getEntries())
-    window.__lcp.push({ at: Math.round(e.startTime), size: e.size, url: (e.url || '').slice(0, 60), node: describe(e.element), loadTime: Math.round(e.loadTime) });
+    window.__loaf.push({ at: Math.round(e.startTime), duration: Math.round(e.duration), blocking: Math.round(e.blockingDuration),
+      scripts: (e.scripts || []).map((x) => Math.round(x.duration) + ' ms ' + x.invokerType + ' ' + (x.invoker || '').slice(0, 40) + ' ' + (x.sourceURL || '').split('/').pop() + (x.sourceFunctionName ? ':' + x.sourceFunctionName : '')).slice(0, 4) });
+}).observe({ type: 'long-animation-frame', buffered: true });
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    window.__lcp.push({ at: Math.round(e.startTime), size: e.size, url: (e.url || '').slice(0, 60), node: e.element ? describe(e.element) : textOfSize(e.size), loadTime: Math.round(e.loadTime) });
 }).observe({ type: 'largest-contentful-paint', buffered: true });`;
 
 /** Marks the step the script takes next; the interactions it makes are named by it. */
@@ -264,6 +299,7 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: B
     ...(window as unknown as { __interactions: Map<number, Interaction> }).__interactions.values(),
   ]);
   const lcpEntries = await page.evaluate(() => (window as unknown as { __lcp: LcpEntry[] }).__lcp);
+  const frames = await page.evaluate(() => (window as unknown as { __loaf: LongFrame[] }).__loaf);
   const fetches = await page.evaluate(() =>
     performance.getEntriesByType('resource').map((e) => ({
       name: e.name,
@@ -300,6 +336,7 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: B
     lcp: lcpEntries.at(-1),
     lcpCandidates: lcpEntries,
     fetches,
+    frames,
     ...(breakdowns ? { breakdowns } : {}),
   };
 }
@@ -413,7 +450,9 @@ for (const [i, r] of results.entries()) {
 const firstRun = results[0];
 if (timeline && firstRun) {
   const until = firstRun.lcp?.at ?? Infinity;
-  console.log('  run 1 up to its LCP: requests (start → end, ms from navigation start) and LCP candidates:');
+  console.log(
+    '  run 1 up to its LCP: requests (start → end, ms from navigation start), long frames and LCP candidates:',
+  );
   const rows: [number, string][] = [
     ...firstRun.fetches
       .filter((f) => f.start <= until)
@@ -424,6 +463,12 @@ if (timeline && firstRun) {
           `${String(f.start).padStart(5)} → ${String(f.end).padStart(5)}  ${u.port}${u.pathname}`,
         ];
       }),
+    ...firstRun.frames
+      .filter((f) => f.at <= until)
+      .map((f): [number, string] => [
+        f.at,
+        `${String(f.at).padStart(5)} → ${String(f.at + f.duration).padStart(5)}  long frame (${f.blocking} ms blocking) ${f.scripts.join('; ')}`,
+      ]),
     ...firstRun.lcpCandidates.map((l): [number, string] => [
       l.at,
       `${String(l.at).padStart(5)}          LCP candidate ${l.size} px² ${l.url ? l.url : 'text'} ${l.node}`,

@@ -337,6 +337,8 @@ export default (_env: Record<string, unknown>, argv: { mode?: Configuration['mod
         // The harness lends its single-spa to the remote through the share scope; the version is what it offers.
         __HARNESS_SINGLE_SPA_VERSION__: JSON.stringify(installedVersion('single-spa')),
         __HARNESS_SINGLE_SPA_RANGE__: JSON.stringify(caretRange('single-spa')),
+        __HARNESS_RXJS_VERSION__: JSON.stringify(installedVersion('rxjs')),
+        __HARNESS_RXJS_RANGE__: JSON.stringify(caretRange('rxjs')),
       }),
     ],
     performance: { hints: false },

@@ -526,6 +526,6 @@ if (first) {
     console.log(`    ${file.padEnd(52)} ${(size / 1024).toFixed(1).padStart(6)} KiB`);
   }
   console.log(
-    `    ${'total (incl. panes visited and the lit/rxjs fallbacks: no host lends them here)'.padEnd(52)} ${(total / 1024).toFixed(1).padStart(6)} KiB`,
+    `    ${'total (incl. panes visited and the lit fallback; the harness lends single-spa and rxjs)'.padEnd(52)} ${(total / 1024).toFixed(1).padStart(6)} KiB`,
   );
 }

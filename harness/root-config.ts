@@ -5,6 +5,7 @@
  * the host contract's custom props (`apiBase`, `getToken`).
  */
 import { init, loadRemote } from '@module-federation/enhanced/runtime';
+import * as rxjs from 'rxjs';
 import * as singleSpa from 'single-spa';
 import { addErrorHandler, navigateToUrl, registerApplication, start, type LifeCycles } from 'single-spa';
 import type { DevLoginRequest, DevLoginResponse } from '../protocol/api.ts';
@@ -13,6 +14,8 @@ import { HANDSHAKE, HANDSHAKE_HEADER } from '../protocol/handshake.ts';
 /** Set by webpack.config.ts (DefinePlugin) from node_modules/single-spa and package.json. */
 declare const __HARNESS_SINGLE_SPA_VERSION__: string;
 declare const __HARNESS_SINGLE_SPA_RANGE__: string;
+declare const __HARNESS_RXJS_VERSION__: string;
+declare const __HARNESS_RXJS_RANGE__: string;
 
 /** The part of manifest/module.json a host needs. */
 interface NavigationItem {
@@ -183,6 +186,13 @@ async function main(): Promise<void> {
         scope: 'default',
         lib: () => singleSpa,
         shareConfig: { singleton: true, requiredVersion: __HARNESS_SINGLE_SPA_RANGE__ },
+      },
+      // The N3XUS shell lends its RxJS, so the remote neither downloads nor evaluates its own copy.
+      rxjs: {
+        version: __HARNESS_RXJS_VERSION__,
+        scope: 'default',
+        lib: () => rxjs,
+        shareConfig: { singleton: true, requiredVersion: __HARNESS_RXJS_RANGE__ },
       },
     },
   });

@@ -21,6 +21,16 @@ export const SESSION_STATES = [
 ] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
+/** States a session only passes through on its way to a stable one (while someone works on it). */
+export const TRANSITIONAL_SESSION_STATES: readonly SessionState[] = [
+  'requested',
+  'provisioning',
+  'pausing',
+  'resuming',
+  'restarting',
+  'terminating',
+];
+
 export const TIER_IDS = ['basic', 'standard', 'pro', 'ultra', 'gpu'] as const;
 export type TierId = (typeof TIER_IDS)[number];
 

@@ -1,4 +1,5 @@
 import type { SessionState } from '../../protocol/session.ts';
+import { TRANSITIONAL_SESSION_STATES } from '../../protocol/session-states.ts';
 
 /**
  * The IMVU state machine. Each user action names the states it may start from, the transitional state
@@ -40,11 +41,4 @@ export const RESTART = { from: ['active'], via: 'restarting', to: 'active' } as 
  * States a session only passes through while someone holds its lock and works on it. Found in one with its
  * lock free and older than a transition can take, it was left by a holder that died: reconciled, never kept.
  */
-export const TRANSITIONAL_STATES: readonly SessionState[] = [
-  'requested',
-  'provisioning',
-  'pausing',
-  'resuming',
-  'restarting',
-  'terminating',
-];
+export const TRANSITIONAL_STATES: readonly SessionState[] = TRANSITIONAL_SESSION_STATES;

@@ -17,6 +17,7 @@ import {
 } from 'rxjs';
 import type { LiveEvents } from '../api/live-events.ts';
 import type { Session, SessionState } from '../../protocol/session.ts';
+import { TRANSITIONAL_SESSION_STATES } from '../../protocol/session-states.ts';
 import {
   ApiError,
   isAbortError,
@@ -39,14 +40,7 @@ export interface SessionsState {
 }
 
 /** States a session passes through on its way to a stable one. */
-export const TRANSITIONAL_STATES: ReadonlySet<SessionState> = new Set([
-  'requested',
-  'provisioning',
-  'pausing',
-  'resuming',
-  'restarting',
-  'terminating',
-]);
+export const TRANSITIONAL_STATES: ReadonlySet<SessionState> = new Set(TRANSITIONAL_SESSION_STATES);
 
 export function isTransitional(state: SessionState): boolean {
   return TRANSITIONAL_STATES.has(state);

@@ -155,10 +155,15 @@ function disposeRuntime(runtime: Runtime): void {
   runtime.preferences?.dispose();
 }
 
+/** The prepared runtime of this application name, if it was made for these very props. */
+function preparedFor(valid: ValidProps): Prepared | undefined {
+  const ready = prepared.get(valid.name);
+  return ready && ready.apiBase === valid.apiBase && ready.getToken === valid.getToken ? ready : undefined;
+}
+
 /** Starts (or keeps) the runtime for the next mount of this application name. */
 function prepare(valid: ValidProps): void {
-  const ready = prepared.get(valid.name);
-  if (ready && ready.apiBase === valid.apiBase && ready.getToken === valid.getToken) return;
+  if (preparedFor(valid)) return;
   discardPrepared(valid.name);
   prepared.set(valid.name, {
     runtime: createRuntime(valid),
@@ -169,8 +174,8 @@ function prepare(valid: ValidProps): void {
 
 /** The prepared runtime if it was made for these props (else a new one); either way it leaves `prepared`. */
 function adopt(valid: ValidProps): Runtime {
-  const ready = prepared.get(valid.name);
-  if (ready && ready.apiBase === valid.apiBase && ready.getToken === valid.getToken) {
+  const ready = preparedFor(valid);
+  if (ready) {
     prepared.delete(valid.name);
     return ready.runtime;
   }

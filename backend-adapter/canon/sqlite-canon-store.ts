@@ -1,7 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
@@ -18,6 +16,8 @@ import type {
   UsageRecord,
 } from './canon-store.ts';
 import { applySqliteMigrations } from './sqlite-migrations.ts';
+import { openSqliteConnection, type SqliteConnection } from '../sql/sqlite-connection.ts';
+import type { SqliteGroupCommit } from '../sql/sqlite-group-commit.ts';
 import {
   SUBJECT_PREFIX,
   isSubjectRef,
@@ -175,22 +175,27 @@ const LIVE_SUMS = `SELECT count(*) AS sessions, coalesce(sum(cpu_millicores), 0)
 
 /**
  * Canon Memory in an embedded SQLite file (the default). WAL + synchronous FULL: an acknowledged write survives
- * a crash. Every write is an IMMEDIATE transaction (the write lock is taken before the first read), so a
- * compare-and-set or a quota check cannot be overtaken by another process writing the same file.
+ * a crash. Every write runs in an IMMEDIATE transaction (the write lock is taken before the first read), so a
+ * compare-and-set or a quota check cannot be overtaken by another process writing the same file; writes of one
+ * event-loop turn share that transaction and its fsync (sqlite-group-commit.ts).
  */
 export class SqliteCanonStore implements CanonStore {
-  private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly rawStatements = new Map<string, Database.Statement>();
+  private readonly connection: SqliteConnection;
+  private readonly commits: SqliteGroupCommit;
+  private closed = false;
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    this.connection = openSqliteConnection(file);
+    this.commits = this.connection.commits;
     applySqliteMigrations(this.db);
+  }
+
+  /** The shared connection; refused once this store is closed, though billing may still be using it. */
+  private get db(): Database.Database {
+    if (this.closed) throw new Error('Canon Memory is closed');
+    return this.connection.db;
   }
 
   schemaVersion(): number {
@@ -320,43 +325,41 @@ export class SqliteCanonStore implements CanonStore {
 
   async createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void> {
     const s = row.session;
-    this.db
-      .transaction(() => {
-        if (limits) {
-          const exceeded = exceededLimit(limits, this.liveUsage(s), s.resources);
-          if (exceeded) throw exceeded;
-        }
-        this.sql(
-          `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
+    return this.commits.run(() => {
+      if (limits) {
+        const exceeded = exceededLimit(limits, this.liveUsage(s), s.resources);
+        if (exceeded) throw exceeded;
+      }
+      this.sql(
+        `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          s.sessionId,
-          s.userId,
-          s.tenantId,
-          s.tier,
-          JSON.stringify(s.resources),
-          s.state,
-          s.failureReason ?? null,
-          row.runtime === null ? null : JSON.stringify(row.runtime),
-          s.createdAt,
-          s.canonTimestamp,
-          row.lastActivityAt,
-          HANDSHAKE,
-        );
-        this.appendRecord({
-          entity: 'session',
-          entityId: s.sessionId,
-          action: 'genesis.requested',
-          fromState: null,
-          toState: s.state,
-          actor,
-          tenantId: s.tenantId,
-          payload: { tier: s.tier, resources: s.resources },
-          canonTimestamp: s.canonTimestamp,
-        });
-        if (!isFinished(s.state)) this.openAllocation(s, s.createdAt);
-      })
-      .immediate();
+      ).run(
+        s.sessionId,
+        s.userId,
+        s.tenantId,
+        s.tier,
+        JSON.stringify(s.resources),
+        s.state,
+        s.failureReason ?? null,
+        row.runtime === null ? null : JSON.stringify(row.runtime),
+        s.createdAt,
+        s.canonTimestamp,
+        row.lastActivityAt,
+        HANDSHAKE,
+      );
+      this.appendRecord({
+        entity: 'session',
+        entityId: s.sessionId,
+        action: 'genesis.requested',
+        fromState: null,
+        toState: s.state,
+        actor,
+        tenantId: s.tenantId,
+        payload: { tier: s.tier, resources: s.resources },
+        canonTimestamp: s.canonTimestamp,
+      });
+      if (!isFinished(s.state)) this.openAllocation(s, s.createdAt);
+    });
   }
 
   private selectSession(sessionId: string): SessionDbRow | undefined {
@@ -406,59 +409,57 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async transition(req: TransitionRequest): Promise<SessionRow | undefined> {
-    return this.db
-      .transaction((): SessionRow | undefined => {
-        const current = this.selectSession(req.sessionId);
-        if (!current || !req.from.includes(current.state)) return undefined;
-        const at = req.at.toISOString();
-        const runtime =
-          req.runtime === undefined
-            ? current.runtime
-            : req.runtime === null
-              ? null
-              : JSON.stringify(req.runtime);
-        const failureReason = req.failureReason ?? current.failure_reason;
-        this.sql(
-          'UPDATE sessions SET state = ?, failure_reason = ?, runtime = ?, canon_timestamp = ? WHERE session_id = ?',
-        ).run(req.to, failureReason, runtime, at, req.sessionId);
-        const payload: Record<string, unknown> = {};
-        if (req.tierChange) {
-          this.retier(current, req.tierChange, at);
-          Object.assign(payload, {
-            tier: req.tierChange.tier,
-            fromTier: current.tier,
-            resources: req.tierChange.resources,
-          });
-        }
-        if (req.failureReason !== undefined) payload.failureReason = req.failureReason;
-        if (req.runtime)
-          payload.runtime = { kind: req.runtime.kind, display: req.runtime.display, port: req.runtime.port };
-        this.appendRecord({
-          entity: 'session',
-          entityId: req.sessionId,
-          action: req.action,
-          fromState: current.state,
-          toState: req.to,
-          actor: req.actor,
-          tenantId: current.tenant_id,
-          payload,
-          canonTimestamp: at,
+    return this.commits.run((): SessionRow | undefined => {
+      const current = this.selectSession(req.sessionId);
+      if (!current || !req.from.includes(current.state)) return undefined;
+      const at = req.at.toISOString();
+      const runtime =
+        req.runtime === undefined
+          ? current.runtime
+          : req.runtime === null
+            ? null
+            : JSON.stringify(req.runtime);
+      const failureReason = req.failureReason ?? current.failure_reason;
+      this.sql(
+        'UPDATE sessions SET state = ?, failure_reason = ?, runtime = ?, canon_timestamp = ? WHERE session_id = ?',
+      ).run(req.to, failureReason, runtime, at, req.sessionId);
+      const payload: Record<string, unknown> = {};
+      if (req.tierChange) {
+        this.retier(current, req.tierChange, at);
+        Object.assign(payload, {
+          tier: req.tierChange.tier,
+          fromTier: current.tier,
+          resources: req.tierChange.resources,
         });
-        if (isFinished(req.to)) {
-          this.sql('UPDATE allocations SET released_at = ? WHERE session_id = ? AND released_at IS NULL').run(
-            at,
-            req.sessionId,
-          );
-        } else if (isFinished(current.state)) {
-          // Not a move the lifecycle makes; if it happens the session holds resources again.
-          const updated = this.selectSession(req.sessionId);
-          if (updated) this.openAllocation(toRow(updated).session, at);
-        }
-        if (req.usage) this.insertUsage(req.usage, req.actor, at);
+      }
+      if (req.failureReason !== undefined) payload.failureReason = req.failureReason;
+      if (req.runtime)
+        payload.runtime = { kind: req.runtime.kind, display: req.runtime.display, port: req.runtime.port };
+      this.appendRecord({
+        entity: 'session',
+        entityId: req.sessionId,
+        action: req.action,
+        fromState: current.state,
+        toState: req.to,
+        actor: req.actor,
+        tenantId: current.tenant_id,
+        payload,
+        canonTimestamp: at,
+      });
+      if (isFinished(req.to)) {
+        this.sql('UPDATE allocations SET released_at = ? WHERE session_id = ? AND released_at IS NULL').run(
+          at,
+          req.sessionId,
+        );
+      } else if (isFinished(current.state)) {
+        // Not a move the lifecycle makes; if it happens the session holds resources again.
         const updated = this.selectSession(req.sessionId);
-        return updated && toRow(updated);
-      })
-      .immediate();
+        if (updated) this.openAllocation(toRow(updated).session, at);
+      }
+      if (req.usage) this.insertUsage(req.usage, req.actor, at);
+      const updated = this.selectSession(req.sessionId);
+      return updated && toRow(updated);
+    });
   }
 
   /** A tier change inside the caller's transaction: the old allocation released, the new one checked and taken. */
@@ -572,10 +573,12 @@ export class SqliteCanonStore implements CanonStore {
 
   async touchActivity(sessionId: string, at: Date): Promise<void> {
     // Only ever moves forward, so a late, throttled touch cannot rewind the idle clock.
-    this.sql('UPDATE sessions SET last_activity_at = ? WHERE session_id = ? AND last_activity_at < ?').run(
-      at.toISOString(),
-      sessionId,
-      at.toISOString(),
+    await this.commits.run(() =>
+      this.sql('UPDATE sessions SET last_activity_at = ? WHERE session_id = ? AND last_activity_at < ?').run(
+        at.toISOString(),
+        sessionId,
+        at.toISOString(),
+      ),
     );
   }
 
@@ -592,36 +595,34 @@ export class SqliteCanonStore implements CanonStore {
     at: Date,
   ): Promise<PreferencesRow> {
     const updatedAt = at.toISOString();
-    return this.db
-      .transaction((): PreferencesRow => {
-        // Last writer by server timestamp wins: an older write (a slower replica) does not overwrite a newer one.
-        const written = this.sql<[string, string, string, string], PreferencesDbRow>(
-          `INSERT INTO preferences (tenant_id, user_id, preferences, updated_at) VALUES (?, ?, ?, ?)
+    return this.commits.run((): PreferencesRow => {
+      // Last writer by server timestamp wins: an older write (a slower replica) does not overwrite a newer one.
+      const written = this.sql<[string, string, string, string], PreferencesDbRow>(
+        `INSERT INTO preferences (tenant_id, user_id, preferences, updated_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (tenant_id, user_id) DO UPDATE
              SET preferences = excluded.preferences, updated_at = excluded.updated_at
              WHERE excluded.updated_at >= preferences.updated_at
            RETURNING *`,
-        ).get(owner.tenantId, owner.userId, JSON.stringify(preferences), updatedAt);
-        this.appendRecord({
-          entity: 'preferences',
-          entityId: preferencesEntityId(owner),
-          action: written ? 'preferences.updated' : 'preferences.superseded',
-          fromState: null,
-          toState: null,
-          actor: owner.userId,
-          tenantId: owner.tenantId,
-          payload: { userId: owner.userId, preferences, applied: written !== undefined },
-          canonTimestamp: updatedAt,
-        });
-        const stored =
-          written ??
-          this.sql<[string, string], PreferencesDbRow>(
-            'SELECT * FROM preferences WHERE tenant_id = ? AND user_id = ?',
-          ).get(owner.tenantId, owner.userId);
-        if (!stored) throw new Error('preferences row vanished inside its own transaction');
-        return toPreferences(stored);
-      })
-      .immediate();
+      ).get(owner.tenantId, owner.userId, JSON.stringify(preferences), updatedAt);
+      this.appendRecord({
+        entity: 'preferences',
+        entityId: preferencesEntityId(owner),
+        action: written ? 'preferences.updated' : 'preferences.superseded',
+        fromState: null,
+        toState: null,
+        actor: owner.userId,
+        tenantId: owner.tenantId,
+        payload: { userId: owner.userId, preferences, applied: written !== undefined },
+        canonTimestamp: updatedAt,
+      });
+      const stored =
+        written ??
+        this.sql<[string, string], PreferencesDbRow>(
+          'SELECT * FROM preferences WHERE tenant_id = ? AND user_id = ?',
+        ).get(owner.tenantId, owner.userId);
+      if (!stored) throw new Error('preferences row vanished inside its own transaction');
+      return toPreferences(stored);
+    });
   }
 
   async listAllocations(owner: Owner): Promise<AllocationRecord[]> {
@@ -640,7 +641,7 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async pseudonymOf(owner: Owner): Promise<string> {
-    return this.db.transaction(() => this.subjectRef(owner.tenantId, owner.userId)).immediate();
+    return this.commits.run(() => this.subjectRef(owner.tenantId, owner.userId));
   }
 
   async recordPrivacyEvent(event: {
@@ -650,80 +651,76 @@ export class SqliteCanonStore implements CanonStore {
     at: Date;
     payload: Record<string, unknown>;
   }): Promise<CanonRecord> {
-    return this.db
-      .transaction((): CanonRecord => {
-        const recordId = this.appendRecord({
-          entity: 'privacy',
-          entityId: privacyEntityId(event.subject),
-          action: event.action,
-          fromState: null,
-          toState: null,
-          actor: event.actor,
-          tenantId: event.subject.tenantId,
-          payload: event.payload,
-          canonTimestamp: event.at.toISOString(),
-        });
-        const row = this.sql<[string], RecordDbRow>('SELECT * FROM canon_records WHERE record_id = ?').get(
-          recordId,
-        );
-        if (!row) throw new Error('privacy record vanished inside its own transaction');
-        return this.toRecord(row, this.revealer());
-      })
-      .immediate();
+    return this.commits.run((): CanonRecord => {
+      const recordId = this.appendRecord({
+        entity: 'privacy',
+        entityId: privacyEntityId(event.subject),
+        action: event.action,
+        fromState: null,
+        toState: null,
+        actor: event.actor,
+        tenantId: event.subject.tenantId,
+        payload: event.payload,
+        canonTimestamp: event.at.toISOString(),
+      });
+      const row = this.sql<[string], RecordDbRow>('SELECT * FROM canon_records WHERE record_id = ?').get(
+        recordId,
+      );
+      if (!row) throw new Error('privacy record vanished inside its own transaction');
+      return this.toRecord(row, this.revealer());
+    });
   }
 
   async eraseSubject(request: ErasureRequest): Promise<ErasureResult> {
     const { tenantId, userId } = request.subject;
     const erasedAt = request.at.toISOString();
-    return this.db
-      .transaction((): ErasureResult => {
-        const live = this.sql<[string, string], { n: number }>(
-          "SELECT count(*) AS n FROM sessions WHERE tenant_id = ? AND user_id = ? AND state NOT IN ('terminated', 'failed')",
-        ).get(tenantId, userId);
-        if ((live?.n ?? 0) > 0) throw new SubjectHasLiveSessionsError(live?.n ?? 0);
-        const pseudonym = this.subjectRef(tenantId, userId);
-        const replace = (table: string) =>
-          this.sql(`UPDATE ${table} SET user_id = ? WHERE tenant_id = ? AND user_id = ?`).run(
-            pseudonym,
-            tenantId,
-            userId,
-          ).changes;
-        const counts = {
-          sessionsPseudonymised: replace('sessions'),
-          usageRecordsPseudonymised: replace('usage'),
-          allocationsPseudonymised: replace('allocations'),
-          preferencesDeleted:
-            this.sql('DELETE FROM preferences WHERE tenant_id = ? AND user_id = ?').run(tenantId, userId)
-              .changes > 0,
-        };
-        // Workspaces keep the person's place (who owned, who was invited) under the pseudonym.
-        replace('workspace_members');
-        for (const column of ['owner_id', 'controller_id']) {
-          this.sql(`UPDATE workspaces SET ${column} = ? WHERE tenant_id = ? AND ${column} = ?`).run(
-            pseudonym,
-            tenantId,
-            userId,
-          );
-        }
-        // The audit record is written while the pseudonym still resolves, then the link is cut.
-        const auditRecordId = this.appendRecord({
-          entity: 'privacy',
-          entityId: privacyEntityId(request.subject),
-          action: 'privacy.erased',
-          fromState: null,
-          toState: null,
-          actor: request.actor,
-          tenantId,
-          payload: { pseudonym, ...counts, ...request.details },
-          canonTimestamp: erasedAt,
-        });
-        this.sql('UPDATE subjects SET user_id = NULL, erased_at = ? WHERE subject_ref = ?').run(
-          erasedAt,
+    return this.commits.run((): ErasureResult => {
+      const live = this.sql<[string, string], { n: number }>(
+        "SELECT count(*) AS n FROM sessions WHERE tenant_id = ? AND user_id = ? AND state NOT IN ('terminated', 'failed')",
+      ).get(tenantId, userId);
+      if ((live?.n ?? 0) > 0) throw new SubjectHasLiveSessionsError(live?.n ?? 0);
+      const pseudonym = this.subjectRef(tenantId, userId);
+      const replace = (table: string) =>
+        this.sql(`UPDATE ${table} SET user_id = ? WHERE tenant_id = ? AND user_id = ?`).run(
           pseudonym,
+          tenantId,
+          userId,
+        ).changes;
+      const counts = {
+        sessionsPseudonymised: replace('sessions'),
+        usageRecordsPseudonymised: replace('usage'),
+        allocationsPseudonymised: replace('allocations'),
+        preferencesDeleted:
+          this.sql('DELETE FROM preferences WHERE tenant_id = ? AND user_id = ?').run(tenantId, userId)
+            .changes > 0,
+      };
+      // Workspaces keep the person's place (who owned, who was invited) under the pseudonym.
+      replace('workspace_members');
+      for (const column of ['owner_id', 'controller_id']) {
+        this.sql(`UPDATE workspaces SET ${column} = ? WHERE tenant_id = ? AND ${column} = ?`).run(
+          pseudonym,
+          tenantId,
+          userId,
         );
-        return { pseudonym, erasedAt, ...counts, auditRecordId };
-      })
-      .immediate();
+      }
+      // The audit record is written while the pseudonym still resolves, then the link is cut.
+      const auditRecordId = this.appendRecord({
+        entity: 'privacy',
+        entityId: privacyEntityId(request.subject),
+        action: 'privacy.erased',
+        fromState: null,
+        toState: null,
+        actor: request.actor,
+        tenantId,
+        payload: { pseudonym, ...counts, ...request.details },
+        canonTimestamp: erasedAt,
+      });
+      this.sql('UPDATE subjects SET user_id = NULL, erased_at = ? WHERE subject_ref = ?').run(
+        erasedAt,
+        pseudonym,
+      );
+      return { pseudonym, erasedAt, ...counts, auditRecordId };
+    });
   }
 
   private readWorkspace(workspaceId: string): Workspace | undefined {
@@ -780,41 +777,41 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async createWorkspace(w: Workspace): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.sql(
-          `INSERT INTO workspaces (workspace_id, tenant_id, owner_id, name, state, controller_id, created_at, updated_at, handshake)
+    return this.commits.run(() => {
+      this.sql(
+        `INSERT INTO workspaces (workspace_id, tenant_id, owner_id, name, state, controller_id, created_at, updated_at, handshake)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
+      ).run(
+        w.workspaceId,
+        w.tenantId,
+        w.ownerId,
+        w.name,
+        w.state,
+        w.controllerId,
+        w.createdAt,
+        w.updatedAt,
+        HANDSHAKE,
+      );
+      w.sessionIds.forEach((sessionId, position) => {
+        this.sql('INSERT INTO workspace_sessions (workspace_id, session_id, position) VALUES (?, ?, ?)').run(
           w.workspaceId,
-          w.tenantId,
-          w.ownerId,
-          w.name,
-          w.state,
-          w.controllerId,
-          w.createdAt,
-          w.updatedAt,
-          HANDSHAKE,
+          sessionId,
+          position,
         );
-        w.sessionIds.forEach((sessionId, position) => {
-          this.sql(
-            'INSERT INTO workspace_sessions (workspace_id, session_id, position) VALUES (?, ?, ?)',
-          ).run(w.workspaceId, sessionId, position);
-        });
-        this.writeWorkspaceState(w);
-        this.appendRecord({
-          entity: 'workspace',
-          entityId: w.workspaceId,
-          action: 'workspace.created',
-          fromState: null,
-          toState: null,
-          actor: w.ownerId,
-          tenantId: w.tenantId,
-          payload: { name: w.name, sessionIds: w.sessionIds },
-          canonTimestamp: w.createdAt,
-        });
-      })
-      .immediate();
+      });
+      this.writeWorkspaceState(w);
+      this.appendRecord({
+        entity: 'workspace',
+        entityId: w.workspaceId,
+        action: 'workspace.created',
+        fromState: null,
+        toState: null,
+        actor: w.ownerId,
+        tenantId: w.tenantId,
+        payload: { name: w.name, sessionIds: w.sessionIds },
+        canonTimestamp: w.createdAt,
+      });
+    });
   }
 
   async getWorkspace(workspaceId: string): Promise<Workspace | undefined> {
@@ -840,28 +837,26 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async changeWorkspace(workspaceId: string, change: WorkspaceChange, at: Date): Promise<Workspace> {
-    return this.db
-      .transaction((): Workspace => {
-        const current = this.readWorkspace(workspaceId);
-        if (!current) throw new WorkspaceChangeError('WORKSPACE_NOT_FOUND', 'no such workspace');
-        const outcome = applyWorkspaceChange(current, change, at.toISOString());
-        this.writeWorkspaceState(outcome.workspace);
-        const payload: Record<string, unknown> = { ...outcome.payload };
-        if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
-        this.appendRecord({
-          entity: 'workspace',
-          entityId: workspaceId,
-          action: outcome.action,
-          fromState: null,
-          toState: null,
-          actor: change.actor,
-          tenantId: current.tenantId,
-          payload,
-          canonTimestamp: outcome.workspace.updatedAt,
-        });
-        return outcome.workspace;
-      })
-      .immediate();
+    return this.commits.run((): Workspace => {
+      const current = this.readWorkspace(workspaceId);
+      if (!current) throw new WorkspaceChangeError('WORKSPACE_NOT_FOUND', 'no such workspace');
+      const outcome = applyWorkspaceChange(current, change, at.toISOString());
+      this.writeWorkspaceState(outcome.workspace);
+      const payload: Record<string, unknown> = { ...outcome.payload };
+      if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
+      this.appendRecord({
+        entity: 'workspace',
+        entityId: workspaceId,
+        action: outcome.action,
+        fromState: null,
+        toState: null,
+        actor: change.actor,
+        tenantId: current.tenantId,
+        payload,
+        canonTimestamp: outcome.workspace.updatedAt,
+      });
+      return outcome.workspace;
+    });
   }
 
   async ping(): Promise<boolean> {
@@ -869,8 +864,12 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    await this.commits.drain();
+    this.closed = true;
     this.statements.clear();
-    this.db.close();
+    this.rawStatements.clear();
+    await this.connection.release();
   }
 }
 

@@ -1,17 +1,17 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
+import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
 
 /**
  * A small SQL seam shared by the wallet's embedded ledger and the billing records, so that one piece of
  * logic runs on SQLite (the embedded default) and PostgreSQL (several replicas) alike.
  *
  * A transaction's body is a generator that yields statements and receives their results (`yield* q(...)`).
- * On SQLite the driver runs it synchronously inside one better-sqlite3 IMMEDIATE transaction, so the write
- * lock is never held across an `await` — other SQLite connections of this same process (Canon Memory's) can
- * never find the file locked by a transaction that is waiting for the event loop. On PostgreSQL the driver
+ * On SQLite the driver runs it synchronously in its own savepoint of a group-committed IMMEDIATE transaction
+ * (sqlite-group-commit.ts), so the write lock is never held across an `await` — other SQLite connections of
+ * this same process (Canon Memory's) can never find the file locked by a transaction that is waiting for the
+ * event loop. On PostgreSQL the driver
  * feeds it asynchronously through one pooled connection between BEGIN and COMMIT.
  *
  * Statements are written once with `$1 … $n` placeholders; values are strings, safe integers, bigints or
@@ -125,20 +125,21 @@ function sqliteParams(params: readonly SqlValue[]): Record<string, SqlValue> {
   return named;
 }
 
-/** SQLite through its own better-sqlite3 connection: WAL, synchronous FULL, integers read as bigint. */
+/** SQLite through the process's shared connection to `file` (sqlite-connection.ts), integers read as bigint. */
 export class SqliteSqlDb implements SqlDb {
   readonly dialect = 'sqlite' as const;
-  private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly connection: SqliteConnection;
+  private closed = false;
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.defaultSafeIntegers(true);
+    this.connection = openSqliteConnection(file);
+  }
+
+  /** The shared connection; refused once this seam is closed, though Canon Memory may still be using it. */
+  private get db(): Database.Database {
+    if (this.closed) throw new Error('the database is closed');
+    return this.connection.db;
   }
 
   private execute(s: SqlStatement): SqlResult {
@@ -148,7 +149,8 @@ export class SqliteSqlDb implements SqlDb {
     }
     let prepared = this.statements.get(s.text);
     if (!prepared) {
-      prepared = this.db.prepare(s.text.replace(/\$(\d+)/g, '@p$1'));
+      // The connection is shared with Canon Memory, which reads numbers: bigints are asked for per statement.
+      prepared = this.db.prepare(s.text.replace(/\$(\d+)/g, '@p$1')).safeIntegers(true);
       this.statements.set(s.text, prepared);
     }
     if (prepared.reader) {
@@ -165,7 +167,7 @@ export class SqliteSqlDb implements SqlDb {
   }
 
   async transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T> {
-    return this.db.transaction(() => this.drive(work('sqlite'))).immediate();
+    return this.connection.commits.run(() => this.drive(work('sqlite')));
   }
 
   async query(source: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
@@ -173,8 +175,11 @@ export class SqliteSqlDb implements SqlDb {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    await this.connection.commits.drain();
+    this.closed = true;
     this.statements.clear();
-    this.db.close();
+    await this.connection.release();
   }
 }
 

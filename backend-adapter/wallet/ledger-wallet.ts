@@ -163,9 +163,10 @@ export class LedgerWallet implements Wallet {
    */
   private async tx<T>(body: (created: Created) => SqlWork<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const created: Created = { accounts: [], subjects: [] };
+      let created: Created = { accounts: [], subjects: [] };
       try {
-        const result = await this.db.transaction(() => body(created));
+        // Afresh on each run: SQLite's group commit may run a body again after a rollback.
+        const result = await this.db.transaction(() => body((created = { accounts: [], subjects: [] })));
         for (const account of created.accounts) this.knownAccounts.add(account);
         for (const [key, ref] of created.subjects) this.knownSubjects.set(key, ref);
         return result;

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqliteConnection, type SqliteConnection } from '../../../backend-adapter/sql/sqlite-connection.ts';
+import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
+import { SqliteSqlDb, run } from '../../../backend-adapter/sql/sql-db.ts';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vsc-group-commit-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A connection to a fresh file with `items (id TEXT PRIMARY KEY, owner TEXT REFERENCES owners DEFERRABLE …)`. */
+function fresh(name: string): SqliteConnection {
+  const connection = openSqliteConnection(join(dir, `${name}.sqlite`));
+  connection.db.exec(`
+    CREATE TABLE owners (id TEXT PRIMARY KEY);
+    CREATE TABLE items (id TEXT PRIMARY KEY,
+      owner TEXT REFERENCES owners (id) DEFERRABLE INITIALLY DEFERRED);
+    INSERT INTO owners (id) VALUES ('alice');`);
+  return connection;
+}
+
+const insert = (c: SqliteConnection, id: string, owner: string | null = null) => () =>
+  c.db.prepare('INSERT INTO items (id, owner) VALUES (?, ?)').run(id, owner).changes;
+
+/** What another connection (another process, after a crash) reads from the file. */
+function storedIds(name: string): string[] {
+  const reader = new Database(join(dir, `${name}.sqlite`), { readonly: true });
+  try {
+    return (reader.prepare('SELECT id FROM items ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
+  } finally {
+    reader.close();
+  }
+}
+
+describe('SQLite group commit', () => {
+  it('commits the writes asked for in one turn together, each acknowledged only once it is on disk', async () => {
+    const c = fresh('together');
+    const before = { ...c.commits.committed };
+    const pending = ['a', 'b', 'c', 'd'].map((id) => c.commits.run(insert(c, id)));
+    // Not acknowledged, and nothing another connection can see, before the batch commits.
+    assert.deepEqual(storedIds('together'), []);
+    assert.deepEqual(await Promise.all(pending), [1, 1, 1, 1]);
+    assert.deepEqual(storedIds('together'), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(c.commits.committed, { batches: before.batches + 1, jobs: before.jobs + 4 });
+    await c.release();
+  });
+
+  it('rolls back and refuses only the job that throws; the others of its batch commit', async () => {
+    const c = fresh('one-throws');
+    const results = await Promise.allSettled([
+      c.commits.run(insert(c, 'a')),
+      c.commits.run(() => {
+        insert(c, 'half-done')();
+        throw new Error('refused halfway');
+      }),
+      c.commits.run(insert(c, 'a')), // duplicate key: SQLITE_CONSTRAINT_PRIMARYKEY
+      c.commits.run(insert(c, 'b')),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /refused halfway/);
+    assert.equal((results[2] as PromiseRejectedResult).reason.code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
+    assert.deepEqual(storedIds('one-throws'), ['a', 'b']);
+    await c.release();
+  });
+
+  it('when one job fails the COMMIT itself, runs the others again alone and refuses only that one', async () => {
+    const c = fresh('commit-fails');
+    // A deferred foreign key is checked at COMMIT: the bad row fails the whole batch's COMMIT.
+    const results = await Promise.allSettled([
+      c.commits.run(insert(c, 'good-1', 'alice')),
+      c.commits.run(insert(c, 'bad', 'nobody')),
+      c.commits.run(insert(c, 'good-2', 'alice')),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal((results[1] as PromiseRejectedResult).reason.code, 'SQLITE_CONSTRAINT_FOREIGNKEY');
+    assert.deepEqual(storedIds('commit-fails'), ['good-1', 'good-2']);
+    assert.equal(c.db.inTransaction, false);
+    await c.release();
+  });
+
+  it('when a job ends the whole transaction, runs the batch’s other jobs again and loses none', async () => {
+    const c = fresh('transaction-lost');
+    let firstRuns = 0;
+    const results = await Promise.allSettled([
+      c.commits.run(() => {
+        firstRuns++;
+        return insert(c, 'a')();
+      }),
+      c.commits.run(() => {
+        // As SQLite does itself on some I/O errors: the transaction is gone, with 'a' in it.
+        c.db.prepare('ROLLBACK').run();
+        throw new Error('the disk went away');
+      }),
+      c.commits.run(insert(c, 'b')),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal(firstRuns, 2, "'a' was written again after its first write was rolled back");
+    assert.deepEqual(storedIds('transaction-lost'), ['a', 'b']);
+    await c.release();
+  });
+
+  it('commits what is queued before the last user closes the connection, then refuses new work', async () => {
+    const c = fresh('close');
+    const queued = c.commits.run(insert(c, 'queued'));
+    await c.release();
+    assert.equal(await queued, 1);
+    assert.deepEqual(storedIds('close'), ['queued']);
+    await assert.rejects(c.commits.run(insert(c, 'late')), /closed/);
+  });
+});
+
+describe('one SQLite connection per file', () => {
+  it('Canon Memory and the billing tables in one file share one connection and one COMMIT per turn', async () => {
+    const file = join(dir, 'canon.sqlite');
+    const canon = new SqliteCanonStore(file);
+    const billing = new SqliteSqlDb(file);
+    await billing.transaction(function* () {
+      yield* run('CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)');
+    });
+    const probe = openSqliteConnection(file);
+    const before = probe.commits.committed.batches;
+    const owner = { tenantId: 't1', userId: 'u1' };
+    const [pseudonym] = await Promise.all([
+      canon.pseudonymOf(owner),
+      billing.transaction(function* () {
+        yield* run('INSERT INTO notes (id) VALUES ($1)', ['n1']);
+      }),
+    ]);
+    assert.equal(probe.commits.committed.batches, before + 1);
+    assert.equal(await canon.pseudonymOf(owner), pseudonym);
+    // Closing one store leaves the other working on the shared connection.
+    await canon.close();
+    await assert.rejects(canon.pseudonymOf(owner), /Canon Memory is closed/);
+    assert.deepEqual(await billing.query('SELECT id FROM notes'), [{ id: 'n1' }]);
+    await billing.close();
+    assert.equal(probe.db.open, true, 'still held by the probe');
+    await probe.release();
+    assert.equal(probe.db.open, false, 'the last user closed it');
+  });
+
+  it('reads integers as numbers for Canon Memory and as bigints for the SQL seam on the same connection', async () => {
+    const file = join(dir, 'integers.sqlite');
+    const sql = new SqliteSqlDb(file);
+    const canon = new SqliteCanonStore(file);
+    const [row] = await sql.query('SELECT 9007199254740993 AS big');
+    assert.equal(row?.big, 9007199254740993n);
+    assert.equal(canon.schemaVersion() > 0, true);
+    assert.equal(typeof canon.schemaVersion(), 'number');
+    await canon.close();
+    await sql.close();
+  });
+});

@@ -17,6 +17,7 @@ import type {
   UsageRecord,
 } from './canon-store.ts';
 import { applyPostgresMigrations, quoteIdent } from './postgres-migrations.ts';
+import { ISO_TIMES, isoOf } from './postgres-iso-times.ts';
 import { SubjectHasLiveSessionsError } from './canon-store.ts';
 import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
 import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
@@ -43,9 +44,10 @@ interface SessionDbRow {
   state: SessionState;
   failure_reason: string | null;
   runtime: RuntimeHandle | null;
-  created_at: Date;
-  canon_timestamp: Date;
-  last_activity_at: Date;
+  /** Dates, or ISO-8601 text when read with ISO_TIMES. */
+  created_at: Date | string;
+  canon_timestamp: Date | string;
+  last_activity_at: Date | string;
 }
 
 interface RecordDbRow {
@@ -128,6 +130,14 @@ function int(value: Int8): number {
   return n;
 }
 
+/**
+ * A hot read of session rows: a named statement (planned once per connection, not per request) with times
+ * read as ISO-8601 text.
+ */
+function read(name: string, clause: string, values: string[]): pg.QueryConfig<string[]> {
+  return { name, text: `SELECT * FROM sessions ${clause}`, values, types: ISO_TIMES };
+}
+
 function toRow(r: SessionDbRow): SessionRow {
   const session: Session = {
     sessionId: r.session_id,
@@ -136,12 +146,12 @@ function toRow(r: SessionDbRow): SessionRow {
     tier: r.tier,
     resources: r.resources,
     state: r.state,
-    createdAt: r.created_at.toISOString(),
-    canonTimestamp: r.canon_timestamp.toISOString(),
+    createdAt: isoOf(r.created_at),
+    canonTimestamp: isoOf(r.canon_timestamp),
     handshake: HANDSHAKE,
   };
   if (r.failure_reason !== null) session.failureReason = r.failure_reason;
-  return { session, runtime: r.runtime, lastActivityAt: r.last_activity_at.toISOString() };
+  return { session, runtime: r.runtime, lastActivityAt: isoOf(r.last_activity_at) };
 }
 
 /** A record as stored: people still as subject references (PostgresCanonStore.reveal maps them back). */
@@ -221,7 +231,8 @@ export class PostgresCanonStore implements CanonStore {
     const pool = new pg.Pool({
       connectionString,
       // Every connection works in the store's schema; the name is checked to be a plain identifier.
-      options: `-c search_path=${quoteIdent(schema)}`,
+      // UTC: timestamps come back as "…+00", which ISO_TIMES turns into ISO-8601 without a Date.
+      options: `-c search_path=${quoteIdent(schema)} -c TimeZone=UTC`,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: 10_000,
     });
@@ -429,9 +440,7 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   async getSession(sessionId: string): Promise<SessionRow | undefined> {
-    const r = await this.pool.query<SessionDbRow>('SELECT * FROM sessions WHERE session_id = $1', [
-      sessionId,
-    ]);
+    const r = await this.pool.query<SessionDbRow>(read('get-session', 'WHERE session_id = $1', [sessionId]));
     const row = r.rows[0];
     return row && toRow(row);
   }
@@ -443,20 +452,27 @@ export class PostgresCanonStore implements CanonStore {
   }): Promise<SessionRow[]> {
     if (scope.liveOnly && scope.userId !== undefined) {
       const live = await this.pool.query<SessionDbRow>(
-        "SELECT * FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND state NOT IN ('terminated', 'failed') ORDER BY created_at DESC, session_id",
-        [scope.tenantId, scope.userId],
+        read(
+          'list-live-sessions-of-user',
+          "WHERE tenant_id = $1 AND user_id = $2 AND state NOT IN ('terminated', 'failed') ORDER BY created_at DESC, session_id",
+          [scope.tenantId, scope.userId],
+        ),
       );
       return live.rows.map(toRow);
     }
     const r =
       scope.userId === undefined
         ? await this.pool.query<SessionDbRow>(
-            'SELECT * FROM sessions WHERE tenant_id = $1 ORDER BY created_at DESC, session_id',
-            [scope.tenantId],
+            read('list-sessions-of-tenant', 'WHERE tenant_id = $1 ORDER BY created_at DESC, session_id', [
+              scope.tenantId,
+            ]),
           )
         : await this.pool.query<SessionDbRow>(
-            'SELECT * FROM sessions WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, session_id',
-            [scope.tenantId, scope.userId],
+            read(
+              'list-sessions-of-user',
+              'WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, session_id',
+              [scope.tenantId, scope.userId],
+            ),
           );
     return r.rows.map(toRow);
   }

@@ -189,6 +189,11 @@ export interface HoldRequest {
    */
   staleBefore: Date;
   at: Date;
+  /**
+   * A launch's billing registration, written in the hold's own transaction: a launch then never holds
+   * NexCoin without a billing row, nor costs a second commit before it is written to Canon Memory.
+   */
+  register?: Pick<Registration, 'terms' | 'prices'> & { at: Date };
 }
 
 export interface BillingSessionRow {
@@ -298,6 +303,41 @@ function chargeOf(r: SqlRow): ChargeRow {
   };
 }
 
+/** A session to register for metering, with the terms and prices it launches on. */
+export interface Registration {
+  session: { sessionId: string; tenantId: string; userId: string };
+  terms: BillingTerms;
+  prices: PeriodPrices;
+}
+
+/** Inserts billing rows (a second registration keeps the first terms) and reads back what is stored. */
+function* registerRows(items: readonly Registration[], at: Date): SqlWork<Map<string, BillingSessionRow>> {
+  const out = new Map<string, BillingSessionRow>();
+  for (const { session, terms, prices } of items) {
+    yield* run(
+      `INSERT INTO billing_sessions (session_id, tenant_id, user_id, tier, active_rate, storage_rate, discount_bp,
+         period_ms, active_price, paused_price, charged_through, registered_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING`,
+      [
+        session.sessionId,
+        session.tenantId,
+        session.userId,
+        terms.tier,
+        terms.activeMicroPerHour,
+        terms.storageMicroPerHour,
+        terms.discountBasisPoints,
+        terms.periodMs,
+        prices.active,
+        prices.paused,
+        at.toISOString(),
+      ],
+    );
+    const row = (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [session.sessionId]))[0];
+    if (row) out.set(session.sessionId, sessionOf(row));
+  }
+  return out;
+}
+
 export class BillingStore {
   private constructor(private readonly db: SqlDb) {}
 
@@ -342,42 +382,8 @@ export class BillingStore {
   }
 
   /** Registers several sessions in one transaction (see register). */
-  async registerMany(
-    items: ReadonlyArray<{
-      session: { sessionId: string; tenantId: string; userId: string };
-      terms: BillingTerms;
-      prices: PeriodPrices;
-    }>,
-    at: Date,
-  ): Promise<Map<string, BillingSessionRow>> {
-    return this.db.transaction(function* (): SqlWork<Map<string, BillingSessionRow>> {
-      const out = new Map<string, BillingSessionRow>();
-      for (const { session, terms, prices } of items) {
-        yield* run(
-          `INSERT INTO billing_sessions (session_id, tenant_id, user_id, tier, active_rate, storage_rate, discount_bp,
-             period_ms, active_price, paused_price, charged_through, registered_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING`,
-          [
-            session.sessionId,
-            session.tenantId,
-            session.userId,
-            terms.tier,
-            terms.activeMicroPerHour,
-            terms.storageMicroPerHour,
-            terms.discountBasisPoints,
-            terms.periodMs,
-            prices.active,
-            prices.paused,
-            at.toISOString(),
-          ],
-        );
-        const row = (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [
-          session.sessionId,
-        ]))[0];
-        if (row) out.set(session.sessionId, sessionOf(row));
-      }
-      return out;
-    });
+  async registerMany(items: readonly Registration[], at: Date): Promise<Map<string, BillingSessionRow>> {
+    return this.db.transaction(() => registerRows(items, at));
   }
 
   async get(sessionId: string): Promise<BillingSessionRow | undefined> {
@@ -662,6 +668,10 @@ export class BillingStore {
            released_at = NULL`,
         [sessionId, owner.tenantId, owner.userId, req.amount, at],
       );
+      if (req.register) {
+        const { terms, prices, at: registeredAt } = req.register;
+        yield* registerRows([{ session: { sessionId, ...owner }, terms, prices }], registeredAt);
+      }
       return { ok: true, ...result };
     });
   }

@@ -12,7 +12,7 @@ import {
 import type { SessionGate, TierAvailability } from '../lifecycle/session-gate.ts';
 import type { TenantRegistry } from '../tenants/tenant-registry.ts';
 import type { Wallet, WalletOwner } from '../wallet/wallet.ts';
-import { pricesAt, type BillingStore } from './billing-store.ts';
+import { pricesAt, type BillingStore, type HoldRequest } from './billing-store.ts';
 import type { BillingMetricsSink } from './billing-metrics.ts';
 import type { Metering } from './metering.ts';
 import { discountedRate, pricesOf } from './pricing.ts';
@@ -124,14 +124,9 @@ export class GovernanceGate implements SessionGate {
     this.requireTierAvailable(principal, tier);
     const limits = this.limitsFor(principal, defaults);
     const owner = { tenantId: principal.tenantId, userId: principal.userId };
-    const price = pricesOf(this.deps.metering.termsFor(tier.id, principal.tenantId)).active;
-    await this.requireBalance(owner, price, sessionId, 'genesis');
-    await this.deps.metering.register({
-      sessionId,
-      tenantId: owner.tenantId,
-      userId: owner.userId,
-      tier: tier.id,
-    });
+    const registration = this.deps.metering.registrationFor(tier.id, principal.tenantId);
+    // The session is registered for metering together with its hold.
+    await this.requireBalance(owner, registration.prices.active, sessionId, 'genesis', registration);
     return limits;
   }
 
@@ -193,6 +188,7 @@ export class GovernanceGate implements SessionGate {
     price: number,
     self: string,
     door: 'genesis' | 'resume' | 'tier_change',
+    register?: HoldRequest['register'],
   ): Promise<void> {
     const { reservePeriods, periodMs } = this.deps.metering.policy;
     // Only the user's live sessions: a user with a long history must not make every launch slower.
@@ -229,6 +225,7 @@ export class GovernanceGate implements SessionGate {
       live,
       staleBefore: new Date(now.getTime() - STALE_HOLD_MS),
       at: now,
+      ...(register ? { register } : {}),
     });
     if (!result.ok) {
       this.metrics?.balanceRefused(door);

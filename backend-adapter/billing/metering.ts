@@ -33,6 +33,7 @@ import {
   timelineOf,
   type BillingTerms,
   type OtherTierPrices,
+  type PeriodPrices,
   type Timeline,
 } from './pricing.ts';
 
@@ -149,8 +150,14 @@ export class Metering {
 
   /** Registers a session for metering with today's terms (kept if it was registered before). */
   register(session: MeteredSession): Promise<BillingSessionRow> {
-    const terms = this.termsFor(session.tier, session.tenantId);
-    return this.deps.store.register(session, terms, pricesOf(terms), this.clock());
+    const { terms, prices, at } = this.registrationFor(session.tier, session.tenantId);
+    return this.deps.store.register(session, terms, prices, at);
+  }
+
+  /** Today's terms and prices for a new session, and the time it is registered at (metering's clock). */
+  registrationFor(tierId: string, tenantId: string): { terms: BillingTerms; prices: PeriodPrices; at: Date } {
+    const terms = this.termsFor(tierId, tenantId);
+    return { terms, prices: pricesOf(terms), at: this.clock() };
   }
 
   private async billingRow(session: Session): Promise<BillingSessionRow> {

@@ -76,6 +76,11 @@ async function property(backend: Backend, replicas: number): Promise<void> {
       'one hold per started launch, none for the refused',
     );
     assert.ok(holds.every((h) => h.amount === RESERVE));
+    assert.deepEqual(
+      (await first.store.listSessions(who)).map((b) => b.sessionId).sort(),
+      started.map((s) => s.sessionId).sort(),
+      'registered for metering with its hold: every started launch, none of the refused',
+    );
   }
 }
 

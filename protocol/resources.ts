@@ -8,16 +8,23 @@ export const MetricsQuerySchema = Type.Object(
 );
 export const METRICS_WINDOW_SECONDS = { min: 10, max: 3600, default: 300 } as const;
 
-/** `GET /api/v1/quota`: the caller's limits and what counts against them now. */
+/**
+ * `GET /api/v1/quota`: the caller's limits (their tenant's overrides applied) and what counts against them now:
+ * live sessions are those not terminated or failed, CPU and memory their tiers' resources.
+ */
 export const QuotaResponseSchema = Type.Object({
   limits: Type.Object({
     maxLiveSessionsPerUser: Type.Integer(),
+    maxCpuMillicoresPerUser: Type.Integer(),
+    maxMemoryMiBPerUser: Type.Integer(),
     maxLiveSessionsPerTenant: Type.Integer(),
     maxCpuMillicoresPerTenant: Type.Integer(),
     maxMemoryMiBPerTenant: Type.Integer(),
   }),
   usage: Type.Object({
     liveSessionsOfUser: Type.Integer(),
+    cpuMillicoresOfUser: Type.Integer(),
+    memoryMiBOfUser: Type.Integer(),
     liveSessionsOfTenant: Type.Integer(),
     cpuMillicoresOfTenant: Type.Integer(),
     memoryMiBOfTenant: Type.Integer(),

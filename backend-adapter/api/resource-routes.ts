@@ -42,22 +42,30 @@ export function registerResourceRoutes(
 
   app.get('/quota', { schema: { response: { 200: QuotaResponseSchema } } }, async (request) => {
     const caller = callerOf(request);
-    const tenantLive = (await deps.canon.listUnfinished()).filter(
-      (r) => r.session.tenantId === caller.tenantId,
-    );
-    const { limits } = deps.policy;
+    const tenantLive = (await deps.canon.listUnfinished())
+      .map((r) => r.session)
+      .filter((s) => s.tenantId === caller.tenantId);
+    const userLive = tenantLive.filter((s) => s.userId === caller.userId);
+    const sum = (sessions: typeof tenantLive, of: 'cpuMillicores' | 'memoryMiB') =>
+      sessions.reduce((a, s) => a + s.resources[of], 0);
+    // What Genesis enforces for this caller: the tenant registry's overrides over the adapter's defaults.
+    const limits = deps.lifecycle.limitsFor(caller);
     const response: QuotaResponse = {
       limits: {
         maxLiveSessionsPerUser: limits.maxLiveSessionsPerUser,
+        maxCpuMillicoresPerUser: limits.maxCpuMillicoresPerUser,
+        maxMemoryMiBPerUser: limits.maxMemoryMiBPerUser,
         maxLiveSessionsPerTenant: limits.maxLiveSessionsPerTenant,
         maxCpuMillicoresPerTenant: limits.maxCpuMillicoresPerTenant,
         maxMemoryMiBPerTenant: limits.maxMemoryMiBPerTenant,
       },
       usage: {
-        liveSessionsOfUser: tenantLive.filter((r) => r.session.userId === caller.userId).length,
+        liveSessionsOfUser: userLive.length,
+        cpuMillicoresOfUser: sum(userLive, 'cpuMillicores'),
+        memoryMiBOfUser: sum(userLive, 'memoryMiB'),
         liveSessionsOfTenant: tenantLive.length,
-        cpuMillicoresOfTenant: tenantLive.reduce((a, r) => a + r.session.resources.cpuMillicores, 0),
-        memoryMiBOfTenant: tenantLive.reduce((a, r) => a + r.session.resources.memoryMiB, 0),
+        cpuMillicoresOfTenant: sum(tenantLive, 'cpuMillicores'),
+        memoryMiBOfTenant: sum(tenantLive, 'memoryMiB'),
       },
     };
     return response;

@@ -28,6 +28,8 @@ export interface SessionGate {
     sessionId: string,
     defaults: GenesisLimits,
   ): Promise<GenesisLimits>;
+  /** The limits admitGenesis would give this caller, without admitting anything (to show them). */
+  limitsFor?(principal: Principal, defaults: GenesisLimits): GenesisLimits;
   /** A launch admitted by admitGenesis that was not created or did not start: releases what it held. */
   genesisAbandoned(sessionId: string): Promise<void>;
   /**

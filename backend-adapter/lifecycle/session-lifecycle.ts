@@ -8,6 +8,7 @@ import {
   QuotaExceededError,
   type CanonRecord,
   type CanonStore,
+  type GenesisLimits,
   type SessionRow,
   type TransitionRequest,
   type UsageRecord,
@@ -200,6 +201,11 @@ export class SessionLifecycle {
   }
 
   /** The caller's own sessions; a tenant admin's: every session of the tenant. */
+  /** The limits Genesis checks for this caller (billing's gate applies the tenant's overrides). */
+  limitsFor(principal: Principal): GenesisLimits {
+    return this.deps.gate?.limitsFor?.(principal, this.deps.policy.limits) ?? this.deps.policy.limits;
+  }
+
   async list(principal: Principal): Promise<Session[]> {
     const scope = isTenantAdmin(principal) ? { tenantId: principal.tenantId } : principal;
     return (await this.deps.canon.listSessions(scope)).map((r) => r.session);

@@ -343,6 +343,20 @@ export class VscResourceMonitor extends VscElement {
         `${usage.liveSessionsOfUser} of ${limits.maxLiveSessionsPerUser}`,
       ],
       [
+        'user-cpu',
+        'Your CPU',
+        usage.cpuMillicoresOfUser,
+        limits.maxCpuMillicoresPerUser,
+        `${formatCores(usage.cpuMillicoresOfUser, this.locale)} of ${formatCores(limits.maxCpuMillicoresPerUser, this.locale)} cores`,
+      ],
+      [
+        'user-memory',
+        'Your memory',
+        usage.memoryMiBOfUser,
+        limits.maxMemoryMiBPerUser,
+        `${formatMemory(usage.memoryMiBOfUser, this.locale)} of ${formatMemory(limits.maxMemoryMiBPerUser, this.locale)}`,
+      ],
+      [
         'tenant-sessions',
         "Your team's running sessions",
         usage.liveSessionsOfTenant,

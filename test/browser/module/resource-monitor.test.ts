@@ -145,6 +145,9 @@ describe('<vsc-resource-monitor>', () => {
     expect(meter?.value).to.equal(2);
     expect(meter?.max).to.equal(2);
     expect(q(el, '[data-quota="tenant-cpu"]')?.textContent).to.contain('4 of 32 cores');
+    // The user's own share of CPU and memory against their own limits (both sessions are the user's).
+    expect(q(el, '[data-quota="user-cpu"]')?.textContent).to.contain('4 of 16 cores');
+    expect(q(el, '[data-quota="user-memory"]')?.textContent).to.match(/of 64 GiB/);
     const quotaRequests = fake.count('GET', '/quota');
     fake.set(a, 'terminated');
     await waitUntil(() => fake.count('GET', '/quota') > quotaRequests, 'quota re-read on a session change');

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { Session } from '../../../protocol/session.ts';
 import type { MetricsSample } from '../../../protocol/live-events.ts';
+import type { QuotaResponse } from '../../../protocol/resources.ts';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../../protocol/handshake.ts';
 import { startTestAdapter, type TestAdapter } from '../../support/adapter-fixture.ts';
 
@@ -152,18 +153,25 @@ describe('platform API: live events, preferences, quota, metrics, OpenAPI, rate 
     );
   });
 
-  it('reports quota usage against the limits', async () => {
+  it('reports quota usage against the limits, the user’s own CPU and memory included', async () => {
     const res = await t.api('/api/v1/quota', { token: alice });
-    const body = res.body as {
-      limits: { maxLiveSessionsPerUser: number };
-      usage: { liveSessionsOfUser: number };
-    };
+    const body = res.body as QuotaResponse;
     assert.equal(body.limits.maxLiveSessionsPerUser, 3);
+    // The documented defaults (MAX_USER_CPU_MILLICORES, MAX_USER_MEMORY_MIB): 16 CPU, 64 GiB.
+    assert.equal(body.limits.maxCpuMillicoresPerUser, 16_000);
+    assert.equal(body.limits.maxMemoryMiBPerUser, 65_536);
+    const live = (await t.adapter.canon.listSessions({ userId: 'alice', tenantId: 'tenant-a' }))
+      .map((r) => r.session)
+      .filter((s) => s.state !== 'terminated' && s.state !== 'failed');
+    assert.ok(live.length > 0, 'alice has a live session to count');
+    assert.equal(body.usage.liveSessionsOfUser, live.length);
     assert.equal(
-      body.usage.liveSessionsOfUser,
-      (await t.adapter.canon.listSessions({ userId: 'alice', tenantId: 'tenant-a' })).filter(
-        (r) => r.session.state === 'active',
-      ).length,
+      body.usage.cpuMillicoresOfUser,
+      live.reduce((a, s) => a + s.resources.cpuMillicores, 0),
+    );
+    assert.equal(
+      body.usage.memoryMiBOfUser,
+      live.reduce((a, s) => a + s.resources.memoryMiB, 0),
     );
   });
 

@@ -219,6 +219,8 @@ describe('tenant governance', () => {
     await rig.lifecycle.create(student, 'basic');
     const quota = await rejectsWith(rig.lifecycle.create(student, 'basic'), 'QUOTA_EXCEEDED');
     assert.deepEqual(quota.details, { scope: 'user-sessions', limit: 1, current: 1 });
+    // What GET /quota shows this user is the limit Genesis enforced: the tenant's own.
+    assert.equal(rig.lifecycle.limitsFor(student).maxLiveSessionsPerUser, 1);
   });
 
   it('keeps the last slots of the ceiling for priority tenants when capacity is short', async () => {

@@ -149,6 +149,8 @@ export class FakeApi {
   readonly vitals: WebVital[] = [];
   quotaLimits: QuotaResponse['limits'] = {
     maxLiveSessionsPerUser: 3,
+    maxCpuMillicoresPerUser: 16_000,
+    maxMemoryMiBPerUser: 65_536,
     maxLiveSessionsPerTenant: 20,
     maxCpuMillicoresPerTenant: 32_000,
     maxMemoryMiBPerTenant: 65_536,
@@ -457,10 +459,13 @@ export class FakeApi {
 
   private quota(userId: string): QuotaResponse {
     const live = [...this.sessions.values()].filter((s) => s.state !== 'terminated' && s.state !== 'failed');
+    const mine = live.filter((s) => s.userId === userId);
     return {
       limits: this.quotaLimits,
       usage: {
-        liveSessionsOfUser: live.filter((s) => s.userId === userId).length,
+        liveSessionsOfUser: mine.length,
+        cpuMillicoresOfUser: mine.reduce((sum, s) => sum + s.resources.cpuMillicores, 0),
+        memoryMiBOfUser: mine.reduce((sum, s) => sum + s.resources.memoryMiB, 0),
         liveSessionsOfTenant: live.length,
         cpuMillicoresOfTenant: live.reduce((sum, s) => sum + s.resources.cpuMillicores, 0),
         memoryMiBOfTenant: live.reduce((sum, s) => sum + s.resources.memoryMiB, 0),

@@ -98,6 +98,12 @@ export async function startAdapter(
       const redisLocks = await RedisSessionLocks.connect(config.redis.url, {
         prefix: config.redis.prefix,
         ttlMs: lockTtlMs,
+        // The transition goes on: Canon Memory's compare-and-set refuses it if another replica moved first.
+        onLockLost: (sessionId) =>
+          logger.warn(
+            { sessionId },
+            'lost the session lock during a transition (Redis away or the lock expired)',
+          ),
       });
       events = redisEvents;
       locks = redisLocks;

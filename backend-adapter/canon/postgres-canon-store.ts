@@ -280,16 +280,20 @@ export class PostgresCanonStore implements CanonStore {
 
   /** The subject reference of a user (created on first use), inside the caller's transaction. */
   private async subjectRef(client: PoolClient, tenantId: string, userId: string): Promise<string> {
+    const find = (): Promise<pg.QueryResult<{ subject_ref: string }>> =>
+      client.query({
+        name: 'find-subject',
+        text: 'SELECT subject_ref FROM subjects WHERE tenant_id = $1 AND user_id = $2',
+        values: [tenantId, userId],
+      });
+    // Almost always there already: one round trip in every transition that writes a record, not two.
+    const known = (await find()).rows[0];
+    if (known) return known.subject_ref;
     await client.query(
       'INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, user_id) DO NOTHING',
       [`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, tenantId, userId],
     );
-    const row = (
-      await client.query<{ subject_ref: string }>(
-        'SELECT subject_ref FROM subjects WHERE tenant_id = $1 AND user_id = $2',
-        [tenantId, userId],
-      )
-    ).rows[0];
+    const row = (await find()).rows[0];
     if (!row) throw new Error('subject row vanished inside its own transaction');
     return row.subject_ref;
   }

@@ -104,7 +104,7 @@ describe('timeout enforcer health', () => {
     assert.equal(status.ok, false);
     assert.match(
       status.evidence,
-      /^no pass completed for 150\.0 s, more than two intervals \(every 60\.0 s\): the last pass failed: .*database connection is not open/,
+      /^no pass completed for 150\.0 s, more than two intervals \(every 60\.0 s\): the last pass failed: Canon Memory is closed/,
     );
   });
 });

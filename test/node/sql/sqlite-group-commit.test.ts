@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqliteConnection, type SqliteConnection } from '../../../backend-adapter/sql/sqlite-connection.ts';
+import {
+  openSqliteConnection,
+  type SqliteConnection,
+} from '../../../backend-adapter/sql/sqlite-connection.ts';
 import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
 import { SqliteSqlDb, run } from '../../../backend-adapter/sql/sql-db.ts';
 
@@ -27,14 +30,18 @@ function fresh(name: string): SqliteConnection {
   return connection;
 }
 
-const insert = (c: SqliteConnection, id: string, owner: string | null = null) => () =>
-  c.db.prepare('INSERT INTO items (id, owner) VALUES (?, ?)').run(id, owner).changes;
+const insert =
+  (c: SqliteConnection, id: string, owner: string | null = null) =>
+  () =>
+    c.db.prepare('INSERT INTO items (id, owner) VALUES (?, ?)').run(id, owner).changes;
 
 /** What another connection (another process, after a crash) reads from the file. */
 function storedIds(name: string): string[] {
   const reader = new Database(join(dir, `${name}.sqlite`), { readonly: true });
   try {
-    return (reader.prepare('SELECT id FROM items ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
+    return (reader.prepare('SELECT id FROM items ORDER BY id').all() as Array<{ id: string }>).map(
+      (r) => r.id,
+    );
   } finally {
     reader.close();
   }

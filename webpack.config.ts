@@ -142,14 +142,17 @@ const HARNESS_SCRIPTS_MARKER = '<!-- harness:scripts -->';
 
 /**
  * Emits the harness page: harness/index.html with its `<!-- harness:scripts -->` marker replaced by the entry's
- * content-hashed scripts. Root-absolute URLs, because the adapter also serves this page at client routes such as
- * /v-supercore/sessions, where a relative `src` would miss. (html-webpack-plugin is not a dependency, and a few
- * lines here are less to carry than webpack's still-experimental HTML entries.)
+ * content-hashed scripts, after preload links for the named lazily loaded chunks `preloaded` (what the harness
+ * lends the remote: requested by the entry as it starts and needed before the remote can run, so they download
+ * beside the entry rather than after it has been evaluated). Root-absolute URLs, because the adapter also serves
+ * this page at client routes such as /v-supercore/sessions, where a relative `src` would miss. (html-webpack-plugin
+ * is not a dependency, and a few lines here are less to carry than webpack's still-experimental HTML entries.)
  */
 class HarnessPagePlugin {
   constructor(
     private readonly template: string,
     private readonly entry: string,
+    private readonly preloaded: readonly string[] = [],
   ) {}
 
   apply(compiler: Compiler): void {
@@ -162,11 +165,20 @@ class HarnessPagePlugin {
           const entrypoint = compilation.entrypoints.get(this.entry);
           if (!entrypoint) throw new Error(`HarnessPagePlugin: no entry named ${this.entry}`);
           const publicPath = compilation.getPath(compilation.outputOptions.publicPath as string);
-          const scripts = entrypoint
-            .getFiles()
-            .filter((file) => file.endsWith('.js'))
-            .map((file) => `<script defer src="${publicPath}${file}"></script>`)
-            .join('\n    ');
+          const preloads = this.preloaded.flatMap((name) => {
+            const group = compilation.namedChunkGroups.get(name);
+            if (!group) throw new Error(`HarnessPagePlugin: no chunk named ${name}`);
+            return group.getFiles().filter((file) => file.endsWith('.js'));
+          });
+          const scripts = [
+            ...[...new Set(preloads)].map(
+              (file) => `<link rel="preload" as="script" href="${publicPath}${file}" />`,
+            ),
+            ...entrypoint
+              .getFiles()
+              .filter((file) => file.endsWith('.js'))
+              .map((file) => `<script defer src="${publicPath}${file}"></script>`),
+          ].join('\n    ');
           const template = readFileSync(this.template, 'utf8');
           if (!template.includes(HARNESS_SCRIPTS_MARKER)) {
             throw new Error(`HarnessPagePlugin: ${this.template} lacks ${HARNESS_SCRIPTS_MARKER}`);
@@ -332,13 +344,15 @@ export default (_env: Record<string, unknown>, argv: { mode?: Configuration['mod
     },
     module: { rules: [typescriptRule] },
     plugins: [
-      new HarnessPagePlugin(path.join(root, 'harness/index.html'), 'root-config'),
+      new HarnessPagePlugin(path.join(root, 'harness/index.html'), 'root-config', ['lent-rxjs', 'lent-lit']),
       new webpack.DefinePlugin({
         // The harness lends its single-spa to the remote through the share scope; the version is what it offers.
         __HARNESS_SINGLE_SPA_VERSION__: JSON.stringify(installedVersion('single-spa')),
         __HARNESS_SINGLE_SPA_RANGE__: JSON.stringify(caretRange('single-spa')),
         __HARNESS_RXJS_VERSION__: JSON.stringify(installedVersion('rxjs')),
         __HARNESS_RXJS_RANGE__: JSON.stringify(caretRange('rxjs')),
+        __HARNESS_LIT_VERSION__: JSON.stringify(installedVersion('lit')),
+        __HARNESS_LIT_RANGE__: JSON.stringify(caretRange('lit')),
       }),
     ],
     performance: { hints: false },

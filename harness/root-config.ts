@@ -5,7 +5,6 @@
  * the host contract's custom props (`apiBase`, `getToken`).
  */
 import { init, loadRemote } from '@module-federation/enhanced/runtime';
-import * as rxjs from 'rxjs';
 import * as singleSpa from 'single-spa';
 import { addErrorHandler, navigateToUrl, registerApplication, start, type LifeCycles } from 'single-spa';
 import type { DevLoginRequest, DevLoginResponse } from '../protocol/api.ts';
@@ -16,6 +15,8 @@ declare const __HARNESS_SINGLE_SPA_VERSION__: string;
 declare const __HARNESS_SINGLE_SPA_RANGE__: string;
 declare const __HARNESS_RXJS_VERSION__: string;
 declare const __HARNESS_RXJS_RANGE__: string;
+declare const __HARNESS_LIT_VERSION__: string;
+declare const __HARNESS_LIT_RANGE__: string;
 
 /** The part of manifest/module.json a host needs. */
 interface NavigationItem {
@@ -33,6 +34,11 @@ interface ModuleManifest {
   remoteName: string;
   navigation: NavigationItem;
 }
+
+/** One library lent through init()'s `shared`. */
+type ShareArgs = Exclude<NonNullable<Parameters<typeof init>[0]['shared']>[string], unknown[]>;
+/** A Module Federation runtime plugin, as init() takes it. */
+type RuntimePlugin = NonNullable<Parameters<typeof init>[0]['plugins']>[number];
 
 /** What the harness passes to the module, as the host contract in ARCHITECTURE.md describes. */
 interface HostProps {
@@ -86,7 +92,33 @@ function showError(message: string): void {
   element('harness-errors').append(box);
 }
 
+declare global {
+  interface Window {
+    /** Started by index.html's inline script, before this bundle runs. */
+    __harnessModuleManifest?: Promise<unknown>;
+    /** The remote's mf-manifest.json, fetched by index.html's inline script (which preloads what it names). */
+    __harnessRemoteManifest?: Promise<Response>;
+  }
+}
+
+/** Hands the Module Federation runtime the remote manifest the page already fetched, instead of a second request. */
+function earlyRemoteManifest(entry: string): RuntimePlugin {
+  return {
+    name: 'harness-early-remote-manifest',
+    fetch(url) {
+      const early = window.__harnessRemoteManifest;
+      if (url !== entry || !early) return undefined;
+      return early.then(
+        (response) => (response.ok ? response.clone() : fetch(url)),
+        () => fetch(url),
+      );
+    },
+  };
+}
+
 async function fetchManifest(): Promise<ModuleManifest> {
+  const early = window.__harnessModuleManifest;
+  if (early) return (await early) as ModuleManifest;
   // The server marks it no-cache; the page's preload of it is reused here.
   const response = await fetch('/module.json');
   if (!response.ok) throw new Error(`GET /module.json answered ${response.status}`);
@@ -165,7 +197,46 @@ const homeApp: LifeCycles = {
   },
 };
 
+/**
+ * What the harness lends besides single-spa, as the N3XUS shell (itself built on Lit and RxJS) lends its copies:
+ * every share key the remote consumes, lit's subpaths included (the remote asks for each one it imports; a
+ * subpath not lent would bring the remote's own lit-html beside ours). Each is its own chunk, requested as the
+ * page starts and evaluated while the page waits on the manifest and the remote, not in the first script.
+ */
+function lentLibraries(): Record<string, ShareArgs> {
+  const lend = (version: string, range: string, load: () => Promise<object>): ShareArgs => {
+    const loaded = load();
+    return {
+      version,
+      scope: 'default',
+      get: () => loaded.then((lib) => () => lib),
+      // Ours even before it is loaded: with the default strategy the remote's own copy of the same version would
+      // replace a lent library that is not loaded yet.
+      strategy: 'loaded-first',
+      shareConfig: { singleton: true, requiredVersion: range },
+    };
+  };
+  const lit = (load: () => Promise<object>): ShareArgs =>
+    lend(__HARNESS_LIT_VERSION__, __HARNESS_LIT_RANGE__, load);
+  return {
+    rxjs: lend(
+      __HARNESS_RXJS_VERSION__,
+      __HARNESS_RXJS_RANGE__,
+      () => import(/* webpackChunkName: "lent-rxjs" */ 'rxjs'),
+    ),
+    lit: lit(() => import(/* webpackChunkName: "lent-lit" */ 'lit')),
+    'lit/decorators.js': lit(() => import(/* webpackChunkName: "lent-lit" */ 'lit/decorators.js')),
+    'lit/directives/guard.js': lit(
+      () => import(/* webpackChunkName: "lent-lit" */ 'lit/directives/guard.js'),
+    ),
+    'lit/directives/repeat.js': lit(
+      () => import(/* webpackChunkName: "lent-lit" */ 'lit/directives/repeat.js'),
+    ),
+  };
+}
+
 async function main(): Promise<void> {
+  const lent = lentLibraries();
   // A shell holds its v-auth token before any module asks for it: log in while the manifest and remote load.
   getToken().catch(() => undefined); // a failure is reported to the module when it asks
   element('harness-user').textContent = `${login.userId} @ ${login.tenantId}`;
@@ -179,6 +250,7 @@ async function main(): Promise<void> {
   init({
     name: 'n3xus_harness',
     remotes: [{ name: manifest.remoteName, entry: manifest.entry }],
+    plugins: [earlyRemoteManifest(manifest.entry)],
     // Lend the remote our single-spa, so there is one single-spa on the page (parcels, navigation events).
     shared: {
       'single-spa': {
@@ -187,13 +259,8 @@ async function main(): Promise<void> {
         lib: () => singleSpa,
         shareConfig: { singleton: true, requiredVersion: __HARNESS_SINGLE_SPA_RANGE__ },
       },
-      // The N3XUS shell lends its RxJS, so the remote neither downloads nor evaluates its own copy.
-      rxjs: {
-        version: __HARNESS_RXJS_VERSION__,
-        scope: 'default',
-        lib: () => rxjs,
-        shareConfig: { singleton: true, requiredVersion: __HARNESS_RXJS_RANGE__ },
-      },
+      // The remote neither downloads nor evaluates its own copies of these.
+      ...lent,
     },
   });
 

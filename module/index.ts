@@ -10,9 +10,13 @@
  */
 import type { Subscription } from 'rxjs';
 import type { AppProps } from 'single-spa';
+// The app shell comes with the lifecycles: a host's Module Federation runtime fetches it beside remoteEntry.js (an
+// expose's own chunks are preloaded), one round trip earlier than a chunk this module would ask for once it runs.
+import './app/app.ts';
 import type { VscApp } from './app/app.component.ts';
 import { loadPane } from './app/panes.ts';
 import { parseRoute } from './app/routes.ts';
+import { prepareFormatters } from './shared/format.ts';
 import { ApiClient } from './api/api-client.ts';
 import { LiveEvents } from './api/live-events.ts';
 import {
@@ -24,7 +28,6 @@ import {
 import type { Theme } from './shared/vsc-element.ts';
 import type { PreferencesStore } from './state/preferences-store.ts';
 import type * as PreferencesModuleNs from './state/preferences-store.ts';
-import type * as AppModuleNs from './app/app.ts';
 import { SessionsStore, liveFeed } from './state/sessions-store.ts';
 import type { VitalsReporter } from './vitals/report-vitals.ts';
 
@@ -92,23 +95,14 @@ interface Mounted extends Runtime {
 }
 
 type PreferencesModule = typeof PreferencesModuleNs;
-type AppModule = typeof AppModuleNs;
 
 const mounted = new Map<string, Mounted>();
 const prepared = new Map<string, Prepared>();
-let elements: Promise<AppModule> | undefined;
 let preferencesModule: Promise<PreferencesModule> | undefined;
 
-/**
- * Loads and defines the custom elements once (separate chunks, so the lifecycles entry stays tiny): the app
- * shell, and in parallel with it the pane of the current URL.
- */
+/** Loads and defines the elements of the current URL's pane (each pane is a chunk of its own). */
 function loadElements(basePath?: string): Promise<unknown> {
-  elements ??= import(/* webpackChunkName: "app" */ './app/app.ts').catch((error: unknown) => {
-    elements = undefined;
-    throw error;
-  });
-  return Promise.all([elements, loadPane(parseRoute(location.pathname, basePath).view)]);
+  return loadPane(parseRoute(location.pathname, basePath).view);
 }
 
 /**
@@ -183,23 +177,29 @@ function adopt(valid: ValidProps): Runtime {
   return createRuntime(valid);
 }
 
-/** The tabs' panes, fetched once the browser is idle after mount, so a first switch does not wait for them. */
+/**
+ * The tabs' panes, requested right after the mounted pane has painted, so that a first switch — even a quick one,
+ * before the page was ever idle — finds its pane defined: the click then renders it, it does not start a download
+ * and show "Loading…". Each chunk is evaluated in a task of its own as it arrives.
+ */
 const PREFETCHED_VIEWS = ['launch', 'sessions', 'resources', 'settings'] as const;
 
-/** Runs `work` when the main thread is idle (at the latest after 2 s); returns a cancel function. */
-function whenIdle(work: () => void): () => void {
-  if (typeof requestIdleCallback === 'function') {
-    const handle = requestIdleCallback(work, { timeout: 2000 });
-    return () => cancelIdleCallback(handle);
-  }
-  const handle = setTimeout(work, 200);
-  return () => clearTimeout(handle);
+/** Runs `work` in a task just after the next frame is painted; returns a cancel function. */
+function afterPaint(work: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const frame = requestAnimationFrame(() => {
+    timer = setTimeout(work, 0);
+  });
+  return () => {
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+  };
 }
 
-/** After mount: the preferences store, the web-vitals reporter and, when idle, the other panes. */
+/** After mount: the preferences store, the web-vitals reporter and, once painted, the other panes. */
 function startExtras(entry: Mounted, valid: ValidProps): void {
   entry.cancelPrefetch();
-  entry.cancelPrefetch = whenIdle(() => {
+  entry.cancelPrefetch = afterPaint(() => {
     for (const view of PREFETCHED_VIEWS) loadPane(view).catch(() => undefined); // retried when visited
   });
   const api = entry.api;
@@ -239,7 +239,10 @@ function applyRuntime(element: VscApp, runtime: Runtime): void {
 export async function bootstrap(props: LifecycleProps): Promise<void> {
   const valid = validateProps(props);
   prepare(valid);
-  await loadElements(valid.basePath).catch(dropPrepared(valid.name));
+  const elementsLoaded = loadElements(valid.basePath);
+  // In a task of its own, while the chunks download (the requests are out): off the first render's critical path.
+  setTimeout(() => prepareFormatters(valid.locale), 0);
+  await elementsLoaded.catch(dropPrepared(valid.name));
 }
 
 function discardPrepared(name: string): void {

@@ -28,6 +28,16 @@ function dateTimeFormat(locale: string | undefined): Intl.DateTimeFormat {
   return df;
 }
 
+/**
+ * Makes the formatters a pane's first render uses. The page's first Intl formatter loads ICU's locale data (about
+ * 30 ms of main thread), so the module calls this while its pane's code is still downloading rather than leaving
+ * that cost to the render the user is waiting for.
+ */
+export function prepareFormatters(locale?: string): void {
+  dateTimeFormat(locale).format(0);
+  numberFormat(locale).format(0);
+}
+
 /** `2000` millicores → "2", `500` → "0.5". */
 export function formatCores(cpuMillicores: number, locale?: string): string {
   return numberFormat(locale, { maximumFractionDigits: 3 }).format(cpuMillicores / 1000);

@@ -92,6 +92,20 @@ describe('the v-SuperCore dashboard', () => {
 
   it('opens by the navigation item; every pane has a URL and the back button walks them', async () => {
     const page = h.page;
+    // The harness lends lit (every subpath the remote imports), rxjs and single-spa, as the N3XUS shell does.
+    const manifest = JSON.parse(
+      await readFile(path.join(repoRoot, 'dist/remote/mf-manifest.json'), 'utf8'),
+    ) as { shared: { name: string; assets: { js: { sync: string[]; async: string[] } } }[] };
+    const fallbacks = new Map(
+      manifest.shared.flatMap((s) => [...s.assets.js.sync, ...s.assets.js.async].map((f) => [f, s.name])),
+    );
+    const fetchedFallbacks: string[] = [];
+    const onRequest = (r: { url(): string }): void => {
+      const file = new URL(r.url()).pathname.split('/').pop() ?? '';
+      const shared = fallbacks.get(file);
+      if (r.url().startsWith(h.harness.remoteUrl) && shared) fetchedFallbacks.push(`${shared} (${file})`);
+    };
+    page.on('request', onRequest);
     await page.goto(h.harness.url);
     await page.getByRole('link', { name: /Virtual Super PC/ }).click();
     await page.waitForURL(/\/v-supercore$/);
@@ -113,6 +127,8 @@ describe('the v-SuperCore dashboard', () => {
     await page.goBack();
     await page.waitForURL(/\/v-supercore$/);
     await page.locator('vsc-quick-launch').waitFor();
+    page.off('request', onRequest);
+    assert.deepEqual(fetchedFallbacks, [], 'the remote used its own copy of a library the harness lends');
   });
 
   it('launches from Quick Launch; another tab’s Active Sessions shows it through the push', async () => {

@@ -11,7 +11,7 @@ describe('panes the user has not opened yet', () => {
     history.replaceState(null, '', originalUrl);
   });
 
-  it('are downloaded and defined once the page is idle after mount, so a first tab switch need not wait', async () => {
+  it('are downloaded and defined right after the mounted pane has painted, so a first tab switch need not wait', async () => {
     const fake = new FakeApi();
     window.fetch = (input: RequestInfo | URL, init?: RequestInit) =>
       String(input).startsWith(FAKE_BASE) ? fake.fetch(String(input), init ?? {}) : realFetch(input, init);

@@ -2,6 +2,7 @@
 // headless Chromium with 50 sessions listed, plus what the page downloads from the remote to show it.
 // Prints figures; never fails on time.
 //   npm run build && node --import tsx bench/dashboard-vitals.ts -- --runs 5 [--warmups 1] [--trace] [--timeline]
+//   [--trace-file run1.json]
 // Each interaction is named by the step of the script that made it. With --trace, the first run is traced
 // (Chromium's DevTools timeline) and each interaction's time is split into script, style, layout and paint.
 //
@@ -13,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,6 +36,9 @@ const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
 const warmupArg = process.argv.indexOf('--warmups');
 const warmups = warmupArg > 0 ? Number(process.argv[warmupArg + 1]) : 1;
 const trace = process.argv.includes('--trace');
+// With --trace-file PATH, run 1's Chromium trace is also written there (for DevTools' Performance panel).
+const traceFileArg = process.argv.indexOf('--trace-file');
+const traceFile = traceFileArg > 0 ? process.argv[traceFileArg + 1] : undefined;
 // With --timeline, run 1's requests up to its LCP and every LCP candidate are printed: what LCP waited for.
 const timeline = process.argv.includes('--timeline');
 const SESSIONS = 50;
@@ -195,7 +199,9 @@ new PerformanceObserver((list) => {
 }).observe({ type: 'layout-shift', buffered: true });
 // The LCP candidates: which element (inside shadow roots the entry has none, so its size and URL tell), and when.
 window.__lcp = [];
-// A text candidate inside a shadow root has no element: name the text box of about its size on screen now.
+// A text candidate inside a shadow root has no element: the text box of about its size on screen names it. That
+// walk lays out and measures every text node, so it runs once the load is over (window.__nameLcp, called by the
+// script), never in the observer, where it would take the main thread from the frames the page is painting.
 const textOfSize = (size) => {
   let best = null;
   const walk = (root) => {
@@ -223,8 +229,11 @@ new PerformanceObserver((list) => {
 }).observe({ type: 'long-animation-frame', buffered: true });
 new PerformanceObserver((list) => {
   for (const e of list.getEntries())
-    window.__lcp.push({ at: Math.round(e.startTime), size: e.size, url: (e.url || '').slice(0, 60), node: e.element ? describe(e.element) : textOfSize(e.size), loadTime: Math.round(e.loadTime) });
-}).observe({ type: 'largest-contentful-paint', buffered: true });`;
+    window.__lcp.push({ at: Math.round(e.startTime), size: e.size, url: (e.url || '').slice(0, 60), node: e.element ? describe(e.element) : null, loadTime: Math.round(e.loadTime) });
+}).observe({ type: 'largest-contentful-paint', buffered: true });
+window.__nameLcp = () => {
+  for (const l of window.__lcp) l.node ??= textOfSize(l.size);
+};`;
 
 /** Marks the step the script takes next; the interactions it makes are named by it. */
 async function step(page: Page, name: string): Promise<void> {
@@ -265,6 +274,14 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: B
   await list.locator('table').waitFor({ timeout: 20_000 });
   const [mountMs = NaN] = await mountMeasures(page);
   const onScreenMs = await firstMountEnd(page);
+  // The LCP candidates painted by now are reported after the next frame; name them while they are on screen.
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve) =>
+        requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 0))),
+      ),
+  );
+  await page.evaluate(() => (window as unknown as { __nameLcp(): void }).__nameLcp());
 
   // Interactions for INP: show the 50 rows, switch panes, refresh.
   await step(page, 'tick "Show terminated"');
@@ -298,7 +315,11 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: B
   const interactions = await page.evaluate(() => [
     ...(window as unknown as { __interactions: Map<number, Interaction> }).__interactions.values(),
   ]);
-  const lcpEntries = await page.evaluate(() => (window as unknown as { __lcp: LcpEntry[] }).__lcp);
+  const lcpEntries = await page.evaluate(() => {
+    const w = window as unknown as { __lcp: LcpEntry[]; __nameLcp(): void };
+    w.__nameLcp(); // any candidate reported after the load (named by what is on screen now)
+    return w.__lcp;
+  });
   const frames = await page.evaluate(() => (window as unknown as { __loaf: LongFrame[] }).__loaf);
   const fetches = await page.evaluate(() =>
     performance.getEntriesByType('resource').map((e) => ({
@@ -316,6 +337,7 @@ async function oneRun(baseUrl: string, remoteUrl: string, page: Page, traced?: B
       return mark ? { name: mark.name, startTime: mark.startTime } : undefined;
     });
     const timeline = await traced.stopTracing();
+    if (traceFile) await writeFile(traceFile, timeline);
     if (anchor) {
       const reader = new InteractionBreakdown(timeline, anchor);
       breakdowns = new Map(
@@ -438,6 +460,13 @@ console.log(`  TTFB                         ${fmt(median(series((r) => r.vitals[
 console.log(
   `  vitals the module POSTed     ${results.map((r) => r.vitalsPosted).join(', ')} (per run, seen before the page closed)`,
 );
+console.log('  each run: mount ms, LCP ms, INP ms, CLS, FCP ms');
+for (const [i, r] of results.entries()) {
+  const v = (name: string, digits = 0): string => fmt(r.vitals[name] ?? NaN, '', digits).trim();
+  console.log(
+    `    run ${i + 1}: ${fmt(r.mountMs, '', 1).trim()}, ${v('LCP')}, ${v('INP')}, ${v('CLS', 4)}, ${v('FCP')}`,
+  );
+}
 console.log('  LCP element (last candidate; its size in px², and its URL for an image):');
 for (const [i, r] of results.entries()) {
   const l = r.lcp;
@@ -526,6 +555,6 @@ if (first) {
     console.log(`    ${file.padEnd(52)} ${(size / 1024).toFixed(1).padStart(6)} KiB`);
   }
   console.log(
-    `    ${'total (incl. panes visited and the lit fallback; the harness lends single-spa and rxjs)'.padEnd(52)} ${(total / 1024).toFixed(1).padStart(6)} KiB`,
+    `    ${'total (incl. panes visited; the harness lends lit, rxjs and single-spa)'.padEnd(52)} ${(total / 1024).toFixed(1).padStart(6)} KiB`,
   );
 }

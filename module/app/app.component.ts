@@ -1,4 +1,4 @@
-import { html, type PropertyValues, type TemplateResult } from 'lit';
+import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { ApiClient } from '../api/api-client.ts';
 import type { LiveEvents } from '../api/live-events.ts';
@@ -86,11 +86,20 @@ export class VscApp extends VscElement {
   @property({ attribute: 'base-path' }) basePath = DEFAULT_BASE_PATH;
 
   @state() private route: Route = { view: 'launch' };
+  /**
+   * The route whose pane the panel shows. A tab switch first paints the tab bar (the answer to the click), and
+   * swaps panes in the task after that frame: building a pane of 50 rows or four charts took the click's next
+   * paint 45-65 ms away (INP); now the pane follows one frame later. The same when the module is mounted by a
+   * click in the shell (the panel is empty for that frame); on a page load nobody waits on a click, and the pane
+   * comes in the first render (LCP).
+   */
+  @state() private shown: Route | null = null;
   @state() private announcement = '';
   @state() private launchingId: string | null = null;
   @state() private paneError: { view: Route['view']; message: string } | null = null;
 
   private paneLoad: Promise<unknown> | undefined;
+  private swap: { done: Promise<void>; cancel(): void } | undefined;
 
   private readonly sessions = new StoreController<SessionsState>(
     this,
@@ -99,7 +108,10 @@ export class VscApp extends VscElement {
   );
 
   private readonly onPopState = (): void => {
-    this.route = parseRoute(location.pathname, this.basePath);
+    const route = parseRoute(location.pathname, this.basePath);
+    // single-spa answers our own pushState with a popstate too: the route is the one already being shown.
+    if (routePath(route, this.basePath) === routePath(this.route, this.basePath)) return;
+    this.showNow(route);
   };
 
   /** The route on screen. */
@@ -109,7 +121,13 @@ export class VscApp extends VscElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.route = parseRoute(location.pathname, this.basePath);
+    const route = parseRoute(location.pathname, this.basePath);
+    if (navigator.userActivation?.isActive) {
+      this.route = route;
+      this.showAfterPaint();
+    } else {
+      this.showNow(route);
+    }
     window.addEventListener('popstate', this.onPopState);
     this.addEventListener('vsc-open-session', this.onOpenSession);
     this.addEventListener('vsc-close-viewer', this.onCloseViewer);
@@ -118,6 +136,7 @@ export class VscApp extends VscElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    this.swap?.cancel();
     window.removeEventListener('popstate', this.onPopState);
     this.removeEventListener('vsc-open-session', this.onOpenSession);
     this.removeEventListener('vsc-close-viewer', this.onCloseViewer);
@@ -126,12 +145,14 @@ export class VscApp extends VscElement {
 
   protected override willUpdate(changed: PropertyValues): void {
     if (changed.has('basePath') && changed.get('basePath') !== undefined) {
-      this.route = parseRoute(location.pathname, this.basePath);
+      this.showNow(parseRoute(location.pathname, this.basePath));
     }
     if (changed.has('route') || !this.paneLoad) this.ensurePane(this.route.view);
   }
 
   protected override async getUpdateComplete(): Promise<boolean> {
+    // A tab switch's pane comes a frame after the tab bar.
+    while (this.swap) await this.swap.done;
     let result = await super.getUpdateComplete();
     // The pane's code may still be on its way: wait for it, then for the pane's own first render.
     while (this.paneLoad) {
@@ -165,8 +186,45 @@ export class VscApp extends VscElement {
     const path = routePath(route, this.basePath);
     if (location.pathname !== path) history.pushState(history.state, '', path);
     this.route = route;
+    this.showAfterPaint();
     if (route.view !== 'viewer') this.launchingId = null;
     if (options.focus) void this.updateComplete.then(() => this.panel()?.focus({ preventScroll: true }));
+  }
+
+  /** Shows `route` at once, tab bar and pane together (first render, history navigation). */
+  private showNow(route: Route): void {
+    this.swap?.cancel();
+    this.route = route;
+    this.shown = route;
+  }
+
+  /** Shows the current route's pane in the task after the next frame (at the latest after 100 ms, if hidden). */
+  private showAfterPaint(): void {
+    this.swap?.cancel();
+    let frame = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let settle = (): void => undefined;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const swap = {
+      done,
+      cancel: () => {
+        cancelAnimationFrame(frame);
+        clearTimeout(timer);
+        clearTimeout(fallback);
+        if (this.swap === swap) this.swap = undefined;
+        settle();
+      },
+    };
+    const apply = (): void => {
+      swap.cancel();
+      this.shown = this.route;
+    };
+    // Two frames: the first one (the new tab) must be presented before the pane is built.
+    frame = requestAnimationFrame(
+      () => (frame = requestAnimationFrame(() => (timer = setTimeout(apply, 0)))),
+    );
+    const fallback = setTimeout(apply, 100);
+    this.swap = swap;
   }
 
   private readonly onOpenSession = (event: CustomEvent<OpenSessionDetail>): void => {
@@ -275,9 +333,10 @@ export class VscApp extends VscElement {
     `;
   }
 
-  private renderView(): TemplateResult {
+  private renderView(): TemplateResult | typeof nothing {
     const { api, store, theme, locale } = this;
-    const view = this.route.view;
+    if (!this.shown) return nothing;
+    const view = this.shown.view;
     if (this.paneError?.view === view) {
       return html`<div class="alert" role="alert">
         This part of v-SuperCore could not be loaded: ${this.paneError.message}
@@ -285,7 +344,7 @@ export class VscApp extends VscElement {
       </div>`;
     }
     if (!customElements.get(TAGS[view])) return html`<p class="loading" role="status">Loading…</p>`;
-    switch (this.route.view) {
+    switch (this.shown.view) {
       case 'launch':
         return html`<vsc-quick-launch
           .api=${api}
@@ -318,14 +377,14 @@ export class VscApp extends VscElement {
         ></vsc-settings>`;
       case 'viewer':
         return html`<vsc-viewer
-          session-id=${this.route.sessionId}
+          session-id=${this.shown.sessionId}
           .api=${api}
           .store=${store}
           .workerFactory=${this.workerFactory}
           .preferences=${this.preferences}
           theme=${theme}
           locale=${locale}
-          ?launching=${this.launchingId === this.route.sessionId}
+          ?launching=${this.launchingId === this.shown.sessionId}
         ></vsc-viewer>`;
     }
   }

@@ -82,6 +82,53 @@ describe('<vsc-app>', () => {
     await expect(el).to.be.accessible();
   });
 
+  it('answers a tab click with the selected tab first, and the pane in the frame after', async () => {
+    const { el } = await setup();
+    tab(el, 'resources')?.click();
+    // As single-spa does after every pushState: the URL is the one the click pushed, not a new navigation.
+    window.dispatchEvent(new PopStateEvent('popstate'));
+    // The click's next paint: the tab bar has changed, the old pane is still there (nothing slow to build).
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    expect(tab(el, 'resources')?.getAttribute('aria-selected')).to.equal('true');
+    expect(panelChild(el)).to.equal('vsc-quick-launch');
+    await el.updateComplete;
+    expect(panelChild(el)).to.equal('vsc-resource-monitor');
+    // A second switch before the first pane arrived shows only the last one asked for.
+    tab(el, 'settings')?.click();
+    tab(el, 'sessions')?.click();
+    await el.updateComplete;
+    expect(panelChild(el)).to.equal('vsc-active-sessions');
+    expect(tab(el, 'sessions')?.getAttribute('aria-selected')).to.equal('true');
+  });
+
+  it('mounted by a click, answers it with the header and tabs first, and the pane in the frame after', async () => {
+    history.replaceState(null, '', '/v-supercore/sessions');
+    const fake = new FakeApi();
+    const api = fake.client();
+    const store = new SessionsStore({ api, changeFeed: () => NEVER });
+    const host = await fixture<HTMLButtonElement>(html`<button type="button">Virtual Super PC</button>`);
+    let el: VscApp | undefined;
+    host.addEventListener('click', () => {
+      el = document.createElement('vsc-app');
+      Object.assign(el, { api, store, live: new LiveEvents({ api }) });
+      document.body.append(el);
+    });
+    // A real click (user activation), as on the shell's navigation link.
+    host.focus();
+    await sendKeys({ press: 'Enter' });
+    await waitUntil(() => el);
+    const app = el as VscApp;
+    try {
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      expect(tab(app, 'sessions')?.getAttribute('aria-selected')).to.equal('true');
+      expect(panelChild(app)).to.equal('');
+      await app.updateComplete;
+      expect(panelChild(app)).to.equal('vsc-active-sessions');
+    } finally {
+      app.remove();
+    }
+  });
+
   it('moves between tabs with the arrow keys, Home and End', async () => {
     const { el } = await setup();
     tab(el, 'launch')?.focus();

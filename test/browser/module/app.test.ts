@@ -87,8 +87,9 @@ describe('<vsc-app>', () => {
     tab(el, 'resources')?.click();
     // As single-spa does after every pushState: the URL is the one the click pushed, not a new navigation.
     window.dispatchEvent(new PopStateEvent('popstate'));
-    // The click's next paint: the tab bar has changed, the old pane is still there (nothing slow to build).
-    await new Promise((resolve) => requestAnimationFrame(resolve));
+    // What the click's next paint shows (the task after the click, before the frame): the tab bar has changed,
+    // the old pane is still there (nothing slow to build).
+    await new Promise((resolve) => setTimeout(resolve, 0));
     expect(tab(el, 'resources')?.getAttribute('aria-selected')).to.equal('true');
     expect(panelChild(el)).to.equal('vsc-quick-launch');
     await el.updateComplete;
@@ -108,20 +109,27 @@ describe('<vsc-app>', () => {
     const store = new SessionsStore({ api, changeFeed: () => NEVER });
     const host = await fixture<HTMLButtonElement>(html`<button type="button">Virtual Super PC</button>`);
     let el: VscApp | undefined;
+    // What the click's next paint shows, read in the task after the click (before any frame).
+    let firstFrame: { selected: string | null; pane: string } | undefined;
     host.addEventListener('click', () => {
-      el = document.createElement('vsc-app');
-      Object.assign(el, { api, store, live: new LiveEvents({ api }) });
-      document.body.append(el);
+      const app = document.createElement('vsc-app');
+      Object.assign(app, { api, store, live: new LiveEvents({ api }) });
+      document.body.append(app);
+      el = app;
+      setTimeout(() => {
+        firstFrame = {
+          selected: tab(app, 'sessions')?.getAttribute('aria-selected') ?? null,
+          pane: panelChild(app),
+        };
+      }, 0);
     });
     // A real click (user activation), as on the shell's navigation link.
     host.focus();
     await sendKeys({ press: 'Enter' });
-    await waitUntil(() => el);
+    await waitUntil(() => el && firstFrame);
     const app = el as VscApp;
     try {
-      await new Promise((resolve) => requestAnimationFrame(resolve));
-      expect(tab(app, 'sessions')?.getAttribute('aria-selected')).to.equal('true');
-      expect(panelChild(app)).to.equal('');
+      expect(firstFrame).to.deep.equal({ selected: 'true', pane: '' });
       await app.updateComplete;
       expect(panelChild(app)).to.equal('vsc-active-sessions');
     } finally {

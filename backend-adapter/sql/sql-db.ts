@@ -9,9 +9,8 @@ import { openSqliteConnection, type SqliteConnection } from './sqlite-connection
  *
  * A transaction's body is a generator that yields statements and receives their results (`yield* q(...)`).
  * On SQLite the driver runs it synchronously in its own savepoint of a group-committed IMMEDIATE transaction
- * (sqlite-group-commit.ts), so the write lock is never held across an `await` — other SQLite connections of
- * this same process (Canon Memory's) can never find the file locked by a transaction that is waiting for the
- * event loop. On PostgreSQL the driver
+ * (sqlite-group-commit.ts), so the write lock is never held across an `await` — another process writing the
+ * same file never finds it locked by a transaction that is waiting for the event loop. On PostgreSQL the driver
  * feeds it asynchronously through one pooled connection between BEGIN and COMMIT.
  *
  * Statements are written once with `$1 … $n` placeholders; values are strings, safe integers, bigints or

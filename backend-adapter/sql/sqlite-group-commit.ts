@@ -132,7 +132,7 @@ export class SqliteGroupCommit {
     try {
       if (this.db.inTransaction) this.rollback.run();
     } catch {
-      // Nothing more can be undone here; every job of the batch is rejected.
+      // Nothing more to undo: the batch's jobs are run again on their own, or refused.
     }
   }
 

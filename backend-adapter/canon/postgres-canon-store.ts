@@ -347,12 +347,8 @@ export class PostgresCanonStore implements CanonStore {
    * allocation (one round trip less under the Genesis lock); the sums are read from the statement's
    * snapshot, so they never include it.
    */
-  async liveUsageOf(owner: Owner): Promise<LiveUsage> {
-    return this.liveUsage(this.pool, owner);
-  }
-
   private async liveUsage(
-    client: pg.Pool | PoolClient,
+    client: PoolClient,
     owner: Owner,
     allocate?: { session: Session; at: string },
   ): Promise<LiveUsage> {

@@ -119,7 +119,7 @@ function earlyRemoteManifest(entry: string): RuntimePlugin {
 async function fetchManifest(): Promise<ModuleManifest> {
   const early = window.__harnessModuleManifest;
   if (early) return (await early) as ModuleManifest;
-  // The server marks it no-cache; the page's preload of it is reused here.
+  // Only when the page's inline script did not run (it fetches the manifest before this bundle loads).
   const response = await fetch('/module.json');
   if (!response.ok) throw new Error(`GET /module.json answered ${response.status}`);
   return (await response.json()) as ModuleManifest;

@@ -30,6 +30,20 @@ async function processesUnder(dir: string): Promise<number[]> {
   return found;
 }
 
+/**
+ * The real local runtime, answering a while after its desktop is up: a fast machine boots the agent and Xvnc
+ * within any deadline short enough for a test, so the start is made late on purpose (its processes run).
+ */
+class LateLocalDesktopRuntime extends LocalDesktopRuntime {
+  override async start(
+    ...args: Parameters<LocalDesktopRuntime['start']>
+  ): ReturnType<LocalDesktopRuntime['start']> {
+    const handle = await super.start(...args);
+    await new Promise((r) => setTimeout(r, 500));
+    return handle;
+  }
+}
+
 describe('a provisioning that misses its deadline (real local desktop)', () => {
   let dir: string;
   let canon: SqliteCanonStore;
@@ -54,10 +68,10 @@ describe('a provisioning that misses its deadline (real local desktop)', () => {
     const logs: string[] = [];
     const lifecycle = new SessionLifecycle({
       canon,
-      runtime: new LocalDesktopRuntime(loadConfig({}).runtime, join(dir, 'sessions')),
+      runtime: new LateLocalDesktopRuntime(loadConfig({}).runtime, join(dir, 'sessions')),
       events: new InProcessSessionEventBus(),
       locks: new InProcessSessionLocks(),
-      // Far shorter than an agent takes to boot and start Xvnc, so the desktop always arrives late.
+      // Shorter than the start takes (at least the 500 ms above), so the desktop always arrives late.
       policy: { ...DEFAULT_POLICY, transitionTimeoutMs: 200 },
       logger: pino(
         { level: 'warn' },

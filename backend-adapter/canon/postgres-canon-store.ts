@@ -18,6 +18,7 @@ import type {
 } from './canon-store.ts';
 import { applyPostgresMigrations, quoteIdent } from './postgres-migrations.ts';
 import { ISO_TIMES, isoOf } from './postgres-iso-times.ts';
+import { coversTransition, needsGeneralPath, transitionStatement } from './postgres-transition-statement.ts';
 import { SubjectHasLiveSessionsError } from './canon-store.ts';
 import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
 import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
@@ -31,6 +32,7 @@ import {
   type ErasureRequest,
   type ErasureResult,
 } from './subjects.ts';
+import { PreparingClient } from '../sql/postgres-prepared-client.ts';
 
 /** node-postgres hands back timestamptz as Date, jsonb parsed, and BIGINT / count / sum as decimal strings. */
 type Int8 = string | number;
@@ -234,6 +236,7 @@ export class PostgresCanonStore implements CanonStore {
       // UTC: timestamps come back as "…+00", which ISO_TIMES turns into ISO-8601 without a Date.
       options: `-c search_path=${quoteIdent(schema)} -c TimeZone=UTC`,
       max: options.maxConnections ?? 10,
+      Client: PreparingClient,
       connectionTimeoutMillis: 10_000,
     });
     // An idle connection that drops is discarded by the pool; the next query opens a new one.
@@ -507,6 +510,16 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   async transition(req: TransitionRequest): Promise<SessionRow | undefined> {
+    if (coversTransition(req)) {
+      try {
+        const { text, values } = transitionStatement(req);
+        const r = await this.pool.query<SessionDbRow>({ text, values, types: ISO_TIMES });
+        const row = r.rows[0];
+        return row && toRow(row);
+      } catch (error) {
+        if (!needsGeneralPath(error)) throw error;
+      }
+    }
     return this.tx(async (c): Promise<SessionRow | undefined> => {
       // The row lock makes a racing transition (any replica) wait, then see the state this one wrote.
       const current = (

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
+import { PreparingClient } from './postgres-prepared-client.ts';
 
 /**
  * A small SQL seam shared by the wallet's embedded ledger and the billing records, so that one piece of
@@ -202,6 +203,7 @@ export class PostgresSqlDb implements SqlDb {
       connectionString,
       options: `-c search_path=${schema}`,
       max: options.maxConnections ?? 10,
+      Client: PreparingClient,
       connectionTimeoutMillis: 10_000,
     });
     // An idle connection that drops is discarded by the pool; the next query opens a new one.

@@ -850,6 +850,36 @@ export function describeCanonStoreContract(
         assert.deepEqual(await store.listRecords(privacyEntityId(ERIN)), [audit]);
       });
 
+      it('gives a person acting for the first time a subject reference: an admin ending another user’s session', async () => {
+        await store.createSession(sessionRow('f-1', FRED, 0), FRED.userId);
+        await move(store, 'f-1', ['requested'], 'active', 1);
+        const admin = { userId: 'ada.admin@example.test', tenantId: 't1' };
+        const done = await store.transition({
+          sessionId: 'f-1',
+          from: ['active'],
+          to: 'terminated',
+          action: 'termination.completed',
+          actor: admin.userId,
+          at: date(60),
+          usage: usageOf('f-1', FRED, 4_000),
+        });
+        assert.equal(done?.session.state, 'terminated');
+        const raw = JSON.stringify(await fx.sql('SELECT * FROM canon_records'));
+        assert.ok(!raw.includes(admin.userId), 'a Canon record names the admin');
+        const records = await store.listRecords('f-1');
+        assert.deepEqual(
+          records.map((r) => [r.entity, r.action, r.actor, r.payload.userId]),
+          [
+            ['session', 'genesis.requested', FRED.userId, undefined],
+            ['session', 'requested->active', 'u1', undefined],
+            ['session', 'termination.completed', admin.userId, undefined],
+            ['usage', 'usage.recorded', admin.userId, FRED.userId],
+          ],
+        );
+        assert.ok(isSubjectRef(await store.pseudonymOf(admin)));
+        assert.equal((await store.getUsage('f-1'))?.cost, 4_000);
+      });
+
       it('erases a user: the id is gone from every table, usage kept under the pseudonym, the audit trail readable', async () => {
         await history(ERIN, 'e');
         await history(FRED, 'f');

@@ -1,0 +1,43 @@
+import pg from 'pg';
+
+/** One name per distinct statement text, shared by every connection of the process. */
+const names = new Map<string, string>();
+
+function nameOf(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `vsc_${names.size}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
+/** A query config with parameters and no name (not a Query object, which carries its own state). */
+function isUnnamed(config: unknown): config is pg.QueryConfig {
+  if (typeof config !== 'object' || config === null || 'submit' in config) return false;
+  const c = config as Partial<pg.QueryConfig>;
+  return typeof c.text === 'string' && c.name === undefined && Array.isArray(c.values) && c.values.length > 0;
+}
+
+/**
+ * A node-postgres client that prepares every parameterised statement once per connection and then only binds
+ * and executes it: PostgreSQL parses and plans the hot statements (a transition, a charge) once instead of on
+ * every request, which was about half of its CPU time per request. Statements without parameters (BEGIN,
+ * COMMIT, multi-statement migrations) still go as simple queries, and a config that already has a name keeps
+ * it. Pools take it as their `Client`.
+ *
+ * A prepared `SELECT *` is tied to the table's columns when prepared; the stores migrate before their first
+ * statement and never alter tables while serving.
+ */
+export class PreparingClient extends pg.Client {
+  // node-postgres's query() has many overloads; this one forwards them all unchanged but the named case.
+  override query(...args: unknown[]): never {
+    const [config, values] = args;
+    if (typeof config === 'string') {
+      if (Array.isArray(values) && values.length > 0) args[0] = { name: nameOf(config), text: config };
+    } else if (isUnnamed(config)) {
+      args[0] = { ...config, name: nameOf(config.text) };
+    }
+    return (super.query as (...a: unknown[]) => never)(...args);
+  }
+}

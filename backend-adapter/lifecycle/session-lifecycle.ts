@@ -329,30 +329,61 @@ export class SessionLifecycle {
   }
 
   private async perform(principal: Principal, sessionId: string, action: SessionAction): Promise<Session> {
-    await this.owned(principal, sessionId);
-    return this.act(sessionId, action, principal.userId);
+    const seen = await this.owned(principal, sessionId);
+    return this.act(sessionId, action, principal.userId, seen);
   }
 
-  /** Runs one user or system action under the session's lock; the lock holder re-reads the state. */
-  private act(sessionId: string, action: SessionAction, actor: string): Promise<Session> {
+  /**
+   * Runs one user or system action under the session's lock, on the current state. `seen` is the row the
+   * caller read just before: a pause or termination starts from it without reading again, since its first
+   * move is a compare-and-set on that state and everything after uses the row the move returns (the current
+   * desktop, even if a tier change replaced it meanwhile). If the state moved, the row is read again and the
+   * action decided on it. A resume always reads again: its admission prices the tier, which a tier change
+   * moves without changing the state.
+   */
+  private act(sessionId: string, action: SessionAction, actor: string, seen?: SessionRow): Promise<Session> {
     return this.locked(sessionId, async () => {
-      const row = await this.deps.canon.getSession(sessionId);
-      if (!row) throw new ApiError('SESSION_NOT_FOUND');
       const rule = ACTIONS[action];
-      if (!(rule.from as readonly SessionState[]).includes(row.session.state)) {
-        throw new ApiError('ILLEGAL_TRANSITION', `A ${row.session.state} session cannot ${action}.`, {
-          state: row.session.state,
-        });
+      let from = seen && action !== 'resume' ? seen : undefined;
+      let started = from && (await this.start(from, action, actor, false));
+      if (!from || !started) {
+        from = await this.deps.canon.getSession(sessionId);
+        if (!from) throw new ApiError('SESSION_NOT_FOUND');
+        started = (await this.start(from, action, actor, true)) as SessionRow;
       }
-      await this.requireComponentReady();
-      if (action === 'resume') await this.deps.gate?.admitResume(row);
-      await this.move(sessionId, [row.session.state], rule.via, `${action}.started`, actor);
-      const result = await this.runAction(action, row.runtime, sessionId, actor, row.session.state);
+      const fromState = from.session.state;
+      const result = await this.runAction(action, started, actor, fromState);
       // A resumed session starts a fresh idle period, or the idle timeout would pause it again at once.
       if (action === 'resume') await this.deps.canon.touchActivity(sessionId, this.clock());
       this.deps.logger.info({ sessionId, actor, action }, `Session ${rule.to}`);
       return result.session;
     });
+  }
+
+  /**
+   * The action's first move (e.g. active → pausing) from `row`'s state, after the component's checks. With
+   * `strict`, a state the action cannot start from is an error; without, undefined (the caller reads again).
+   */
+  private async start(
+    row: SessionRow,
+    action: SessionAction,
+    actor: string,
+    strict: boolean,
+  ): Promise<SessionRow | undefined> {
+    const rule = ACTIONS[action];
+    const { state } = row.session;
+    if (!(rule.from as readonly SessionState[]).includes(state)) {
+      if (!strict) return undefined;
+      throw new ApiError('ILLEGAL_TRANSITION', `A ${state} session cannot ${action}.`, { state });
+    }
+    await this.requireComponentReady();
+    if (action === 'resume') await this.deps.gate?.admitResume(row);
+    try {
+      return await this.move(row.session.sessionId, [state], rule.via, `${action}.started`, actor);
+    } catch (error) {
+      if (!strict && error instanceof ApiError && error.code === 'ILLEGAL_TRANSITION') return undefined;
+      throw error;
+    }
   }
 
   private async locked<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
@@ -364,17 +395,19 @@ export class SessionLifecycle {
     }
   }
 
+  /** The rest of an action, from `started` (the row its first move returned). */
   private async runAction(
     action: SessionAction,
-    handle: RuntimeHandle | null,
-    sessionId: string,
+    started: SessionRow,
     actor: string,
     fromState: SessionState,
   ): Promise<SessionRow> {
     const rule = ACTIONS[action];
     const deadline = this.deps.policy.transitionTimeoutMs;
+    const { sessionId } = started.session;
+    const handle = started.runtime;
     try {
-      if (action === 'terminate') return await this.finishTermination(sessionId, handle, actor);
+      if (action === 'terminate') return await this.finishTermination(started, actor, fromState);
       if (!handle) throw new Error('the session has no desktop');
       const moved = await withTimeout(this.runtimeStep(action, handle, fromState), deadline, action);
       // Resuming a hibernated desktop brings it back in a new place (e.g. a new pod): record where.
@@ -419,17 +452,26 @@ export class SessionLifecycle {
     return undefined;
   }
 
+  /**
+   * Stops the desktop of a session now terminating (`row`) and ends it. `fromState` is the state the
+   * termination started from, undefined where it is not known (reconciliation after a restart).
+   */
   private async finishTermination(
-    sessionId: string,
-    handle: RuntimeHandle | null,
+    row: SessionRow,
     actor: string,
+    fromState: SessionState | undefined,
   ): Promise<SessionRow> {
-    if (handle)
-      await withTimeout(this.deps.runtime.stop(handle), this.deps.policy.transitionTimeoutMs, 'termination');
-    const row = await this.deps.canon.getSession(sessionId);
-    if (!row) throw new ApiError('SESSION_NOT_FOUND');
+    const { sessionId } = row.session;
+    if (row.runtime)
+      await withTimeout(
+        this.deps.runtime.stop(row.runtime),
+        this.deps.policy.transitionTimeoutMs,
+        'termination',
+      );
     // A session that failed after it ran got its usage record then; ending it later writes no second one.
-    const recorded = await this.deps.canon.getUsage(sessionId);
+    // Only a failed session can have one: usage is written when a session fails or terminates.
+    const recorded =
+      (fromState === undefined || fromState === 'failed') && (await this.deps.canon.getUsage(sessionId));
     const usage = recorded ? undefined : await this.usageFor(row, this.clock());
     return this.move(sessionId, ['terminating'], 'terminated', 'termination.completed', actor, {
       runtime: null,
@@ -781,7 +823,7 @@ export class SessionLifecycle {
     const handle = row.runtime;
     const actor = RECONCILE_ACTOR;
     if (state === 'terminating') {
-      await this.finishTermination(sessionId, handle, actor);
+      await this.finishTermination(row, actor, undefined);
     } else if (status === 'hibernated' && handle && this.deps.runtime.hibernate) {
       // The processes are gone but the disk is kept (hibernated, or the pod vanished): resumable from disk.
       if (state === 'hibernated') return;

@@ -211,6 +211,46 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
     assert.equal(runtime.calls.filter((c) => c === 'pause').length, 1);
   });
 
+  it('acts on the current state when it moved between the ownership check and the lock', async () => {
+    // Another replica changes the session right after this one's ownership check read it.
+    const staleOnce = async (sessionId: string, change: () => Promise<unknown>): Promise<void> => {
+      const stale = await canon.getSession(sessionId);
+      await change();
+      const read = canon.getSession.bind(canon);
+      canon.getSession = async (id) => {
+        canon.getSession = read;
+        return id === sessionId ? stale : read(id);
+      };
+    };
+    const paused = await lifecycle.create(alice, 'basic');
+    await staleOnce(paused.sessionId, () => lifecycle.pause(alice, paused.sessionId));
+    const error = await lifecycle.pause(alice, paused.sessionId).catch((e: unknown) => e);
+    assert.ok(error instanceof ApiError && error.code === 'ILLEGAL_TRANSITION');
+    assert.deepEqual(error.details, { state: 'paused' }, 'the error names the state it really is in');
+
+    await staleOnce(paused.sessionId, () => lifecycle.resume(alice, paused.sessionId));
+    assert.equal((await lifecycle.pause(alice, paused.sessionId)).state, 'paused');
+
+    // A tier change that replaced the desktop keeps the state: termination stops the desktop there now.
+    const moved = await lifecycle.create(alice, 'basic');
+    const before = (await canon.getSession(moved.sessionId))?.runtime;
+    assert.ok(before);
+    const now = { ...before, display: before.display + 50, port: before.port + 50 };
+    await staleOnce(moved.sessionId, () =>
+      canon.transition({
+        sessionId: moved.sessionId,
+        from: ['active'],
+        to: 'active',
+        action: 'tier.applied',
+        actor: 'system:lifecycle',
+        at: new Date(),
+        runtime: now,
+      }),
+    );
+    assert.equal((await lifecycle.terminate(alice, moved.sessionId)).state, 'terminated');
+    assert.deepEqual(runtime.stopped.at(-1), now);
+  });
+
   it('verifies its own half of the handshake at every transition: with Canon Memory silent, nothing is touched', async () => {
     const active = await lifecycle.create(alice, 'basic');
     const paused = await lifecycle.create(alice, 'basic');

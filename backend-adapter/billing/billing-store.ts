@@ -314,10 +314,11 @@ export interface Registration {
 function* registerRows(items: readonly Registration[], at: Date): SqlWork<Map<string, BillingSessionRow>> {
   const out = new Map<string, BillingSessionRow>();
   for (const { session, terms, prices } of items) {
-    yield* run(
+    // The row as stored: the one just inserted, or the one already there (registered elsewhere first).
+    const inserted = yield* q(
       `INSERT INTO billing_sessions (session_id, tenant_id, user_id, tier, active_rate, storage_rate, discount_bp,
          period_ms, active_price, paused_price, charged_through, registered_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING RETURNING *`,
       [
         session.sessionId,
         session.tenantId,
@@ -332,7 +333,9 @@ function* registerRows(items: readonly Registration[], at: Date): SqlWork<Map<st
         at.toISOString(),
       ],
     );
-    const row = (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [session.sessionId]))[0];
+    const row =
+      inserted[0] ??
+      (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [session.sessionId]))[0];
     if (row) out.set(session.sessionId, sessionOf(row));
   }
   return out;

@@ -403,7 +403,7 @@ export class Metering {
     let batches: PeriodBatch[] = [];
     for (const billing of registered) {
       const row = liveById.get(billing.sessionId) ?? (await this.deps.canon.getSession(billing.sessionId));
-      const batch = await this.plan(billing, row, now, report);
+      const batch = await this.plan(billing, row?.session, now, report);
       if (batch) batches.push(batch);
       if (batches.length >= WRITE_BATCH) {
         report.periodsRecorded += await this.deps.store.recordMany(batches, now);
@@ -425,31 +425,53 @@ export class Metering {
     return report;
   }
 
-  /** Meters and settles one session now (after it terminated, so its final periods are charged at once). */
-  async meterSession(sessionId: string): Promise<void> {
+  /**
+   * Meters and settles one session now (after it terminated, so its final periods are charged at once), and
+   * closes its metering when every period is charged. `finished` is the session as its final change event
+   * carried it (a finished session changes no more), saving a read.
+   */
+  async meterSession(sessionId: string, finished?: Session): Promise<void> {
     const now = this.clock();
     const report = this.emptyReport(now);
-    const row = await this.deps.canon.getSession(sessionId);
-    if (!row) return;
-    const billing = await this.billingRow(row.session);
-    const batch = await this.plan(billing, row, now, report);
+    const session = finished ?? (await this.deps.canon.getSession(sessionId))?.session;
+    if (!session) return;
+    const billing = await this.billingRow(session);
+    const read: { timeline?: Timeline } = {};
+    const batch = await this.plan(billing, session, now, report, read);
     if (batch) report.periodsRecorded += await this.deps.store.recordMany([batch], now);
-    await this.settle(
-      (await this.deps.store.chargesOf(sessionId)).filter((c) => c.status !== 'charged'),
-      report,
-    );
+    const charges = await this.deps.store.chargesOf(sessionId);
+    const unsettled = charges.filter((c) => c.status !== 'charged');
+    const chargedBefore = report.charged;
+    await this.settle(unsettled, report);
+    // Everything closing checks was just read or written here: close now rather than read it all again.
+    const chargedThrough = Math.max(batch?.chargedThrough ?? 0, billing.chargedThrough);
+    if (
+      isFinished(session.state) &&
+      read.timeline &&
+      report.charged - chargedBefore === unsettled.length &&
+      chargedThrough >= chargeablePeriods(read.timeline, billing.terms.periodMs, Infinity)
+    ) {
+      await this.deps.store.close(
+        sessionId,
+        charges.reduce((a, c) => a + c.amount, 0),
+        now,
+      );
+      report.closed++;
+      return;
+    }
     await this.closeFinished([billing], new Map(), now, report);
   }
 
   /** The charge rows of the periods that closed since the session's cursor (undefined: nothing to write). */
   private async plan(
     billing: BillingSessionRow,
-    row: SessionRow | undefined,
+    session: Session | undefined,
     now: Date,
     report: CycleReport,
+    read: { timeline?: Timeline } = {},
   ): Promise<PeriodBatch | undefined> {
-    if (!row) return undefined;
-    const finished = isFinished(row.session.state);
+    if (!session) return undefined;
+    const finished = isFinished(session.state);
     const { periodMs } = billing.terms;
     const settled = now.getTime() - this.deps.policy.settleDelayMs;
     // The common case: a live session with no period closed since the last cycle; nothing is read.
@@ -462,6 +484,7 @@ export class Metering {
     }
     report.metered++;
     const timeline = timelineOf(await this.deps.canon.listRecords(billing.sessionId));
+    read.timeline = timeline;
     if (timeline.startMs === undefined) return undefined;
     const through = chargeablePeriods(timeline, periodMs, settled);
     if (through <= billing.chargedThrough && billing.startMs !== null) return undefined;

@@ -168,7 +168,7 @@ export async function openBilling(options: {
           metering.forgetRecords(e.session.sessionId);
           if (e.session.state !== 'terminated' && e.session.state !== 'failed') return;
           metering
-            .meterSession(e.session.sessionId)
+            .meterSession(e.session.sessionId, e.session)
             .catch((err: unknown) =>
               logger.warn({ sessionId: e.session.sessionId, err }, 'final metering deferred'),
             );

@@ -24,6 +24,7 @@ import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
 import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
 import {
   SUBJECT_PREFIX,
+  isSystemActor,
   isSubjectRef,
   mapSubjects,
   privacyEntityId,
@@ -204,6 +205,31 @@ function allocationInsert(s: Session, at: string, first: number): { sql: string;
   };
 }
 
+/**
+ * The Genesis record of `s` by `actor` (a person as their subject reference, read by the statement), as a
+ * data-modifying CTE whose parameters start at `$first`.
+ */
+function genesisRecordInsert(s: Session, actor: string, first: number): { sql: string; params: unknown[] } {
+  const p = (i: number) => `$${first + i}`;
+  const person = !isSystemActor(actor);
+  return {
+    sql: `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
+       VALUES (${p(0)}, 'session', ${p(1)}, 'genesis.requested', NULL, ${p(2)},
+               ${person ? `(SELECT subject_ref FROM subjects WHERE tenant_id = ${p(3)} AND user_id = ${p(4)})` : p(4)},
+               ${p(3)}, ${p(5)}::jsonb, ${p(6)}::timestamptz, ${p(7)})`,
+    params: [
+      randomUUID(),
+      s.sessionId,
+      s.state,
+      s.tenantId,
+      actor,
+      JSON.stringify({ tier: s.tier, resources: s.resources }),
+      s.canonTimestamp,
+      HANDSHAKE,
+    ],
+  };
+}
+
 /** Transaction-level advisory lock serialising quota-checked creates across every replica (per schema). */
 const GENESIS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $1))";
 
@@ -353,12 +379,16 @@ export class PostgresCanonStore implements CanonStore {
   private async liveUsage(
     client: PoolClient,
     owner: Owner,
-    allocate?: { session: Session; at: string },
+    allocate?: { session: Session; at: string; genesisRecordBy?: string },
   ): Promise<LiveUsage> {
     const insert = allocate ? allocationInsert(allocate.session, allocate.at, 3) : undefined;
+    const record =
+      allocate?.genesisRecordBy === undefined
+        ? undefined
+        : genesisRecordInsert(allocate.session, allocate.genesisRecordBy, 13);
     const r = (
       await client.query<LiveDbRow>(
-        `${insert ? `WITH opened AS (${insert.sql}) ` : ''}SELECT count(*) FILTER (WHERE tenant_id = $1 AND user_id = $2) AS user_sessions,
+        `${insert ? `WITH opened AS (${insert.sql})${record ? `, recorded AS (${record.sql})` : ''} ` : ''}SELECT count(*) FILTER (WHERE tenant_id = $1 AND user_id = $2) AS user_sessions,
                 coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1 AND user_id = $2), 0) AS user_cpu,
                 coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1 AND user_id = $2), 0) AS user_memory,
                 count(*) FILTER (WHERE tenant_id = $1) AS tenant_sessions,
@@ -369,7 +399,7 @@ export class PostgresCanonStore implements CanonStore {
                 coalesce(sum(memory_mib), 0) AS cluster_memory,
                 coalesce(sum(storage_gib), 0) AS cluster_storage
            FROM allocations WHERE released_at IS NULL`,
-        [owner.tenantId, owner.userId, ...(insert?.params ?? [])],
+        [owner.tenantId, owner.userId, ...(insert?.params ?? []), ...(record?.params ?? [])],
       )
     ).rows[0];
     if (!r) throw new Error('aggregate query returned no row');
@@ -399,6 +429,14 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   async createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void> {
+    if (limits && !isFinished(row.session.state)) {
+      try {
+        await this.createChecked(row, actor, limits);
+        return;
+      } catch (error) {
+        if (!needsGeneralPath(error)) throw error;
+      }
+    }
     const s = row.session;
     await this.tx(async (c) => {
       // The session row first: no other transaction sees it before the commit, and the global Genesis lock
@@ -443,6 +481,51 @@ export class PostgresCanonStore implements CanonStore {
         payload: { tier: s.tier, resources: s.resources },
         canonTimestamp: s.canonTimestamp,
       });
+    });
+  }
+
+  /**
+   * A quota-checked Genesis in two statements under the Genesis lock: the session row with the actor's
+   * subject reference ensured, then the lock; then the allocation and the Genesis record written with the
+   * quota sums read (from the statement's snapshot, so without them). Exceeding a limit rolls it all back.
+   * A subject erased between the two statements fails the record's NOT NULL actor: the general path runs.
+   */
+  private async createChecked(row: SessionRow, actor: string, limits: GenesisLimits): Promise<void> {
+    const s = row.session;
+    const person = !isSystemActor(actor);
+    await this.tx(async (c) => {
+      await c.query(
+        `WITH created AS (
+           INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12)
+         )${
+           person
+             ? `, subject AS (
+           INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES ($14, $3, $15) ON CONFLICT (tenant_id, user_id) DO NOTHING
+         )`
+             : ''
+         }
+         SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $13))`,
+        [
+          s.sessionId,
+          s.userId,
+          s.tenantId,
+          s.tier,
+          JSON.stringify(s.resources),
+          s.state,
+          s.failureReason ?? null,
+          row.runtime === null ? null : JSON.stringify(row.runtime),
+          s.createdAt,
+          s.canonTimestamp,
+          row.lastActivityAt,
+          HANDSHAKE,
+          this.schema,
+          ...(person ? [`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, actor] : []),
+        ],
+      );
+      const usage = await this.liveUsage(c, s, { session: s, at: s.createdAt, genesisRecordBy: actor });
+      const exceeded = exceededLimit(limits, usage, s.resources);
+      if (exceeded) throw exceeded;
     });
   }
 

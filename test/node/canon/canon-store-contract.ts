@@ -783,7 +783,8 @@ export function describeCanonStoreContract(
       });
       /** One finished session with usage, one failed one, preferences: what a user leaves behind. */
       async function history(owner: { userId: string; tenantId: string }, prefix: string): Promise<void> {
-        await store.createSession(sessionRow(`${prefix}-1`, owner, 0), owner.userId);
+        // With limits: the quota-checked Genesis (a store may write it its own way) names the user first.
+        await store.createSession(sessionRow(`${prefix}-1`, owner, 0), owner.userId, limits());
         await store.transition({
           sessionId: `${prefix}-1`,
           from: ['requested'],

@@ -33,7 +33,7 @@ import {
   type ErasureRequest,
   type ErasureResult,
 } from './subjects.ts';
-import { PreparingClient } from '../sql/postgres-prepared-client.ts';
+import { beginPipelined, PreparingClient } from '../sql/postgres-prepared-client.ts';
 
 /** node-postgres hands back timestamptz as Date, jsonb parsed, and BIGINT / count / sum as decimal strings. */
 type Int8 = string | number;
@@ -263,6 +263,7 @@ export class PostgresCanonStore implements CanonStore {
       options: `-c search_path=${quoteIdent(schema)} -c TimeZone=UTC`,
       max: options.maxConnections ?? 10,
       Client: PreparingClient,
+      pipeline: true,
       connectionTimeoutMillis: 10_000,
     });
     // An idle connection that drops is discarded by the pool; the next query opens a new one.
@@ -291,8 +292,9 @@ export class PostgresCanonStore implements CanonStore {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      const begun = beginPipelined(client);
       const result = await fn(client);
+      await begun;
       await client.query('COMMIT');
       return result;
     } catch (error) {

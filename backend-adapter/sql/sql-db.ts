@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
-import { PreparingClient } from './postgres-prepared-client.ts';
+import { beginPipelined, PreparingClient } from './postgres-prepared-client.ts';
 
 /**
  * A small SQL seam shared by the wallet's embedded ledger and the billing records, so that one piece of
@@ -204,6 +204,7 @@ export class PostgresSqlDb implements SqlDb {
       options: `-c search_path=${schema}`,
       max: options.maxConnections ?? 10,
       Client: PreparingClient,
+      pipeline: true,
       connectionTimeoutMillis: 10_000,
     });
     // An idle connection that drops is discarded by the pool; the next query opens a new one.
@@ -225,13 +226,14 @@ export class PostgresSqlDb implements SqlDb {
     let broken: Error | undefined;
     const body = work('postgres');
     try {
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      const begun = beginPipelined(client);
       let step = body.next();
       while (!step.done) {
         const s = step.value;
         const result = s.multi ? await client.query(s.text) : await client.query(s.text, pgParams(s.params));
         step = body.next({ rows: (result.rows ?? []) as SqlRow[], changes: result.rowCount ?? 0 });
       }
+      await begun;
       await client.query('COMMIT');
       return step.value;
     } catch (error) {

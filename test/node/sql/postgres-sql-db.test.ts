@@ -1,0 +1,71 @@
+// The PostgreSQL side of the SQL seam on a real server: transactions whose BEGIN is pipelined with their
+// first statement are still all-or-nothing, and hot statements are prepared once per connection.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PostgresSqlDb, q, run } from '../../../backend-adapter/sql/sql-db.ts';
+import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
+
+describe('PostgresSqlDb (real PostgreSQL)', () => {
+  let database: TestDatabase;
+  let db: PostgresSqlDb;
+
+  before(async () => {
+    database = await createTestDatabase();
+    // One connection: every transaction below reuses the one the last one left behind.
+    db = await PostgresSqlDb.open(database.url, { schema: 'seam', maxConnections: 1 });
+    await db.query('CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER NOT NULL CHECK (n >= 0))');
+  });
+  after(async () => {
+    await db.close();
+    await database.drop();
+  });
+
+  const ids = async (): Promise<string[]> =>
+    (await db.query('SELECT id FROM items ORDER BY id')).map((r) => String(r.id));
+
+  it('commits a transaction’s statements together', async () => {
+    const inserted = await db.transaction(function* () {
+      let n = yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', ['a', 1]);
+      n += yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', ['b', 2]);
+      return n;
+    });
+    assert.equal(inserted, 2);
+    assert.deepEqual(await ids(), ['a', 'b']);
+  });
+
+  it('rolls back the first statement when a later one fails: it ran inside the transaction', async () => {
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', ['c', 3]);
+        yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', ['d', -1]);
+      }),
+      /check constraint/,
+    );
+    assert.deepEqual(await ids(), ['a', 'b']);
+  });
+
+  it('refuses a failing first statement alone, and the connection serves the next transaction', async () => {
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', ['a', 9]);
+      }),
+      /duplicate key/,
+    );
+    const rows = await db.transaction(function* () {
+      yield* run('UPDATE items SET n = n + 10 WHERE id = $1', ['a']);
+      return yield* q('SELECT n FROM items WHERE id = $1', ['a']);
+    });
+    assert.deepEqual(rows, [{ n: 11 }]);
+  });
+
+  it('prepares a parameterised statement once per connection and reuses it', async () => {
+    const statement = 'SELECT n FROM items WHERE id = $1';
+    for (const id of ['a', 'b', 'a']) await db.query(statement, [id]);
+    const prepared = await db.query(
+      'SELECT name, statement FROM pg_prepared_statements WHERE statement = $1',
+      [statement],
+    );
+    assert.equal(prepared.length, 1, 'one prepared statement for three runs');
+    assert.match(String(prepared[0]?.name), /^vsc_\d+$/);
+  });
+});

@@ -741,6 +741,7 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   async listRecords(entityId: string): Promise<CanonRecord[]> {
+    if (ownerSplits(entityId).length === 0) return this.listEntityRecords(entityId);
     const stored = await this.storedEntityId(entityId);
     if (stored === undefined) return [];
     const r = await this.pool.query<RecordDbRow>(
@@ -748,6 +749,32 @@ export class PostgresCanonStore implements CanonStore {
       [stored],
     );
     return this.reveal(this.pool, r.rows.map(toRecord));
+  }
+
+  /**
+   * The records of an entity whose id names nobody (a session, say) with the people in them mapped back to
+   * user ids by the same query: metering reads a session's records at every termination and list, and the
+   * separate subjects lookup was a second round trip each time.
+   */
+  private async listEntityRecords(entityId: string): Promise<CanonRecord[]> {
+    const r = await this.pool.query<RecordDbRow & { actor_user: string | null; payload_user: string | null }>(
+      `SELECT r.*, a.user_id AS actor_user, p.user_id AS payload_user
+         FROM canon_records r
+         LEFT JOIN subjects a ON a.subject_ref = r.actor
+         LEFT JOIN subjects p ON p.subject_ref = r.payload->>'userId'
+        WHERE r.entity_id = $1 ORDER BY r.seq`,
+      [entityId],
+    );
+    return r.rows.map((row) => {
+      const record = toRecord(row);
+      // Erased users keep their pseudonym (user_id is NULL).
+      const linked = new Map<string, string>();
+      if (row.actor_user !== null) linked.set(row.actor, row.actor_user);
+      const payloadUser = row.payload['userId'];
+      if (row.payload_user !== null && typeof payloadUser === 'string')
+        linked.set(payloadUser, row.payload_user);
+      return linked.size === 0 ? record : mapSubjects(record, (value) => linked.get(value) ?? value);
+    });
   }
 
   async pseudonymOf(owner: Owner): Promise<string> {

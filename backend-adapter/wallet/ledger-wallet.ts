@@ -209,29 +209,37 @@ export class LedgerWallet implements Wallet {
   }
 
   private *deductWork(created: Created, request: DeductRequest, hash: string): SqlWork<WalletResult> {
-    const replay = yield* this.replay(request.idempotencyKey, hash, request.owner);
-    if (replay) return replay;
     const ref = yield* this.ensureWallet(created, request.owner);
     const account = walletAccount(ref);
     const transactionId = randomUUID();
     const createdAt = this.now();
-    // The key first: a concurrent duplicate waits on it and then fails on the unique index.
-    yield* this.insertTransaction({
-      transactionId,
-      key: request.idempotencyKey,
-      hash,
-      kind: 'deduct',
-      account,
-      tenantId: request.owner.tenantId,
-      subjectRef: ref,
-      amount: request.amount,
-      description: request.description,
-      category: request.category,
-      module: request.module,
-      metadata: request.metadata ?? {},
-      refundOf: null,
-      createdAt,
-    });
+    // The key first, and it is the idempotency check: a key already recorded (a retry, or a concurrent
+    // duplicate that committed first, which this insert waits for) inserts nothing and is answered from
+    // what was recorded, or refused if it was another request. A new key costs no extra lookup.
+    const inserted = yield* this.insertTransaction(
+      {
+        transactionId,
+        key: request.idempotencyKey,
+        hash,
+        kind: 'deduct',
+        account,
+        tenantId: request.owner.tenantId,
+        subjectRef: ref,
+        amount: request.amount,
+        description: request.description,
+        category: request.category,
+        module: request.module,
+        metadata: request.metadata ?? {},
+        refundOf: null,
+        createdAt,
+      },
+      { unlessKeyExists: true },
+    );
+    if (!inserted) {
+      const replay = yield* this.replay(request.idempotencyKey, hash, request.owner);
+      if (!replay) throw new Error(`idempotency key ${request.idempotencyKey} was neither new nor recorded`);
+      return replay;
+    }
     const updated = yield* q(
       'UPDATE ledger_accounts SET balance = balance - $1 WHERE account_id = $2 AND balance >= $1 RETURNING balance',
       [request.amount, account],
@@ -591,11 +599,20 @@ export class LedgerWallet implements Wallet {
     };
   }
 
-  private *insertTransaction(t: NewTransaction): SqlWork<void> {
-    yield* run(
+  /**
+   * Records a transaction; with `unlessKeyExists`, a key already recorded inserts nothing (false) rather
+   * than failing on the unique index.
+   */
+  private *insertTransaction(
+    t: NewTransaction,
+    options: { unlessKeyExists?: boolean } = {},
+  ): SqlWork<boolean> {
+    const changed = yield* run(
       `INSERT INTO ledger_transactions (transaction_id, idempotency_key, request_hash, kind, account_id, tenant_id,
          subject_ref, amount, description, category, module, metadata, refund_of, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)${
+         options.unlessKeyExists ? ' ON CONFLICT (idempotency_key) DO NOTHING' : ''
+       }`,
       [
         t.transactionId,
         t.key,
@@ -613,6 +630,7 @@ export class LedgerWallet implements Wallet {
         t.createdAt,
       ],
     );
+    return changed > 0;
   }
 
   /** A transaction's postings, in one statement. */

@@ -341,6 +341,14 @@ function* registerRows(items: readonly Registration[], at: Date): SqlWork<Map<st
   return out;
 }
 
+/** Ends a session's metering with its final cost (once: a closed row stays as it was closed). */
+function* closeRow(sessionId: string, finalCost: number, at: string): SqlWork<void> {
+  yield* run(
+    'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',
+    [sessionId, at, finalCost],
+  );
+}
+
 export class BillingStore {
   private constructor(private readonly db: SqlDb) {}
 
@@ -509,8 +517,12 @@ export class BillingStore {
   async markChargedMany(
     items: ReadonlyArray<{ sessionId: string; period: number; walletTransactionId: string }>,
     at: Date,
+    close?: { sessionId: string; finalCost: number },
   ): Promise<void> {
-    if (items.length === 0) return;
+    if (items.length === 0) {
+      if (close) await this.close(close.sessionId, close.finalCost, at);
+      return;
+    }
     const chargedAt = at.toISOString();
     await this.db.transaction(function* (): SqlWork<void> {
       for (const i of items) {
@@ -522,12 +534,16 @@ export class BillingStore {
         );
       }
       // A session's first charge converts its hold (see `hold`): in the same commit, not one more.
-      for (const sessionId of new Set(items.map((i) => i.sessionId))) {
+      const sessions = new Set(items.map((i) => i.sessionId));
+      if (close) sessions.add(close.sessionId);
+      for (const sessionId of sessions) {
         yield* run(
           'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
           [sessionId, chargedAt],
         );
       }
+      // Its last charges confirmed, a finished session's metering ends in the same commit (see `close`).
+      if (close) yield* closeRow(close.sessionId, close.finalCost, chargedAt);
     });
   }
 
@@ -552,15 +568,11 @@ export class BillingStore {
   /** Ends metering of a session (every period charged); keeps its final cost and releases its hold. */
   async close(sessionId: string, finalCost: number, at: Date): Promise<void> {
     await this.db.transaction(function* (): SqlWork<void> {
-      const params = [sessionId, at.toISOString()];
-      yield* run(
-        'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',
-        [...params, finalCost],
-      );
-      yield* run(
-        'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
-        params,
-      );
+      yield* closeRow(sessionId, finalCost, at.toISOString());
+      yield* run('UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL', [
+        sessionId,
+        at.toISOString(),
+      ]);
     });
   }
 

@@ -441,21 +441,17 @@ export class Metering {
     if (batch) report.periodsRecorded += await this.deps.store.recordMany([batch], now);
     const charges = await this.deps.store.chargesOf(sessionId);
     const unsettled = charges.filter((c) => c.status !== 'charged');
-    const chargedBefore = report.charged;
-    await this.settle(unsettled, report);
-    // Everything closing checks was just read or written here: close now rather than read it all again.
+    // Everything closing checks was just read or written here: once the wallet confirms the last charges,
+    // metering ends in the same commit that records them, rather than after reading it all again.
     const chargedThrough = Math.max(batch?.chargedThrough ?? 0, billing.chargedThrough);
-    if (
+    const closable =
       isFinished(session.state) &&
-      read.timeline &&
-      report.charged - chargedBefore === unsettled.length &&
-      chargedThrough >= chargeablePeriods(read.timeline, billing.terms.periodMs, Infinity)
-    ) {
-      await this.deps.store.close(
-        sessionId,
-        charges.reduce((a, c) => a + c.amount, 0),
-        now,
-      );
+      read.timeline !== undefined &&
+      chargedThrough >= chargeablePeriods(read.timeline, billing.terms.periodMs, Infinity);
+    const close = closable ? { sessionId, finalCost: charges.reduce((a, c) => a + c.amount, 0) } : undefined;
+    const chargedBefore = report.charged;
+    await this.settle(unsettled, report, close);
+    if (close && report.charged - chargedBefore === unsettled.length) {
       report.closed++;
       return;
     }
@@ -518,15 +514,24 @@ export class Metering {
     };
   }
 
-  /** Asks the wallet for every unsettled charge; returns the owners whose charges were declined. */
-  private async settle(charges: readonly ChargeRow[], report: CycleReport): Promise<Set<string>> {
+  /**
+   * Asks the wallet for every unsettled charge; returns the owners whose charges were declined. `close`
+   * ends that session's metering with the last batch of confirmations, if every charge was confirmed.
+   */
+  private async settle(
+    charges: readonly ChargeRow[],
+    report: CycleReport,
+    close?: { sessionId: string; finalCost: number },
+  ): Promise<Set<string>> {
     const declined = new Set<string>();
+    const chargedBefore = report.charged;
     // Confirmed charges are marked in batches: one lost to a crash is asked again and answered as a replay.
     let confirmed: Array<{ sessionId: string; period: number; walletTransactionId: string }> = [];
-    const flush = async (): Promise<void> => {
+    const flush = async (last = false): Promise<void> => {
+      const closing = last && close && report.charged - chargedBefore === charges.length ? close : undefined;
       // A session's first charge also converts its Genesis hold (same transaction): from then on the balance
       // checks count it as running.
-      await this.deps.store.markChargedMany(confirmed, this.clock());
+      await this.deps.store.markChargedMany(confirmed, this.clock(), closing);
       confirmed = [];
     };
     const metrics = this.metrics;
@@ -600,7 +605,7 @@ export class Metering {
         if (error instanceof WalletUnavailableError) break;
       }
     }
-    await flush();
+    await flush(true);
     return declined;
   }
 

@@ -176,6 +176,25 @@ describe('billing at Genesis and while running', () => {
     assert.equal(charges[0]?.status, 'charged');
     assert.equal(charges[0]?.attempts, 2);
   });
+
+  it('keeps an ended session’s metering open while its last charge is declined, and closes it once paid', async () => {
+    rig = await billingRig({ policy: { reservePeriods: 1, warnPeriods: 1 } });
+    const erin = user('erin', 'civic-commons');
+    await rig.ledger.credit(erin, 8_334, 'fund');
+    const s = await rig.lifecycle.create(erin, 'basic');
+    rig.advance(MIN + 10_000);
+    await rig.metering.runCycle(); // the first minute, paid
+    await rig.lifecycle.terminate(erin, s.sessionId);
+    await rig.metering.meterSession(s.sessionId); // the second, started minute: nothing left to pay it
+    assert.equal(await rig.store.outstanding(erin), 8_334);
+    assert.equal((await rig.store.get(s.sessionId))?.closedAt, null, 'still owed: metering stays open');
+    await rig.ledger.credit(erin, 8_334, 'top-up');
+    await rig.metering.meterSession(s.sessionId);
+    assert.equal(await rig.store.outstanding(erin), 0);
+    const closed = await rig.store.get(s.sessionId);
+    assert.ok(closed?.closedAt, 'closed once every period is charged');
+    assert.equal(closed?.finalCost, 2 * 8_334);
+  });
 });
 
 describe('tenant governance', () => {

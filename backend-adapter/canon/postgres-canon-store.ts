@@ -205,6 +205,29 @@ function allocationInsert(s: Session, at: string, first: number): { sql: string;
   };
 }
 
+/** The INSERT of a new session row, with parameters $1 … $12. */
+function sessionInsert(row: SessionRow): { sql: string; params: unknown[] } {
+  const s = row.session;
+  return {
+    sql: `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12)`,
+    params: [
+      s.sessionId,
+      s.userId,
+      s.tenantId,
+      s.tier,
+      JSON.stringify(s.resources),
+      s.state,
+      s.failureReason ?? null,
+      row.runtime === null ? null : JSON.stringify(row.runtime),
+      s.createdAt,
+      s.canonTimestamp,
+      row.lastActivityAt,
+      HANDSHAKE,
+    ],
+  };
+}
+
 /**
  * The Genesis record of `s` by `actor` (a person as their subject reference, read by the statement), as a
  * data-modifying CTE whose parameters start at `$first`.
@@ -445,24 +468,8 @@ export class PostgresCanonStore implements CanonStore {
       // below is then held for as few round trips as possible (the quota sums read together with the
       // allocation's insert, the record, the commit). The record is written under the lock, as before, so
       // that an erasure of this user (same lock) never races its subject reference.
-      await c.query(
-        `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12)`,
-        [
-          s.sessionId,
-          s.userId,
-          s.tenantId,
-          s.tier,
-          JSON.stringify(s.resources),
-          s.state,
-          s.failureReason ?? null,
-          row.runtime === null ? null : JSON.stringify(row.runtime),
-          s.createdAt,
-          s.canonTimestamp,
-          row.lastActivityAt,
-          HANDSHAKE,
-        ],
-      );
+      const insert = sessionInsert(row);
+      await c.query(insert.sql, insert.params);
       const live = !isFinished(s.state);
       if (limits) {
         await c.query(GENESIS_LOCK, [this.schema]);
@@ -496,31 +503,18 @@ export class PostgresCanonStore implements CanonStore {
     const s = row.session;
     const person = !isSystemActor(actor);
     await this.tx(async (c) => {
+      const insert = sessionInsert(row);
       await c.query(
-        `WITH created AS (
-           INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
-           VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12)
-         )${
-           person
-             ? `, subject AS (
+        `WITH created AS (${insert.sql})${
+          person
+            ? `, subject AS (
            INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES ($14, $3, $15) ON CONFLICT (tenant_id, user_id) DO NOTHING
          )`
-             : ''
-         }
+            : ''
+        }
          SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $13))`,
         [
-          s.sessionId,
-          s.userId,
-          s.tenantId,
-          s.tier,
-          JSON.stringify(s.resources),
-          s.state,
-          s.failureReason ?? null,
-          row.runtime === null ? null : JSON.stringify(row.runtime),
-          s.createdAt,
-          s.canonTimestamp,
-          row.lastActivityAt,
-          HANDSHAKE,
+          ...insert.params,
           this.schema,
           ...(person ? [`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, actor] : []),
         ],

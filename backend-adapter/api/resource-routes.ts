@@ -42,12 +42,8 @@ export function registerResourceRoutes(
 
   app.get('/quota', { schema: { response: { 200: QuotaResponseSchema } } }, async (request) => {
     const caller = callerOf(request);
-    const tenantLive = (await deps.canon.listUnfinished())
-      .map((r) => r.session)
-      .filter((s) => s.tenantId === caller.tenantId);
-    const userLive = tenantLive.filter((s) => s.userId === caller.userId);
-    const sum = (sessions: typeof tenantLive, of: 'cpuMillicores' | 'memoryMiB') =>
-      sessions.reduce((a, s) => a + s.resources[of], 0);
+    // Sums over the open allocations, as Genesis counts them: no scan of every session in the cluster.
+    const live = await deps.canon.liveUsageOf(caller);
     // What Genesis enforces for this caller: the tenant registry's overrides over the adapter's defaults.
     const limits = deps.lifecycle.limitsFor(caller);
     const response: QuotaResponse = {
@@ -60,12 +56,12 @@ export function registerResourceRoutes(
         maxMemoryMiBPerTenant: limits.maxMemoryMiBPerTenant,
       },
       usage: {
-        liveSessionsOfUser: userLive.length,
-        cpuMillicoresOfUser: sum(userLive, 'cpuMillicores'),
-        memoryMiBOfUser: sum(userLive, 'memoryMiB'),
-        liveSessionsOfTenant: tenantLive.length,
-        cpuMillicoresOfTenant: sum(tenantLive, 'cpuMillicores'),
-        memoryMiBOfTenant: sum(tenantLive, 'memoryMiB'),
+        liveSessionsOfUser: live.user.sessions,
+        cpuMillicoresOfUser: live.user.cpuMillicores,
+        memoryMiBOfUser: live.user.memoryMiB,
+        liveSessionsOfTenant: live.tenant.sessions,
+        cpuMillicoresOfTenant: live.tenant.cpuMillicores,
+        memoryMiBOfTenant: live.tenant.memoryMiB,
       },
     };
     return response;

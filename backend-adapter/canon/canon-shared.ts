@@ -1,5 +1,7 @@
 import type { SessionState } from '../../protocol/session.ts';
-import { QuotaExceededError, type GenesisLimits } from './canon-store.ts';
+import { QuotaExceededError, type GenesisLimits, type LiveUsage } from './canon-store.ts';
+
+export type { LiveUsage };
 
 /** States in which a session holds its resources; the others (terminated, failed) have released them. */
 export const FINISHED_STATES: readonly SessionState[] = ['terminated', 'failed'];
@@ -14,11 +16,6 @@ export function preferencesEntityId(owner: { userId: string; tenantId: string })
 }
 
 /** What live sessions hold right now, read inside the write transaction that creates the next one. */
-export interface LiveUsage {
-  user: { sessions: number; cpuMillicores: number; memoryMiB: number };
-  tenant: { sessions: number; cpuMillicores: number; memoryMiB: number };
-  cluster: { sessions: number; cpuMillicores: number; memoryMiB: number; storageGiB: number };
-}
 
 /**
  * The first limit a new session with `wanted` resources would pass, or undefined when it fits. Checked in a

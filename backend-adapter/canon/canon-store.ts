@@ -146,6 +146,13 @@ export interface LaunchRecord {
   createdAt: string;
 }
 
+/** Sessions, CPU and memory that count against the limits now (storage too, for the cluster). */
+export interface LiveUsage {
+  user: { sessions: number; cpuMillicores: number; memoryMiB: number };
+  tenant: { sessions: number; cpuMillicores: number; memoryMiB: number };
+  cluster: { sessions: number; cpuMillicores: number; memoryMiB: number; storageGiB: number };
+}
+
 /** Port: Canon Memory. Every change is an appended record plus the current-state row, in one transaction. */
 export interface CanonStore {
   /** Writes the session and its genesis record; with `limits`, atomically refuses (QuotaExceededError) past any of them. */
@@ -174,6 +181,11 @@ export interface CanonStore {
     at: Date,
   ): Promise<PreferencesRow>;
   listAllocations(owner: { userId: string; tenantId: string }): Promise<AllocationRecord[]>;
+  /**
+   * What counts against the limits now (open allocations: sessions not terminated or failed), for the user,
+   * their tenant and the cluster: the figures Genesis checks, from sums rather than a scan of every session.
+   */
+  liveUsageOf(owner: { userId: string; tenantId: string }): Promise<LiveUsage>;
   /**
    * The user's subject reference: the pseudonym under which Canon records refer to them (created on first
    * use; see subjects.ts). After erasure a returning user gets a new one.

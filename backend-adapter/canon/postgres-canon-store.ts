@@ -396,13 +396,17 @@ export class PostgresCanonStore implements CanonStore {
     return recordId;
   }
 
+  async liveUsageOf(owner: Owner): Promise<LiveUsage> {
+    return this.liveUsage(this.pool, owner);
+  }
+
   /**
    * The live sums the quota check compares. With `allocate`, the same statement also opens that session's
    * allocation (one round trip less under the Genesis lock); the sums are read from the statement's
    * snapshot, so they never include it.
    */
   private async liveUsage(
-    client: PoolClient,
+    client: pg.Pool | PoolClient,
     owner: Owner,
     allocate?: { session: Session; at: string; genesisRecordBy?: string },
   ): Promise<LiveUsage> {

@@ -278,6 +278,10 @@ export class SqliteCanonStore implements CanonStore {
     return recordId;
   }
 
+  async liveUsageOf(owner: Owner): Promise<LiveUsage> {
+    return this.liveUsage(owner);
+  }
+
   private liveUsage(owner: Owner): LiveUsage {
     const user = this.sql<[string, string], SumsDbRow>(`${LIVE_SUMS} AND tenant_id = ? AND user_id = ?`).get(
       owner.tenantId,

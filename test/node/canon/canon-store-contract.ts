@@ -758,6 +758,28 @@ export function describeCanonStoreContract(
       assert.deepEqual((await store.listAllocations(OWNER))[2], alloc('s1', 0, 50));
     });
 
+    it('sums what counts against the limits now, for the user, their tenant and the cluster', async () => {
+      await store.createSession(sessionRow('s1', OWNER, 0), 'u1');
+      await store.createSession(sessionRow('s2', OWNER, 10), 'u1');
+      await store.createSession(sessionRow('s3', OWNER, 20), 'u1');
+      await store.createSession(sessionRow('x1', { userId: 'u2', tenantId: 't1' }, 0), 'u2');
+      await store.createSession(sessionRow('x2', { userId: 'u1', tenantId: 't2' }, 0), 'u1');
+      await move(store, 's1', ['requested'], 'active', 30);
+      await move(store, 's1', ['active'], 'paused', 40); // paused still counts
+      await move(store, 's2', ['requested'], 'failed', 60); // failed does not
+      const n = (k: number) => ({
+        sessions: k,
+        cpuMillicores: k * BASIC.cpuMillicores,
+        memoryMiB: k * BASIC.memoryMiB,
+      });
+      assert.deepEqual(await store.liveUsageOf(OWNER), {
+        user: n(2),
+        tenant: n(3),
+        cluster: { ...n(4), storageGiB: 4 * BASIC.storageGiB },
+      });
+      assert.deepEqual((await store.liveUsageOf({ userId: 'nobody', tenantId: 't3' })).user, n(0));
+    });
+
     describe('pseudonymous subjects and erasure (GDPR)', () => {
       // Distinctive ids, so finding them as substrings of raw rows means exactly them.
       const ERIN = { userId: 'erin.rossi@example.test', tenantId: 't1' };

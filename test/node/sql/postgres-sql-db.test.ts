@@ -68,4 +68,17 @@ describe('PostgresSqlDb (real PostgreSQL)', () => {
     assert.equal(prepared.length, 1, 'one prepared statement for three runs');
     assert.match(String(prepared[0]?.name), /^vsc_\d+$/);
   });
+
+  it('keeps a bounded number of prepared statements when texts keep changing, and still answers', async () => {
+    for (let k = 0; k < 2100; k++) {
+      const [row] = await db.query(`SELECT $1::int + ${k} AS n`, [1]);
+      assert.equal(row?.n, k + 1);
+    }
+    const [count] = await db.query(
+      'SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE $1',
+      ['vsc_%'],
+    );
+    assert.ok(Number(count?.n) <= 2000, `${String(count?.n)} statements prepared on one connection`);
+    assert.ok(Number(count?.n) > 1000, 'the earlier ones were prepared');
+  });
 });

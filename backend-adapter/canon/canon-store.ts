@@ -153,6 +153,16 @@ export interface LiveUsage {
   cluster: { sessions: number; cpuMillicores: number; memoryMiB: number; storageGiB: number };
 }
 
+/** Live sessions of one state and tier, with the resources their tier gives them (for the metrics). */
+export interface LiveTotals {
+  state: SessionState;
+  tier: TierId;
+  sessions: number;
+  cpuMillicores: number;
+  memoryMiB: number;
+  gpus: number;
+}
+
 /** Port: Canon Memory. Every change is an appended record plus the current-state row, in one transaction. */
 export interface CanonStore {
   /** Writes the session and its genesis record; with `limits`, atomically refuses (QuotaExceededError) past any of them. */
@@ -186,6 +196,8 @@ export interface CanonStore {
    * their tenant and the cluster: the figures Genesis checks, from sums rather than a scan of every session.
    */
   liveUsageOf(owner: { userId: string; tenantId: string }): Promise<LiveUsage>;
+  /** Sessions not terminated or failed, counted and summed per state and tier by the database. */
+  liveTotals(): Promise<LiveTotals[]>;
   /**
    * The user's subject reference: the pseudonym under which Canon records refer to them (created on first
    * use; see subjects.ts). After erasure a returning user gets a new one.

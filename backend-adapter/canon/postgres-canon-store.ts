@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
-import type { Session, SessionState } from '../../protocol/session.ts';
+import type { Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
 import { exceededLimit, isFinished, preferencesEntityId, type LiveUsage } from './canon-shared.ts';
 import type {
@@ -11,6 +11,7 @@ import type {
   CanonStore,
   GenesisLimits,
   LaunchRecord,
+  LiveTotals,
   PreferencesRow,
   SessionRow,
   TransitionRequest,
@@ -572,6 +573,31 @@ export class PostgresCanonStore implements CanonStore {
       "SELECT * FROM sessions WHERE state NOT IN ('terminated', 'failed') ORDER BY created_at",
     );
     return r.rows.map(toRow);
+  }
+
+  async liveTotals(): Promise<LiveTotals[]> {
+    const r = await this.pool.query<{
+      state: SessionState;
+      tier: TierId;
+      sessions: Int8;
+      cpu: Int8;
+      memory: Int8;
+      gpus: Int8;
+    }>(
+      `SELECT state, tier, count(*) AS sessions,
+              coalesce(sum((resources->>'cpuMillicores')::bigint), 0) AS cpu,
+              coalesce(sum((resources->>'memoryMiB')::bigint), 0) AS memory,
+              coalesce(sum((resources->>'gpus')::bigint), 0) AS gpus
+         FROM sessions WHERE state NOT IN ('terminated', 'failed') GROUP BY state, tier ORDER BY state, tier`,
+    );
+    return r.rows.map((x) => ({
+      state: x.state,
+      tier: x.tier,
+      sessions: int(x.sessions),
+      cpuMillicores: int(x.cpu),
+      memoryMiB: int(x.memory),
+      gpus: int(x.gpus),
+    }));
   }
 
   async listLaunchesSince(since: Date): Promise<LaunchRecord[]> {

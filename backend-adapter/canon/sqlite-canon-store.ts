@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
-import type { Session, SessionState } from '../../protocol/session.ts';
+import type { Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
 import { exceededLimit, isFinished, preferencesEntityId, type LiveUsage } from './canon-shared.ts';
 import type {
@@ -10,6 +10,7 @@ import type {
   CanonStore,
   GenesisLimits,
   LaunchRecord,
+  LiveTotals,
   PreferencesRow,
   SessionRow,
   TransitionRequest,
@@ -401,6 +402,28 @@ export class SqliteCanonStore implements CanonStore {
 
   async listUnfinished(): Promise<SessionRow[]> {
     return this.sessions("WHERE state NOT IN ('terminated', 'failed') ORDER BY created_at").map(toRow);
+  }
+
+  async liveTotals(): Promise<LiveTotals[]> {
+    return this.sql<
+      [],
+      { state: SessionState; tier: TierId; sessions: number; cpu: number; memory: number; gpus: number }
+    >(
+      `SELECT state, tier, count(*) AS sessions,
+              coalesce(sum(json_extract(resources, '$.cpuMillicores')), 0) AS cpu,
+              coalesce(sum(json_extract(resources, '$.memoryMiB')), 0) AS memory,
+              coalesce(sum(json_extract(resources, '$.gpus')), 0) AS gpus
+         FROM sessions WHERE state NOT IN ('terminated', 'failed') GROUP BY state, tier ORDER BY state, tier`,
+    )
+      .all()
+      .map((r) => ({
+        state: r.state,
+        tier: r.tier,
+        sessions: r.sessions,
+        cpuMillicores: r.cpu,
+        memoryMiB: r.memory,
+        gpus: r.gpus,
+      }));
   }
 
   async listLaunchesSince(since: Date): Promise<LaunchRecord[]> {

@@ -38,7 +38,7 @@ try {
   const baseRss = process.memoryUsage().rss / 2 ** 20;
   let created = 0;
   console.log(
-    `store ${store}: sessions | heap MiB (Δ/session KiB) | list 10 own (ms) | pause+resume (ms) | full scan of live sessions (ms)`,
+    `store ${store}: sessions | heap MiB (Δ/session KiB) | list 10 own (ms) | pause+resume (ms) | full scan of live sessions (ms) | /metrics totals (ms)`,
   );
   for (const target of [100, 1000, 10000]) {
     const ids: string[] = [];
@@ -55,15 +55,16 @@ try {
       await lifecycle.resume(principal(0), sample);
     });
     const scan = await timeEach(10, () => canon.listUnfinished());
+    const totals = await timeEach(10, () => canon.liveTotals());
     console.log(
-      `${String(target).padStart(14)} | ${heap.toFixed(1).padStart(8)} (${(((heap - baseHeap) * 1024) / target).toFixed(2)}) | ${list.toFixed(3).padStart(16)} | ${transition.toFixed(3).padStart(17)} | ${scan.toFixed(1).padStart(10)}`,
+      `${String(target).padStart(14)} | ${heap.toFixed(1).padStart(8)} (${(((heap - baseHeap) * 1024) / target).toFixed(2)}) | ${list.toFixed(3).padStart(16)} | ${transition.toFixed(3).padStart(17)} | ${scan.toFixed(1).padStart(30)} | ${totals.toFixed(1).padStart(19)}`,
     );
   }
   console.log(
     `RSS grew ${(process.memoryUsage().rss / 2 ** 20 - baseRss).toFixed(1)} MiB for ${created} live sessions`,
   );
   console.log(
-    'the full scan runs in the metrics sampler (every 2 s), /metrics scrapes and the timeout check (every 15 s)',
+    'the full scan runs in the metrics sampler (every 2 s) and the timeout check (every 15 s); /metrics reads the totals',
   );
 } finally {
   await bench.close();

@@ -780,6 +780,26 @@ export function describeCanonStoreContract(
       assert.deepEqual((await store.liveUsageOf({ userId: 'nobody', tenantId: 't3' })).user, n(0));
     });
 
+    it('counts live sessions and sums their tier resources per state and tier, in the database', async () => {
+      assert.deepEqual(await store.liveTotals(), []);
+      await store.createSession(sessionRow('s1', OWNER, 0), 'u1');
+      await store.createSession(sessionRow('s2', OWNER, 10), 'u1');
+      await store.createSession(sessionRow('s3', { userId: 'u2', tenantId: 't2' }, 20), 'u2');
+      await store.createSession(sessionRow('s4', OWNER, 30), 'u1');
+      await move(store, 's1', ['requested'], 'active', 40);
+      await move(store, 's2', ['requested'], 'active', 41);
+      await move(store, 's4', ['requested'], 'failed', 42); // finished: not counted
+      const basic = (state: SessionState, sessions: number) => ({
+        state,
+        tier: 'basic',
+        sessions,
+        cpuMillicores: sessions * BASIC.cpuMillicores,
+        memoryMiB: sessions * BASIC.memoryMiB,
+        gpus: sessions * BASIC.gpus,
+      });
+      assert.deepEqual(await store.liveTotals(), [basic('active', 2), basic('requested', 1)]);
+    });
+
     describe('pseudonymous subjects and erasure (GDPR)', () => {
       // Distinctive ids, so finding them as substrings of raw rows means exactly them.
       const ERIN = { userId: 'erin.rossi@example.test', tenantId: 't1' };

@@ -728,12 +728,17 @@ export function describeCanonStoreContract(
       assert.equal((await store.listRecords(preferencesEntityId(OWNER))).length, 13);
     });
 
-    it('keeps the allocation history: opened at genesis, released at terminated or failed', async () => {
+    /** s1 – s3 of OWNER; x1 of another user of OWNER's tenant; x2 of OWNER's user id in another tenant. */
+    async function threeOwnedAndTwoOthers(): Promise<void> {
       await store.createSession(sessionRow('s1', OWNER, 0), 'u1');
       await store.createSession(sessionRow('s2', OWNER, 10), 'u1');
       await store.createSession(sessionRow('s3', OWNER, 20), 'u1');
       await store.createSession(sessionRow('x1', { userId: 'u2', tenantId: 't1' }, 0), 'u2');
       await store.createSession(sessionRow('x2', { userId: 'u1', tenantId: 't2' }, 0), 'u1');
+    }
+
+    it('keeps the allocation history: opened at genesis, released at terminated or failed', async () => {
+      await threeOwnedAndTwoOthers();
       await move(store, 's1', ['requested'], 'active', 30);
       await move(store, 's1', ['active'], 'paused', 40); // a pause keeps the resources
       await move(store, 's1', ['paused'], 'terminated', 50);
@@ -759,11 +764,7 @@ export function describeCanonStoreContract(
     });
 
     it('sums what counts against the limits now, for the user, their tenant and the cluster', async () => {
-      await store.createSession(sessionRow('s1', OWNER, 0), 'u1');
-      await store.createSession(sessionRow('s2', OWNER, 10), 'u1');
-      await store.createSession(sessionRow('s3', OWNER, 20), 'u1');
-      await store.createSession(sessionRow('x1', { userId: 'u2', tenantId: 't1' }, 0), 'u2');
-      await store.createSession(sessionRow('x2', { userId: 'u1', tenantId: 't2' }, 0), 'u1');
+      await threeOwnedAndTwoOthers();
       await move(store, 's1', ['requested'], 'active', 30);
       await move(store, 's1', ['active'], 'paused', 40); // paused still counts
       await move(store, 's2', ['requested'], 'failed', 60); // failed does not

@@ -1,8 +1,6 @@
 import type { SessionState } from '../../protocol/session.ts';
 import { QuotaExceededError, type GenesisLimits, type LiveUsage } from './canon-store.ts';
 
-export type { LiveUsage };
-
 /** States in which a session holds its resources; the others (terminated, failed) have released them. */
 export const FINISHED_STATES: readonly SessionState[] = ['terminated', 'failed'];
 
@@ -14,8 +12,6 @@ export function isFinished(state: SessionState): boolean {
 export function preferencesEntityId(owner: { userId: string; tenantId: string }): string {
   return `preferences:${owner.tenantId}:${owner.userId}`;
 }
-
-/** What live sessions hold right now, read inside the write transaction that creates the next one. */
 
 /**
  * The first limit a new session with `wanted` resources would pass, or undefined when it fits. Checked in a

@@ -146,7 +146,10 @@ export interface LaunchRecord {
   createdAt: string;
 }
 
-/** Sessions, CPU and memory that count against the limits now (storage too, for the cluster). */
+/**
+ * Sessions, CPU and memory that count against the limits now (storage too, for the cluster): what Genesis
+ * reads inside the write transaction that creates the next session.
+ */
 export interface LiveUsage {
   user: { sessions: number; cpuMillicores: number; memoryMiB: number };
   tenant: { sessions: number; cpuMillicores: number; memoryMiB: number };

@@ -4,7 +4,7 @@ import type { PoolClient } from 'pg';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
-import { exceededLimit, isFinished, preferencesEntityId, type LiveUsage } from './canon-shared.ts';
+import { exceededLimit, isFinished, preferencesEntityId } from './canon-shared.ts';
 import type {
   AllocationRecord,
   CanonRecord,
@@ -12,6 +12,7 @@ import type {
   GenesisLimits,
   LaunchRecord,
   LiveTotals,
+  LiveUsage,
   PreferencesRow,
   SessionRow,
   TransitionRequest,

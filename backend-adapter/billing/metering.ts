@@ -411,7 +411,7 @@ export class Metering {
       }
     }
     report.periodsRecorded += await this.deps.store.recordMany(batches, now);
-    const declinedOwners = await this.settle(await this.deps.store.listUnsettled(), report);
+    const { declined: declinedOwners } = await this.settle(await this.deps.store.listUnsettled(), report);
     await this.closeFinished(open, liveById, now, report);
     await this.checkBalances(live, new Map(registered.map((b) => [b.sessionId, b])), declinedOwners, report);
     report.durationMs = performance.now() - started;
@@ -449,9 +449,7 @@ export class Metering {
       read.timeline !== undefined &&
       chargedThrough >= chargeablePeriods(read.timeline, billing.terms.periodMs, Infinity);
     const close = closable ? { sessionId, finalCost: charges.reduce((a, c) => a + c.amount, 0) } : undefined;
-    const chargedBefore = report.charged;
-    await this.settle(unsettled, report, close);
-    if (close && report.charged - chargedBefore === unsettled.length) {
+    if ((await this.settle(unsettled, report, close)).closed) {
       report.closed++;
       return;
     }
@@ -515,20 +513,22 @@ export class Metering {
   }
 
   /**
-   * Asks the wallet for every unsettled charge; returns the owners whose charges were declined. `close`
-   * ends that session's metering with the last batch of confirmations, if every charge was confirmed.
+   * Asks the wallet for every unsettled charge; tells the owners whose charges were declined. `close` ends
+   * that session's metering with the last batch of confirmations if every charge was confirmed (`closed`).
    */
   private async settle(
     charges: readonly ChargeRow[],
     report: CycleReport,
     close?: { sessionId: string; finalCost: number },
-  ): Promise<Set<string>> {
+  ): Promise<{ declined: Set<string>; closed: boolean }> {
     const declined = new Set<string>();
     const chargedBefore = report.charged;
+    let closed = false;
     // Confirmed charges are marked in batches: one lost to a crash is asked again and answered as a replay.
     let confirmed: Array<{ sessionId: string; period: number; walletTransactionId: string }> = [];
     const flush = async (last = false): Promise<void> => {
       const closing = last && close && report.charged - chargedBefore === charges.length ? close : undefined;
+      closed = closing !== undefined;
       // A session's first charge also converts its Genesis hold (same transaction): from then on the balance
       // checks count it as running.
       await this.deps.store.markChargedMany(confirmed, this.clock(), closing);
@@ -606,7 +606,7 @@ export class Metering {
       }
     }
     await flush(true);
-    return declined;
+    return { declined, closed };
   }
 
   /** Ends metering of finished sessions whose every period is charged. */

@@ -787,9 +787,13 @@ export function describeCanonStoreContract(
       await store.createSession(sessionRow('s2', OWNER, 10), 'u1');
       await store.createSession(sessionRow('s3', { userId: 'u2', tenantId: 't2' }, 20), 'u2');
       await store.createSession(sessionRow('s4', OWNER, 30), 'u1');
+      const gpu = { cpuMillicores: 8000, memoryMiB: 32768, storageGiB: 100, gpus: 2, display: BASIC.display };
+      const g = sessionRow('g1', OWNER, 35);
+      await store.createSession({ ...g, session: { ...g.session, tier: 'gpu', resources: gpu } }, 'u1');
       await move(store, 's1', ['requested'], 'active', 40);
       await move(store, 's2', ['requested'], 'active', 41);
-      await move(store, 's4', ['requested'], 'failed', 42); // finished: not counted
+      await move(store, 'g1', ['requested'], 'active', 42);
+      await move(store, 's4', ['requested'], 'failed', 43); // finished: not counted
       const basic = (state: SessionState, sessions: number) => ({
         state,
         tier: 'basic',
@@ -798,7 +802,11 @@ export function describeCanonStoreContract(
         memoryMiB: sessions * BASIC.memoryMiB,
         gpus: sessions * BASIC.gpus,
       });
-      assert.deepEqual(await store.liveTotals(), [basic('active', 2), basic('requested', 1)]);
+      assert.deepEqual(await store.liveTotals(), [
+        basic('active', 2),
+        { state: 'active', tier: 'gpu', sessions: 1, cpuMillicores: 8000, memoryMiB: 32768, gpus: 2 },
+        basic('requested', 1),
+      ]);
     });
 
     describe('pseudonymous subjects and erasure (GDPR)', () => {

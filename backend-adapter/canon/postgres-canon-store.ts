@@ -403,9 +403,10 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   /**
-   * The live sums the quota check compares. With `allocate`, the same statement also opens that session's
-   * allocation (one round trip less under the Genesis lock); the sums are read from the statement's
-   * snapshot, so they never include it.
+   * The live sums the quota check compares: the user's open allocations (a handful, bounded by the per-user
+   * limits) and the tenant's and cluster's from the sums the allocations' trigger keeps (migration 6). With
+   * `allocate`, the same statement also opens that session's allocation (one round trip less under the
+   * Genesis lock); the sums are read from the statement's snapshot, so they never include it.
    */
   private async liveUsage(
     client: pg.Pool | PoolClient,
@@ -419,17 +420,18 @@ export class PostgresCanonStore implements CanonStore {
         : genesisRecordInsert(allocate.session, allocate.genesisRecordBy, 13);
     const r = (
       await client.query<LiveDbRow>(
-        `${insert ? `WITH opened AS (${insert.sql})${record ? `, recorded AS (${record.sql})` : ''} ` : ''}SELECT count(*) FILTER (WHERE tenant_id = $1 AND user_id = $2) AS user_sessions,
-                coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1 AND user_id = $2), 0) AS user_cpu,
-                coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1 AND user_id = $2), 0) AS user_memory,
-                count(*) FILTER (WHERE tenant_id = $1) AS tenant_sessions,
-                coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1), 0) AS tenant_cpu,
-                coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1), 0) AS tenant_memory,
-                count(*) AS cluster_sessions,
-                coalesce(sum(cpu_millicores), 0) AS cluster_cpu,
-                coalesce(sum(memory_mib), 0) AS cluster_memory,
-                coalesce(sum(storage_gib), 0) AS cluster_storage
-           FROM allocations WHERE released_at IS NULL`,
+        `${insert ? `WITH opened AS (${insert.sql})${record ? `, recorded AS (${record.sql})` : ''} ` : ''}SELECT u.*, t.* FROM
+           (SELECT count(*) AS user_sessions, coalesce(sum(cpu_millicores), 0) AS user_cpu,
+                   coalesce(sum(memory_mib), 0) AS user_memory
+              FROM allocations WHERE released_at IS NULL AND tenant_id = $1 AND user_id = $2) u,
+           (SELECT coalesce(sum(sessions) FILTER (WHERE tenant_id = $1), 0) AS tenant_sessions,
+                   coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1), 0) AS tenant_cpu,
+                   coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1), 0) AS tenant_memory,
+                   coalesce(sum(sessions), 0) AS cluster_sessions,
+                   coalesce(sum(cpu_millicores), 0) AS cluster_cpu,
+                   coalesce(sum(memory_mib), 0) AS cluster_memory,
+                   coalesce(sum(storage_gib), 0) AS cluster_storage
+              FROM live_tenant_usage) t`,
         [owner.tenantId, owner.userId, ...(insert?.params ?? []), ...(record?.params ?? [])],
       )
     ).rows[0];

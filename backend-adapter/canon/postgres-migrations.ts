@@ -211,6 +211,47 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }
         WHERE state NOT IN ('terminated', 'failed');
     `,
   },
+  {
+    // Each tenant's open allocations, summed as they open and close: Genesis compares the tenant's and the
+    // cluster's sums with their limits under the Genesis lock, and summing every open allocation there made
+    // a launch cost (and the lock's hold) grow with the number of live sessions. A trigger keeps the sums, so
+    // no path that opens, releases or rewrites an allocation can forget them. A release updates its tenant's
+    // row: concurrent releases of one tenant queue on that row for the length of their transactions.
+    version: 6,
+    sql: `
+      CREATE TABLE live_tenant_usage (
+        tenant_id TEXT PRIMARY KEY,
+        sessions BIGINT NOT NULL,
+        cpu_millicores BIGINT NOT NULL,
+        memory_mib BIGINT NOT NULL,
+        storage_gib BIGINT NOT NULL
+      );
+      INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
+      SELECT tenant_id, count(*), sum(cpu_millicores), sum(memory_mib), sum(storage_gib)
+        FROM allocations WHERE released_at IS NULL GROUP BY tenant_id;
+
+      CREATE FUNCTION allocations_live_usage() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP <> 'INSERT' AND OLD.released_at IS NULL THEN
+          UPDATE live_tenant_usage SET sessions = sessions - 1, cpu_millicores = cpu_millicores - OLD.cpu_millicores,
+            memory_mib = memory_mib - OLD.memory_mib, storage_gib = storage_gib - OLD.storage_gib
+          WHERE tenant_id = OLD.tenant_id;
+        END IF;
+        IF TG_OP <> 'DELETE' AND NEW.released_at IS NULL THEN
+          INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
+          VALUES (NEW.tenant_id, 1, NEW.cpu_millicores, NEW.memory_mib, NEW.storage_gib)
+          ON CONFLICT (tenant_id) DO UPDATE SET sessions = live_tenant_usage.sessions + 1,
+            cpu_millicores = live_tenant_usage.cpu_millicores + excluded.cpu_millicores,
+            memory_mib = live_tenant_usage.memory_mib + excluded.memory_mib,
+            storage_gib = live_tenant_usage.storage_gib + excluded.storage_gib;
+        END IF;
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER allocations_live_usage AFTER INSERT OR UPDATE OR DELETE ON allocations
+        FOR EACH ROW EXECUTE FUNCTION allocations_live_usage();
+    `,
+  },
 ];
 
 /** Session-level advisory lock key (per schema) held while migrating. */

@@ -90,7 +90,13 @@ interface SumsDbRow {
   sessions: number;
   cpu: number;
   memory: number;
+}
+
+interface TenantAndClusterSumsDbRow extends SumsDbRow {
   storage: number;
+  tenant_sessions: number;
+  tenant_cpu: number;
+  tenant_memory: number;
 }
 
 type Owner = { userId: string; tenantId: string };
@@ -171,9 +177,19 @@ function rawSession(r: SessionRaw): SessionDbRow {
   };
 }
 
-const LIVE_SUMS = `SELECT count(*) AS sessions, coalesce(sum(cpu_millicores), 0) AS cpu,
+/** The user's open allocations, summed (a handful: the per-user limits bound them). */
+const USER_LIVE_SUMS = `SELECT count(*) AS sessions, coalesce(sum(cpu_millicores), 0) AS cpu,
+  coalesce(sum(memory_mib), 0) AS memory FROM allocations
+  WHERE released_at IS NULL AND tenant_id = ? AND user_id = ?`;
+
+/** The tenant's and the cluster's, from the sums the allocations' triggers keep (migration 6): one row per tenant. */
+const TENANT_AND_CLUSTER_SUMS = `SELECT
+  coalesce(sum(sessions) FILTER (WHERE tenant_id = @tenant), 0) AS tenant_sessions,
+  coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = @tenant), 0) AS tenant_cpu,
+  coalesce(sum(memory_mib) FILTER (WHERE tenant_id = @tenant), 0) AS tenant_memory,
+  coalesce(sum(sessions), 0) AS sessions, coalesce(sum(cpu_millicores), 0) AS cpu,
   coalesce(sum(memory_mib), 0) AS memory, coalesce(sum(storage_gib), 0) AS storage
-  FROM allocations WHERE released_at IS NULL`;
+  FROM live_tenant_usage`;
 
 /**
  * Canon Memory in an embedded SQLite file (the default). WAL + synchronous FULL: an acknowledged write survives
@@ -285,12 +301,10 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   private liveUsage(owner: Owner): LiveUsage {
-    const user = this.sql<[string, string], SumsDbRow>(`${LIVE_SUMS} AND tenant_id = ? AND user_id = ?`).get(
-      owner.tenantId,
-      owner.userId,
-    );
-    const tenant = this.sql<[string], SumsDbRow>(`${LIVE_SUMS} AND tenant_id = ?`).get(owner.tenantId);
-    const cluster = this.sql<[], SumsDbRow>(LIVE_SUMS).get();
+    const user = this.sql<[string, string], SumsDbRow>(USER_LIVE_SUMS).get(owner.tenantId, owner.userId);
+    const cluster = this.sql<[{ tenant: string }], TenantAndClusterSumsDbRow>(TENANT_AND_CLUSTER_SUMS).get({
+      tenant: owner.tenantId,
+    });
     return {
       user: {
         sessions: user?.sessions ?? 0,
@@ -298,9 +312,9 @@ export class SqliteCanonStore implements CanonStore {
         memoryMiB: user?.memory ?? 0,
       },
       tenant: {
-        sessions: tenant?.sessions ?? 0,
-        cpuMillicores: tenant?.cpu ?? 0,
-        memoryMiB: tenant?.memory ?? 0,
+        sessions: cluster?.tenant_sessions ?? 0,
+        cpuMillicores: cluster?.tenant_cpu ?? 0,
+        memoryMiB: cluster?.tenant_memory ?? 0,
       },
       cluster: {
         sessions: cluster?.sessions ?? 0,

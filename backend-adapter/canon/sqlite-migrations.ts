@@ -203,6 +203,55 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> 
         WHERE state NOT IN ('terminated', 'failed');
     `,
   },
+  {
+    // Each tenant's open allocations, summed as they open and close: Genesis compares the tenant's and the
+    // cluster's sums with their limits, and summing every open allocation made a launch cost grow with the
+    // number of live sessions (18 ms at 10,000). Triggers keep the sums, so no path that opens, releases or
+    // rewrites an allocation can forget them.
+    version: 6,
+    sql: `
+      CREATE TABLE live_tenant_usage (
+        tenant_id TEXT PRIMARY KEY,
+        sessions INTEGER NOT NULL,
+        cpu_millicores INTEGER NOT NULL,
+        memory_mib INTEGER NOT NULL,
+        storage_gib INTEGER NOT NULL
+      );
+      INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
+      SELECT tenant_id, count(*), sum(cpu_millicores), sum(memory_mib), sum(storage_gib)
+        FROM allocations WHERE released_at IS NULL GROUP BY tenant_id;
+
+      CREATE TRIGGER allocations_open AFTER INSERT ON allocations WHEN NEW.released_at IS NULL
+      BEGIN
+        INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
+        VALUES (NEW.tenant_id, 1, NEW.cpu_millicores, NEW.memory_mib, NEW.storage_gib)
+        ON CONFLICT (tenant_id) DO UPDATE SET sessions = sessions + 1,
+          cpu_millicores = cpu_millicores + excluded.cpu_millicores,
+          memory_mib = memory_mib + excluded.memory_mib, storage_gib = storage_gib + excluded.storage_gib;
+      END;
+      -- An update takes the old row out of the sums and puts the new one in (a release only does the first).
+      CREATE TRIGGER allocations_update_out AFTER UPDATE ON allocations WHEN OLD.released_at IS NULL
+      BEGIN
+        UPDATE live_tenant_usage SET sessions = sessions - 1, cpu_millicores = cpu_millicores - OLD.cpu_millicores,
+          memory_mib = memory_mib - OLD.memory_mib, storage_gib = storage_gib - OLD.storage_gib
+        WHERE tenant_id = OLD.tenant_id;
+      END;
+      CREATE TRIGGER allocations_update_in AFTER UPDATE ON allocations WHEN NEW.released_at IS NULL
+      BEGIN
+        INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
+        VALUES (NEW.tenant_id, 1, NEW.cpu_millicores, NEW.memory_mib, NEW.storage_gib)
+        ON CONFLICT (tenant_id) DO UPDATE SET sessions = sessions + 1,
+          cpu_millicores = cpu_millicores + excluded.cpu_millicores,
+          memory_mib = memory_mib + excluded.memory_mib, storage_gib = storage_gib + excluded.storage_gib;
+      END;
+      CREATE TRIGGER allocations_delete AFTER DELETE ON allocations WHEN OLD.released_at IS NULL
+      BEGIN
+        UPDATE live_tenant_usage SET sessions = sessions - 1, cpu_millicores = cpu_millicores - OLD.cpu_millicores,
+          memory_mib = memory_mib - OLD.memory_mib, storage_gib = storage_gib - OLD.storage_gib
+        WHERE tenant_id = OLD.tenant_id;
+      END;
+    `,
+  },
 ];
 
 /**

@@ -1,5 +1,6 @@
 // Scale: 10,000 live sessions in one orchestrator (real lifecycle and Canon Memory, a runtime that starts
-// nothing). Reports memory per session and how list, transition and the periodic full scans cost at
+// nothing). Reports memory per session and how list, transitions (pause + resume; a create → terminate,
+// whose Genesis checks the tenant's and the cluster's live sums) and the periodic full scans cost at
 // 100 / 1,000 / 10,000 sessions. Prints figures; never fails on time.
 //   node --expose-gc --import tsx bench/orchestrator/scale-sessions.ts [--store sqlite|postgres]
 import { performance } from 'node:perf_hooks';
@@ -38,7 +39,7 @@ try {
   const baseRss = process.memoryUsage().rss / 2 ** 20;
   let created = 0;
   console.log(
-    `store ${store}: sessions | heap MiB (Δ/session KiB) | list 10 own (ms) | pause+resume (ms) | full scan of live sessions (ms) | /metrics totals (ms)`,
+    `store ${store}: sessions | heap MiB (Δ/session KiB) | list 10 own (ms) | pause+resume (ms) | create+terminate (ms) | full scan of live sessions (ms) | /metrics totals (ms)`,
   );
   for (const target of [100, 1000, 10000]) {
     const ids: string[] = [];
@@ -54,10 +55,16 @@ try {
       await lifecycle.pause(principal(0), sample);
       await lifecycle.resume(principal(0), sample);
     });
+    // A user of its own, so the per-user sums stay small and only the tenant's and cluster's grow.
+    const newcomer = { userId: 'newcomer', tenantId: 'bench', subscription: 'enterprise' };
+    const cycle = await timeEach(50, async () => {
+      const { sessionId } = await lifecycle.create(newcomer, 'basic');
+      await lifecycle.terminate(newcomer, sessionId);
+    });
     const scan = await timeEach(10, () => canon.listUnfinished());
     const totals = await timeEach(10, () => canon.liveTotals());
     console.log(
-      `${String(target).padStart(14)} | ${heap.toFixed(1).padStart(8)} (${(((heap - baseHeap) * 1024) / target).toFixed(2)}) | ${list.toFixed(3).padStart(16)} | ${transition.toFixed(3).padStart(17)} | ${scan.toFixed(1).padStart(30)} | ${totals.toFixed(1).padStart(19)}`,
+      `${String(target).padStart(14)} | ${heap.toFixed(1).padStart(8)} (${(((heap - baseHeap) * 1024) / target).toFixed(2)}) | ${list.toFixed(3).padStart(16)} | ${transition.toFixed(3).padStart(17)} | ${cycle.toFixed(3).padStart(21)} | ${scan.toFixed(1).padStart(30)} | ${totals.toFixed(1).padStart(19)}`,
     );
   }
   console.log(

@@ -7,6 +7,7 @@ import {
   QuotaExceededError,
   type CanonStore,
   type GenesisLimits,
+  type LiveUsage,
   type QuotaScope,
   type SessionRow,
   type UsageRecord,
@@ -44,7 +45,7 @@ export interface PreviousSchemaFixture {
 }
 
 /** Migration versions the current code knows; the upgrade test expects exactly these rows. */
-const CURRENT_VERSIONS = [1, 2, 3, 4, 5];
+const CURRENT_VERSIONS = [1, 2, 3, 4, 5, 6];
 
 const OWNER = { userId: 'u1', tenantId: 't1' };
 const BASE = Date.parse('2026-01-12T10:00:00.000Z');
@@ -404,6 +405,13 @@ export function describeCanonStoreContract(
           );
           const live = await upgraded.getSession('old-live');
           assert.equal(live?.session.state, 'active');
+          // The sums Genesis checks start from the sessions the old schema held live.
+          const one = { sessions: 1, cpuMillicores: BASIC.cpuMillicores, memoryMiB: BASIC.memoryMiB };
+          assert.deepEqual(await upgraded.liveUsageOf(OWNER), {
+            user: one,
+            tenant: one,
+            cluster: { ...one, storageGiB: BASIC.storageGiB },
+          });
           assert.deepEqual(live?.session.resources, BASIC);
           assert.equal(live?.lastActivityAt, iso(5), 'the idle clock starts from the last recorded change');
           assert.deepEqual(
@@ -779,6 +787,92 @@ export function describeCanonStoreContract(
         cluster: { ...n(4), storageGiB: 4 * BASIC.storageGiB },
       });
       assert.deepEqual((await store.liveUsageOf({ userId: 'nobody', tenantId: 't3' })).user, n(0));
+    });
+
+    it('keeps the tenant and cluster sums equal to the open allocations through every change to them', async () => {
+      /** What liveUsageOf must say, counted afresh from the open allocations. */
+      const recount = async (owner: { userId: string; tenantId: string }): Promise<LiveUsage> => {
+        const sums = async (where: string) => {
+          const [r] = await fx.sql(
+            `SELECT count(*) AS n, coalesce(sum(cpu_millicores), 0) AS cpu, coalesce(sum(memory_mib), 0) AS memory,
+                    coalesce(sum(storage_gib), 0) AS storage
+               FROM allocations WHERE released_at IS NULL${where}`,
+          );
+          return {
+            sessions: Number(r?.n),
+            cpuMillicores: Number(r?.cpu),
+            memoryMiB: Number(r?.memory),
+            storageGiB: Number(r?.storage),
+          };
+        };
+        const { storageGiB: _u, ...user } = await sums(
+          ` AND tenant_id = '${owner.tenantId}' AND user_id = '${owner.userId}'`,
+        );
+        const { storageGiB: _t, ...tenant } = await sums(` AND tenant_id = '${owner.tenantId}'`);
+        return { user, tenant, cluster: await sums('') };
+      };
+      const owners = [OWNER, { userId: 'u2', tenantId: 't1' }, { userId: 'u1', tenantId: 't2' }];
+      const matches = async (step: string) => {
+        for (const owner of owners) {
+          assert.deepEqual(
+            await store.liveUsageOf(owner),
+            await recount(owner),
+            `${step}: ${owner.tenantId}`,
+          );
+        }
+      };
+      const big = { ...BASIC, cpuMillicores: 4000, memoryMiB: 8192, storageGiB: 50 };
+
+      await threeOwnedAndTwoOthers();
+      await store.createSession(sessionRow('checked', OWNER, 1), 'u1', limits());
+      await matches('created');
+      assert.equal((await store.liveUsageOf(OWNER)).tenant.sessions, 5);
+      await assert.rejects(
+        store.createSession(sessionRow('refused', OWNER, 2), 'u1', limits({ maxLiveSessionsPerTenant: 5 })),
+        isQuota('tenant-sessions', 5, 5),
+      );
+      await matches('a refused create');
+      await move(store, 's1', ['requested'], 'active', 30);
+      await store.transition({
+        sessionId: 's1',
+        from: ['active'],
+        to: 'active',
+        action: 'tier.changed',
+        actor: 'u1',
+        at: date(31),
+        tierChange: { tier: 'pro', resources: big, limits: limits() },
+      });
+      await matches('a tier change');
+      assert.equal((await store.liveUsageOf(OWNER)).tenant.cpuMillicores, 4 * BASIC.cpuMillicores + 4000);
+      await assert.rejects(
+        store.transition({
+          sessionId: 's3',
+          from: ['requested'],
+          to: 'requested',
+          action: 'tier.changed',
+          actor: 'u1',
+          at: date(32),
+          tierChange: { tier: 'pro', resources: big, limits: limits({ maxCpuMillicoresPerTenant: 9000 }) },
+        }),
+        isQuota('tenant-cpu', 9000, 7000), // its own old allocation released first
+      );
+      await matches('a refused tier change');
+      await move(store, 's2', ['requested'], 'failed', 40);
+      await move(store, 's1', ['active'], 'terminated', 50);
+      await move(store, 'x2', ['requested'], 'terminated', 60);
+      await matches('releases');
+      assert.deepEqual((await store.liveUsageOf(OWNER)).cluster.sessions, 3);
+      // A second finishing move releases nothing more.
+      await move(store, 's1', ['terminated'], 'failed', 70);
+      await matches('a second finishing move');
+      // Whatever else writes the table (a repair by hand, a future migration) moves the sums with it.
+      await fx.sql("UPDATE allocations SET cpu_millicores = 1500, tenant_id = 't2' WHERE session_id = 's3'");
+      await matches('an open allocation rewritten');
+      await fx.sql("DELETE FROM allocations WHERE session_id = 'x1'");
+      await matches('an open allocation deleted');
+      assert.deepEqual((await store.liveUsageOf(OWNER)).tenant.sessions, 1);
+      const reopened = await second();
+      assert.deepEqual(await reopened.liveUsageOf(OWNER), await recount(OWNER));
     });
 
     it('counts live sessions and sums their tier resources per state and tier, in the database', async () => {

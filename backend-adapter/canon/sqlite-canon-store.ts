@@ -20,6 +20,7 @@ import type {
 import { applySqliteMigrations } from './sqlite-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from '../sql/sqlite-connection.ts';
 import type { SqliteGroupCommit } from '../sql/sqlite-group-commit.ts';
+import { SqliteSnapshotReader } from '../sql/sqlite-snapshot-reader.ts';
 import {
   SUBJECT_PREFIX,
   isSubjectRef,
@@ -140,6 +141,9 @@ function toRow(r: SessionDbRow): SessionRow {
   };
 }
 
+/** Sessions not terminated or failed (the partial indexes of migration 5 have the same condition). */
+const UNFINISHED = "WHERE state NOT IN ('terminated', 'failed')";
+
 /**
  * A session row's columns in the order rawSession reads them (the handshake column is a constant). Session
  * rows are read as arrays: better-sqlite3 builds an array per row far faster than an object, and building
@@ -202,12 +206,15 @@ export class SqliteCanonStore implements CanonStore {
   private readonly rawStatements = new Map<string, Database.Statement>();
   private readonly connection: SqliteConnection;
   private readonly commits: SqliteGroupCommit;
+  /** Scans of every live session, paged off a snapshot; none for `:memory:` (no second connection sees it). */
+  private readonly scans: SqliteSnapshotReader | undefined;
   private closed = false;
 
   constructor(file: string) {
     this.connection = openSqliteConnection(file);
     this.commits = this.connection.commits;
     applySqliteMigrations(this.db);
+    this.scans = file === ':memory:' ? undefined : new SqliteSnapshotReader(file);
   }
 
   /** The shared connection; refused once this store is closed, though billing may still be using it. */
@@ -416,7 +423,19 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   async listUnfinished(): Promise<SessionRow[]> {
-    return this.sessions("WHERE state NOT IN ('terminated', 'failed') ORDER BY created_at").map(toRow);
+    if (this.closed) throw new Error('Canon Memory is closed');
+    if (!this.scans) return this.sessions(`${UNFINISHED} ORDER BY created_at, session_id`).map(toRow);
+    return this.scans.read<SessionRaw, SessionRow>(
+      {
+        first: `SELECT ${SESSION_COLUMNS} FROM sessions ${UNFINISHED} ORDER BY created_at, session_id LIMIT ?`,
+        // The first condition lets the partial index on created_at find where the page starts.
+        after: `SELECT ${SESSION_COLUMNS} FROM sessions ${UNFINISHED}
+                  AND created_at >= ? AND (created_at, session_id) > (?, ?)
+                ORDER BY created_at, session_id LIMIT ?`,
+        key: (r) => [r[8], r[8], r[0]],
+      },
+      (r) => toRow(rawSession(r)),
+    );
   }
 
   async liveTotals(): Promise<LiveTotals[]> {
@@ -911,6 +930,7 @@ export class SqliteCanonStore implements CanonStore {
     this.closed = true;
     this.statements.clear();
     this.rawStatements.clear();
+    this.scans?.close();
     await this.connection.release();
   }
 }

@@ -15,6 +15,27 @@ const heapMiB = () => {
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
+/**
+ * The longest the event loop went without a turn while `work` ran: how long a request arriving meanwhile
+ * could wait behind it. A chain of setImmediate callbacks notes the gap between turns.
+ */
+async function longestStall(work: () => Promise<unknown>): Promise<number> {
+  let longest = 0;
+  let last = performance.now();
+  let running = true;
+  const tick = () => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await work();
+  running = false;
+  tick();
+  return longest;
+}
+
 async function timeEach(n: number, work: (k: number) => Promise<unknown>): Promise<number> {
   const times: number[] = [];
   for (let k = 0; k < n; k++) {
@@ -39,7 +60,7 @@ try {
   const baseRss = process.memoryUsage().rss / 2 ** 20;
   let created = 0;
   console.log(
-    `store ${store}: sessions | heap MiB (Δ/session KiB) | list 10 own (ms) | pause+resume (ms) | create+terminate (ms) | full scan of live sessions (ms) | /metrics totals (ms)`,
+    `store ${store}: sessions | heap MiB (Δ/session KiB) | list 10 own (ms) | pause+resume (ms) | create+terminate (ms) | full scan of live sessions (ms, longest stall) | /metrics totals (ms)`,
   );
   for (const target of [100, 1000, 10000]) {
     const ids: string[] = [];
@@ -62,9 +83,10 @@ try {
       await lifecycle.terminate(newcomer, sessionId);
     });
     const scan = await timeEach(10, () => canon.listUnfinished());
+    const stall = await longestStall(() => canon.listUnfinished());
     const totals = await timeEach(10, () => canon.liveTotals());
     console.log(
-      `${String(target).padStart(14)} | ${heap.toFixed(1).padStart(8)} (${(((heap - baseHeap) * 1024) / target).toFixed(2)}) | ${list.toFixed(3).padStart(16)} | ${transition.toFixed(3).padStart(17)} | ${cycle.toFixed(3).padStart(21)} | ${scan.toFixed(1).padStart(30)} | ${totals.toFixed(1).padStart(19)}`,
+      `${String(target).padStart(14)} | ${heap.toFixed(1).padStart(8)} (${(((heap - baseHeap) * 1024) / target).toFixed(2)}) | ${list.toFixed(3).padStart(16)} | ${transition.toFixed(3).padStart(17)} | ${cycle.toFixed(3).padStart(21)} | ${`${scan.toFixed(1)} (${stall.toFixed(1)})`.padStart(46)} | ${totals.toFixed(1).padStart(19)}`,
     );
   }
   console.log(

@@ -234,6 +234,26 @@ export function describeCanonStoreContract(
       assert.equal((await store.getSession('a1'))?.session.failureReason, 'boom');
     });
 
+    it('lists every unfinished session past one page (500) of the scan, oldest first, ties by id', async () => {
+      // Many share a creation time, so pages end inside a run of equal times.
+      const ids = Array.from({ length: 1203 }, (_, i) => `s${String(i).padStart(4, '0')}`);
+      for (const [i, id] of ids.entries()) {
+        await store.createSession(sessionRow(id, OWNER, (i * 7) % 5), 'u1');
+      }
+      const finished = new Set(['s0003', 's0500', 's1202']);
+      for (const id of finished) await move(store, id, ['requested'], 'terminated', 9);
+      const expected = ids
+        .filter((id) => !finished.has(id))
+        .sort((a, b) => {
+          const at = (id: string) => (Number(id.slice(1)) * 7) % 5;
+          return at(a) - at(b) || (a < b ? -1 : 1);
+        });
+      assert.deepEqual(
+        (await store.listUnfinished()).map((r) => r.session.sessionId),
+        expected,
+      );
+    });
+
     it('applies a transition only from an allowed state (compare-and-set), writing nothing otherwise', async () => {
       await store.createSession(sessionRow('s1'), 'u1');
       const moved = await move(store, 's1', ['requested'], 'provisioning', 1);

@@ -21,7 +21,9 @@ interface Shared {
 const open = new Map<string, Shared>();
 
 /**
- * The connection to `file`, opened on first use (WAL, synchronous FULL, foreign keys, a 5 s busy timeout).
+ * The connection to `file`, opened on first use (WAL, synchronous FULL, foreign keys, a 5 s busy timeout,
+ * statement journals in memory: on disk, each statement that fires a trigger opened a temporary file, which
+ * made the allocation INSERT, with its live-sums trigger, cost four times as much).
  * Canon Memory, the wallet's ledger and billing's records live in one file; on separate connections each
  * store's commits paid their own fsync and invalidated the others' page caches. Sharing one connection lets
  * their writes of one turn share one COMMIT. `:memory:` is never shared (each is a database of its own).
@@ -35,6 +37,7 @@ export function openSqliteConnection(file: string): SqliteConnection {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    db.pragma('temp_store = MEMORY');
     db.pragma('busy_timeout = 5000');
     shared = { db, commits: new SqliteGroupCommit(db), users: 0 };
     if (key !== undefined) open.set(key, shared);

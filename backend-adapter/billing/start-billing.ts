@@ -152,7 +152,7 @@ export async function openBilling(options: {
           metering.runCycle().catch((err: unknown) => logger.error({ err }, 'metering cycle failed'));
         }, config.policy.cycleIntervalMs);
         cycle.unref();
-        const reconcile = setInterval(() => {
+        const reconcileNow = () => {
           reconciler
             .run()
             .then((r) => {
@@ -160,9 +160,14 @@ export async function openBilling(options: {
               metrics?.reconciled(r);
             })
             .catch((err: unknown) => logger.error({ err }, 'billing reconciliation failed'));
-        }, config.policy.reconciliationIntervalMs);
+        };
+        const reconcile = setInterval(reconcileNow, config.policy.reconciliationIntervalMs);
         reconcile.unref();
-        timers.push(cycle, reconcile);
+        // The first run comes one metering cycle after start, not a whole interval (a day): a replica
+        // restarted more often than that would otherwise never reconcile. Its window reaches back two days.
+        const firstReconcile = setTimeout(reconcileNow, config.policy.cycleIntervalMs);
+        firstReconcile.unref();
+        timers.push(cycle, reconcile, firstReconcile);
         // A session that ended has its last periods charged at once, on every replica (idempotently).
         unsubscribe = events.subscribe((e) => {
           metering.forgetRecords(e.session.sessionId);

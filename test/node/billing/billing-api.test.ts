@@ -36,8 +36,10 @@ describe('billing API (real adapter, embedded ledger, phase 3.0, one-second peri
   let alice: string; // puabo: founding, −20 %
   let bob: string; // civic-commons: no discount
   let puaboAdmin: string;
+  let startedAt: number;
 
   before(async () => {
+    startedAt = Date.now();
     t = await startTestAdapter({
       WALLET_OPENING_BALANCE_MICRO: '0',
       BILLING_PERIOD_SECONDS: '1',
@@ -50,6 +52,17 @@ describe('billing API (real adapter, embedded ledger, phase 3.0, one-second peri
     puaboAdmin = await token(t, 'root', 'puabo', true);
   });
   after(() => t.close());
+
+  it('reconciles one metering cycle after start, not a whole interval (a day) later', async () => {
+    // RECONCILIATION_INTERVAL_MS is left at its default of 24 h: a replica restarted daily never reached it.
+    const deadline = Date.now() + 10_000;
+    while (!t.adapter.billing.lastReconciliation && Date.now() < deadline) await sleep(50);
+    const report = t.adapter.billing.lastReconciliation;
+    assert.ok(report, 'no reconciliation ran within 10 s of start');
+    assert.ok(Date.parse(report.to) - startedAt < 10_000, `it ran at ${report.to}`);
+    assert.equal(Date.parse(report.to) - Date.parse(report.from), 2 * 24 * 3_600_000);
+    assert.deepEqual(report.differences, []);
+  });
 
   it('refuses Genesis with 402 BALANCE_TOO_LOW and provisions nothing', async () => {
     const res = await t.api('/api/v1/sessions', { method: 'POST', token: bob, body: { tier: 'basic' } });

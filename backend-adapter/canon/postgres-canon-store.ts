@@ -135,15 +135,15 @@ function int(value: Int8): number {
   return n;
 }
 
-/**
- * A hot read of session rows: a named statement (planned once per connection, not per request) with times
- * read as ISO-8601 text.
- */
 /** Rows per page of a scan of every live session (listUnfinished). */
 const SCAN_PAGE = 500;
 
 type PagedSessionDbRow = SessionDbRow & { cursor_at: string };
 
+/**
+ * A hot read of session rows: a named statement (planned once per connection, not per request) with times
+ * read as ISO-8601 text.
+ */
 function read(name: string, clause: string, values: string[]): pg.QueryConfig<string[]> {
   return { name, text: `SELECT * FROM sessions ${clause}`, values, types: ISO_TIMES };
 }

@@ -35,8 +35,11 @@ function isUnnamed(config: unknown): config is pg.QueryConfig {
  * statement and never alter tables while serving.
  */
 export class PreparingClient extends pg.Client {
+  private corked = false;
+
   // node-postgres's query() has many overloads; this one forwards them all unchanged but the named case.
   override query(...args: unknown[]): never {
+    this.coalesceWrites();
     const [config, values] = args;
     if (typeof config === 'string') {
       const name = Array.isArray(values) && values.length > 0 ? nameOf(config) : undefined;
@@ -46,6 +49,22 @@ export class PreparingClient extends pg.Client {
       if (name !== undefined) args[0] = { ...config, name };
     }
     return (super.query as (...a: unknown[]) => never)(...args);
+  }
+
+  /**
+   * In pipeline mode node-postgres writes each query to the socket as it is asked for: one system call per
+   * query, and a quarter of the adapter's CPU on a create → terminate went to those writes. Queries asked for
+   * in the same tick (a transaction's BEGIN and its first statement) now leave in one write.
+   */
+  private coalesceWrites(): void {
+    if (this.corked || !this.pipeline) return;
+    const stream = this.connection.stream;
+    stream.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      stream.uncork();
+    });
   }
 }
 

@@ -1,7 +1,10 @@
 // The PostgreSQL side of the SQL seam on a real server: transactions whose BEGIN is pipelined with their
-// first statement are still all-or-nothing, and hot statements are prepared once per connection.
+// first statement are still all-or-nothing, hot statements are prepared once per connection, and queries
+// asked for in one tick leave in one socket write.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type pg from 'pg';
+import { PreparingClient } from '../../../backend-adapter/sql/postgres-prepared-client.ts';
 import { PostgresSqlDb, q, run } from '../../../backend-adapter/sql/sql-db.ts';
 import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
 
@@ -67,6 +70,45 @@ describe('PostgresSqlDb (real PostgreSQL)', () => {
     );
     assert.equal(prepared.length, 1, 'one prepared statement for three runs');
     assert.match(String(prepared[0]?.name), /^vsc_\d+$/);
+  });
+
+  it('sends the queries asked for in one tick in one socket write, each answered as its own', async () => {
+    const preparing = new PreparingClient({ connectionString: database.url, pipeline: true });
+    // Typed as node-postgres's own client: the subclass forwards every overload of query().
+    const client: pg.Client = preparing;
+    await client.connect();
+    try {
+      // Every chunk the socket hands to the kernel, whether alone or as one writev of several.
+      const socket = client.connection.stream as unknown as {
+        _write: (...a: unknown[]) => unknown;
+        _writev: (...a: unknown[]) => unknown;
+      };
+      let writes = 0;
+      for (const method of ['_write', '_writev'] as const) {
+        const original = socket[method].bind(socket);
+        socket[method] = (...a: unknown[]) => {
+          writes++;
+          return original(...a);
+        };
+      }
+      const together = await Promise.allSettled([
+        client.query('BEGIN'),
+        client.query('SELECT $1::int AS n', [1]),
+        client.query('SELECT $1::int / 0 AS n', [2]),
+        client.query('ROLLBACK'),
+      ]);
+      assert.equal(writes, 1, 'four queries, one write');
+      assert.deepEqual(
+        together.map((r) => (r.status === 'fulfilled' ? (r.value.rows[0] ?? 'done') : 'refused')),
+        ['done', { n: 1 }, 'refused', 'done'],
+      );
+      writes = 0;
+      for (const n of [3, 4])
+        assert.deepEqual((await client.query('SELECT $1::int AS n', [n])).rows, [{ n }]);
+      assert.equal(writes, 2, 'a query awaited before the next is sent at once');
+    } finally {
+      await client.end();
+    }
   });
 
   it('keeps a bounded number of prepared statements when texts keep changing, and still answers', async () => {

@@ -1,5 +1,17 @@
 import type Database from 'better-sqlite3';
 
+/** Migration 6's trigger steps (part of its text: never edited once released, like the migration). */
+const ADD_NEW_TO_LIVE_SUMS = `
+  INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
+  VALUES (NEW.tenant_id, 1, NEW.cpu_millicores, NEW.memory_mib, NEW.storage_gib)
+  ON CONFLICT (tenant_id) DO UPDATE SET sessions = sessions + 1,
+    cpu_millicores = cpu_millicores + excluded.cpu_millicores,
+    memory_mib = memory_mib + excluded.memory_mib, storage_gib = storage_gib + excluded.storage_gib;`;
+const TAKE_OLD_FROM_LIVE_SUMS = `
+  UPDATE live_tenant_usage SET sessions = sessions - 1, cpu_millicores = cpu_millicores - OLD.cpu_millicores,
+    memory_mib = memory_mib - OLD.memory_mib, storage_gib = storage_gib - OLD.storage_gib
+  WHERE tenant_id = OLD.tenant_id;`;
+
 /**
  * Versioned schema of the SQLite Canon Memory, applied in order at start (see applySqliteMigrations).
  * A released migration is never edited: a change is a new version.
@@ -222,34 +234,14 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> 
         FROM allocations WHERE released_at IS NULL GROUP BY tenant_id;
 
       CREATE TRIGGER allocations_open AFTER INSERT ON allocations WHEN NEW.released_at IS NULL
-      BEGIN
-        INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
-        VALUES (NEW.tenant_id, 1, NEW.cpu_millicores, NEW.memory_mib, NEW.storage_gib)
-        ON CONFLICT (tenant_id) DO UPDATE SET sessions = sessions + 1,
-          cpu_millicores = cpu_millicores + excluded.cpu_millicores,
-          memory_mib = memory_mib + excluded.memory_mib, storage_gib = storage_gib + excluded.storage_gib;
-      END;
+      BEGIN ${ADD_NEW_TO_LIVE_SUMS} END;
       -- An update takes the old row out of the sums and puts the new one in (a release only does the first).
       CREATE TRIGGER allocations_update_out AFTER UPDATE ON allocations WHEN OLD.released_at IS NULL
-      BEGIN
-        UPDATE live_tenant_usage SET sessions = sessions - 1, cpu_millicores = cpu_millicores - OLD.cpu_millicores,
-          memory_mib = memory_mib - OLD.memory_mib, storage_gib = storage_gib - OLD.storage_gib
-        WHERE tenant_id = OLD.tenant_id;
-      END;
+      BEGIN ${TAKE_OLD_FROM_LIVE_SUMS} END;
       CREATE TRIGGER allocations_update_in AFTER UPDATE ON allocations WHEN NEW.released_at IS NULL
-      BEGIN
-        INSERT INTO live_tenant_usage (tenant_id, sessions, cpu_millicores, memory_mib, storage_gib)
-        VALUES (NEW.tenant_id, 1, NEW.cpu_millicores, NEW.memory_mib, NEW.storage_gib)
-        ON CONFLICT (tenant_id) DO UPDATE SET sessions = sessions + 1,
-          cpu_millicores = cpu_millicores + excluded.cpu_millicores,
-          memory_mib = memory_mib + excluded.memory_mib, storage_gib = storage_gib + excluded.storage_gib;
-      END;
+      BEGIN ${ADD_NEW_TO_LIVE_SUMS} END;
       CREATE TRIGGER allocations_delete AFTER DELETE ON allocations WHEN OLD.released_at IS NULL
-      BEGIN
-        UPDATE live_tenant_usage SET sessions = sessions - 1, cpu_millicores = cpu_millicores - OLD.cpu_millicores,
-          memory_mib = memory_mib - OLD.memory_mib, storage_gib = storage_gib - OLD.storage_gib
-        WHERE tenant_id = OLD.tenant_id;
-      END;
+      BEGIN ${TAKE_OLD_FROM_LIVE_SUMS} END;
     `,
   },
 ];

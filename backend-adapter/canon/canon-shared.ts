@@ -1,5 +1,6 @@
-import type { SessionState } from '../../protocol/session.ts';
-import { QuotaExceededError, type GenesisLimits, type LiveUsage } from './canon-store.ts';
+import { HANDSHAKE } from '../../protocol/handshake.ts';
+import type { Session, SessionState } from '../../protocol/session.ts';
+import { QuotaExceededError, type GenesisLimits, type LiveUsage, type SessionRow } from './canon-store.ts';
 
 /** States in which a session holds its resources; the others (terminated, failed) have released them. */
 export const FINISHED_STATES: readonly SessionState[] = ['terminated', 'failed'];
@@ -41,4 +42,45 @@ export function exceededLimit(
     if (current + adding > limit) return new QuotaExceededError(scope, limit, current);
   }
   return undefined;
+}
+
+/** The columns a new session row sets, in the order of sessionValues (both stores' INSERT). */
+export const SESSION_INSERT_COLUMNS =
+  'session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake';
+
+export function sessionValues(row: SessionRow): unknown[] {
+  const s = row.session;
+  return [
+    s.sessionId,
+    s.userId,
+    s.tenantId,
+    s.tier,
+    JSON.stringify(s.resources),
+    s.state,
+    s.failureReason ?? null,
+    row.runtime === null ? null : JSON.stringify(row.runtime),
+    s.createdAt,
+    s.canonTimestamp,
+    row.lastActivityAt,
+    HANDSHAKE,
+  ];
+}
+
+/** The columns a new allocation sets, in the order of allocationValues (both stores' INSERT). */
+export const ALLOCATION_INSERT_COLUMNS =
+  'session_id, user_id, tenant_id, tier, resources, cpu_millicores, memory_mib, storage_gib, gpus, allocated_at';
+
+export function allocationValues(s: Session, at: string): unknown[] {
+  return [
+    s.sessionId,
+    s.userId,
+    s.tenantId,
+    s.tier,
+    JSON.stringify(s.resources),
+    s.resources.cpuMillicores,
+    s.resources.memoryMiB,
+    s.resources.storageGiB,
+    s.resources.gpus,
+    at,
+  ];
 }

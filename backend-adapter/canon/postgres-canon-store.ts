@@ -4,7 +4,15 @@ import type { PoolClient } from 'pg';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
-import { exceededLimit, isFinished, preferencesEntityId } from './canon-shared.ts';
+import {
+  ALLOCATION_INSERT_COLUMNS,
+  SESSION_INSERT_COLUMNS,
+  allocationValues,
+  exceededLimit,
+  isFinished,
+  preferencesEntityId,
+  sessionValues,
+} from './canon-shared.ts';
 import type {
   AllocationRecord,
   CanonRecord,
@@ -195,43 +203,18 @@ function toPreferences(r: PreferencesDbRow): PreferencesRow {
 function allocationInsert(s: Session, at: string, first: number): { sql: string; params: unknown[] } {
   const p = (i: number) => `$${first + i}`;
   return {
-    sql: `INSERT INTO allocations (session_id, user_id, tenant_id, tier, resources, cpu_millicores, memory_mib, storage_gib, gpus, allocated_at)
+    sql: `INSERT INTO allocations (${ALLOCATION_INSERT_COLUMNS})
        VALUES (${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}::jsonb, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::timestamptz)`,
-    params: [
-      s.sessionId,
-      s.userId,
-      s.tenantId,
-      s.tier,
-      JSON.stringify(s.resources),
-      s.resources.cpuMillicores,
-      s.resources.memoryMiB,
-      s.resources.storageGiB,
-      s.resources.gpus,
-      at,
-    ],
+    params: allocationValues(s, at),
   };
 }
 
 /** The INSERT of a new session row, with parameters $1 … $12. */
 function sessionInsert(row: SessionRow): { sql: string; params: unknown[] } {
-  const s = row.session;
   return {
-    sql: `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
+    sql: `INSERT INTO sessions (${SESSION_INSERT_COLUMNS})
        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12)`,
-    params: [
-      s.sessionId,
-      s.userId,
-      s.tenantId,
-      s.tier,
-      JSON.stringify(s.resources),
-      s.state,
-      s.failureReason ?? null,
-      row.runtime === null ? null : JSON.stringify(row.runtime),
-      s.createdAt,
-      s.canonTimestamp,
-      row.lastActivityAt,
-      HANDSHAKE,
-    ],
+    params: sessionValues(row),
   };
 }
 

@@ -3,7 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
-import { exceededLimit, isFinished, preferencesEntityId } from './canon-shared.ts';
+import {
+  ALLOCATION_INSERT_COLUMNS,
+  SESSION_INSERT_COLUMNS,
+  allocationValues,
+  exceededLimit,
+  isFinished,
+  preferencesEntityId,
+  sessionValues,
+} from './canon-shared.ts';
 import type {
   AllocationRecord,
   CanonRecord,
@@ -334,20 +342,8 @@ export class SqliteCanonStore implements CanonStore {
 
   private openAllocation(s: Session, at: string): void {
     this.sql(
-      `INSERT INTO allocations (session_id, user_id, tenant_id, tier, resources, cpu_millicores, memory_mib, storage_gib, gpus, allocated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      s.sessionId,
-      s.userId,
-      s.tenantId,
-      s.tier,
-      JSON.stringify(s.resources),
-      s.resources.cpuMillicores,
-      s.resources.memoryMiB,
-      s.resources.storageGiB,
-      s.resources.gpus,
-      at,
-    );
+      `INSERT INTO allocations (${ALLOCATION_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(...allocationValues(s, at));
   }
 
   async createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void> {
@@ -358,22 +354,8 @@ export class SqliteCanonStore implements CanonStore {
         if (exceeded) throw exceeded;
       }
       this.sql(
-        `INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, failure_reason, runtime, created_at, canon_timestamp, last_activity_at, handshake)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        s.sessionId,
-        s.userId,
-        s.tenantId,
-        s.tier,
-        JSON.stringify(s.resources),
-        s.state,
-        s.failureReason ?? null,
-        row.runtime === null ? null : JSON.stringify(row.runtime),
-        s.createdAt,
-        s.canonTimestamp,
-        row.lastActivityAt,
-        HANDSHAKE,
-      );
+        `INSERT INTO sessions (${SESSION_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(...sessionValues(row));
       this.appendRecord({
         entity: 'session',
         entityId: s.sessionId,

@@ -1,6 +1,12 @@
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState } from '../../protocol/session.ts';
-import { QuotaExceededError, type GenesisLimits, type LiveUsage, type SessionRow } from './canon-store.ts';
+import {
+  QuotaExceededError,
+  type CanonRecord,
+  type GenesisLimits,
+  type LiveUsage,
+  type SessionRow,
+} from './canon-store.ts';
 
 /** States in which a session holds its resources; the others (terminated, failed) have released them. */
 export const FINISHED_STATES: readonly SessionState[] = ['terminated', 'failed'];
@@ -82,5 +88,33 @@ export function allocationValues(s: Session, at: string): unknown[] {
     s.resources.storageGiB,
     s.resources.gpus,
     at,
+  ];
+}
+
+/** A record as a store is asked to append it (it assigns seq and recordId and adds the handshake). */
+export type NewCanonRecord = Omit<CanonRecord, 'seq' | 'recordId' | 'handshake'>;
+
+/**
+ * The Genesis records of a new session, in order: `genesis.requested`, and for a session created already in
+ * provisioning (the lifecycle's launch, which moves on at once under the session's lock) `genesis.provisioning`
+ * as well, so the history reads requested → provisioning exactly as if it had taken two transactions.
+ */
+export function genesisRecords(s: Session, actor: string): NewCanonRecord[] {
+  const record = (action: string, fromState: SessionState | null, toState: SessionState, payload = {}) => ({
+    entity: 'session' as const,
+    entityId: s.sessionId,
+    action,
+    fromState,
+    toState,
+    actor,
+    tenantId: s.tenantId,
+    payload,
+    canonTimestamp: s.canonTimestamp,
+  });
+  const requested = { tier: s.tier, resources: s.resources };
+  if (s.state !== 'provisioning') return [record('genesis.requested', null, s.state, requested)];
+  return [
+    record('genesis.requested', null, 'requested', requested),
+    record('genesis.provisioning', 'requested', 'provisioning'),
   ];
 }

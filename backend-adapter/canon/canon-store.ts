@@ -168,7 +168,11 @@ export interface LiveTotals {
 
 /** Port: Canon Memory. Every change is an appended record plus the current-state row, in one transaction. */
 export interface CanonStore {
-  /** Writes the session and its genesis record; with `limits`, atomically refuses (QuotaExceededError) past any of them. */
+  /**
+   * Writes the session and its Genesis records (canon-shared's genesisRecords: a session created in
+   * provisioning is recorded as requested, then provisioning); with `limits`, atomically refuses
+   * (QuotaExceededError) past any of them.
+   */
   createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void>;
   getSession(sessionId: string): Promise<SessionRow | undefined>;
   /**

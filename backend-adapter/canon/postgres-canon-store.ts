@@ -9,9 +9,11 @@ import {
   SESSION_INSERT_COLUMNS,
   allocationValues,
   exceededLimit,
+  genesisRecords,
   isFinished,
   preferencesEntityId,
   sessionValues,
+  type NewCanonRecord,
 } from './canon-shared.ts';
 import type {
   AllocationRecord,
@@ -219,27 +221,25 @@ function sessionInsert(row: SessionRow): { sql: string; params: unknown[] } {
 }
 
 /**
- * The Genesis record of `s` by `actor` (a person as their subject reference, read by the statement), as a
- * data-modifying CTE whose parameters start at `$first`.
+ * The Genesis records of `s` by `actor` (canon-shared's genesisRecords; a person as their subject reference,
+ * read by the statement) as one data-modifying CTE whose parameters start at `$first`: one INSERT of several
+ * rows, since two INSERTs in one statement would take their sequence numbers in no defined order.
  */
 function genesisRecordInsert(s: Session, actor: string, first: number): { sql: string; params: unknown[] } {
-  const p = (i: number) => `$${first + i}`;
   const person = !isSystemActor(actor);
+  const params: unknown[] = [s.sessionId, s.tenantId, actor, s.canonTimestamp, HANDSHAKE];
+  const p = (i: number) => `$${first + i}`;
+  const actorValue = person
+    ? `(SELECT subject_ref FROM subjects WHERE tenant_id = ${p(1)} AND user_id = ${p(2)})`
+    : p(2);
+  const rows = genesisRecords(s, actor).map((r) => {
+    const at = params.push(randomUUID(), r.action, r.fromState, r.toState, JSON.stringify(r.payload)) - 5;
+    return `(${p(at)}, 'session', ${p(0)}, ${p(at + 1)}, ${p(at + 2)}, ${p(at + 3)}, ${actorValue}, ${p(1)}, ${p(at + 4)}::jsonb, ${p(3)}::timestamptz, ${p(4)})`;
+  });
   return {
     sql: `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
-       VALUES (${p(0)}, 'session', ${p(1)}, 'genesis.requested', NULL, ${p(2)},
-               ${person ? `(SELECT subject_ref FROM subjects WHERE tenant_id = ${p(3)} AND user_id = ${p(4)})` : p(4)},
-               ${p(3)}, ${p(5)}::jsonb, ${p(6)}::timestamptz, ${p(7)})`,
-    params: [
-      randomUUID(),
-      s.sessionId,
-      s.state,
-      s.tenantId,
-      actor,
-      JSON.stringify({ tier: s.tier, resources: s.resources }),
-      s.canonTimestamp,
-      HANDSHAKE,
-    ],
+       VALUES ${rows.join(', ')}`,
+    params,
   };
 }
 
@@ -358,10 +358,7 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   /** Appends a record; users in it are written as their subject references (subjects.ts). */
-  private async appendRecord(
-    client: PoolClient,
-    r: Omit<CanonRecord, 'seq' | 'recordId' | 'handshake'>,
-  ): Promise<string> {
+  private async appendRecord(client: PoolClient, r: NewCanonRecord): Promise<string> {
     const refs = new Map<string, string>();
     for (const userId of subjectSlots(r)) refs.set(userId, await this.subjectRef(client, r.tenantId, userId));
     const stored = mapSubjects(r, (userId) => refs.get(userId) ?? userId);
@@ -475,17 +472,7 @@ export class PostgresCanonStore implements CanonStore {
       } else if (live) {
         await this.openAllocation(c, s, s.createdAt);
       }
-      await this.appendRecord(c, {
-        entity: 'session',
-        entityId: s.sessionId,
-        action: 'genesis.requested',
-        fromState: null,
-        toState: s.state,
-        actor,
-        tenantId: s.tenantId,
-        payload: { tier: s.tier, resources: s.resources },
-        canonTimestamp: s.canonTimestamp,
-      });
+      for (const record of genesisRecords(s, actor)) await this.appendRecord(c, record);
     });
   }
 

@@ -8,9 +8,11 @@ import {
   SESSION_INSERT_COLUMNS,
   allocationValues,
   exceededLimit,
+  genesisRecords,
   isFinished,
   preferencesEntityId,
   sessionValues,
+  type NewCanonRecord,
 } from './canon-shared.ts';
 import type {
   AllocationRecord,
@@ -259,14 +261,22 @@ export class SqliteCanonStore implements CanonStore {
     return (statement.all(...params) as SessionRaw[]).map(rawSession);
   }
 
-  /** The subject reference of a user (created on first use), inside the caller's transaction. */
+  /**
+   * The subject reference of a user (created on first use), inside the caller's transaction, which holds the
+   * write lock: a user seen before costs one read, not an upsert and a read.
+   */
   private subjectRef(tenantId: string, userId: string): string {
-    this.sql(
-      'INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES (?, ?, ?) ON CONFLICT (tenant_id, user_id) DO NOTHING',
-    ).run(`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, tenantId, userId);
-    const row = this.sql<[string, string], { subject_ref: string }>(
+    const find = this.sql<[string, string], { subject_ref: string }>(
       'SELECT subject_ref FROM subjects WHERE tenant_id = ? AND user_id = ?',
-    ).get(tenantId, userId);
+    );
+    const known = find.get(tenantId, userId);
+    if (known) return known.subject_ref;
+    this.sql('INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES (?, ?, ?)').run(
+      `${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`,
+      tenantId,
+      userId,
+    );
+    const row = find.get(tenantId, userId);
     if (!row) throw new Error('subject row vanished inside its own transaction');
     return row.subject_ref;
   }
@@ -289,7 +299,7 @@ export class SqliteCanonStore implements CanonStore {
   }
 
   /** Appends a record; users in it are written as their subject references (subjects.ts). */
-  private appendRecord(r: Omit<CanonRecord, 'seq' | 'recordId' | 'handshake'>): string {
+  private appendRecord(r: NewCanonRecord): string {
     const stored = mapSubjects(r, (userId) => this.subjectRef(r.tenantId, userId));
     const recordId = randomUUID();
     this.sql(
@@ -356,17 +366,7 @@ export class SqliteCanonStore implements CanonStore {
       this.sql(
         `INSERT INTO sessions (${SESSION_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(...sessionValues(row));
-      this.appendRecord({
-        entity: 'session',
-        entityId: s.sessionId,
-        action: 'genesis.requested',
-        fromState: null,
-        toState: s.state,
-        actor,
-        tenantId: s.tenantId,
-        payload: { tier: s.tier, resources: s.resources },
-        canonTimestamp: s.canonTimestamp,
-      });
+      for (const record of genesisRecords(s, actor)) this.appendRecord(record);
       if (!isFinished(s.state)) this.openAllocation(s, s.createdAt);
     });
   }
@@ -500,8 +500,19 @@ export class SqliteCanonStore implements CanonStore {
         if (updated) this.openAllocation(toRow(updated).session, at);
       }
       if (req.usage) this.insertUsage(req.usage, req.actor, at);
-      const updated = this.selectSession(req.sessionId);
-      return updated && toRow(updated);
+      // The row as the statements above left it, without reading it back.
+      const retiered = req.tierChange && {
+        tier: req.tierChange.tier,
+        resources: JSON.stringify(req.tierChange.resources),
+      };
+      return toRow({
+        ...current,
+        ...retiered,
+        state: req.to,
+        failure_reason: failureReason,
+        runtime,
+        canon_timestamp: at,
+      });
     });
   }
 

@@ -136,49 +136,59 @@ export class SessionLifecycle {
       tenantId: principal.tenantId,
       tier: tier.id,
       resources: tier.resources,
-      state: 'requested',
+      state: 'provisioning',
       createdAt: now,
       canonTimestamp: now,
       handshake: HANDSHAKE,
     };
+    // Requested and provisioning in one transaction (both recorded), under the session's lock from the start:
+    // nothing could act on the session between the two, so a second transaction would only cost a commit.
+    let created = false;
     try {
-      await this.deps.canon.createSession(
-        { session, runtime: null, lastActivityAt: now },
-        principal.userId,
-        limits,
-      );
+      return await this.locked(sessionId, async () => {
+        await this.deps.canon
+          .createSession({ session, runtime: null, lastActivityAt: now }, principal.userId, limits)
+          .catch((error: unknown) => {
+            throw quotaError(error);
+          });
+        created = true;
+        return this.provision(session);
+      });
     } catch (error) {
-      // Nothing was created: what billing held for this launch is given back.
-      await this.deps.gate?.genesisAbandoned(sessionId).catch(() => undefined);
-      throw quotaError(error);
+      // Nothing was created (a quota, Canon Memory or the lock refused): what billing held is given back.
+      if (!created) await this.deps.gate?.genesisAbandoned(sessionId).catch(() => undefined);
+      throw error;
     }
-    await this.announce(session, null);
-    return this.locked(sessionId, async () => {
-      await this.move(sessionId, ['requested'], 'provisioning', 'genesis.provisioning', principal.userId);
-      let handle: RuntimeHandle;
-      const starting = this.deps.runtime.start(sessionId, tier.resources, {
-        tier: tier.id,
-        tenantId: principal.tenantId,
-        userId: principal.userId,
-      });
-      try {
-        handle = await withTimeout(starting, this.deps.policy.transitionTimeoutMs, 'provisioning');
-      } catch (error) {
-        if (error instanceof TransitionTimeout) this.releaseLateStart(sessionId, starting);
-        const reason = reasonOf(error);
-        await this.move(sessionId, ['provisioning'], 'failed', 'genesis.failed', SYSTEM_ACTOR, {
-          failureReason: reason,
-        });
-        await this.deps.gate?.genesisAbandoned(sessionId).catch(() => undefined);
-        this.deps.logger.warn({ sessionId, reason }, 'session failed to start');
-        throw new ApiError('RUNTIME_FAILED', `The desktop could not be started: ${reason}`, { sessionId });
-      }
-      const row = await this.move(sessionId, ['provisioning'], 'active', 'genesis.active', SYSTEM_ACTOR, {
-        runtime: handle,
-      });
-      this.deps.logger.info({ sessionId, userId: principal.userId, tier: tier.id }, 'Session created');
-      return row.session;
+  }
+
+  /** The rest of a launch, under the session's lock: announce it, start its desktop, make it active. */
+  private async provision(session: Session): Promise<Session> {
+    const { sessionId } = session;
+    await this.announce({ ...session, state: 'requested' }, null);
+    await this.announce(session, 'requested');
+    let handle: RuntimeHandle;
+    const starting = this.deps.runtime.start(sessionId, session.resources, {
+      tier: session.tier,
+      tenantId: session.tenantId,
+      userId: session.userId,
     });
+    try {
+      handle = await withTimeout(starting, this.deps.policy.transitionTimeoutMs, 'provisioning');
+    } catch (error) {
+      if (error instanceof TransitionTimeout) this.releaseLateStart(sessionId, starting);
+      const reason = reasonOf(error);
+      await this.move(sessionId, ['provisioning'], 'failed', 'genesis.failed', SYSTEM_ACTOR, {
+        failureReason: reason,
+      });
+      await this.deps.gate?.genesisAbandoned(sessionId).catch(() => undefined);
+      this.deps.logger.warn({ sessionId, reason }, 'session failed to start');
+      throw new ApiError('RUNTIME_FAILED', `The desktop could not be started: ${reason}`, { sessionId });
+    }
+    const row = await this.move(sessionId, ['provisioning'], 'active', 'genesis.active', SYSTEM_ACTOR, {
+      runtime: handle,
+    });
+    this.deps.logger.info({ sessionId, userId: session.userId, tier: session.tier }, 'Session created');
+    return row.session;
   }
 
   /**

@@ -10,6 +10,7 @@ import {
   type LiveUsage,
   type QuotaScope,
   type SessionRow,
+  type TransitionRequest,
   type UsageRecord,
 } from '../../../backend-adapter/canon/canon-store.ts';
 import { preferencesEntityId } from '../../../backend-adapter/canon/canon-shared.ts';
@@ -209,6 +210,59 @@ export function describeCanonStoreContract(
       assert.equal(genesis.handshake, '55-45-17');
       assert.deepEqual(genesis.payload, { tier: 'basic', resources: BASIC });
       assert.ok(await store.ping());
+    });
+
+    it('records a launch created in provisioning as requested, then provisioning, with or without limits', async () => {
+      const checked = limits({ maxLiveSessionsPerUser: 2 });
+      for (const [id, withLimits] of [
+        ['plain', undefined],
+        ['checked', checked],
+      ] as const) {
+        const row = sessionRow(id, OWNER, 3, 'provisioning');
+        await store.createSession(row, 'u1', withLimits);
+        assert.deepEqual(await store.getSession(id), row);
+        const records = await store.listRecords(id);
+        assert.deepEqual(
+          records.map((r) => [r.action, r.fromState, r.toState, r.actor, r.canonTimestamp, r.payload]),
+          [
+            ['genesis.requested', null, 'requested', 'u1', iso(3), { tier: 'basic', resources: BASIC }],
+            ['genesis.provisioning', 'requested', 'provisioning', 'u1', iso(3), {}],
+          ],
+          id,
+        );
+        assert.ok((records[1]?.seq ?? 0) > (records[0]?.seq ?? Infinity), `${id}: in order`);
+      }
+      // The third is past the limit: neither record, no session, no allocation.
+      await assert.rejects(
+        store.createSession(sessionRow('third', OWNER, 4, 'provisioning'), 'u1', checked),
+        isQuota('user-sessions', 2, 2),
+      );
+      assert.equal(await store.getSession('third'), undefined);
+      assert.deepEqual(await store.listRecords('third'), []);
+      assert.equal((await store.liveUsageOf(OWNER)).user.sessions, 2);
+    });
+
+    it('returns from a transition the row exactly as it is then stored, whatever the transition changed', async () => {
+      await store.createSession(sessionRow('s1'), 'u1');
+      const cases: Array<Omit<TransitionRequest, 'sessionId' | 'actor' | 'at'>> = [
+        { from: ['requested'], to: 'provisioning', action: 'genesis.provisioning' },
+        { from: ['provisioning'], to: 'active', action: 'genesis.active', runtime: HANDLE },
+        {
+          from: ['active'],
+          to: 'active',
+          action: 'tier.changed',
+          tierChange: { tier: 'pro', resources: { ...BASIC, cpuMillicores: 4000 } },
+        },
+        { from: ['active'], to: 'pausing', action: 'pause.started' },
+        { from: ['pausing'], to: 'failed', action: 'pause.failed', runtime: null, failureReason: 'lost' },
+        { from: ['failed'], to: 'terminating', action: 'terminate.started' },
+      ];
+      for (const [i, c] of cases.entries()) {
+        const returned = await store.transition({ ...c, sessionId: 's1', actor: 'u1', at: date(i + 1) });
+        assert.deepEqual(returned, await store.getSession('s1'), c.action);
+      }
+      assert.equal((await store.getSession('s1'))?.session.failureReason, 'lost');
+      assert.equal((await store.getSession('s1'))?.session.tier, 'pro');
     });
 
     it('lists only the owner’s sessions (user and tenant), newest first, and the unfinished ones', async () => {

@@ -10,8 +10,13 @@ import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-st
 import { InProcessSessionEventBus } from '../../../backend-adapter/events/in-process-session-event-bus.ts';
 import type { SessionChangedEvent } from '../../../backend-adapter/events/session-event-bus.ts';
 import { DEFAULT_POLICY, type LifecyclePolicy } from '../../../backend-adapter/lifecycle/lifecycle-policy.ts';
-import { SessionLifecycle } from '../../../backend-adapter/lifecycle/session-lifecycle.ts';
+import type { SessionGate } from '../../../backend-adapter/lifecycle/session-gate.ts';
+import {
+  SessionLifecycle,
+  type LifecycleDeps,
+} from '../../../backend-adapter/lifecycle/session-lifecycle.ts';
 import { InProcessSessionLocks } from '../../../backend-adapter/locks/in-process-session-locks.ts';
+import type { SessionLocks } from '../../../backend-adapter/locks/session-locks.ts';
 import { FakeRuntime, alice, eventually, gate, rejectsWith } from './lifecycle-fixture.ts';
 
 describe('session lifecycle (state machine on real SQLite, fake runtime)', () => {
@@ -370,6 +375,50 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.ok(refused.every((r) => r.reason instanceof ApiError && r.reason.code === 'QUOTA_EXCEEDED'));
     assert.equal((await canon.listSessions(alice)).length, 2);
+  });
+
+  it('gives back what billing admitted when Genesis writes nothing: a quota refusal, locks out of reach', async () => {
+    const admitted: string[] = [];
+    const abandoned: string[] = [];
+    const billing: SessionGate = {
+      tierAvailability: (_p, _t, allowed) => ({ allowed }),
+      admitGenesis: async (_p, _t, sessionId, defaults) => {
+        admitted.push(sessionId);
+        return defaults;
+      },
+      genesisAbandoned: async (sessionId) => void abandoned.push(sessionId),
+      admitTierChange: async (_p, _r, _t, defaults) => defaults,
+      admitResume: async () => undefined,
+      usageCost: async () => 0,
+    };
+    const unreachable: SessionLocks = {
+      withLock: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      },
+      close: async () => undefined,
+    };
+    const withGate = (deps: Partial<LifecycleDeps>) =>
+      new SessionLifecycle({
+        canon,
+        runtime,
+        events: new InProcessSessionEventBus(),
+        locks: new InProcessSessionLocks(),
+        policy: { ...DEFAULT_POLICY, limits: { ...DEFAULT_POLICY.limits, maxLiveSessionsPerUser: 1 } },
+        logger: pino({ level: 'silent' }),
+        clock: () => new Date(now),
+        gate: billing,
+        ...deps,
+      });
+    const kept = await withGate({}).create(alice, 'basic');
+    await rejectsWith(withGate({}).create(alice, 'basic'), 'QUOTA_EXCEEDED');
+    await assert.rejects(withGate({ locks: unreachable }).create(alice, 'basic'), /ECONNREFUSED/);
+    assert.equal(admitted.length, 3);
+    assert.deepEqual(abandoned, admitted.slice(1), 'both launches that wrote nothing, and only those');
+    assert.deepEqual(
+      (await canon.listSessions(alice)).map((r) => r.session.sessionId),
+      [kept.sessionId],
+    );
+    assert.deepEqual(runtime.calls, ['start'], 'no desktop started for either');
   });
 
   it('pauses an idle session and terminates one past its maximum length, from Canon Memory alone', async () => {

@@ -37,6 +37,15 @@ function isUnnamed(config: unknown): config is pg.QueryConfig {
 export class PreparingClient extends pg.Client {
   private corked = false;
 
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    // A connection lost while a transaction or a scan holds this client (a server restart, a terminated
+    // backend) rejects the queries in flight, which is how the holder learns of it, and then emits 'error'.
+    // The pool listens only while the client is idle; with nobody listening, that event would crash the
+    // process. The holder's ROLLBACK fails too, so the client is released as broken and never reused.
+    this.on('error', () => undefined);
+  }
+
   // node-postgres's query() has many overloads; this one forwards them all unchanged but the named case.
   override query(...args: unknown[]): never {
     this.coalesceWrites();

@@ -85,6 +85,51 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
     }
   });
 
+  it('gives up a scan whose connection dies between pages, and the next scan reads every session', async () => {
+    const schema = randomName('canon_scan');
+    const store = await PostgresCanonStore.open(url(), { schema });
+    const sql = rawPostgres(url(), schema);
+    const killer = new pg.Client({ connectionString: url() });
+    await killer.connect();
+    try {
+      // Twenty pages of the scan, written directly: 10,000 Geneses one by one would take minutes.
+      await sql(`INSERT INTO sessions (session_id, user_id, tenant_id, tier, resources, state, created_at,
+                   canon_timestamp, last_activity_at, handshake)
+                 SELECT 's' || lpad(i::text, 5, '0'), 'u1', 't1', 'basic', '{}', 'active',
+                   now() - i * interval '1 ms', now(), now(), '55-45-17'
+                 FROM generate_series(1, 10000) AS i`);
+      let failed: unknown;
+      // A scan is over in a blink: try until the connection is cut while one is between its pages (a later
+      // page's query is the one with the keyset condition).
+      for (let attempt = 0; attempt < 50 && failed === undefined; attempt++) {
+        const scan = store.listUnfinished().then(
+          () => undefined,
+          (error: unknown) => error ?? new Error('rejected without a reason'),
+        );
+        let cut = false;
+        while (!cut) {
+          const r = await killer.query<{ cut: boolean }>(
+            `SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND query LIKE '%cursor_at%created_at >=%' AND query NOT LIKE '%pg_stat_activity%'`,
+          );
+          cut = r.rows.some((row) => row.cut);
+          const settled = await Promise.race([scan.then(() => true), Promise.resolve(false)]);
+          if (settled) break;
+        }
+        failed = await scan;
+      }
+      assert.ok(failed instanceof Error, 'a scan was cut between its pages');
+      // The dead connection is not handed out again: the next scans read all 10,000, more than once.
+      for (let i = 0; i < 3; i++) assert.equal((await store.listUnfinished()).length, 10_000);
+      assert.ok(await store.ping());
+    } finally {
+      await killer.end();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('refuses TRUNCATE of the records, and values of the wrong type', async () => {
     const schema = randomName('canon');
     const store = await PostgresCanonStore.open(url(), { schema });

@@ -61,6 +61,23 @@ describe('PostgresSqlDb (real PostgreSQL)', () => {
     assert.deepEqual(rows, [{ n: 11 }]);
   });
 
+  it('survives its connection dying inside a transaction: refused, nothing written, the next one served', async () => {
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', ['lost', 1]);
+        // The server ends this very connection, as a restart or an administrator would.
+        yield* q('SELECT pg_terminate_backend(pg_backend_pid())');
+      }),
+      /terminating connection|Connection terminated|ECONNRESET/,
+    );
+    assert.ok(!(await ids()).includes('lost'), 'the dead transaction wrote nothing');
+    const n = await db.transaction(function* () {
+      return yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', ['after', 1]);
+    });
+    assert.equal(n, 1);
+    await db.query('DELETE FROM items WHERE id = $1', ['after']);
+  });
+
   it('prepares a parameterised statement once per connection and reuses it', async () => {
     const statement = 'SELECT n FROM items WHERE id = $1';
     for (const id of ['a', 'b', 'a']) await db.query(statement, [id]);

@@ -1,8 +1,11 @@
 // The bench adapter in a process of its own, so a load generator in the parent does not share (and slow) the
 // server's event loop. Prints one JSON line {url, tokens} on stdout once it listens, and closes (dropping its
-// temporary data and PostgreSQL database) when its stdin ends or on SIGTERM / SIGINT.
+// temporary data and PostgreSQL database) when its stdin ends or on SIGTERM / SIGINT. A line `loop` on stdin
+// is answered with the event loop's busy time so far, in ms ({"loopActiveMs": n}).
 //   node --import tsx bench/orchestrator/adapter-process.ts --store sqlite|postgres [--users 1]
 // Tokens are for users bench-user-0 … bench-user-(N-1), all of tenant "bench".
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { startBenchAdapter, type StoreKind } from './bench-adapter.ts';
 
 function arg(name: string, fallback: string): string {
@@ -27,7 +30,11 @@ const close = (): Promise<void> =>
 process.once('SIGTERM', () => void close());
 process.once('SIGINT', () => void close());
 process.stdin.on('end', () => void close());
-process.stdin.resume();
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'loop') {
+    process.stdout.write(`${JSON.stringify({ loopActiveMs: performance.eventLoopUtilization().active })}\n`);
+  }
+});
 
 const tokens: string[] = [];
 for (let u = 0; u < users; u++) tokens.push(await bench.token(`bench-user-${u}`));

@@ -143,27 +143,36 @@ const fromAutocannon = (r: Result): Figures => ({
 
 const fromPaced = (r: PacedResult): Figures => ({ ...r, rate: r.achievedRate });
 
+/** A server under measurement: its process (for CPU time) and its event loop's busy time. */
+interface Measured {
+  pid: number;
+  loopActiveMs(): Promise<number>;
+}
+
 /**
- * Runs one measurement and prints its line, with the adapter's CPU time per request: unlike latency, that
- * hardly depends on what else the shared machine is doing (PostgreSQL's own CPU is not in it).
+ * Runs one measurement and prints its line, with the server's CPU time per request (all its threads; unlike
+ * latency, it hardly depends on what else the shared machine is doing; PostgreSQL's own CPU is not in it) and
+ * its event loop's busy time per request: the main thread every request queues behind, so 1,000 req/s need it
+ * well under 1,000 µs.
  */
 async function measure(
-  pid: number,
+  server: Measured,
   store: string,
   name: string,
   how: string,
   run: () => Promise<Figures>,
 ): Promise<void> {
-  const cpuBefore = cpuMsOf(pid);
+  const cpuBefore = cpuMsOf(server.pid);
+  const loopBefore = await server.loopActiveMs();
   const r = await run();
-  const cpuAfter = cpuMsOf(pid);
-  const cpu =
-    cpuBefore === undefined || cpuAfter === undefined || r.completed === 0
-      ? '   n/a'
-      : ((1000 * (cpuAfter - cpuBefore)) / r.completed).toFixed(0).padStart(6);
+  const cpuAfter = cpuMsOf(server.pid);
+  const loopAfter = await server.loopActiveMs();
+  const perRequest = (ms: number) =>
+    r.completed === 0 ? '   n/a' : ((1000 * ms) / r.completed).toFixed(0).padStart(6);
+  const cpu = cpuBefore === undefined || cpuAfter === undefined ? '   n/a' : perRequest(cpuAfter - cpuBefore);
   const achieved = Math.round(r.rate);
   console.log(
-    `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < rate * 0.95 ? `  (below the offered ${rate} req/s)` : ''}`,
+    `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  loop busy ${perRequest(loopAfter - loopBefore)} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < rate * 0.95 ? `  (below the offered ${rate} req/s)` : ''}`,
   );
   if (r.unfinished)
     console.log(
@@ -180,7 +189,7 @@ console.log(
   const control = await spawnControlServer();
   try {
     const name = 'control: empty node:http server';
-    await measure(control.pid, 'control', name, `autocannon ×${LIST_CONNECTIONS}`, async () =>
+    await measure(control, 'control', name, `autocannon ×${LIST_CONNECTIONS}`, async () =>
       fromAutocannon(
         await autocannon({
           url: control.url,
@@ -190,7 +199,7 @@ console.log(
         }),
       ),
     );
-    await measure(control.pid, 'control', name, 'paced', async () =>
+    await measure(control, 'control', name, 'paced', async () =>
       fromPaced(
         await pacedLoad({
           url: control.url,
@@ -224,7 +233,7 @@ for (const store of stores) {
       if (res.status !== 201) throw new Error(`seeding a session failed: ${res.status} ${await res.text()}`);
     }
     const list = 'GET /api/v1/sessions (20 listed)';
-    await measure(child.pid, store, list, `autocannon ×${LIST_CONNECTIONS}`, async () =>
+    await measure(child, store, list, `autocannon ×${LIST_CONNECTIONS}`, async () =>
       fromAutocannon(
         await autocannon({
           url: `${child.url}/api/v1/sessions`,
@@ -235,7 +244,7 @@ for (const store of stores) {
         }),
       ),
     );
-    await measure(child.pid, store, list, 'paced', async () =>
+    await measure(child, store, list, 'paced', async () =>
       fromPaced(
         await pacedLoad({
           url: child.url,
@@ -248,11 +257,11 @@ for (const store of stores) {
       ),
     );
     const many = `create → terminate, ${users} users`;
-    await measure(child.pid, store, many, `autocannon ×${CYCLE_CONNECTIONS}`, async () =>
+    await measure(child, store, many, `autocannon ×${CYCLE_CONNECTIONS}`, async () =>
       fromAutocannon(await cycle(child.url, child.tokens)),
     );
     // Two requests per cycle: cycles start at half the request rate.
-    await measure(child.pid, store, many, 'paced', async () =>
+    await measure(child, store, many, 'paced', async () =>
       fromPaced(
         await pacedLoad({
           url: child.url,
@@ -265,7 +274,7 @@ for (const store of stores) {
     if (users > 1) {
       // Closed loop only: one user cannot keep up with an open-loop rate, so its queue would only grow.
       await measure(
-        child.pid,
+        child,
         store,
         'create → terminate, 1 user (serialised)',
         `autocannon ×${CYCLE_CONNECTIONS}`,

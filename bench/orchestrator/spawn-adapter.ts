@@ -8,6 +8,8 @@ export interface AdapterProcess {
   /** One token per user, bench-user-0 … bench-user-(N-1). */
   tokens: string[];
   pid: number;
+  /** The child's event loop busy time so far, in ms (its main thread: what queues requests behind each other). */
+  loopActiveMs(): Promise<number>;
   /** Ends the child (it drops its data) and waits for it to exit. */
   close(): Promise<void>;
 }
@@ -31,17 +33,23 @@ export async function spawnBenchAdapter(
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: child.stdout });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    void exited.then((code) => reject(new Error(`bench adapter exited (${String(code)}) before listening`)));
-  });
-  lines.close();
-  const ready = JSON.parse(first) as { url: string; tokens: string[] };
+  const nextLine = (what: string) =>
+    new Promise<string>((resolve, reject) => {
+      lines.once('line', resolve);
+      void exited.then((code) => reject(new Error(`bench adapter exited (${String(code)}) ${what}`)));
+    });
+  const ready = JSON.parse(await nextLine('before listening')) as { url: string; tokens: string[] };
   return {
     url: ready.url,
     tokens: ready.tokens,
     pid: child.pid ?? -1,
+    async loopActiveMs() {
+      const answer = nextLine('before reporting its event loop');
+      child.stdin.write('loop\n');
+      return (JSON.parse(await answer) as { loopActiveMs: number }).loopActiveMs;
+    },
     async close() {
+      lines.close();
       child.stdin.end();
       const code = await exited;
       if (code !== 0) throw new Error(`bench adapter exited with ${String(code)}`);

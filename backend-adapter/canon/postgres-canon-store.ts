@@ -480,7 +480,8 @@ export class PostgresCanonStore implements CanonStore {
    * A quota-checked Genesis in two statements under the Genesis lock: the session row with the actor's
    * subject reference ensured, then the lock; then the allocation and the Genesis record written with the
    * quota sums read (from the statement's snapshot, so without them). Exceeding a limit rolls it all back.
-   * A subject erased between the two statements fails the record's NOT NULL actor: the general path runs.
+   * An erasure of the user queued on the lock first leaves the launch a new subject (contract test); were the
+   * subject missing all the same when the record is written, its NOT NULL actor fails and the general path runs.
    */
   private async createChecked(row: SessionRow, actor: string, limits: GenesisLimits): Promise<void> {
     const s = row.session;

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import type { SessionRow } from '../../../backend-adapter/canon/canon-store.ts';
 import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
+import type { SessionState } from '../../../protocol/session.ts';
 import {
   POSTGRES_MIGRATIONS,
   applyPostgresMigrations,
@@ -126,6 +128,97 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
     } finally {
       await killer.end();
       await store.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('records a launch queued on the Genesis lock behind an erasure of its user under a new pseudonym', async () => {
+    const schema = randomName('canon_erased');
+    const launching = await PostgresCanonStore.open(url(), { schema });
+    const erasing = await PostgresCanonStore.open(url(), { schema });
+    const holder = new pg.Client({ connectionString: url() });
+    await holder.connect();
+    const owner = { tenantId: 't1', userId: 'u1' };
+    const row = (sessionId: string, state: SessionState): SessionRow => ({
+      session: {
+        ...owner,
+        sessionId,
+        tier: 'basic',
+        resources: {
+          cpuMillicores: 1000,
+          memoryMiB: 2048,
+          storageGiB: 10,
+          gpus: 0,
+          display: { width: 1280, height: 720 },
+        },
+        state,
+        createdAt: '2026-01-12T10:00:00.000Z',
+        canonTimestamp: '2026-01-12T10:00:00.000Z',
+        handshake: '55-45-17',
+      },
+      runtime: null,
+      lastActivityAt: '2026-01-12T10:00:00.000Z',
+    });
+    const waiters = async () =>
+      Number(
+        (
+          await holder.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+          )
+        ).rows[0]?.n,
+      );
+    const until = async (n: number) => {
+      for (let i = 0; (await waiters()) < n; i++) {
+        if (i > 500) assert.fail(`${n} waiters on the Genesis lock never showed`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      // u1 has a subject (an earlier, finished session) and nothing live, so may be erased.
+      await launching.createSession(row('before', 'terminated'), 'u1');
+      const before = await rawPostgres(
+        url(),
+        schema,
+      )("SELECT subject_ref FROM subjects WHERE user_id = 'u1'");
+      // Someone holds the Genesis lock; the erasure queues on it first, then the quota-checked launch.
+      await holder.query("SELECT pg_advisory_lock(hashtext('v-supercore:canon:genesis:' || $1))", [schema]);
+      const erased = erasing.eraseSubject({ subject: owner, actor: 'admin', at: new Date(), details: {} });
+      await until(1);
+      const launched = launching.createSession(row('after', 'provisioning'), 'u1', {
+        maxLiveSessionsPerUser: 5,
+        maxCpuMillicoresPerUser: 1e6,
+        maxMemoryMiBPerUser: 1e6,
+        maxLiveSessionsPerTenant: 50,
+        maxCpuMillicoresPerTenant: 1e6,
+        maxMemoryMiBPerTenant: 1e6,
+        cluster: { maxCpuMillicores: 1e6, maxMemoryMiB: 1e6, maxStorageGiB: 1e6, maxSessions: 100 },
+      });
+      await until(2);
+      await holder.query("SELECT pg_advisory_unlock(hashtext('v-supercore:canon:genesis:' || $1))", [schema]);
+      // Had the launch gone first, the erasure would have found a live session and refused.
+      const { pseudonym } = await erased;
+      await launched;
+      assert.equal(before[0]?.subject_ref, pseudonym, 'the subject the launch had found was the one erased');
+      const records = await launching.listRecords('after');
+      assert.deepEqual(
+        records.map((r) => [r.action, r.actor]),
+        [
+          ['genesis.requested', 'u1'],
+          ['genesis.provisioning', 'u1'],
+        ],
+        'recorded under a live link to u1',
+      );
+      const actors = await rawPostgres(
+        url(),
+        schema,
+      )("SELECT DISTINCT actor FROM canon_records WHERE entity_id = 'after'");
+      assert.equal(actors.length, 1);
+      assert.notEqual(actors[0]?.actor, pseudonym, 'never under the erased pseudonym');
+      assert.equal((await launching.liveUsageOf(owner)).user.sessions, 1, 'its allocation was opened');
+    } finally {
+      await holder.end();
+      await erasing.close();
+      await launching.close();
       await dropSchema(schema);
     }
   });

@@ -72,7 +72,8 @@ const HANDLE: RuntimeHandle = {
   workDir: '/tmp/vsc-session',
 };
 
-function sessionRow(
+/** A basic-tier session row of `owner` (u1 of t1), created `createdOffset` seconds after the base time. */
+export function sessionRow(
   sessionId: string,
   owner: { userId: string; tenantId: string } = OWNER,
   createdOffset = 0,

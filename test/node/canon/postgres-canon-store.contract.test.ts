@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import type { SessionRow } from '../../../backend-adapter/canon/canon-store.ts';
 import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
 import type { SessionState } from '../../../protocol/session.ts';
 import {
   POSTGRES_MIGRATIONS,
   applyPostgresMigrations,
 } from '../../../backend-adapter/canon/postgres-migrations.ts';
-import { describeCanonStoreContract } from './canon-store-contract.ts';
+import { describeCanonStoreContract, sessionRow } from './canon-store-contract.ts';
 import { createTestDatabase, randomName, rawPostgres, type TestDatabase } from './postgres-fixture.ts';
 
 let db: TestDatabase | undefined;
@@ -139,26 +138,7 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
     const holder = new pg.Client({ connectionString: url() });
     await holder.connect();
     const owner = { tenantId: 't1', userId: 'u1' };
-    const row = (sessionId: string, state: SessionState): SessionRow => ({
-      session: {
-        ...owner,
-        sessionId,
-        tier: 'basic',
-        resources: {
-          cpuMillicores: 1000,
-          memoryMiB: 2048,
-          storageGiB: 10,
-          gpus: 0,
-          display: { width: 1280, height: 720 },
-        },
-        state,
-        createdAt: '2026-01-12T10:00:00.000Z',
-        canonTimestamp: '2026-01-12T10:00:00.000Z',
-        handshake: '55-45-17',
-      },
-      runtime: null,
-      lastActivityAt: '2026-01-12T10:00:00.000Z',
-    });
+    const row = (sessionId: string, state: SessionState) => sessionRow(sessionId, owner, 0, state);
     const waiters = async () =>
       Number(
         (

@@ -532,12 +532,9 @@ export class BillingStore {
   async markChargedMany(
     items: ReadonlyArray<{ sessionId: string; period: number; walletTransactionId: string }>,
     at: Date,
-    close?: { sessionId: string; finalCost: number },
+    closes: ReadonlyArray<{ sessionId: string; finalCost: number }> = [],
   ): Promise<void> {
-    if (items.length === 0) {
-      if (close) await this.close(close.sessionId, close.finalCost, at);
-      return;
-    }
+    if (items.length === 0 && closes.length === 0) return;
     const chargedAt = at.toISOString();
     await this.db.transaction(function* (): SqlWork<void> {
       for (const i of items) {
@@ -549,16 +546,15 @@ export class BillingStore {
         );
       }
       // A session's first charge converts its hold (see `hold`): in the same commit, not one more.
-      const sessions = new Set(items.map((i) => i.sessionId));
-      if (close) sessions.add(close.sessionId);
+      const sessions = new Set([...items, ...closes].map((i) => i.sessionId));
       for (const sessionId of sessions) {
         yield* run(
           'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
           [sessionId, chargedAt],
         );
       }
-      // Its last charges confirmed, a finished session's metering ends in the same commit (see `close`).
-      if (close) yield* closeRow(close.sessionId, close.finalCost, chargedAt);
+      // Their last charges confirmed, finished sessions' metering ends in the same commit (see `close`).
+      for (const c of closes) yield* closeRow(c.sessionId, c.finalCost, chargedAt);
     });
   }
 

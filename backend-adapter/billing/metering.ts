@@ -81,6 +81,8 @@ type MeteredSession = { sessionId: string; tenantId: string; userId: string; tie
 const ownerKey = (o: WalletOwner): string => `${o.tenantId}/${o.userId}`;
 /** Billing rows written per transaction. */
 const WRITE_BATCH = 250;
+/** How long sessions that ended are gathered before their final metering runs together. */
+const FINISHED_BATCH_MS = 25;
 /** Registered but never created (refused by the quota check after admission): closed after this long. */
 const ORPHAN_AFTER_MS = 10 * 60_000;
 /** How long a session's records and billing row are reused for its cost so far without a change event. */
@@ -126,9 +128,11 @@ export class Metering {
     this.listedTenants = new Set(deps.registry.tenants.map((t) => t.id));
   }
 
-  /** Resolves when no cycle is running (for shutdown). */
+  /** Settles once the cycle under way and every final metering, including those still gathering, are done. */
   async idle(): Promise<void> {
     await this.running?.catch(() => undefined);
+    if (this.finishing.size > 0) void this.flushFinished();
+    await Promise.all(this.finals);
   }
 
   get policy(): BillingPolicy {
@@ -223,6 +227,11 @@ export class Metering {
     const billing = await this.withTiersOf(await this.billingRow(row.session), timeline);
     return costOf(timeline, billing.terms, end.getTime(), (tier) => pricesAt(billing, tier));
   }
+
+  /** Sessions that ended, waiting for their final metering together (meterWhenFinished). */
+  private readonly finishing = new Map<string, Session>();
+  private finishingTimer: NodeJS.Timeout | undefined;
+  private readonly finals = new Set<Promise<void>>();
 
   /**
    * A session's records and billing row change only with its state (a change event on every replica:
@@ -431,29 +440,80 @@ export class Metering {
    * carried it (a finished session changes no more), saving a read.
    */
   async meterSession(sessionId: string, finished?: Session): Promise<void> {
+    const session = finished ?? (await this.deps.canon.getSession(sessionId))?.session;
+    if (session) await this.meterFinished([session]);
+  }
+
+  /**
+   * Sessions that just ended, metered together in a moment (FINISHED_BATCH_MS): their final periods in one
+   * write, their confirmations and closes in one commit, instead of three transactions each. The wallet is
+   * still asked once per charge.
+   */
+  meterWhenFinished(session: Session): void {
+    this.finishing.set(session.sessionId, session);
+    if (this.finishing.size >= WRITE_BATCH) this.flushFinished();
+    else this.finishingTimer ??= setTimeout(() => this.flushFinished(), FINISHED_BATCH_MS);
+  }
+
+  /** Meters what meterWhenFinished has gathered now (at once; also before closing); settles when it is done. */
+  flushFinished(): Promise<void> {
+    clearTimeout(this.finishingTimer);
+    this.finishingTimer = undefined;
+    const sessions = [...this.finishing.values()];
+    this.finishing.clear();
+    const done: Promise<void> = this.meterFinished(sessions)
+      .catch((err: unknown) => {
+        // Not lost: every metering cycle meters open sessions, finished ones included, and closes them.
+        this.deps.logger.warn({ sessions: sessions.map((s) => s.sessionId), err }, 'final metering deferred');
+      })
+      .finally(() => this.finals.delete(done));
+    this.finals.add(done);
+    return done;
+  }
+
+  private async meterFinished(sessions: readonly Session[]): Promise<void> {
+    if (sessions.length === 0) return;
     const now = this.clock();
     const report = this.emptyReport(now);
-    const session = finished ?? (await this.deps.canon.getSession(sessionId))?.session;
-    if (!session) return;
-    const billing = await this.billingRow(session);
-    const read: { timeline?: Timeline } = {};
-    const batch = await this.plan(billing, session, now, report, read);
-    if (batch) report.periodsRecorded += await this.deps.store.recordMany([batch], now);
-    const charges = await this.deps.store.chargesOf(sessionId);
-    const unsettled = charges.filter((c) => c.status !== 'charged');
-    // Everything closing checks was just read or written here: once the wallet confirms the last charges,
-    // metering ends in the same commit that records them, rather than after reading it all again.
-    const chargedThrough = Math.max(batch?.chargedThrough ?? 0, billing.chargedThrough);
-    const closable =
-      isFinished(session.state) &&
-      read.timeline !== undefined &&
-      chargedThrough >= chargeablePeriods(read.timeline, billing.terms.periodMs, Infinity);
-    const close = closable ? { sessionId, finalCost: charges.reduce((a, c) => a + c.amount, 0) } : undefined;
-    if ((await this.settle(unsettled, report, close)).closed) {
-      report.closed++;
-      return;
+    const known = await this.deps.store.getMany(sessions.map((s) => s.sessionId));
+    const planned: Array<{
+      session: Session;
+      billing: BillingSessionRow;
+      batch: PeriodBatch | undefined;
+      read: { timeline?: Timeline };
+    }> = [];
+    for (const session of sessions) {
+      const billing = known.get(session.sessionId) ?? (await this.register(session));
+      const read: { timeline?: Timeline } = {};
+      const batch = await this.plan(billing, session, now, report, read);
+      planned.push({ session, billing, batch, read });
     }
-    await this.closeFinished([billing], new Map(), now, report);
+    const batches = planned.flatMap((p) => (p.batch ? [p.batch] : []));
+    if (batches.length > 0) report.periodsRecorded += await this.deps.store.recordMany(batches, now);
+    const unsettled: ChargeRow[] = [];
+    const closable = new Map<string, { finalCost: number; unsettled: number }>();
+    for (const { session, billing, batch, read } of planned) {
+      const charges = await this.deps.store.chargesOf(session.sessionId);
+      const open = charges.filter((c) => c.status !== 'charged');
+      unsettled.push(...open);
+      // Everything closing checks was just read or written here: once the wallet confirms the last charges,
+      // metering ends in the same commit that records them, rather than after reading it all again.
+      const chargedThrough = Math.max(batch?.chargedThrough ?? 0, billing.chargedThrough);
+      if (
+        isFinished(session.state) &&
+        read.timeline !== undefined &&
+        chargedThrough >= chargeablePeriods(read.timeline, billing.terms.periodMs, Infinity)
+      ) {
+        closable.set(session.sessionId, {
+          finalCost: charges.reduce((a, c) => a + c.amount, 0),
+          unsettled: open.length,
+        });
+      }
+    }
+    const { closed } = await this.settle(unsettled, report, closable);
+    report.closed += closed.size;
+    const rest = planned.filter((p) => !closed.has(p.session.sessionId)).map((p) => p.billing);
+    if (rest.length > 0) await this.closeFinished(rest, new Map(), now, report);
   }
 
   /** The charge rows of the periods that closed since the session's cursor (undefined: nothing to write). */
@@ -513,25 +573,30 @@ export class Metering {
   }
 
   /**
-   * Asks the wallet for every unsettled charge; tells the owners whose charges were declined. `close` ends
-   * that session's metering with the last batch of confirmations if every charge was confirmed (`closed`).
+   * Asks the wallet for every unsettled charge; tells the owners whose charges were declined. Sessions in
+   * `closable` (with their final cost and how many charges they had unsettled) end their metering with the last
+   * batch of confirmations if every one of their charges was confirmed (`closed`).
    */
   private async settle(
     charges: readonly ChargeRow[],
     report: CycleReport,
-    close?: { sessionId: string; finalCost: number },
-  ): Promise<{ declined: Set<string>; closed: boolean }> {
+    closable: ReadonlyMap<string, { finalCost: number; unsettled: number }> = new Map(),
+  ): Promise<{ declined: Set<string>; closed: Set<string> }> {
     const declined = new Set<string>();
-    const chargedBefore = report.charged;
-    let closed = false;
+    const closed = new Set<string>();
+    const confirmedOf = new Map<string, number>();
     // Confirmed charges are marked in batches: one lost to a crash is asked again and answered as a replay.
     let confirmed: Array<{ sessionId: string; period: number; walletTransactionId: string }> = [];
     const flush = async (last = false): Promise<void> => {
-      const closing = last && close && report.charged - chargedBefore === charges.length ? close : undefined;
-      closed = closing !== undefined;
+      const closing = last
+        ? [...closable]
+            .filter(([id, c]) => (confirmedOf.get(id) ?? 0) === c.unsettled)
+            .map(([sessionId, c]) => ({ sessionId, finalCost: c.finalCost }))
+        : [];
       // A session's first charge also converts its Genesis hold (same transaction): from then on the balance
       // checks count it as running.
       await this.deps.store.markChargedMany(confirmed, this.clock(), closing);
+      for (const c of closing) closed.add(c.sessionId);
       confirmed = [];
     };
     const metrics = this.metrics;
@@ -566,6 +631,7 @@ export class Metering {
           period: c.period,
           walletTransactionId: result.entry.transactionId,
         });
+        confirmedOf.set(c.sessionId, (confirmedOf.get(c.sessionId) ?? 0) + 1);
         if (confirmed.length >= WRITE_BATCH) await flush();
         this.balances.set(ownerKey(owner), { balance: result.balanceAfter, at: this.clock().getTime() });
         report.charged++;

@@ -172,11 +172,7 @@ export async function openBilling(options: {
         unsubscribe = events.subscribe((e) => {
           metering.forgetRecords(e.session.sessionId);
           if (e.session.state !== 'terminated' && e.session.state !== 'failed') return;
-          metering
-            .meterSession(e.session.sessionId, e.session)
-            .catch((err: unknown) =>
-              logger.warn({ sessionId: e.session.sessionId, err }, 'final metering deferred'),
-            );
+          metering.meterWhenFinished(e.session);
         });
         void metering.runCycle().catch((err: unknown) => logger.error({ err }, 'metering cycle failed'));
       },

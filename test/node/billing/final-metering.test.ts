@@ -1,0 +1,75 @@
+// Sessions that end at about the same moment are metered together: their final periods written in one go, every
+// charge asked of the wallet once, and every confirmation and close in one commit. A session whose last charge
+// is declined stays open (owed, retried by the cycles) without holding the others back.
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { Principal } from '../../../backend-adapter/auth/principal.ts';
+import type { Session } from '../../../protocol/session.ts';
+import { billingRig, type BillingRig } from './billing-fixture.ts';
+
+const MIN = 60_000;
+/** Basic, one minute, no discount (civic-commons). */
+const BASIC = 8_334;
+
+const user = (i: number): Principal => ({
+  userId: `u${i}`,
+  tenantId: 'civic-commons',
+  subscription: 'enterprise',
+});
+
+describe('final metering of sessions that end together', () => {
+  let rig: BillingRig;
+  afterEach(async () => {
+    await rig.cleanup();
+  });
+
+  it('charges every final period once and closes them all in one commit; a declined one stays open', async () => {
+    rig = await billingRig();
+    // u0 can pay only the two periods Genesis reserves; the others, plenty.
+    await rig.ledger.credit(user(0), 2 * BASIC, 'fund-u0');
+    for (let i = 1; i < 5; i++) await rig.ledger.credit(user(i), 100 * BASIC, `fund-u${i}`);
+    const launched: Session[] = [];
+    for (let i = 0; i < 5; i++) launched.push(await rig.lifecycle.create(user(i), 'basic'));
+    rig.advance(2 * MIN + 30_000); // three started periods each
+    const ended: Session[] = [];
+    for (const [i, s] of launched.entries()) ended.push(await rig.lifecycle.terminate(user(i), s.sessionId));
+
+    const commits: Array<{ confirmed: number; closed: string[] }> = [];
+    const markChargedMany = rig.store.markChargedMany.bind(rig.store);
+    rig.store.markChargedMany = async (items, at, closes = []) => {
+      commits.push({ confirmed: items.length, closed: closes.map((c) => c.sessionId) });
+      return markChargedMany(items, at, closes);
+    };
+    for (const s of ended) rig.metering.meterWhenFinished(s);
+    await rig.metering.idle();
+
+    const paid = ended.slice(1).map((s) => s.sessionId);
+    assert.deepEqual(commits, [{ confirmed: 4 * 3 + 2, closed: paid }], 'one commit for every confirmation');
+    for (const [i, s] of ended.entries()) {
+      const usage = await rig.backend.canon.getUsage(s.sessionId);
+      assert.equal(usage?.cost, 3 * BASIC, `u${i}: three started periods`);
+      const deducted = (await rig.ledger.listEntries(user(i)))
+        .filter((e) => e.kind === 'deduct')
+        .reduce((a, e) => a + e.amount, 0);
+      const billing = await rig.store.get(s.sessionId);
+      if (i === 0) {
+        assert.equal(deducted, 2 * BASIC, 'u0 paid what it had');
+        assert.equal(billing?.closedAt, null, 'u0 still owes its last period: open');
+        assert.equal(await rig.store.outstanding(user(0)), BASIC);
+      } else {
+        assert.equal(deducted, usage?.cost, `u${i}: charged exactly its cost`);
+        assert.equal(billing?.finalCost, usage?.cost, `u${i}: closed with its cost`);
+        assert.deepEqual(await rig.store.openHolds(user(i)), [], `u${i}: its hold released`);
+      }
+    }
+
+    // Metering them again (a replica, or the next cycle) charges nothing twice.
+    for (const s of ended) rig.metering.meterWhenFinished(s);
+    await rig.metering.idle();
+    await rig.metering.runCycle();
+    for (let i = 1; i < 5; i++) {
+      const deducts = (await rig.ledger.listEntries(user(i))).filter((e) => e.kind === 'deduct');
+      assert.equal(deducts.length, 3, `u${i}: still three charges`);
+    }
+  });
+});

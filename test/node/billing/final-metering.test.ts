@@ -2,10 +2,11 @@
 // charge asked of the wallet once, and every confirmation and close in one commit. A session whose last charge
 // is declined stays open (owed, retried by the cycles) without holding the others back.
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Principal } from '../../../backend-adapter/auth/principal.ts';
 import type { Session } from '../../../protocol/session.ts';
-import { billingRig, type BillingRig } from './billing-fixture.ts';
+import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { billingRig, postgresBackend, sqliteBackend, type Backend } from './billing-fixture.ts';
 
 const MIN = 60_000;
 /** Basic, one minute, no discount (civic-commons). */
@@ -17,14 +18,9 @@ const user = (i: number): Principal => ({
   subscription: 'enterprise',
 });
 
-describe('final metering of sessions that end together', () => {
-  let rig: BillingRig;
-  afterEach(async () => {
-    await rig.cleanup();
-  });
-
-  it('charges every final period once and closes them all in one commit; a declined one stays open', async () => {
-    rig = await billingRig();
+async function endTogether(backend: Backend): Promise<void> {
+  const rig = await billingRig({ backend });
+  try {
     // u0 can pay only the two periods Genesis reserves; the others, plenty.
     await rig.ledger.credit(user(0), 2 * BASIC, 'fund-u0');
     for (let i = 1; i < 5; i++) await rig.ledger.credit(user(i), 100 * BASIC, `fund-u${i}`);
@@ -71,5 +67,27 @@ describe('final metering of sessions that end together', () => {
       const deducts = (await rig.ledger.listEntries(user(i))).filter((e) => e.kind === 'deduct');
       assert.equal(deducts.length, 3, `u${i}: still three charges`);
     }
+  } finally {
+    await rig.cleanup();
+  }
+}
+
+describe('final metering of sessions that end together', () => {
+  it('SQLite: charges every final period once and closes them all in one commit; a declined one stays open', async () => {
+    await endTogether(await sqliteBackend());
+  });
+
+  describe('PostgreSQL', () => {
+    let database: TestDatabase | undefined;
+    before(async () => {
+      database = await createTestDatabase();
+    });
+    after(async () => {
+      await database?.drop();
+    });
+    it('PostgreSQL: the same, on the database several replicas share', async () => {
+      if (!database) throw new Error('no test database');
+      await endTogether(await postgresBackend(database.url));
+    });
   });
 });

@@ -20,6 +20,14 @@ import {
 import type { DistributionShare, WalletOwner } from '../wallet/wallet.ts';
 import type { BillingTerms, PeriodClass, PeriodPrices } from './pricing.ts';
 
+/** What one owner owes: their charges the wallet has not confirmed ($1 tenant, $2 user). */
+export const OWED_BY_OWNER =
+  "SELECT coalesce(sum(amount), 0) AS total FROM billing_charges WHERE tenant_id = $1 AND user_id = $2 AND status <> 'charged'";
+
+/** Unsettled charges by owner: a handful per owner whatever their history (the partial condition is OWED_BY_OWNER's). */
+const OWED_INDEX =
+  "CREATE INDEX billing_charges_owner_unsettled ON billing_charges (tenant_id, user_id) WHERE status <> 'charged';";
+
 /**
  * Billing's own records, in Canon Memory's database beside the sessions: one row per metered session (its
  * terms, fixed at admission, and how far it has been charged) and one row per charged period. Versioned as
@@ -32,14 +40,6 @@ import type { BillingTerms, PeriodClass, PeriodPrices } from './pricing.ts';
  * again with the same key, which answers with the first result instead of charging twice. Two replicas
  * metering the same session write the same rows (the second insert is a no-op) and send the same keys.
  */
-/** What one owner owes: their charges the wallet has not confirmed ($1 tenant, $2 user). */
-export const OWED_BY_OWNER =
-  "SELECT coalesce(sum(amount), 0) AS total FROM billing_charges WHERE tenant_id = $1 AND user_id = $2 AND status <> 'charged'";
-
-/** Unsettled charges by owner: a handful per owner whatever their history (the partial condition is OWED_BY_OWNER's). */
-const OWED_INDEX =
-  "CREATE INDEX billing_charges_owner_unsettled ON billing_charges (tenant_id, user_id) WHERE status <> 'charged';";
-
 export const BILLING_MIGRATIONS: readonly ComponentMigration[] = [
   {
     version: 1,

@@ -451,12 +451,12 @@ export class Metering {
    */
   meterWhenFinished(session: Session): void {
     this.finishing.set(session.sessionId, session);
-    if (this.finishing.size >= WRITE_BATCH) this.flushFinished();
-    else this.finishingTimer ??= setTimeout(() => this.flushFinished(), FINISHED_BATCH_MS);
+    if (this.finishing.size >= WRITE_BATCH) void this.flushFinished();
+    else this.finishingTimer ??= setTimeout(() => void this.flushFinished(), FINISHED_BATCH_MS);
   }
 
   /** Meters what meterWhenFinished has gathered now (at once; also before closing); settles when it is done. */
-  flushFinished(): Promise<void> {
+  private flushFinished(): Promise<void> {
     clearTimeout(this.finishingTimer);
     this.finishingTimer = undefined;
     const sessions = [...this.finishing.values()];

@@ -168,7 +168,8 @@ export async function openBilling(options: {
         const firstReconcile = setTimeout(reconcileNow, config.policy.cycleIntervalMs);
         firstReconcile.unref();
         timers.push(cycle, reconcile, firstReconcile);
-        // A session that ended has its last periods charged at once, on every replica (idempotently).
+        // A session that ended has its last periods charged within moments, together with others that ended
+        // then, on every replica (idempotently).
         unsubscribe = events.subscribe((e) => {
           metering.forgetRecords(e.session.sessionId);
           if (e.session.state !== 'terminated' && e.session.state !== 'failed') return;

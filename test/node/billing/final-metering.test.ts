@@ -77,6 +77,31 @@ describe('final metering of sessions that end together', () => {
     await endTogether(await sqliteBackend());
   });
 
+  it('SQLite: a final metering that fails is not lost: the next cycle charges and closes the session', async () => {
+    const rig = await billingRig();
+    try {
+      await rig.ledger.credit(user(1), 100 * BASIC, 'fund-u1');
+      const s = await rig.lifecycle.create(user(1), 'basic');
+      rig.advance(MIN + 1_000); // two started periods
+      const ended = await rig.lifecycle.terminate(user(1), s.sessionId);
+      const getMany = rig.store.getMany.bind(rig.store);
+      rig.store.getMany = async () => {
+        throw new Error('billing store unreachable');
+      };
+      rig.metering.meterWhenFinished(ended);
+      await rig.metering.idle();
+      const deducts = async () =>
+        (await rig.ledger.listEntries(user(1))).filter((e) => e.kind === 'deduct').length;
+      assert.equal(await deducts(), 0, 'nothing charged while billing could not be read');
+      rig.store.getMany = getMany;
+      await rig.metering.runCycle();
+      assert.equal(await deducts(), 2);
+      assert.equal((await rig.store.get(s.sessionId))?.finalCost, 2 * BASIC, 'closed with its cost');
+    } finally {
+      await rig.cleanup();
+    }
+  });
+
   describe('PostgreSQL', () => {
     let database: TestDatabase | undefined;
     before(async () => {

@@ -206,8 +206,8 @@ const TENANT_AND_CLUSTER_SUMS = `SELECT
   FROM live_tenant_usage`;
 
 /**
- * Canon Memory in an embedded SQLite file (the default). WAL + synchronous FULL: an acknowledged write survives
- * a crash. Every write runs in an IMMEDIATE transaction (the write lock is taken before the first read), so a
+ * Canon Memory in an embedded SQLite file (the default). An acknowledged write survives a crash or power loss
+ * (the WAL is flushed before it is acknowledged; sqlite-connection.ts). Every write runs in an IMMEDIATE transaction (the write lock is taken before the first read), so a
  * compare-and-set or a quota check cannot be overtaken by another process writing the same file; writes of one
  * event-loop turn share that transaction and its fsync (sqlite-group-commit.ts).
  */
@@ -913,7 +913,9 @@ export class SqliteCanonStore implements CanonStore {
     });
   }
 
+  /** False once a write could not be made durable: this replica then takes no more traffic. */
   async ping(): Promise<boolean> {
+    if (this.commits.failure) return false;
     return this.sql<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1;
   }
 

@@ -215,7 +215,9 @@ describe('sessions stuck in a transitional state', () => {
     let release = (): void => undefined;
     runtime.hold.pause = new Promise<void>((r) => (release = r));
     const pausing = lifecycle.pause(alice, s.sessionId);
-    while ((await stateOf(s.sessionId)) !== 'pausing') await new Promise((r) => setImmediate(r));
+    // In flight: recorded as pausing, and the desktop is being paused.
+    while (!runtime.calls.includes('pause')) await new Promise((r) => setImmediate(r));
+    assert.equal(await stateOf(s.sessionId), 'pausing');
     rig.clock.now += 2 * 60 * 60_000; // however old it looks, its lock is held
     await lifecycle.enforceTimeouts(idle);
     assert.equal(await stateOf(s.sessionId), 'pausing');

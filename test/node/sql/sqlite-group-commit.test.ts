@@ -3,7 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import {
+  SqliteGroupCommit,
+  type GroupCommitDurability,
+} from '../../../backend-adapter/sql/sqlite-group-commit.ts';
 import {
   openSqliteConnection,
   type SqliteConnection,
@@ -56,7 +61,11 @@ describe('SQLite group commit', () => {
     assert.deepEqual(storedIds('together'), []);
     assert.deepEqual(await Promise.all(pending), [1, 1, 1, 1]);
     assert.deepEqual(storedIds('together'), ['a', 'b', 'c', 'd']);
-    assert.deepEqual(c.commits.committed, { batches: before.batches + 1, jobs: before.jobs + 4 });
+    assert.deepEqual(c.commits.committed, {
+      batches: before.batches + 1,
+      jobs: before.jobs + 4,
+      syncs: before.syncs + 1,
+    });
     await c.release();
   });
 
@@ -130,6 +139,122 @@ describe('SQLite group commit', () => {
     assert.equal(await queued, 1);
     assert.deepEqual(storedIds('close'), ['queued']);
     await assert.rejects(c.commits.run(insert(c, 'late')), /closed/);
+  });
+});
+
+/** A durability whose syncs the test finishes (or fails) one by one. */
+function heldSyncs(): GroupCommitDurability & {
+  asked: Array<{ finish: () => void; fail: (error: Error) => void }>;
+  commits: number;
+} {
+  const asked: Array<{ finish: () => void; fail: (error: Error) => void }> = [];
+  const durability = {
+    asked,
+    commits: 0,
+    sync: () =>
+      new Promise<void>((finish, fail) => {
+        asked.push({ finish, fail });
+      }),
+    afterCommit: () => {
+      durability.commits++;
+    },
+  };
+  return durability;
+}
+
+/** A group commit on a fresh file of its own connection (no shared one), with `durability`. */
+function withDurability(name: string, durability: GroupCommitDurability) {
+  const db = new Database(join(dir, `${name}.sqlite`));
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE items (id TEXT PRIMARY KEY, owner TEXT)');
+  const commits = new SqliteGroupCommit(db, durability);
+  const write = (id: string) =>
+    commits.run(() => db.prepare('INSERT INTO items (id) VALUES (?)').run(id).changes);
+  return { db, commits, write };
+}
+
+/** Lets the event loop turn a few times (a batch is flushed on the next turn). */
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await nextTurn();
+}
+
+/** Whether `promise` has settled, without waiting for it. */
+function tracked<T>(promise: Promise<T>) {
+  const state = { settled: false, value: undefined as T | undefined, error: undefined as unknown };
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  );
+  return state;
+}
+
+describe('SQLite group commit with the flush off the event loop', () => {
+  it('acknowledges a batch only once its flush has finished, and gathers the next batch meanwhile', async () => {
+    const syncs = heldSyncs();
+    const { db, commits, write } = withDurability('held-flush', syncs);
+    const a = tracked(write('a'));
+    await turns();
+    // Committed (another connection reads it) but not acknowledged: its flush has not finished.
+    assert.deepEqual(storedIds('held-flush'), ['a']);
+    assert.equal(syncs.asked.length, 1);
+    assert.equal(a.settled, false);
+    const b = tracked(write('b'));
+    const c = tracked(write('c'));
+    await turns();
+    assert.deepEqual(storedIds('held-flush'), ['a'], 'b and c wait for the running flush');
+    assert.equal(syncs.asked.length, 1);
+    syncs.asked[0]?.finish();
+    await turns();
+    assert.deepEqual({ settled: a.settled, value: a.value }, { settled: true, value: 1 });
+    // b and c went in one COMMIT once the flush ended, and wait for a flush of their own.
+    assert.deepEqual(storedIds('held-flush'), ['a', 'b', 'c']);
+    assert.deepEqual(commits.committed, { batches: 2, jobs: 3, syncs: 1 });
+    assert.equal(syncs.commits, 2);
+    assert.equal(syncs.asked.length, 2);
+    assert.equal(b.settled || c.settled, false);
+    syncs.asked[1]?.finish();
+    await turns();
+    assert.deepEqual([b.value, c.value], [1, 1]);
+    assert.equal(commits.committed.syncs, 2);
+    db.close();
+  });
+
+  it('refuses the writes of a failed flush, and every write after it, with SQLITE_DURABILITY_LOST', async () => {
+    const syncs = heldSyncs();
+    const { db, commits, write } = withDurability('flush-fails', syncs);
+    const a = write('a');
+    await turns();
+    const queued = write('queued');
+    syncs.asked[0]?.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await assert.rejects(a, (error: { code?: string; message?: string }) => {
+      assert.equal(error.code, 'SQLITE_DURABILITY_LOST');
+      assert.match(String(error.message), /could not make a write durable: Error: EIO/);
+      return true;
+    });
+    await assert.rejects(queued, { code: 'SQLITE_DURABILITY_LOST' });
+    await assert.rejects(write('later'), { code: 'SQLITE_DURABILITY_LOST' });
+    assert.equal(commits.failure?.code, 'SQLITE_DURABILITY_LOST');
+    // Nothing was written after the failure; 'a' is there but was never acknowledged.
+    assert.deepEqual(storedIds('flush-fails'), ['a']);
+    assert.equal(syncs.asked.length, 1);
+    db.close();
+  });
+
+  it('holds new batches back while paused (for a checkpoint to complete) and commits them on resume', async () => {
+    const syncs = heldSyncs();
+    const { db, commits, write } = withDurability('paused', syncs);
+    commits.pause();
+    const x = tracked(write('x'));
+    await turns();
+    assert.deepEqual(storedIds('paused'), []);
+    assert.equal(syncs.asked.length, 0);
+    commits.resume();
+    await turns();
+    assert.deepEqual(storedIds('paused'), ['x']);
+    syncs.asked[0]?.finish();
+    await turns();
+    assert.equal(x.value, 1);
+    db.close();
   });
 });
 

@@ -252,6 +252,15 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }
         FOR EACH ROW EXECUTE FUNCTION allocations_live_usage();
     `,
   },
+  {
+    // The index on state alone: every transition rewrote an entry in it, and the one query that used it
+    // (/metrics' live totals) scanned it over every session ever made; the partial index of unfinished
+    // sessions (migration 5) serves that query from the live sessions alone.
+    version: 7,
+    sql: `
+      DROP INDEX IF EXISTS sessions_state;
+    `,
+  },
 ];
 
 /** Session-level advisory lock key (per schema) held while migrating. */

@@ -154,6 +154,13 @@ function toRow(r: SessionDbRow): SessionRow {
 /** Sessions not terminated or failed (the partial indexes of migration 5 have the same condition). */
 const UNFINISHED = "WHERE state NOT IN ('terminated', 'failed')";
 
+/** /metrics' totals of live sessions by state and tier: read through the partial index of unfinished ones. */
+export const LIVE_TOTALS = `SELECT state, tier, count(*) AS sessions,
+    coalesce(sum(json_extract(resources, '$.cpuMillicores')), 0) AS cpu,
+    coalesce(sum(json_extract(resources, '$.memoryMiB')), 0) AS memory,
+    coalesce(sum(json_extract(resources, '$.gpus')), 0) AS gpus
+  FROM sessions ${UNFINISHED} GROUP BY state, tier ORDER BY state, tier`;
+
 /**
  * A session row's columns in the order rawSession reads them (the handshake column is a constant). Session
  * rows are read as arrays: better-sqlite3 builds an array per row far faster than an object, and building
@@ -424,13 +431,7 @@ export class SqliteCanonStore implements CanonStore {
     return this.sql<
       [],
       { state: SessionState; tier: TierId; sessions: number; cpu: number; memory: number; gpus: number }
-    >(
-      `SELECT state, tier, count(*) AS sessions,
-              coalesce(sum(json_extract(resources, '$.cpuMillicores')), 0) AS cpu,
-              coalesce(sum(json_extract(resources, '$.memoryMiB')), 0) AS memory,
-              coalesce(sum(json_extract(resources, '$.gpus')), 0) AS gpus
-         FROM sessions WHERE state NOT IN ('terminated', 'failed') GROUP BY state, tier ORDER BY state, tier`,
-    )
+    >(LIVE_TOTALS)
       .all()
       .map((r) => ({
         state: r.state,

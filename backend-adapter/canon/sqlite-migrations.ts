@@ -244,6 +244,15 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> 
       BEGIN ${TAKE_OLD_FROM_LIVE_SUMS} END;
     `,
   },
+  {
+    // The index on state alone: every transition rewrote an entry in it, and the one query that used it
+    // (/metrics' live totals) scanned it over every session ever made; the partial index of unfinished
+    // sessions (migration 5) serves that query from the live sessions alone.
+    version: 7,
+    sql: `
+      DROP INDEX IF EXISTS sessions_state;
+    `,
+  },
 ];
 
 /**

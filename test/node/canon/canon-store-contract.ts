@@ -46,7 +46,7 @@ export interface PreviousSchemaFixture {
 }
 
 /** Migration versions the current code knows; the upgrade test expects exactly these rows. */
-const CURRENT_VERSIONS = [1, 2, 3, 4, 5, 6];
+const CURRENT_VERSIONS = [1, 2, 3, 4, 5, 6, 7];
 
 const OWNER = { userId: 'u1', tenantId: 't1' };
 const BASE = Date.parse('2026-01-12T10:00:00.000Z');

@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
-import { SQLITE_MIGRATIONS } from '../../../backend-adapter/canon/sqlite-migrations.ts';
+import { LIVE_TOTALS, SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
+import {
+  SQLITE_MIGRATIONS,
+  applySqliteMigrations,
+} from '../../../backend-adapter/canon/sqlite-migrations.ts';
 
 const WORKER = join(import.meta.dirname, 'sqlite-genesis-worker.ts');
 
@@ -47,6 +50,32 @@ describe('SQLite Canon Memory', () => {
         .digest('hex')
         .slice(0, 16);
     assert.equal(sha(SQLITE_MIGRATIONS.find((m) => m.version === 1)?.sql), '02f4cc4d73353bca');
+  });
+
+  it("reads /metrics' live totals from the unfinished sessions alone, with no index on state to keep", async () => {
+    // A file at version 6 (with the index on state), brought up to date.
+    const raw = new Database(file);
+    applySqliteMigrations(
+      raw,
+      SQLITE_MIGRATIONS.filter((m) => m.version <= 6),
+    );
+    const indexes = () =>
+      raw
+        .prepare<[], { name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions'",
+        )
+        .all()
+        .map((r) => r.name);
+    assert.ok(indexes().includes('sessions_state'));
+    applySqliteMigrations(raw);
+    assert.ok(!indexes().includes('sessions_state'), 'each transition no longer rewrites it');
+    const plan = raw
+      .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${LIVE_TOTALS}`)
+      .all()
+      .map((r) => r.detail)
+      .join('\n');
+    assert.match(plan, /USING INDEX sessions_unfinished/);
+    raw.close();
   });
 
   it('holds a limit across processes writing the same file (BEGIN IMMEDIATE)', async () => {

@@ -46,6 +46,7 @@ import {
   type ErasureResult,
 } from './subjects.ts';
 import { beginPipelined, PreparingClient } from '../sql/postgres-prepared-client.ts';
+import { timeOrderedId } from '../time-ordered-id.ts';
 
 /** node-postgres hands back timestamptz as Date, jsonb parsed, and BIGINT / count / sum as decimal strings. */
 type Int8 = string | number;
@@ -233,7 +234,7 @@ function genesisRecordInsert(s: Session, actor: string, first: number): { sql: s
     ? `(SELECT subject_ref FROM subjects WHERE tenant_id = ${p(1)} AND user_id = ${p(2)})`
     : p(2);
   const rows = genesisRecords(s, actor).map((r) => {
-    const at = params.push(randomUUID(), r.action, r.fromState, r.toState, JSON.stringify(r.payload)) - 5;
+    const at = params.push(timeOrderedId(), r.action, r.fromState, r.toState, JSON.stringify(r.payload)) - 5;
     return `(${p(at)}, 'session', ${p(0)}, ${p(at + 1)}, ${p(at + 2)}, ${p(at + 3)}, ${actorValue}, ${p(1)}, ${p(at + 4)}::jsonb, ${p(3)}::timestamptz, ${p(4)})`;
   });
   return {
@@ -362,7 +363,7 @@ export class PostgresCanonStore implements CanonStore {
     const refs = new Map<string, string>();
     for (const userId of subjectSlots(r)) refs.set(userId, await this.subjectRef(client, r.tenantId, userId));
     const stored = mapSubjects(r, (userId) => refs.get(userId) ?? userId);
-    const recordId = randomUUID();
+    const recordId = timeOrderedId();
     await client.query(
       `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::timestamptz, $11)`,

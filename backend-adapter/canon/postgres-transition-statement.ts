@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import { isFinished } from './canon-shared.ts';
 import type { TransitionRequest } from './canon-store.ts';
 import { isSystemActor } from './subjects.ts';
+import { timeOrderedId } from '../time-ordered-id.ts';
 
 /**
  * A lifecycle transition on PostgreSQL as one statement, so one round trip with no BEGIN / COMMIT: the
@@ -73,7 +73,7 @@ export function transitionStatement(req: TransitionRequest): TransitionStatement
   const records: RecordInput[] = [
     {
       ord: 1,
-      record_id: randomUUID(),
+      record_id: timeOrderedId(),
       entity: 'session',
       action: req.action,
       from_state: req.from[0] ?? null,
@@ -88,7 +88,7 @@ export function transitionStatement(req: TransitionRequest): TransitionStatement
   if (u) {
     records.push({
       ord: 2,
-      record_id: randomUUID(),
+      record_id: timeOrderedId(),
       entity: 'usage',
       action: 'usage.recorded',
       from_state: null,

@@ -43,6 +43,7 @@ import {
 import { SubjectHasLiveSessionsError } from './canon-store.ts';
 import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
 import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
+import { timeOrderedId } from '../time-ordered-id.ts';
 
 interface SessionDbRow {
   session_id: string;
@@ -308,7 +309,7 @@ export class SqliteCanonStore implements CanonStore {
   /** Appends a record; users in it are written as their subject references (subjects.ts). */
   private appendRecord(r: NewCanonRecord): string {
     const stored = mapSubjects(r, (userId) => this.subjectRef(r.tenantId, userId));
-    const recordId = randomUUID();
+    const recordId = timeOrderedId();
     this.sql(
       `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState, Tier } from '../../protocol/session.ts';
@@ -29,6 +28,7 @@ import {
   type SessionAction,
 } from './transitions.ts';
 import { meterSession, priceAtListRates } from './usage-meter.ts';
+import { timeOrderedId } from '../time-ordered-id.ts';
 
 export interface LifecycleDeps {
   canon: CanonStore;
@@ -125,7 +125,7 @@ export class SessionLifecycle {
     await this.requireComponentReady();
 
     const now = this.clock().toISOString();
-    const sessionId = randomUUID();
+    const sessionId = timeOrderedId();
     // Billing and governance refuse here, before anything is written or provisioned.
     const limits =
       (await this.deps.gate?.admitGenesis(principal, tier, sessionId, this.deps.policy.limits)) ??

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   applyComponentMigrations,
   int,
@@ -35,6 +35,7 @@ import {
   type WalletOwner,
   type WalletResult,
 } from './wallet.ts';
+import { timeOrderedId } from '../time-ordered-id.ts';
 
 export const ISSUANCE_ACCOUNT = 'n3xus:issuance';
 
@@ -211,7 +212,7 @@ export class LedgerWallet implements Wallet {
   private *deductWork(created: Created, request: DeductRequest, hash: string): SqlWork<WalletResult> {
     const ref = yield* this.ensureWallet(created, request.owner);
     const account = walletAccount(ref);
-    const transactionId = randomUUID();
+    const transactionId = timeOrderedId();
     const createdAt = this.now();
     // The key first, and it is the idempotency check: a key already recorded (a retry, or a concurrent
     // duplicate that committed first, which this insert waits for) inserts nothing and is answered from
@@ -305,7 +306,7 @@ export class LedgerWallet implements Wallet {
             originalShares.map((s) => s.amount),
           )
         : [];
-    const transactionId = randomUUID();
+    const transactionId = timeOrderedId();
     const createdAt = this.now();
     const account = text(original.account_id);
     const description = `Refund: ${request.reason}`;
@@ -560,7 +561,7 @@ export class LedgerWallet implements Wallet {
   ): SqlWork<WalletEntry> {
     yield* this.ensureAccount(created, ISSUANCE_ACCOUNT, 'issuance');
     const account = walletAccount(ref);
-    const transactionId = randomUUID();
+    const transactionId = timeOrderedId();
     const createdAt = this.now();
     yield* this.insertTransaction({
       transactionId,

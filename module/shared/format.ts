@@ -72,9 +72,12 @@ export function formatNexCoin(microNexCoin: number, locale?: string): string {
   return `${sign}${wholeText}${fraction ? decimal + (fraction.length < 2 ? fraction.padEnd(2, '0') : fraction) : ''}`;
 }
 
-/** The first 8 characters of a session id, enough to tell sessions apart in a table. */
+/**
+ * The last 8 characters of a session id, enough to tell sessions apart in a table: ids are time-ordered
+ * (UUID version 7), so their first characters are the same for every session started in the same minute.
+ */
 export function shortId(id: string): string {
-  return id.length > 8 ? id.slice(0, 8) : id;
+  return id.length > 8 ? id.slice(-8) : id;
 }
 
 /** ISO timestamp → local date and time ("26 Nov 2025, 07:06"). Unparseable input is returned unchanged. */

@@ -65,7 +65,7 @@ describe('<vsc-active-sessions> change tier', () => {
     const failed = fake.seed({ state: 'failed' });
     const rig = await setup(fake);
     expect(button(rig.el, active.sessionId, 'change-tier')?.getAttribute('aria-label')).to.equal(
-      `Change tier of session ${active.sessionId.slice(0, 8)}`,
+      `Change tier of session ${active.sessionId.slice(-8)}`,
     );
     expect(button(rig.el, paused.sessionId, 'change-tier')).to.not.equal(null);
     expect(button(rig.el, hibernated.sessionId, 'change-tier')).to.equal(null);

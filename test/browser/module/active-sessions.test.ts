@@ -64,7 +64,7 @@ describe('<vsc-active-sessions>', () => {
     const { el } = await setup(fake);
 
     const cells = row(el, active.sessionId)?.querySelectorAll('th, td') ?? [];
-    expect(cells[0]?.textContent?.trim()).to.equal(active.sessionId.slice(0, 8));
+    expect(cells[0]?.textContent?.trim()).to.equal(active.sessionId.slice(-8));
     expect(cells[1]?.classList.contains('thumb')).to.equal(true, 'the desktop’s thumbnail beside its id');
     expect(cells[2]?.textContent?.trim()).to.equal('gpu');
     expect(cells[3]?.querySelector('.badge')?.textContent?.trim()).to.equal('Active');
@@ -294,7 +294,7 @@ describe('<vsc-active-sessions>', () => {
     );
     const created = fake.requests.find((r) => r.method === 'POST' && r.path === '/workspaces');
     expect(created?.body).to.deep.equal({
-      name: `Session ${s.sessionId.slice(0, 8)}`,
+      name: `Session ${s.sessionId.slice(-8)}`,
       sessionIds: [s.sessionId],
       invite: [{ userId: 'bob', role: 'observer' }],
     });

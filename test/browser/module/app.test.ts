@@ -220,7 +220,7 @@ describe('<vsc-app>', () => {
       previousState: 'active',
     });
     const live = [...(el.shadowRoot?.querySelectorAll('[aria-live="polite"]') ?? [])].at(-1);
-    expect(live?.textContent).to.contain(`Session ${s.sessionId.slice(0, 8)} is now paused.`);
+    expect(live?.textContent).to.contain(`Session ${s.sessionId.slice(-8)} is now paused.`);
   });
 
   it('passes the theme down to the panes', async () => {

@@ -100,7 +100,7 @@ describe('<vsc-resource-monitor>', () => {
     await el.updateComplete;
     expect(el.scope).to.equal(b.sessionId);
     expect(now(el, 'cpu')).to.equal('12 %');
-    expect(q(el, '#charts-heading')?.textContent).to.contain(`Session ${b.sessionId.slice(0, 8)}`);
+    expect(q(el, '#charts-heading')?.textContent).to.contain(`Session ${b.sessionId.slice(-8)}`);
     const select = q<HTMLSelectElement>(el, '[data-control="scope"]');
     if (!select) throw new Error('no scope select');
     select.value = 'total';

@@ -73,7 +73,11 @@ describe('format helpers', () => {
   });
 
   it('shortens ids and formats dates', () => {
-    expect(shortId('0123456789abcdef')).to.equal('01234567');
+    expect(shortId('0123456789abcdef')).to.equal('89abcdef');
+    // Two time-ordered ids of the same minute share their start, not their end.
+    expect(shortId('019abc12-3456-7def-8123-456789abcdef')).to.not.equal(
+      shortId('019abc12-3457-7aaa-9bbb-0123456789aa'),
+    );
     expect(shortId('abc')).to.equal('abc');
     expect(formatDateTime('2026-01-12T10:00:00Z', 'en-GB')).to.contain('2026');
     expect(formatDateTime('not a date')).to.equal('not a date');

@@ -34,13 +34,14 @@ const open = new Map<string, Shared>();
  * store's commits paid their own fsync and invalidated the others' page caches. Sharing one connection lets
  * their writes of one turn share one COMMIT. `:memory:` is never shared (each is a database of its own).
  *
- * Durability is synchronous FULL's (a write is acknowledged once it would survive a power loss), but neither
- * the fsync nor the checkpoint runs on the event loop, where together they had been half of its busy time
- * under load: the connection is synchronous NORMAL (no fsync inside COMMIT) without automatic checkpoints;
- * the group commit acknowledges a batch after an fdatasync of the WAL on the thread pool (sqlite-wal-sync.ts),
- * and a worker thread checkpoints (sqlite-checkpointer.ts). A batch committed and not yet flushed is visible
- * to reads in that millisecond, as with SQLite's own NORMAL; no write is acknowledged before its flush, and a
- * write made after seeing it is flushed after it (the WAL is flushed in order).
+ * Durability is synchronous FULL's (a write is acknowledged once it would survive a power loss), but under
+ * load neither the fsync nor the checkpoint runs on the event loop, where together they had been half of its
+ * busy time: the connection is synchronous NORMAL (no fsync inside COMMIT) without automatic checkpoints; the
+ * group commit acknowledges a batch after an fdatasync of the WAL (sqlite-wal-sync.ts) on the thread pool, or
+ * on the spot for a lone write with nothing else waiting; and a worker thread checkpoints
+ * (sqlite-checkpointer.ts). A batch committed and not yet flushed is visible to reads in that millisecond, as
+ * with SQLite's own NORMAL; no write is acknowledged before its flush, and a write made after seeing it is
+ * flushed after it (the WAL is flushed in order).
  */
 export function openSqliteConnection(file: string): SqliteConnection {
   const key = file === ':memory:' ? undefined : resolve(file);
@@ -59,6 +60,7 @@ export function openSqliteConnection(file: string): SqliteConnection {
       let checkpoints: SqliteCheckpointer | undefined = undefined;
       const commits = new SqliteGroupCommit(db, {
         sync: () => walSync.sync(),
+        syncNow: () => walSync.syncNow(),
         afterCommit: () => checkpoints?.committed(),
       });
       checkpoints = new SqliteCheckpointer(key, commits, db);
@@ -90,7 +92,7 @@ export function openSqliteConnection(file: string): SqliteConnection {
       if (key !== undefined && open.get(key) === held) open.delete(key);
       await held.commits.drain();
       await held.checkpoints?.close();
-      await held.walSync?.close();
+      held.walSync?.close();
       // The last connection to close checkpoints everything (flushing the WAL, then the database) and
       // deletes the WAL.
       held.db.close();

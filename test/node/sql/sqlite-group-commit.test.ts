@@ -240,6 +240,42 @@ describe('SQLite group commit with the flush off the event loop', () => {
     db.close();
   });
 
+  it('flushes a lone write on the spot, and writes that come together through the thread pool', async () => {
+    const syncs = heldSyncs();
+    let flushedNow = 0;
+    let failNow = false;
+    const { db, commits, write } = withDurability('lone-write', {
+      ...syncs,
+      syncNow: () => {
+        if (failNow) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        flushedNow++;
+      },
+    });
+    // Alone, with nothing else waiting: flushed before the acknowledgement, no round trip.
+    assert.equal(await write('alone'), 1);
+    assert.equal(flushedNow, 1);
+    assert.equal(syncs.asked.length, 0);
+    // Two in one turn: one COMMIT, flushed off the event loop.
+    const pair = [tracked(write('b')), tracked(write('c'))];
+    await turns();
+    assert.equal(flushedNow, 1);
+    assert.equal(syncs.asked.length, 1);
+    assert.equal(pair[0]?.settled, false);
+    syncs.asked[0]?.finish();
+    await turns();
+    assert.deepEqual(
+      pair.map((p) => p.value),
+      [1, 1],
+    );
+    assert.equal(commits.committed.syncs, 2);
+    // A failed flush on the spot is as final as one on the thread pool.
+    failNow = true;
+    await assert.rejects(write('d'), { code: 'SQLITE_DURABILITY_LOST' });
+    await assert.rejects(write('e'), { code: 'SQLITE_DURABILITY_LOST' });
+    assert.deepEqual(storedIds('lone-write'), ['alone', 'b', 'c', 'd']);
+    db.close();
+  });
+
   it('holds new batches back while paused (for a checkpoint to complete) and commits them on resume', async () => {
     const syncs = heldSyncs();
     const { db, commits, write } = withDurability('paused', syncs);

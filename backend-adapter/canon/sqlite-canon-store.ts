@@ -215,9 +215,10 @@ const TENANT_AND_CLUSTER_SUMS = `SELECT
 
 /**
  * Canon Memory in an embedded SQLite file (the default). An acknowledged write survives a crash or power loss
- * (the WAL is flushed before it is acknowledged; sqlite-connection.ts). Every write runs in an IMMEDIATE transaction (the write lock is taken before the first read), so a
- * compare-and-set or a quota check cannot be overtaken by another process writing the same file; writes of one
- * event-loop turn share that transaction and its fsync (sqlite-group-commit.ts).
+ * (the WAL is flushed before it is acknowledged; sqlite-connection.ts). Every write runs in an IMMEDIATE
+ * transaction (the write lock is taken before the first read), so a compare-and-set or a quota check cannot be
+ * overtaken by another process writing the same file; writes of one event-loop turn share that transaction and
+ * its flush (sqlite-group-commit.ts).
  */
 export class SqliteCanonStore implements CanonStore {
   private readonly statements = new Map<string, Database.Statement>();

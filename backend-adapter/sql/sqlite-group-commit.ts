@@ -195,12 +195,21 @@ export class SqliteGroupCommit {
     try {
       syncNow();
     } catch (error) {
-      this.lost ??= new DurabilityLostError(error);
-      for (const d of done) d.job.reject(this.lost);
+      this.refuse(error, done);
       return;
     }
+    this.acknowledge(done);
+  }
+
+  private acknowledge(done: Done[]): void {
     this.committed.syncs++;
     for (const d of done) d.job.resolve(d.value);
+  }
+
+  /** A failed flush: these writes and every one after them are refused. */
+  private refuse(error: unknown, done: Done[]): void {
+    this.lost ??= new DurabilityLostError(error);
+    for (const d of done) d.job.reject(this.lost);
   }
 
   /** One sync at a time; the batches committed while it runs wait for the next, which starts when it ends. */
@@ -210,20 +219,14 @@ export class SqliteGroupCommit {
     const cohort = this.unsynced;
     this.unsynced = [];
     if (this.lost) {
-      for (const d of cohort) d.job.reject(this.lost);
+      this.refuse(this.lost, cohort);
       return;
     }
     this.syncing = durability
       .sync()
       .then(
-        () => {
-          this.committed.syncs++;
-          for (const d of cohort) d.job.resolve(d.value);
-        },
-        (error: unknown) => {
-          this.lost ??= new DurabilityLostError(error);
-          for (const d of cohort) d.job.reject(this.lost);
-        },
+        () => this.acknowledge(cohort),
+        (error: unknown) => this.refuse(error, cohort),
       )
       .finally(() => {
         this.syncing = undefined;

@@ -242,7 +242,25 @@ export interface CanonStore {
   changeWorkspace(workspaceId: string, change: WorkspaceChange, at: Date): Promise<Workspace>;
   /** Proves the database answers (for the 55 checks). */
   ping(): Promise<boolean>;
+  /** How an embedded file keeps its writes (SQLite); absent where the database server reports that itself. */
+  storageHealth?(): CanonStorageHealth;
   close(): Promise<void>;
+}
+
+/** The write path of an embedded SQLite file since it was opened (sqlite-connection.ts), for /metrics. */
+export interface CanonStorageHealth {
+  /** A flush failed: every write since is refused (SQLITE_DURABILITY_LOST) and /readyz answers 503. */
+  durabilityLost: boolean;
+  /** The checkpoint worker failed: SQLite checkpoints on the writer again, inside COMMITs. */
+  checkpointFallback: boolean;
+  /** Checkpoint cycles the worker completed. */
+  checkpoints: number;
+  /** Frames in the WAL at the last checkpoint (SQLite starts it again from 0 after a complete one). */
+  walFrames: number;
+  /** Group commits, the write transactions in them, and the WAL flushes that made them durable. */
+  writeBatches: number;
+  writes: number;
+  flushes: number;
 }
 
 /** Thrown by eraseSubject while the user still has sessions that are not terminated or failed. */

@@ -17,6 +17,7 @@ import {
 import type {
   AllocationRecord,
   CanonRecord,
+  CanonStorageHealth,
   CanonStore,
   GenesisLimits,
   LaunchRecord,
@@ -920,6 +921,20 @@ export class SqliteCanonStore implements CanonStore {
   async ping(): Promise<boolean> {
     if (this.commits.failure) return false;
     return this.sql<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1;
+  }
+
+  storageHealth(): CanonStorageHealth {
+    const { committed, failure } = this.commits;
+    const checkpoints = this.connection.checkpoints;
+    return {
+      durabilityLost: failure !== undefined,
+      checkpointFallback: checkpoints?.failure !== undefined,
+      checkpoints: checkpoints?.stats.cycles ?? 0,
+      walFrames: checkpoints?.stats.last?.log ?? 0,
+      writeBatches: committed.batches,
+      writes: committed.jobs,
+      flushes: committed.syncs,
+    };
   }
 
   async close(): Promise<void> {

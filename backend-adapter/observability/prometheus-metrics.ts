@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BillingMetrics } from '../billing/billing-metrics.ts';
 import type { CanonStore, LiveTotals } from '../canon/canon-store.ts';
+import { registerCanonStorageMetrics } from './canon-storage-metrics.ts';
 import { STREAM_TRANSPORTS, type StreamTransportKind } from './stream-stats.ts';
 
 /**
@@ -162,6 +163,8 @@ export class AdapterMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    const storageHealth = canon.storageHealth?.bind(canon);
+    if (storageHealth) registerCanonStorageMetrics(this.registry, storageHealth);
     // Start the KPI series at zero, so the first event after a start is counted by rate() too.
     this.authAttempts.inc({ result: 'success' }, 0);
     this.handshakeChecks.inc({ result: 'ok' }, 0);

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { SqliteCheckpointer } from './sqlite-checkpointer.ts';
+import type { Worker } from 'node:worker_threads';
+import { SqliteCheckpointer, spawnCheckpointWorker } from './sqlite-checkpointer.ts';
 import { SqliteGroupCommit } from './sqlite-group-commit.ts';
 import { SqliteWalSync } from './sqlite-wal-sync.ts';
 
@@ -16,11 +17,27 @@ export interface SqliteConnection {
   release(): Promise<void>;
 }
 
+/** How the WAL is flushed after a COMMIT (SqliteWalSync). */
+export interface WalFlush {
+  sync(): Promise<void>;
+  syncNow(): void;
+  close(): void;
+}
+
+/**
+ * For tests that must provoke what a healthy disk never does (a failed flush, a checkpoint worker that dies):
+ * used only by the call that opens the connection; later openers of the same file share it as it is.
+ */
+export interface SqliteConnectionParts {
+  walFlush?: (walFile: string) => WalFlush;
+  checkpointWorker?: (file: string) => Worker;
+}
+
 interface Shared {
   db: Database.Database;
   commits: SqliteGroupCommit;
   checkpoints: SqliteCheckpointer | undefined;
-  walSync: SqliteWalSync | undefined;
+  walSync: WalFlush | undefined;
   users: number;
 }
 
@@ -43,7 +60,7 @@ const open = new Map<string, Shared>();
  * with SQLite's own NORMAL; no write is acknowledged before its flush, and a write made after seeing it is
  * flushed after it (the WAL is flushed in order).
  */
-export function openSqliteConnection(file: string): SqliteConnection {
+export function openSqliteConnection(file: string, parts: SqliteConnectionParts = {}): SqliteConnection {
   const key = file === ':memory:' ? undefined : resolve(file);
   let shared = key === undefined ? undefined : open.get(key);
   if (!shared) {
@@ -56,14 +73,20 @@ export function openSqliteConnection(file: string): SqliteConnection {
     if (wal && key !== undefined) {
       db.pragma('synchronous = NORMAL');
       db.pragma('wal_autocheckpoint = 0');
-      const walSync = new SqliteWalSync(`${key}-wal`);
+      const walSync = (parts.walFlush ?? ((wal) => new SqliteWalSync(wal)))(`${key}-wal`);
       let checkpoints: SqliteCheckpointer | undefined = undefined;
       const commits = new SqliteGroupCommit(db, {
         sync: () => walSync.sync(),
         syncNow: () => walSync.syncNow(),
         afterCommit: () => checkpoints?.committed(),
       });
-      checkpoints = new SqliteCheckpointer(key, commits, db);
+      checkpoints = new SqliteCheckpointer(
+        key,
+        commits,
+        db,
+        undefined,
+        parts.checkpointWorker ?? spawnCheckpointWorker,
+      );
       shared = { db, commits, checkpoints, walSync, users: 0 };
     } else {
       db.pragma('synchronous = FULL');

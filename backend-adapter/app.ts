@@ -50,6 +50,7 @@ import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import type { EnforcerStatus } from './timeouts/timeout-enforcer.ts';
 import { TIER_CATALOGUE } from './tiers/tier-catalogue.ts';
 import { withTimeouts } from './tiers/tier-timeouts.ts';
+import { LazyRequestLogger } from './logging/lazy-request-logger.ts';
 
 export interface AppDeps {
   config: AdapterConfig;
@@ -99,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would drown the lifecycle log; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
     bodyLimit: BODY_LIMIT_BYTES,
     // Fastify's defaults silently drop unknown fields and coerce types; a malformed request must be refused instead.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

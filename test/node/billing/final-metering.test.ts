@@ -2,10 +2,10 @@
 // charge asked of the wallet once, and every confirmation and close in one commit. A session whose last charge
 // is declined stays open (owed, retried by the cycles) without holding the others back.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Principal } from '../../../backend-adapter/auth/principal.ts';
 import type { Session } from '../../../protocol/session.ts';
-import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { useTestDatabase } from '../canon/postgres-fixture.ts';
 import { billingRig, postgresBackend, sqliteBackend, type Backend } from './billing-fixture.ts';
 
 const MIN = 60_000;
@@ -103,16 +103,9 @@ describe('final metering of sessions that end together', () => {
   });
 
   describe('PostgreSQL', () => {
-    let database: TestDatabase | undefined;
-    before(async () => {
-      database = await createTestDatabase();
-    });
-    after(async () => {
-      await database?.drop();
-    });
+    const databaseUrl = useTestDatabase();
     it('PostgreSQL: the same, on the database several replicas share', async () => {
-      if (!database) throw new Error('no test database');
-      await endTogether(await postgresBackend(database.url));
+      await endTogether(await postgresBackend(databaseUrl()));
     });
   });
 });

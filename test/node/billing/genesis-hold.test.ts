@@ -3,11 +3,11 @@
 // stable BALANCE_TOO_LOW and have nothing written or provisioned. The hold a launch takes is released at its
 // first charge, or when the launch fails.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApiError } from '../../../backend-adapter/api-error.ts';
 import type { Principal } from '../../../backend-adapter/auth/principal.ts';
 import type { Session } from '../../../protocol/session.ts';
-import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { useTestDatabase } from '../canon/postgres-fixture.ts';
 import {
   billingRig,
   FakeRuntime,
@@ -95,16 +95,9 @@ describe('Genesis holds: concurrent launches never spend the same balance twice'
   });
 
   describe('PostgreSQL', () => {
-    let db: TestDatabase | undefined;
-    before(async () => {
-      db = await createTestDatabase();
-    });
-    after(async () => {
-      await db?.drop();
-    });
+    const databaseUrl = useTestDatabase();
     it('PostgreSQL: three replicas, exactly as many launches as the balance covers', async () => {
-      if (!db) throw new Error('no test database');
-      const backend = await postgresBackend(db.url);
+      const backend = await postgresBackend(databaseUrl());
       try {
         await property(backend, 3);
       } finally {

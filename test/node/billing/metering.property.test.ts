@@ -4,7 +4,7 @@
 // between "charged" and "recorded", the ledger ends up holding exactly the metered usage priced by the rates:
 // to the micro-NexCoin, each period once, each charge split 80/20 to the last micro-NexCoin.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { SessionState, TierId } from '../../../protocol/session.ts';
 import { HANDSHAKE } from '../../../protocol/handshake.ts';
@@ -24,7 +24,7 @@ import {
   type WalletOwner,
   type WalletResult,
 } from '../../../backend-adapter/wallet/wallet.ts';
-import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { useTestDatabase } from '../canon/postgres-fixture.ts';
 import { postgresBackend, silent, sqliteBackend, T0, type Backend } from './billing-fixture.ts';
 
 type Fault = 'fail-before' | 'fail-after' | 'crash-before' | 'crash-after';
@@ -437,16 +437,9 @@ describe('metering, property-based (fast-check)', () => {
   });
 
   describe('PostgreSQL', () => {
-    let db: TestDatabase | undefined;
-    before(async () => {
-      db = await createTestDatabase();
-    });
-    after(async () => {
-      await db?.drop();
-    });
+    const databaseUrl = useTestDatabase();
     it('PostgreSQL: the same property with truly concurrent replicas', async () => {
-      if (!db) throw new Error('no test database');
-      const backend = await postgresBackend(db.url);
+      const backend = await postgresBackend(databaseUrl());
       try {
         await fc.assert(
           fc.asyncProperty(plan, (p) => check(backend, p)),

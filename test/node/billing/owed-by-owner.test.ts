@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { BillingStore, OWED_BY_OWNER } from '../../../backend-adapter/billing/billing-store.ts';
 import { PostgresSqlDb, SqliteSqlDb, run, type SqlDb } from '../../../backend-adapter/sql/sql-db.ts';
-import { createTestDatabase, randomName, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { randomName, useTestDatabase } from '../canon/postgres-fixture.ts';
 
 const OWNER = { tenantId: 't1', userId: 'long-history' };
 
@@ -57,17 +57,10 @@ describe('what a user owes, read at every launch', () => {
   });
 
   describe('PostgreSQL', () => {
-    let database: TestDatabase | undefined;
-    before(async () => {
-      database = await createTestDatabase();
-    });
-    after(async () => {
-      await database?.drop();
-    });
+    const databaseUrl = useTestDatabase();
 
     it('PostgreSQL: from the unsettled charges alone, however long the history', async () => {
-      if (!database) throw new Error('no test database');
-      const db = await PostgresSqlDb.open(database.url, { schema: randomName('owed') });
+      const db = await PostgresSqlDb.open(databaseUrl(), { schema: randomName('owed') });
       try {
         const store = await BillingStore.on(db);
         await history(db);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
 import type { SessionState } from '../../../protocol/session.ts';
@@ -9,20 +9,9 @@ import {
   applyPostgresMigrations,
 } from '../../../backend-adapter/canon/postgres-migrations.ts';
 import { describeCanonStoreContract, sessionRow } from './canon-store-contract.ts';
-import { createTestDatabase, randomName, rawPostgres, type TestDatabase } from './postgres-fixture.ts';
+import { randomName, rawPostgres, useTestDatabase } from './postgres-fixture.ts';
 
-let db: TestDatabase | undefined;
-before(async () => {
-  db = await createTestDatabase();
-});
-after(async () => {
-  await db?.drop();
-});
-
-function url(): string {
-  if (!db) throw new Error('the test database was not created (see the before hook)');
-  return db.url;
-}
+const url = useTestDatabase();
 
 /** Every fixture gets a schema of its own in the file's database; cleanup drops it. */
 async function dropSchema(schema: string): Promise<void> {

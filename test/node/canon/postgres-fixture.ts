@@ -1,6 +1,7 @@
 // A throw-away PostgreSQL database for the tests of one file: created in `before`, dropped in `after`.
 // PostgreSQL must be reachable (CI starts it); if it is not, the hook fails with a clear message.
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
 
 export const POSTGRES_ADMIN_URL =
@@ -43,6 +44,24 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     url: url.toString(),
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
+/**
+ * A database for the tests of the calling suite (or file): created in its `before`, dropped in its `after`.
+ * Returns its URL for use inside the tests, or throws if the `before` hook failed.
+ */
+export function useTestDatabase(): () => string {
+  let db: TestDatabase | undefined;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db?.drop();
+  });
+  return () => {
+    if (!db) throw new Error('the test database was not created (see the before hook)');
+    return db.url;
   };
 }
 

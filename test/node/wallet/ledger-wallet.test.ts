@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
 import { SQLITE_MIGRATIONS } from '../../../backend-adapter/canon/sqlite-migrations.ts';
 import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
 import { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
-import { createTestDatabase, randomName, rawPostgres, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { randomName, rawPostgres, useTestDatabase } from '../canon/postgres-fixture.ts';
 import { describeWalletContract } from './wallet-contract.ts';
 
 async function tempFile(): Promise<{ dir: string; file: string }> {
@@ -16,17 +16,7 @@ async function tempFile(): Promise<{ dir: string; file: string }> {
   return { dir, file: join(dir, 'canon.sqlite') };
 }
 
-let db: TestDatabase | undefined;
-before(async () => {
-  db = await createTestDatabase();
-});
-after(async () => {
-  await db?.drop();
-});
-function url(): string {
-  if (!db) throw new Error('the test database was not created (see the before hook)');
-  return db.url;
-}
+const url = useTestDatabase();
 
 describeWalletContract('embedded ledger on SQLite', async () => {
   const { dir, file } = await tempFile();

@@ -937,7 +937,8 @@ export class KubernetesRuntime implements RuntimeProvider {
   /**
    * Deletes pods, PVCs and Secrets labelled as sessions of ours that no live session accounts for. Objects
    * younger than twice the launch deadline are left alone: another orchestrator replica may be launching them.
-   * Warm-pool desktops and retained volumes are not orphans.
+   * Warm-pool desktops and retained volumes are not orphans; a warm desktop's Secret or volume that never got
+   * its pod (the replica filling the pool died), past the same grace, is.
    */
   async reclaimOrphans(keep: ReadonlySet<string>): Promise<string[]> {
     if (!(await this.waitForSync(this.config.startTimeoutMs))) {
@@ -958,6 +959,17 @@ export class KubernetesRuntime implements RuntimeProvider {
       if (!isNotFound(error))
         this.logger.warn({ err: describeApiError(error, 'reclaiming') }, 'reclaim failed');
     };
+    // A warm desktop whose fill stopped half-way (its replica died after the Secret or the volume, before the
+    // pod): with no pod nothing claims or counts it, so it would hold its volume for good.
+    const withPod = new Set(this.pods.list().map(baseOf));
+    const abandonedFills = new Set<string>();
+    const abandonedFill = (name: string, labels: Record<string, string>, createdAt: string): boolean => {
+      if (labels[LABELS.pool] !== 'warm' || withPod.has(name)) return false;
+      const born = Date.parse(createdAt);
+      if (!Number.isFinite(born) || Date.now() - born < graceMs) return false;
+      abandonedFills.add(name);
+      return true;
+    };
     for (const pod of this.pods.list()) {
       const session = orphan(pod.labels, pod.createdAt);
       if (!session || pod.deleting) continue;
@@ -967,6 +979,12 @@ export class KubernetesRuntime implements RuntimeProvider {
         .catch(ignoreMissing);
     }
     for (const pvc of this.pvcs.list()) {
+      if (!pvc.deleting && abandonedFill(pvc.name, pvc.labels, pvc.createdAt)) {
+        await this.core
+          .deleteNamespacedPersistentVolumeClaim({ name: pvc.name, namespace })
+          .catch(ignoreMissing);
+        continue;
+      }
       const session = orphan(pvc.labels, pvc.createdAt);
       if (!session || pvc.deleting) continue;
       reclaimed.add(session);
@@ -979,13 +997,24 @@ export class KubernetesRuntime implements RuntimeProvider {
       .catch(() => ({ items: [] }));
     for (const secret of secrets.items) {
       const created = secret.metadata?.creationTimestamp;
-      const session = orphan(secret.metadata?.labels ?? {}, created ? new Date(created).toISOString() : '');
+      const createdAt = created ? new Date(created).toISOString() : '';
+      const labels = secret.metadata?.labels ?? {};
+      const name = secret.metadata?.name;
+      if (name && abandonedFill(name, labels, createdAt)) {
+        await this.core
+          .deleteNamespacedSecret({ name, namespace, propagationPolicy: 'Background' })
+          .catch(ignoreMissing);
+        continue;
+      }
+      const session = orphan(labels, createdAt);
       if (!session || !secret.metadata?.name) continue;
       reclaimed.add(session);
       await this.core
         .deleteNamespacedSecret({ name: secret.metadata.name, namespace, propagationPolicy: 'Background' })
         .catch(ignoreMissing);
     }
+    if (abandonedFills.size > 0)
+      this.logger.warn({ desktops: [...abandonedFills] }, 'deleted warm desktops whose fill never finished');
     return [...reclaimed];
   }
 }

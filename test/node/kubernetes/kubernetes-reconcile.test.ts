@@ -54,6 +54,48 @@ describe('reconcile after a restart (fake cluster)', () => {
     }
   }
 
+  /**
+   * A warm-pool desktop of `parts`, made an hour ago: all three is a ready one; without the pod, a fill whose
+   * replica died half-way.
+   */
+  function warmDesktop(base: string, parts: ReadonlyArray<'secret' | 'pvc' | 'pod'>): void {
+    const labels = {
+      app: 'v-supercore',
+      'app.kubernetes.io/component': 'session',
+      'v-supercore.n3xus/tier': 'basic',
+      'v-supercore.n3xus/pool': 'warm',
+    };
+    const store = cluster.api.store;
+    const ns = cluster.namespace;
+    const made: Array<['secrets' | 'persistentvolumeclaims' | 'pods', string]> = [];
+    let uid = 'none';
+    if (parts.includes('secret')) {
+      uid = store.create('secrets', ns, { metadata: { name: base, labels }, data: {} }).metadata.uid ?? '';
+      made.push(['secrets', base]);
+    }
+    const owner = [{ apiVersion: 'v1', kind: 'Secret', name: base, uid }];
+    if (parts.includes('pvc')) {
+      store.create('persistentvolumeclaims', ns, {
+        metadata: { name: base, labels, ownerReferences: owner },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+      });
+      made.push(['persistentvolumeclaims', base]);
+    }
+    if (parts.includes('pod')) {
+      store.create('pods', ns, {
+        metadata: {
+          name: `${base}-x`,
+          labels,
+          annotations: { 'v-supercore.n3xus/objects': base },
+          ownerReferences: owner,
+        },
+        spec: { containers: [{ name: 'desktop', image: 'registry.invalid/not-started:1' }] },
+      });
+      made.push(['pods', `${base}-x`]);
+    }
+    for (const [r, n] of made) store.update(r, ns, n, (o) => (o.metadata.creationTimestamp = AN_HOUR_AGO));
+  }
+
   before(async () => {
     cluster = await startFakeCluster();
     t = await startTestAdapter(cluster.env({ LOG_LEVEL: 'silent' }));
@@ -98,6 +140,10 @@ describe('reconcile after a restart (fake cluster)', () => {
       },
       data: {},
     });
+    // and warm desktops an hour old: one ready, two whose filling replica died before their pod.
+    warmDesktop('vsc-warm-basic-7', ['secret', 'pvc', 'pod']);
+    warmDesktop('vsc-warm-basic-8', ['secret', 'pvc']);
+    warmDesktop('vsc-warm-basic-9', ['secret']);
     await t.restart();
 
     const list = ((await t.api('/api/v1/sessions', { token })).body as { sessions: Session[] }).sessions;
@@ -117,6 +163,17 @@ describe('reconcile after a restart (fake cluster)', () => {
       'a launch younger than the grace period is left alone',
     );
     assert.ok(store.peek('secrets', ns, 'vsc-warm-basic-keepme'), 'warm-pool desktops are not orphans');
+    assert.ok(store.peek('pods', ns, 'vsc-warm-basic-7-x'), 'nor is a ready warm desktop, however old');
+    assert.ok(store.peek('persistentvolumeclaims', ns, 'vsc-warm-basic-7'));
+    assert.ok(store.peek('secrets', ns, 'vsc-warm-basic-7'));
+    for (const base of ['vsc-warm-basic-8', 'vsc-warm-basic-9']) {
+      assert.equal(
+        store.peek('persistentvolumeclaims', ns, base),
+        undefined,
+        `${base}: half a fill, released`,
+      );
+      assert.equal(store.peek('secrets', ns, base), undefined, `${base}: half a fill, released`);
+    }
     assert.equal(
       bySession('secrets', allLost.sessionId).length,
       0,

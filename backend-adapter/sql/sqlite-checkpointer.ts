@@ -45,7 +45,7 @@ parentPort.on('message', (message) => {
 });
 `;
 
-export function spawnCheckpointWorker(file: string): Worker {
+function spawnCheckpointWorker(file: string): Worker {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   // No inherited --import hooks (tsx): the program is plain JavaScript.
   return new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver }, execArgv: [] });

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { SqliteCheckpointer, spawnCheckpointWorker } from './sqlite-checkpointer.ts';
+import { SqliteCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteGroupCommit } from './sqlite-group-commit.ts';
 import { SqliteWalSync } from './sqlite-wal-sync.ts';
 
@@ -80,13 +80,8 @@ export function openSqliteConnection(file: string, parts: SqliteConnectionParts 
         syncNow: () => walSync.syncNow(),
         afterCommit: () => checkpoints?.committed(),
       });
-      checkpoints = new SqliteCheckpointer(
-        key,
-        commits,
-        db,
-        undefined,
-        parts.checkpointWorker ?? spawnCheckpointWorker,
-      );
+      // Undefined interval and worker: the checkpointer's own defaults.
+      checkpoints = new SqliteCheckpointer(key, commits, db, undefined, parts.checkpointWorker);
       shared = { db, commits, checkpoints, walSync, users: 0 };
     } else {
       db.pragma('synchronous = FULL');

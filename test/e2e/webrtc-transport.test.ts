@@ -13,8 +13,8 @@ import {
 
 /**
  * The WebRTC DataChannel transport end to end: Chromium (its RTCPeerConnection on the page, the channel
- * transferred to the decoder worker), the gateway's werift peer, a real Xvnc desktop. Then the same with
- * UDP blocked in Chromium: the stream stays on the WebSocket and works as before.
+ * transferred to the decoder worker), the gateway's werift peer, a real Xvnc desktop. Then with "WebSocket only"
+ * saved in Settings, and with UDP blocked in Chromium: the stream stays on the WebSocket and works as before.
  */
 async function launchAndType(
   h: HarnessSession,
@@ -94,6 +94,51 @@ describe('WebRTC DataChannel transport against a real desktop', () => {
       .locator('vsc-viewer [data-stat="transport"]')
       .filter({ hasText: /datachannel v2/ })
       .waitFor({ timeout: 5000 });
+    assert.deepEqual(h.problems, []);
+  });
+
+  it('with "WebSocket only" saved in Settings it never offers WebRTC, and the desktop works', async () => {
+    h = await openHarness({
+      env: { STREAM_WEBRTC: 'on' },
+      chromiumArgs: ['--disable-features=WebRtcHideLocalIpsWithMdns'],
+    });
+    // Saved the way a user does it, then read back by the viewer from Canon Memory through the API.
+    await h.page.goto(`${h.harness.url}/v-supercore/settings`);
+    const transport = h.page.locator('vsc-settings select[name="streamTransport"]');
+    await transport.waitFor();
+    await h.page.locator('vsc-settings form').waitFor();
+    await transport.selectOption('websocket');
+    await h.page.locator('vsc-settings [data-action="save"]').click();
+    await h.page.locator('vsc-settings [data-source="server"]', { hasText: 'Last saved' }).waitFor();
+    const stored = await h.canon().getPreferences({ userId: 'dev-user', tenantId: 'dev-tenant' });
+    assert.equal(stored?.preferences.streamTransport, 'websocket');
+    // Counted in the page: an RTCPeerConnection made at all would be an offer the setting forbids.
+    await h.page.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      (window as unknown as { peerConnections: number }).peerConnections = 0;
+      window.RTCPeerConnection = class extends Native {
+        constructor(config?: RTCConfiguration) {
+          super(config);
+          (window as unknown as { peerConnections: number }).peerConnections++;
+        }
+      };
+    });
+    const { onViewer } = await launchAndType(h);
+    // Past the 3 s within which automatic mode would have switched on this machine (the first test).
+    await h.page.waitForTimeout(4000);
+    const stats = await waitFor(
+      () => onViewer((el) => el.streamStats),
+      (s) => s !== null && s.latencyMs !== null,
+      8000,
+    );
+    assert.equal(stats?.transport, 'websocket');
+    assert.equal(
+      await h.page.evaluate(() => (window as unknown as { peerConnections: number }).peerConnections),
+      0,
+      'no RTCPeerConnection was made',
+    );
+    const changed = await typeAndSee(h);
+    assert.ok(changed > 200, `${changed} pixels changed after typing`);
     assert.deepEqual(h.problems, []);
   });
 

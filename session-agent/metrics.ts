@@ -4,9 +4,15 @@ import { delimiter, join } from 'node:path';
 import type { AgentMetrics } from './protocol.ts';
 import { processGroupUsage } from './proc.ts';
 
-/** Where the agent's own cgroup v2 lives, or undefined on cgroup v1 / no cgroup filesystem. */
-export async function ownCgroupDir(root = '/sys/fs/cgroup'): Promise<string | undefined> {
-  const lines = await readFile('/proc/self/cgroup', 'utf8').catch(() => '');
+/**
+ * Where the agent's own cgroup v2 lives, or undefined on cgroup v1 / no cgroup filesystem. `membership` is the
+ * kernel's list of this process's cgroups (`/proc/self/cgroup`).
+ */
+export async function ownCgroupDir(
+  root = '/sys/fs/cgroup',
+  membership = '/proc/self/cgroup',
+): Promise<string | undefined> {
+  const lines = await readFile(membership, 'utf8').catch(() => '');
   // cgroup v2 has exactly one line "0::<path>"; a hybrid or v1 host has others whose counters we do not read.
   const unified = lines.split('\n').filter((l) => l.startsWith('0::'));
   const path =

@@ -198,20 +198,21 @@ function fromArray(r: SessionArray): SessionRow {
   return { session, runtime: r[7], lastActivityAt: r[10] };
 }
 
+/** A row read as an object (`SELECT *`, times as Date or ISO text), mapped as the arrays are. */
 function toRow(r: SessionDbRow): SessionRow {
-  const session: Session = {
-    sessionId: r.session_id,
-    userId: r.user_id,
-    tenantId: r.tenant_id,
-    tier: r.tier,
-    resources: r.resources,
-    state: r.state,
-    createdAt: isoOf(r.created_at),
-    canonTimestamp: isoOf(r.canon_timestamp),
-    handshake: HANDSHAKE,
-  };
-  if (r.failure_reason !== null) session.failureReason = r.failure_reason;
-  return { session, runtime: r.runtime, lastActivityAt: isoOf(r.last_activity_at) };
+  return fromArray([
+    r.session_id,
+    r.user_id,
+    r.tenant_id,
+    r.tier,
+    r.resources,
+    r.state,
+    r.failure_reason,
+    r.runtime,
+    isoOf(r.created_at),
+    isoOf(r.canon_timestamp),
+    isoOf(r.last_activity_at),
+  ]);
 }
 
 /** A record as stored: people still as subject references (PostgresCanonStore.reveal maps them back). */

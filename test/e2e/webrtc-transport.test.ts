@@ -57,6 +57,20 @@ async function typeAndSee(h: HarnessSession): Promise<number> {
   return changedPixels(before, after);
 }
 
+/** The transport a launched stream is on once the viewer's 3 s bound for WebRTC is past, with fresh figures. */
+async function transportPastTheBound(
+  h: HarnessSession,
+  onViewer: <T>(fn: (el: VscViewer) => T) => Promise<T>,
+): Promise<string | undefined> {
+  await h.page.waitForTimeout(4000);
+  const stats = await waitFor(
+    () => onViewer((el) => el.streamStats),
+    (s) => s !== null && s.latencyMs !== null,
+    8000,
+  );
+  return stats?.transport;
+}
+
 describe('WebRTC DataChannel transport against a real desktop', () => {
   let h: HarnessSession | undefined;
   afterEach(async () => {
@@ -125,13 +139,7 @@ describe('WebRTC DataChannel transport against a real desktop', () => {
     });
     const { onViewer } = await launchAndType(h);
     // Past the 3 s within which automatic mode would have switched on this machine (the first test).
-    await h.page.waitForTimeout(4000);
-    const stats = await waitFor(
-      () => onViewer((el) => el.streamStats),
-      (s) => s !== null && s.latencyMs !== null,
-      8000,
-    );
-    assert.equal(stats?.transport, 'websocket');
+    assert.equal(await transportPastTheBound(h, onViewer), 'websocket');
     assert.equal(
       await h.page.evaluate(() => (window as unknown as { peerConnections: number }).peerConnections),
       0,
@@ -156,13 +164,7 @@ describe('WebRTC DataChannel transport against a real desktop', () => {
     });
     const { onViewer } = await launchAndType(h);
     // Past the viewer's 3 s bound: it has given up, and the stream never left the WebSocket.
-    await h.page.waitForTimeout(4000);
-    const stats = await waitFor(
-      () => onViewer((el) => el.streamStats),
-      (s) => s !== null && s.latencyMs !== null,
-      8000,
-    );
-    assert.equal(stats?.transport, 'websocket');
+    assert.equal(await transportPastTheBound(h, onViewer), 'websocket');
     assert.equal(await onViewer((el) => el.streamStatus.kind), 'connected');
     const changed = await typeAndSee(h);
     assert.ok(changed > 200, `${changed} pixels changed after typing`);

@@ -31,9 +31,9 @@ function storeWith(name: string, parts: SqliteConnectionParts) {
   const connection = openSqliteConnection(file, parts);
   const store = new SqliteCanonStore(file);
   const metrics = new AdapterMetrics(store);
-  const value = async (name: string): Promise<number> => {
-    const found = (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
-    if (found === undefined) throw new Error(`no ${name} in /metrics`);
+  const value = async (metric: string): Promise<number> => {
+    const found = (await metrics.registry.getSingleMetric(metric)?.get())?.values[0]?.value;
+    if (found === undefined) throw new Error(`no ${metric} in /metrics`);
     return found;
   };
   return {

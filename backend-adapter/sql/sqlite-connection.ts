@@ -20,7 +20,6 @@ export interface SqliteConnection {
 /** How the WAL is flushed after a COMMIT (SqliteWalSync). */
 export interface WalFlush {
   sync(): Promise<void>;
-  syncNow(): void;
   close(): void;
 }
 
@@ -54,9 +53,8 @@ const open = new Map<string, Shared>();
  * Durability is synchronous FULL's (a write is acknowledged once it would survive a power loss), but under
  * load neither the fsync nor the checkpoint runs on the event loop, where together they had been half of its
  * busy time: the connection is synchronous NORMAL (no fsync inside COMMIT) without automatic checkpoints; the
- * group commit acknowledges a batch after an fdatasync of the WAL (sqlite-wal-sync.ts) on the thread pool, or
- * on the spot for a lone write with nothing else waiting; and a worker thread checkpoints
- * (sqlite-checkpointer.ts). A batch committed and not yet flushed is visible to reads in that millisecond, as
+ * group commit acknowledges a batch after an fdatasync of the WAL (sqlite-wal-sync.ts) on the thread pool; and
+ * a worker thread checkpoints (sqlite-checkpointer.ts). A batch committed and not yet flushed is visible to reads in that millisecond, as
  * with SQLite's own NORMAL; no write is acknowledged before its flush, and a write made after seeing it is
  * flushed after it (the WAL is flushed in order).
  */
@@ -77,7 +75,6 @@ export function openSqliteConnection(file: string, parts: SqliteConnectionParts 
       let checkpoints: SqliteCheckpointer | undefined = undefined;
       const commits = new SqliteGroupCommit(db, {
         sync: () => walSync.sync(),
-        syncNow: () => walSync.syncNow(),
         afterCommit: () => checkpoints?.committed(),
       });
       // Undefined interval and worker: the checkpointer's own defaults.

@@ -1,11 +1,10 @@
-import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, openSync } from 'node:fs';
 
 /**
- * fdatasync of a SQLite file's write-ahead log, outside SQLite's COMMIT: on libuv's thread pool (`sync`), or
- * on the calling thread when nothing else is waiting (`syncNow`). Flushing the file flushes what every
- * descriptor wrote to it, so this descriptor of our own covers the frames SQLite's connection wrote. The WAL
- * file stays the same file while that connection is open (SQLite deletes it only when the last connection
- * closes; a restart rewrites it from the start in place).
+ * fdatasync of a SQLite file's write-ahead log, outside SQLite's COMMIT and on libuv's thread pool. Flushing
+ * the file flushes what every descriptor wrote to it, so this descriptor of our own covers the frames SQLite's
+ * connection wrote. The WAL file stays the same file while that connection is open (SQLite deletes it only
+ * when the last connection closes; a restart rewrites it from the start in place).
  */
 export class SqliteWalSync {
   private fd: number | undefined;
@@ -23,10 +22,6 @@ export class SqliteWalSync {
       }
       fdatasync(fd, (error) => (error ? reject(error) : resolve()));
     });
-  }
-
-  syncNow(): void {
-    fdatasyncSync(this.descriptor());
   }
 
   /** Only once no sync is running (the group commit has drained). */

@@ -53,10 +53,6 @@ class FailingWalFlush extends SqliteWalSync {
   override sync(): Promise<void> {
     return this.fail ? Promise.reject(this.eio()) : super.sync();
   }
-  override syncNow(): void {
-    if (this.fail) throw this.eio();
-    super.syncNow();
-  }
   private eio(): Error {
     return Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
   }

@@ -240,40 +240,48 @@ describe('SQLite group commit with the flush off the event loop', () => {
     db.close();
   });
 
-  it('flushes a lone write on the spot, and writes that come together through the thread pool', async () => {
-    const syncs = heldSyncs();
-    let flushedNow = 0;
-    let failNow = false;
-    const { db, commits, write } = withDurability('lone-write', {
-      ...syncs,
-      syncNow: () => {
-        if (failNow) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-        flushedNow++;
-      },
+  it('keeps serving while a lone write waits for a slow flush of a real connection', async () => {
+    // A disk whose fdatasync takes 300 ms (a busy network volume): only the write waits for it, not the loop.
+    let flushes = 0;
+    let flushed = false;
+    const file = join(dir, 'slow-disk.sqlite');
+    const connection = openSqliteConnection(file, {
+      walFlush: () => ({
+        sync: () => {
+          flushes++;
+          return new Promise<void>((done) =>
+            setTimeout(() => {
+              flushed = true;
+              done();
+            }, 300),
+          );
+        },
+        close: () => undefined,
+      }),
     });
-    // Alone, with nothing else waiting: flushed before the acknowledgement, no round trip.
-    assert.equal(await write('alone'), 1);
-    assert.equal(flushedNow, 1);
-    assert.equal(syncs.asked.length, 0);
-    // Two in one turn: one COMMIT, flushed off the event loop.
-    const pair = [tracked(write('b')), tracked(write('c'))];
-    await turns();
-    assert.equal(flushedNow, 1);
-    assert.equal(syncs.asked.length, 1);
-    assert.equal(pair[0]?.settled, false);
-    syncs.asked[0]?.finish();
-    await turns();
-    assert.deepEqual(
-      pair.map((p) => p.value),
-      [1, 1],
-    );
-    assert.equal(commits.committed.syncs, 2);
-    // A failed flush on the spot is as final as one on the thread pool.
-    failNow = true;
-    await assert.rejects(write('d'), { code: 'SQLITE_DURABILITY_LOST' });
-    await assert.rejects(write('e'), { code: 'SQLITE_DURABILITY_LOST' });
-    assert.deepEqual(storedIds('lone-write'), ['alone', 'b', 'c', 'd']);
-    db.close();
+    const canon = new SqliteCanonStore(file);
+    try {
+      const owner = { tenantId: 't1', userId: 'u1' };
+      const started = performance.now();
+      const timerLate: number[] = [];
+      const ticking = setInterval(() => timerLate.push(performance.now()), 5);
+      await canon.putPreferences(owner, { theme: 'dark' }, new Date());
+      clearInterval(ticking);
+      assert.equal(flushed, true, 'acknowledged only once its flush finished');
+      assert.equal(flushes, 1);
+      // The loop kept turning through the flush: a 5 ms timer fired all along, not once at the end.
+      assert.ok(
+        timerLate.length >= 20,
+        `timer fired ${timerLate.length} times in ${performance.now() - started} ms`,
+      );
+      assert.ok(
+        (timerLate[0] ?? Infinity) - started < 150,
+        'the first tick came long before the flush ended',
+      );
+    } finally {
+      await canon.close();
+      await connection.release();
+    }
   });
 
   it('holds new batches back while paused (for a checkpoint to complete) and commits them on resume', async () => {

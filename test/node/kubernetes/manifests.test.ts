@@ -9,6 +9,12 @@ import { podFor, pvcFor, secretFor } from '../../../backend-adapter/runtime/kube
 import { findTier } from '../../../backend-adapter/tiers/tier-catalogue.ts';
 import { renderKustomization, type Manifest } from '../../support/kustomize-lite.ts';
 
+interface IngressSpec {
+  rules: Array<{
+    http: { paths: Array<{ path: string; pathType: string; backend: { service: { name: string } } }> };
+  }>;
+}
+
 const ROOT = fileURLToPath(new URL('../../../manifest/', import.meta.url));
 const KUSTOMIZE = join(ROOT, 'kubernetes');
 const VARIANTS = {
@@ -165,6 +171,39 @@ describe('Kubernetes manifests (kustomize base and dev/prod overlays)', () => {
           ports: [{ protocol: 'TCP', port: 8090 }],
         },
       ]);
+    });
+
+    it(`${variant}: the ingress sends the routes that speak RFB to the gateway, and the rest of the API not`, () => {
+      // ingress-nginx with use-regex: regex paths are matched case-insensitively from the start of the path,
+      // and a regex location wins over the plain prefix `/`.
+      const serviceFor = (path: string): string | undefined => {
+        const rules = objects
+          .filter((o) => o.kind === 'Ingress')
+          .flatMap((o) => {
+            const spec = (o as Manifest & { spec: IngressSpec }).spec;
+            const annotations = (o.metadata.annotations ?? {}) as Record<string, string>;
+            const regex = annotations['nginx.ingress.kubernetes.io/use-regex'] === 'true';
+            return spec.rules.flatMap((r) =>
+              r.http.paths.map((p) => ({ ...p, regex, service: p.backend.service.name })),
+            );
+          });
+        const byRegex = rules.find((r) => r.regex && new RegExp(`^${r.path}`, 'i').test(path));
+        return (byRegex ?? rules.find((r) => r.pathType === 'Prefix' && path.startsWith(r.path)))?.service;
+      };
+      // The two routes whose handlers open an RFB connection (stream-route.ts, thumbnail-service.ts).
+      for (const path of ['/api/v1/sessions/0193a4b2/stream', '/api/v1/sessions/0193a4b2/thumbnail']) {
+        assert.equal(serviceFor(path), 'v-stream-gateway', path);
+      }
+      for (const path of [
+        '/api/v1/sessions',
+        '/api/v1/sessions/0193a4b2',
+        '/api/v1/sessions/0193a4b2/pause',
+        '/api/v1/sessions/0193a4b2/thumbnails',
+        '/api/v1/sessions/events',
+        '/',
+      ]) {
+        assert.equal(serviceFor(path), 'v-supercore-orchestrator', path);
+      }
     });
 
     it(`${variant}: Services with the spec's hostnames and ports; Deployments probe /healthz and /readyz`, () => {

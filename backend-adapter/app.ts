@@ -183,7 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       if (deps.issuer)
         registerDevLoginRoute(api, deps.issuer, deps.config.devMode, deps.config.auth.devSubscription);
-      registerStreamRoute(api, deps);
+      registerStreamRoute(api, { ...deps, access: deps.lifecycle });
       await api.register(async (guarded) => {
         guarded.addHook('onRoute', (route) => authProbe.noteGuarded(route));
         const counted = requireCaller(deps.auth, deps.metrics);
@@ -222,7 +222,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           deps.billing,
           withTimeouts(TIER_CATALOGUE, config.policy.tierTimeouts),
         );
-        const thumbnails = new ThumbnailService({ lifecycle: deps.lifecycle, events: deps.events });
+        const thumbnails = new ThumbnailService({ access: deps.lifecycle, events: deps.events });
         guarded.addHook('onClose', async () => thumbnails.close());
         registerThumbnailRoute(guarded, thumbnails);
         if (deps.billing) registerBillingRoutes(guarded, deps.billing.statements);

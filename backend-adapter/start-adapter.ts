@@ -196,7 +196,7 @@ export async function startAdapter(
     // Collaborative workspaces: every replica re-gates or closes its own viewers on every change.
     const workspaceViewers = new WorkspaceViewers();
     const workspaces = {
-      service: new WorkspaceService({ canon, lifecycle, events: workspaceEvents, logger }),
+      service: new WorkspaceService({ canon, access: lifecycle, events: workspaceEvents, logger }),
       viewers: workspaceViewers,
     };
     workspaceEvents.subscribe((e) => workspaceViewers.apply(e.workspace));

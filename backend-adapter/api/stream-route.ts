@@ -16,7 +16,7 @@ import type { StreamStats } from '../observability/stream-stats.ts';
 import { authenticate, type AuthCounters } from './authenticate.ts';
 import { bridgeStream } from '../gateway/stream-bridge.ts';
 import type { WebRtcConfig } from '../gateway/webrtc-config.ts';
-import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
+import type { SessionAccess } from '../lifecycle/session-access.ts';
 import { sendError } from './error-handler.ts';
 import type { WorkspaceService } from '../workspaces/workspace-service.ts';
 import type { WorkspaceViewers } from '../workspaces/workspace-viewers.ts';
@@ -37,7 +37,7 @@ export function registerStreamRoute(
   app: FastifyInstance,
   deps: {
     auth: Authenticator;
-    lifecycle: SessionLifecycle;
+    access: Pick<SessionAccess, 'streamTarget' | 'recordActivity'>;
     logger: Logger;
     streams: StreamStats;
     metrics: AuthCounters;
@@ -50,12 +50,10 @@ export function registerStreamRoute(
     config?: { webrtc?: WebRtcConfig | undefined } | undefined;
   },
 ): void {
-  const access = (principal: Parameters<SessionLifecycle['streamTarget']>[0], sessionId: string) =>
+  const access = (principal: Parameters<SessionAccess['streamTarget']>[0], sessionId: string) =>
     deps.workspaces
       ? deps.workspaces.service.streamAccess(principal, sessionId)
-      : deps.lifecycle
-          .streamTarget(principal, sessionId)
-          .then((target) => ({ target, via: 'owner' as const }));
+      : deps.access.streamTarget(principal, sessionId).then((target) => ({ target, via: 'owner' as const }));
   app.get<{ Params: { id: string } }>(
     '/sessions/:id/stream',
     {
@@ -88,7 +86,7 @@ export function registerStreamRoute(
         return;
       }
       const sessionId = request.params.id;
-      const viewer = deps.streams.observe(sessionId, () => deps.lifecycle.recordActivity(sessionId));
+      const viewer = deps.streams.observe(sessionId, () => deps.access.recordActivity(sessionId));
       let shared: ReturnType<WorkspaceViewers['register']> | undefined;
       try {
         const granted = await access(principal, sessionId);

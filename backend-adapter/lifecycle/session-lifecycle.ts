@@ -28,6 +28,7 @@ import {
   type SessionAction,
 } from './transitions.ts';
 import { meterSession, priceAtListRates } from './usage-meter.ts';
+import { SessionAccess, type StreamTarget } from './session-access.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
 
 export interface LifecycleDeps {
@@ -48,16 +49,9 @@ export interface LifecycleDeps {
   lockTtlMs?: number;
 }
 
-export interface StreamTarget {
-  host: string;
-  port: number;
-  password: string;
-}
-
 const SYSTEM_ACTOR = 'system:lifecycle';
 const RECONCILE_ACTOR = 'system:reconcile';
 /** States in which a desktop exists and can be streamed. */
-const STREAMABLE: readonly SessionState[] = ['active', 'paused', 'pausing', 'resuming'];
 
 class TransitionTimeout extends Error {}
 
@@ -93,10 +87,17 @@ function quotaError(error: unknown): unknown {
  */
 export class SessionLifecycle {
   private readonly clock: () => Date;
-  private readonly lastActivityWrite = new Map<string, number>();
+  /** Reads and viewer activity, shared with the stream gateway role (which has no lifecycle). */
+  private readonly access: SessionAccess;
 
   constructor(private readonly deps: LifecycleDeps) {
     this.clock = deps.clock ?? (() => new Date());
+    this.access = new SessionAccess({
+      canon: deps.canon,
+      activityWriteIntervalMs: deps.policy.activityWriteIntervalMs,
+      logger: deps.logger,
+      clock: this.clock,
+    });
   }
 
   /** The tiers with `allowed` filled in for this caller's subscription. */
@@ -221,19 +222,12 @@ export class SessionLifecycle {
     return (await this.deps.canon.listSessions(scope)).map((r) => r.session);
   }
 
-  async get(principal: Principal, sessionId: string): Promise<Session> {
-    return (await this.owned(principal, sessionId)).session;
+  get(principal: Principal, sessionId: string): Promise<Session> {
+    return this.access.get(principal, sessionId);
   }
 
-  /** Another user's session is reported as missing, never as forbidden: its existence is not disclosed. */
-  private async owned(principal: Principal, sessionId: string): Promise<SessionRow> {
-    const row = await this.deps.canon.getSession(sessionId);
-    const visible =
-      row !== undefined &&
-      row.session.tenantId === principal.tenantId &&
-      (row.session.userId === principal.userId || isTenantAdmin(principal));
-    if (!visible) throw new ApiError('SESSION_NOT_FOUND');
-    return row;
+  private owned(principal: Principal, sessionId: string): Promise<SessionRow> {
+    return this.access.owned(principal, sessionId);
   }
 
   /** A pause the system decides (e.g. `system:billing` on a low balance), recorded with that actor. */
@@ -535,40 +529,16 @@ export class SessionLifecycle {
     };
   }
 
-  /** Where the gateway connects for this session's stream; only while the desktop exists. */
-  async streamTarget(principal: Principal, sessionId: string): Promise<StreamTarget> {
-    return this.targetOf(await this.owned(principal, sessionId));
+  streamTarget(principal: Principal, sessionId: string): Promise<StreamTarget> {
+    return this.access.streamTarget(principal, sessionId);
   }
 
-  /**
-   * Where the gateway connects for a session of `tenantId` that someone watches through a collaborative
-   * workspace (the caller has checked that the workspace lets them); the same states as streamTarget.
-   */
-  async sharedStreamTarget(tenantId: string, sessionId: string): Promise<StreamTarget> {
-    const row = await this.deps.canon.getSession(sessionId);
-    if (!row || row.session.tenantId !== tenantId) throw new ApiError('SESSION_NOT_FOUND');
-    return this.targetOf(row);
+  sharedStreamTarget(tenantId: string, sessionId: string): Promise<StreamTarget> {
+    return this.access.sharedStreamTarget(tenantId, sessionId);
   }
 
-  private targetOf(row: SessionRow): StreamTarget {
-    if (!row.runtime?.host || !STREAMABLE.includes(row.session.state)) {
-      throw new ApiError(
-        'SESSION_NOT_STREAMABLE',
-        `A ${row.session.state} session has no desktop to stream.`,
-      );
-    }
-    return { host: row.runtime.host, port: row.runtime.port, password: row.runtime.password };
-  }
-
-  /** Viewer input keeps a session from idling out; written at most once per interval per session. */
   recordActivity(sessionId: string): void {
-    const now = this.clock().getTime();
-    const last = this.lastActivityWrite.get(sessionId) ?? 0;
-    if (now - last < this.deps.policy.activityWriteIntervalMs) return;
-    this.lastActivityWrite.set(sessionId, now);
-    void this.deps.canon.touchActivity(sessionId, new Date(now)).catch((err: unknown) => {
-      this.deps.logger.warn({ sessionId, err }, 'could not record activity');
-    });
+    this.access.recordActivity(sessionId);
   }
 
   /**

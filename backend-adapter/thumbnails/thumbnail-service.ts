@@ -3,7 +3,7 @@ import { ApiError } from '../api-error.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { SessionEventBus } from '../events/session-event-bus.ts';
 import { RfbUpstreamError } from '../gateway/upstream-error.ts';
-import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
+import type { SessionAccess } from '../lifecycle/session-access.ts';
 import { takeSnapshot, type Snapshot, type SnapshotTarget } from './rfb-snapshot.ts';
 import { thumbnailOf } from './thumbnail-image.ts';
 
@@ -17,7 +17,7 @@ export interface Thumbnail {
 }
 
 export interface ThumbnailServiceOptions {
-  lifecycle: Pick<SessionLifecycle, 'get' | 'streamTarget'>;
+  access: Pick<SessionAccess, 'get' | 'streamTarget'>;
   /** Ended sessions' thumbnails are dropped when the bus says so. */
   events?: Pick<SessionEventBus, 'subscribe'>;
   /** A thumbnail younger than this is served from the cache. Default 5000. */
@@ -41,7 +41,7 @@ const ENDED: ReadonlySet<SessionState> = new Set(['terminating', 'terminated', '
  * Thumbnails of the caller's live desktops for Active Sessions, taken on the server so a list of 50 sessions
  * needs no stream per row: an active desktop's picture is taken over a short Raw-only RFB connection at most
  * once per `ttlMs` however many ask (single flight, cached), a few at a time per replica; a paused desktop
- * keeps its last picture (marked paused); an ended one has none. Ownership is the lifecycle's: another user's
+ * keeps its last picture (marked paused); an ended one has none. Ownership is SessionAccess's: another user's
  * session is SESSION_NOT_FOUND.
  */
 export class ThumbnailService {
@@ -77,7 +77,7 @@ export class ThumbnailService {
 
   /** The session's picture, or null when it has none yet (paused before one was taken, or still starting). */
   async thumbnailFor(principal: Principal, sessionId: string): Promise<Thumbnail | null> {
-    const session = await this.options.lifecycle.get(principal, sessionId);
+    const session = await this.options.access.get(principal, sessionId);
     const cached = this.cache.get(sessionId);
     if (ENDED.has(session.state)) {
       this.cache.delete(sessionId);
@@ -108,7 +108,7 @@ export class ThumbnailService {
   }
 
   private async take(principal: Principal, sessionId: string): Promise<Thumbnail> {
-    const target = await this.options.lifecycle.streamTarget(principal, sessionId);
+    const target = await this.options.access.streamTarget(principal, sessionId);
     await this.turn();
     let snapshot: Snapshot;
     try {

@@ -12,7 +12,7 @@ import {
 } from '../canon/workspace-changes.ts';
 import type { WorkspaceEventBus } from '../events/workspace-event-bus.ts';
 import type { StreamTarget } from '../gateway/stream-bridge.ts';
-import type { SessionLifecycle } from '../lifecycle/session-lifecycle.ts';
+import type { SessionAccess } from '../lifecycle/session-access.ts';
 
 /** How a viewer may stream a session: as its owner (or a tenant admin), or through a workspace. */
 export type StreamAccess =
@@ -21,7 +21,7 @@ export type StreamAccess =
 
 export interface WorkspaceServiceDeps {
   canon: CanonStore;
-  lifecycle: SessionLifecycle;
+  access: Pick<SessionAccess, 'get' | 'streamTarget' | 'sharedStreamTarget'>;
   events: WorkspaceEventBus;
   logger: Logger;
   clock?: () => Date;
@@ -46,7 +46,7 @@ export class WorkspaceService {
     const sessionIds = [...new Set(request.sessionIds)];
     for (const sessionId of sessionIds) {
       // Only sessions the caller may manage can be shared; another's is reported missing, as everywhere.
-      await this.deps.lifecycle.get(principal, sessionId);
+      await this.deps.access.get(principal, sessionId);
     }
     const invitees = request.invite ?? [];
     if (invitees.some((i) => i.userId === principal.userId)) {
@@ -115,7 +115,7 @@ export class WorkspaceService {
    */
   async streamAccess(principal: Principal, sessionId: string): Promise<StreamAccess> {
     try {
-      return { target: await this.deps.lifecycle.streamTarget(principal, sessionId), via: 'owner' };
+      return { target: await this.deps.access.streamTarget(principal, sessionId), via: 'owner' };
     } catch (error) {
       if (!(error instanceof ApiError && error.code === 'SESSION_NOT_FOUND')) throw error;
     }
@@ -132,7 +132,7 @@ export class WorkspaceService {
       if (rank > bestRank) best = { workspace, role };
     }
     if (!best) throw new ApiError('SESSION_NOT_FOUND');
-    const target = await this.deps.lifecycle.sharedStreamTarget(principal.tenantId, sessionId);
+    const target = await this.deps.access.sharedStreamTarget(principal.tenantId, sessionId);
     return { target, via: 'workspace', ...best };
   }
 

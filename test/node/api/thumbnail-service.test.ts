@@ -10,7 +10,7 @@ import { ThumbnailService } from '../../../backend-adapter/thumbnails/thumbnail-
 
 const principal = { userId: 'alice', tenantId: 't' } as Principal;
 
-function fakeLifecycle(states: Map<string, SessionState>) {
+function fakeAccess(states: Map<string, SessionState>) {
   return {
     async get(_p: Principal, id: string): Promise<Session> {
       const state = states.get(id);
@@ -34,7 +34,7 @@ describe('ThumbnailService', () => {
     let taken = 0;
     let now = Date.parse('2026-01-01T00:00:00Z');
     const service = new ThumbnailService({
-      lifecycle: fakeLifecycle(new Map([['a', 'active']])),
+      access: fakeAccess(new Map([['a', 'active']])),
       snapshot: async () => {
         taken++;
         await new Promise((r) => setTimeout(r, 20));
@@ -58,7 +58,7 @@ describe('ThumbnailService', () => {
     let running = 0;
     let peak = 0;
     const service = new ThumbnailService({
-      lifecycle: fakeLifecycle(new Map(ids.map((id) => [id, 'active']))),
+      access: fakeAccess(new Map(ids.map((id) => [id, 'active']))),
       maxConcurrent: 2,
       snapshot: async () => {
         running++;
@@ -78,7 +78,7 @@ describe('ThumbnailService', () => {
       ['p', 'paused'],
     ]);
     const service = new ThumbnailService({
-      lifecycle: fakeLifecycle(states),
+      access: fakeAccess(states),
       snapshot: async () => grey(8, 8),
     });
     await service.thumbnailFor(principal, 'a');
@@ -100,7 +100,7 @@ describe('ThumbnailService', () => {
   it('keeps at most maxEntries pictures, the oldest going first', async () => {
     const ids = ['a', 'b', 'c'];
     const service = new ThumbnailService({
-      lifecycle: fakeLifecycle(new Map(ids.map((id) => [id, 'active']))),
+      access: fakeAccess(new Map(ids.map((id) => [id, 'active']))),
       maxEntries: 2,
       snapshot: async () => grey(8, 8),
     });

@@ -1,24 +1,14 @@
-import cors from '@fastify/cors';
 import { join } from 'node:path';
-import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
-import websocket from '@fastify/websocket';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyRequest,
-} from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { HandshakeReportSchema } from '../protocol/api.ts';
-import { API_PREFIX, HANDSHAKE } from '../protocol/handshake.ts';
-import { negotiateStreamVersion, streamSubprotocol } from '../protocol/stream.ts';
+import { API_PREFIX } from '../protocol/handshake.ts';
 import type { Analytics } from './analytics/analytics.ts';
-import { ApiError } from './api-error.ts';
 import { requireCaller } from './api/authenticate.ts';
 import { registerDevLoginRoute } from './api/dev-login-routes.ts';
-import { installErrorHandling, sendError } from './api/error-handler.ts';
+import { sendError } from './api/error-handler.ts';
 import { registerLiveEventsRoute } from './api/live-events-route.ts';
 import { registerPreferencesRoutes } from './api/preferences-routes.ts';
 import { registerAiRoutes } from './api/ai-routes.ts';
@@ -50,7 +40,7 @@ import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import type { EnforcerStatus } from './timeouts/timeout-enforcer.ts';
 import { TIER_CATALOGUE } from './tiers/tier-catalogue.ts';
 import { withTimeouts } from './tiers/tier-timeouts.ts';
-import { LazyRequestLogger } from './logging/lazy-request-logger.ts';
+import { createHttpServer } from './http-server.ts';
 
 export interface AppDeps {
   config: AdapterConfig;
@@ -91,31 +81,11 @@ const UNCOUNTED = {
   authAttempts: { inc: () => undefined },
 };
 
-const BODY_LIMIT_BYTES = 64 * 1024;
-const STREAM_MESSAGE_LIMIT_BYTES = 1024 * 1024;
-
-/** The HTTP surface of the backend adapter: health, the `/api/v1` REST API and streams, and the dev site. */
+/** The HTTP surface of the orchestrator (or of every role): the `/api/v1` REST API, streams, the dev site. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    // Per-request lines would drown the lifecycle log; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
-    bodyLimit: BODY_LIMIT_BYTES,
-    // Fastify's defaults silently drop unknown fields and coerce types; a malformed request must be refused instead.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-  });
-  app.decorateRequest('principal', null);
-  installErrorHandling(app);
   const authProbe = new AuthProbe(PUBLIC_API_ROUTES);
+  const app = await createHttpServer({ ...deps, uncounted: (request) => authProbe.isProbe(request) });
   app.addHook('onRoute', (route) => authProbe.noteRoute(route));
-  app.addHook('onResponse', async (request, reply) => {
-    if (authProbe.isProbe(request)) return;
-    const route = request.routeOptions.url ?? 'unmatched';
-    deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    deps.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-  });
-
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -134,56 +104,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: [{ bearer: [], handshake: [] }],
     },
   });
-  await app.register(cors, {
-    origin: deps.config.corsOrigins === '*' ? true : deps.config.corsOrigins,
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-N3XUS-Handshake', 'Last-Event-ID'],
-    methods: ['GET', 'POST', 'PUT', 'DELETE'],
-  });
-  // Mutating API calls are rate limited per user. This must run before the rate-limit plugin's own onRoute hook.
-  const perUser = {
-    max: deps.config.rateLimitPerMinute,
-    timeWindow: 60_000,
-    hook: 'preHandler' as const, // after authentication, so the limit is per user rather than per address
-    keyGenerator: (request: FastifyRequest) => request.principal?.userId ?? request.ip,
-    // Thrown by the plugin, so it leaves through the common error handler with its stable code.
-    errorResponseBuilder: (_request: FastifyRequest, context: { ttl: number }) =>
-      new ApiError('RATE_LIMITED', `Too many requests; try again in ${Math.ceil(context.ttl / 1000)} s.`),
-  };
-  app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (route.url.startsWith(API_PREFIX) && methods.some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m))) {
-      route.config = { ...route.config, rateLimit: perUser };
-    }
-  });
-  await app.register(rateLimit, { global: false, ...perUser });
-  await app.register(websocket, {
-    options: {
-      maxPayload: STREAM_MESSAGE_LIMIT_BYTES,
-      // Stream version negotiation: the highest version both ends speak (see protocol/stream.ts).
-      handleProtocols: (protocols) => {
-        const version = negotiateStreamVersion(protocols);
-        return version === null ? false : streamSubprotocol(version);
-      },
-    },
-  });
-
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', handshake: HANDSHAKE }));
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
-    const checks: Record<string, boolean> = { canon: await deps.canon.ping().catch(() => false) };
-    if (deps.redisPing) checks.redis = await deps.redisPing().catch(() => false);
-    const ready = Object.values(checks).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks });
-  });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
-  );
+  // The orchestrator role leaves the routes that open an RFB connection to the stream gateway.
+  const servesStreams = deps.config.role !== 'orchestrator';
 
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       if (deps.issuer)
         registerDevLoginRoute(api, deps.issuer, deps.config.devMode, deps.config.auth.devSubscription);
-      registerStreamRoute(api, { ...deps, access: deps.lifecycle });
+      if (servesStreams) registerStreamRoute(api, { ...deps, access: deps.lifecycle });
       await api.register(async (guarded) => {
         guarded.addHook('onRoute', (route) => authProbe.noteGuarded(route));
         const counted = requireCaller(deps.auth, deps.metrics);
@@ -222,9 +151,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           deps.billing,
           withTimeouts(TIER_CATALOGUE, config.policy.tierTimeouts),
         );
-        const thumbnails = new ThumbnailService({ access: deps.lifecycle, events: deps.events });
-        guarded.addHook('onClose', async () => thumbnails.close());
-        registerThumbnailRoute(guarded, thumbnails);
+        if (servesStreams) {
+          const thumbnails = new ThumbnailService({ access: deps.lifecycle, events: deps.events });
+          guarded.addHook('onClose', async () => thumbnails.close());
+          registerThumbnailRoute(guarded, thumbnails);
+        }
         if (deps.billing) registerBillingRoutes(guarded, deps.billing.statements);
         registerLiveEventsRoute(guarded, deps);
         registerPreferencesRoutes(guarded, deps.canon);

@@ -12,7 +12,17 @@ import { loadWebRtcConfig, type WebRtcConfig } from './gateway/webrtc-config.ts'
 export { ConfigError } from './env-vars.ts';
 
 /** Everything the adapter reads from its environment; documented in README.md. */
+/**
+ * What one process serves (ADAPTER_ROLE). `all`, the embedded default and the dev harness: everything.
+ * Production runs one role per Deployment: the `orchestrator` (the API, the lifecycle, the runtime, billing;
+ * no streams, since the session pods let only the gateway in on their RFB port) and the `stream-gateway`
+ * (streams and thumbnails only, from Canon Memory's records: no runtime, so no Kubernetes access).
+ */
+export const ADAPTER_ROLES = ['all', 'orchestrator', 'stream-gateway'] as const;
+export type AdapterRole = (typeof ADAPTER_ROLES)[number];
+
 export interface AdapterConfig {
+  role: AdapterRole;
   host: string;
   port: number;
   /** Canon Memory (SQLite), issuer keys and the sessions' working directories live here. */
@@ -197,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
   const billing = loadBillingConfig(env);
   const runtimeKind = oneOf(env, 'RUNTIME', ['local', 'kubernetes'] as const, 'local');
   return {
+    role: oneOf(env, 'ADAPTER_ROLE', ADAPTER_ROLES, 'all'),
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65535),
     dataDir,

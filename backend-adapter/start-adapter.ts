@@ -3,20 +3,10 @@ import type { DestinationStream } from 'pino';
 import type { Analytics } from './analytics/analytics.ts';
 import { tapPublishes, trackLifecycle } from './analytics/session-analytics.ts';
 import { buildApp } from './app.ts';
-import { CachedAuthenticator } from './auth/cached-authenticator.ts';
-import { JwksAuthenticator } from './auth/jwks-authenticator.ts';
-import { LocalIssuer } from './auth/local-issuer.ts';
-import type { Authenticator } from './auth/principal.ts';
+import type { LocalIssuer } from './auth/local-issuer.ts';
 import { openBilling, type Billing } from './billing/start-billing.ts';
 import type { CanonStore } from './canon/canon-store.ts';
-import { PostgresCanonStore } from './canon/postgres-canon-store.ts';
-import { SqliteCanonStore } from './canon/sqlite-canon-store.ts';
 import type { AdapterConfig } from './config.ts';
-import { InProcessSessionEventBus } from './events/in-process-session-event-bus.ts';
-import { RedisSessionEventBus } from './events/redis-session-event-bus.ts';
-import type { SessionEventBus } from './events/session-event-bus.ts';
-import { RedisWorkspaceEventBus } from './events/redis-workspace-event-bus.ts';
-import { InProcessWorkspaceEventBus, type WorkspaceEventBus } from './events/workspace-event-bus.ts';
 import { WorkspaceService } from './workspaces/workspace-service.ts';
 import { WorkspaceViewers } from './workspaces/workspace-viewers.ts';
 import { SessionLifecycle } from './lifecycle/session-lifecycle.ts';
@@ -32,6 +22,8 @@ import { LocalDesktopRuntime } from './runtime/local/local-desktop-runtime.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import { TimeoutEnforcer } from './timeouts/timeout-enforcer.ts';
 import { openAnalytics, startIntegrations, type Integrations } from './integrations.ts';
+import { openAuth, openCanon, openEventBuses } from './open-shared-state.ts';
+import { closeAll, listen } from './serving.ts';
 
 export interface RunningAdapter {
   url: string;
@@ -71,9 +63,7 @@ export async function startAdapter(
   });
   const closers: Array<() => Promise<void>> = [];
   try {
-    const canon: CanonStore = config.canonDatabaseUrl
-      ? await PostgresCanonStore.open(config.canonDatabaseUrl)
-      : new SqliteCanonStore(join(config.dataDir, 'canon.sqlite'));
+    const canon = await openCanon(config);
     closers.push(() => canon.close());
     const billing = await openBilling({
       config: config.billing,
@@ -84,18 +74,15 @@ export async function startAdapter(
     });
     closers.push(() => billing.close());
 
-    let events: SessionEventBus = new InProcessSessionEventBus();
-    let workspaceEvents: WorkspaceEventBus = new InProcessWorkspaceEventBus();
+    const buses = await openEventBuses(config);
+    closers.push(() => buses.close());
+    const { events, workspaceEvents, redisPing } = buses;
     let locks: SessionLocks = new InProcessSessionLocks();
     // How long a crashed replica's Redis lock outlives it (in-process locks die with their process).
     let lockTtlMs = 0;
-    let redisPing: (() => Promise<boolean>) | undefined;
     if (config.redis) {
       lockTtlMs = config.policy.transitionTimeoutMs * 2;
-      const redisEvents = await RedisSessionEventBus.connect(config.redis.url, {
-        prefix: config.redis.prefix,
-      });
-      const redisLocks = await RedisSessionLocks.connect(config.redis.url, {
+      locks = await RedisSessionLocks.connect(config.redis.url, {
         prefix: config.redis.prefix,
         ttlMs: lockTtlMs,
         // The transition goes on: Canon Memory's compare-and-set refuses it if another replica moved first.
@@ -105,29 +92,10 @@ export async function startAdapter(
             'lost the session lock during a transition (Redis away or the lock expired)',
           ),
       });
-      events = redisEvents;
-      locks = redisLocks;
-      try {
-        workspaceEvents = await RedisWorkspaceEventBus.connect(config.redis.url, {
-          prefix: config.redis.prefix,
-        });
-      } catch (error) {
-        await Promise.allSettled([redisEvents.close(), redisLocks.close()]);
-        throw error;
-      }
-      redisPing = () => redisEvents.ping();
     }
-    closers.push(
-      () => events.close(),
-      () => locks.close(),
-      () => workspaceEvents.close(),
-    );
+    closers.push(() => locks.close());
 
-    const issuer = config.auth.jwks ? undefined : await LocalIssuer.open(config.auth.keyFile);
-    // Verified tokens are remembered for a minute (expiry still checked on every call): see CachedAuthenticator.
-    const auth: Authenticator = new CachedAuthenticator(
-      config.auth.jwks ? new JwksAuthenticator(config.auth.jwks) : (issuer as LocalIssuer),
-    );
+    const { auth, issuer } = await openAuth(config);
     const metrics = new AdapterMetrics(canon);
     closers.push(async () => metrics.registry.clear());
     billing.useMetrics(metrics.billing);
@@ -174,12 +142,12 @@ export async function startAdapter(
     });
     closers.push(() => integrations.close());
     billing.start(lifecycle, events, analytics);
-    sampler.onSample((s) => {
-      if (s.streamLatencyMs !== null) metrics.streamLatency.observe(s.streamLatencyMs);
-      const quality = sampler.streamQualityOf(s.sessionId);
-      if (quality === null) metrics.streamQuality.remove({ session: s.sessionId });
-      else metrics.streamQuality.set({ session: s.sessionId }, quality);
-    });
+    sampler.onSample((s) =>
+      metrics.recordStreamWindow(s.sessionId, {
+        streamLatencyMs: s.streamLatencyMs,
+        quality: sampler.streamQualityOf(s.sessionId),
+      }),
+    );
 
     // Idle timeout and maximum length per tier (configured), the user's idle preference within the tier's bound.
     // The same pass settles sessions stuck in a transition (e.g. left by a replica that crashed holding its lock).
@@ -221,12 +189,9 @@ export async function startAdapter(
       timeouts,
     });
     closers.push(() => app.close());
-    await app.listen({ host: config.host, port: config.port });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const { url, port } = await listen(app, config);
     return {
-      url: `http://${host}:${port}`,
+      url,
       port,
       canon,
       lifecycle,
@@ -242,9 +207,4 @@ export async function startAdapter(
     await closeAll(closers);
     throw error;
   }
-}
-
-/** Closes in reverse order of opening; every closer runs even if one fails. */
-async function closeAll(closers: Array<() => Promise<void>>): Promise<void> {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { MetricsSample } from '../../protocol/live-events.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 import type { RuntimeProvider } from '../runtime/runtime-provider.ts';
-import { meanRttMs, streamQualityScore, type StreamStats, type StreamTotals } from './stream-stats.ts';
+import { streamWindow, type StreamStats, type StreamTotals } from './stream-stats.ts';
 
 interface Previous {
   atMs: number;
@@ -118,27 +118,17 @@ export class SessionSampler {
     if (!prev) return; // rates need two points
     const seconds = Math.max((atMs - prev.atMs) / 1000, 0.001);
     const round1 = (n: number) => Math.round(n * 10) / 10;
+    const { quality, ...window } = streamWindow(stream, prev.stream, seconds);
     const sample: MetricsSample = {
       sessionId,
       at: new Date(atMs).toISOString(),
       cpuPercent: round1(((cpuSeconds - prev.cpuSeconds) / seconds) * 100),
       memoryMiB: round1(memoryBytes / (1024 * 1024)),
       gpuPercent,
-      networkTxBytesPerSec: Math.round((stream.txBytes - prev.stream.txBytes) / seconds),
-      networkRxBytesPerSec: Math.round((stream.rxBytes - prev.stream.rxBytes) / seconds),
-      streamFps: round1((stream.updatesDrawn - prev.stream.updatesDrawn) / seconds),
-      streamLatencyMs: meanRttMs(stream, prev.stream),
+      ...window,
     };
-    if (stream.viewers > 0) {
-      this.quality.set(
-        sessionId,
-        streamQualityScore(
-          sample.streamLatencyMs,
-          stream.updatesSent - prev.stream.updatesSent,
-          stream.updatesDrawn - prev.stream.updatesDrawn,
-        ),
-      );
-    } else this.quality.delete(sessionId);
+    if (quality !== null) this.quality.set(sessionId, quality);
+    else this.quality.delete(sessionId);
     const list = this.history.get(sessionId) ?? [];
     list.push(sample);
     if (list.length > this.maxSamples) list.splice(0, list.length - this.maxSamples);

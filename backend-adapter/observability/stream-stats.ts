@@ -30,6 +30,32 @@ export function meanRttMs(now: StreamTotals, before: StreamTotals | undefined): 
   return Math.round(((now.rttSumMs - (before?.rttSumMs ?? 0)) / count) * 10) / 10;
 }
 
+/** A session's streams over one sampling window: traffic, drawn updates, latency and quality. */
+export interface StreamWindow {
+  networkTxBytesPerSec: number;
+  networkRxBytesPerSec: number;
+  streamFps: number;
+  streamLatencyMs: number | null;
+  /** 0…1 (streamQualityScore); null when nobody watched at the window's end. */
+  quality: number | null;
+}
+
+/** The window between two totals of the same session taken `seconds` apart. */
+export function streamWindow(now: StreamTotals, before: StreamTotals, seconds: number): StreamWindow {
+  const streamLatencyMs = meanRttMs(now, before);
+  const drawn = now.updatesDrawn - before.updatesDrawn;
+  return {
+    networkTxBytesPerSec: Math.round((now.txBytes - before.txBytes) / seconds),
+    networkRxBytesPerSec: Math.round((now.rxBytes - before.rxBytes) / seconds),
+    streamFps: Math.round((drawn / seconds) * 10) / 10,
+    streamLatencyMs,
+    quality:
+      now.viewers > 0
+        ? streamQualityScore(streamLatencyMs, now.updatesSent - before.updatesSent, drawn)
+        : null,
+  };
+}
+
 /** The transports a stream can run on (bounded: the values of `v_supercore_streams`' `transport` label). */
 export const STREAM_TRANSPORTS = ['websocket', 'datachannel'] as const;
 export type StreamTransportKind = (typeof STREAM_TRANSPORTS)[number];
@@ -111,6 +137,11 @@ export class StreamStats {
 
   totalsOf(sessionId: string): StreamTotals {
     return { ...this.of(sessionId) };
+  }
+
+  /** The sessions with totals kept: streamed since they were last forgotten. */
+  sessionIds(): string[] {
+    return [...this.totals.keys()];
   }
 
   forget(sessionId: string): void {

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { podFor, pvcFor, secretFor } from '../../../backend-adapter/runtime/kubernetes/session-objects.ts';
+import { loadConfig } from '../../../backend-adapter/config.ts';
 import { findTier } from '../../../backend-adapter/tiers/tier-catalogue.ts';
 import { renderKustomization, type Manifest } from '../../support/kustomize-lite.ts';
 
@@ -214,11 +215,13 @@ describe('Kubernetes manifests (kustomize base and dev/prod overlays)', () => {
       assert.deepEqual(ports('v-supercore-orchestrator'), [8080]);
       assert.deepEqual(ports('v-stream-gateway'), [8443]);
       assert.deepEqual(ports('v-supercore-session-pool'), [5900]);
-      for (const [name, port] of [
-        ['v-supercore-orchestrator', 8080],
-        ['v-stream-gateway', 8443],
+      for (const [name, port, role] of [
+        ['v-supercore-orchestrator', 8080, 'orchestrator'],
+        // Every role until the gateway runs the AI's stream remediation itself (it runs it today).
+        ['v-stream-gateway', 8443, undefined],
       ] as const) {
         type C = {
+          env: Array<{ name: string; value: string }>;
           ports: Array<{ containerPort: number }>;
           readinessProbe: { httpGet: { path: string } };
           livenessProbe: { httpGet: { path: string } };
@@ -230,6 +233,10 @@ describe('Kubernetes manifests (kustomize base and dev/prod overlays)', () => {
         const c = d.spec.template.spec.containers[0];
         assert.equal(d.spec.template.metadata.labels.app, name);
         assert.equal(c?.ports[0]?.containerPort, port);
+        // One role per Deployment, a value the adapter accepts (loadConfig refuses any other).
+        const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+        assert.equal(env.ADAPTER_ROLE, role);
+        assert.equal(loadConfig({ ADAPTER_ROLE: env.ADAPTER_ROLE }).role, role ?? 'all');
         assert.equal(c?.readinessProbe.httpGet.path, '/readyz');
         assert.equal(c?.livenessProbe.httpGet.path, '/healthz');
         assert.equal(c?.securityContext.runAsNonRoot, true);

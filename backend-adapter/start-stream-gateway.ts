@@ -1,0 +1,90 @@
+import type { DestinationStream } from 'pino';
+import type { CanonStore } from './canon/canon-store.ts';
+import type { AdapterConfig } from './config.ts';
+import { SessionAccess } from './lifecycle/session-access.ts';
+import { createLogger } from './logging/logger.ts';
+import { GatewayMetrics } from './observability/gateway-metrics.ts';
+import { StreamSampler } from './observability/stream-sampler.ts';
+import { StreamStats } from './observability/stream-stats.ts';
+import { openAuth, openCanon, openEventBuses } from './open-shared-state.ts';
+import { closeAll, listen } from './serving.ts';
+import { buildStreamGatewayApp } from './stream-gateway-app.ts';
+import { WorkspaceService } from './workspaces/workspace-service.ts';
+import { WorkspaceViewers } from './workspaces/workspace-viewers.ts';
+
+export interface RunningStreamGateway {
+  url: string;
+  port: number;
+  canon: CanonStore;
+  sampler: StreamSampler;
+  /** Stops serving; the streams open now are closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * The stream gateway role (ADAPTER_ROLE=stream-gateway): bridges viewers to the desktops Canon Memory says
+ * are running, and grabs thumbnails. It opens no runtime, locks nor billing: it never starts, stops or
+ * reconciles a desktop, so it needs no Kubernetes access, only Canon Memory and (with several replicas) Redis.
+ */
+export async function startStreamGateway(
+  config: AdapterConfig,
+  options: { logDestination?: DestinationStream } = {},
+): Promise<RunningStreamGateway> {
+  const logger = createLogger({
+    service: 'stream-gateway',
+    level: config.logLevel,
+    destination: options.logDestination,
+  });
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    const canon = await openCanon(config);
+    closers.push(() => canon.close());
+    const buses = await openEventBuses(config);
+    closers.push(() => buses.close());
+    const { auth } = await openAuth(config);
+
+    const metrics = new GatewayMetrics();
+    closers.push(async () => metrics.registry.clear());
+    const streams = new StreamStats();
+    metrics.countStreams(streams);
+    const sampler = new StreamSampler(streams);
+    sampler.onWindow((sessionId, window) => metrics.recordStreamWindow(sessionId, window));
+    sampler.start();
+    closers.push(async () => sampler.stop());
+
+    const access = new SessionAccess({
+      canon,
+      activityWriteIntervalMs: config.policy.activityWriteIntervalMs,
+      logger,
+    });
+    // Viewers of shared sessions are re-gated or closed on every workspace change, from any replica.
+    const viewers = new WorkspaceViewers();
+    const service = new WorkspaceService({ canon, access, events: buses.workspaceEvents, logger });
+    buses.workspaceEvents.subscribe((e) => viewers.apply(e.workspace));
+
+    const app = await buildStreamGatewayApp({
+      config,
+      logger,
+      canon,
+      auth,
+      access,
+      events: buses.events,
+      streams,
+      metrics,
+      workspaces: { service, viewers },
+      redisPing: buses.redisPing,
+    });
+    closers.push(() => app.close());
+    const { url, port } = await listen(app, config);
+    return {
+      url,
+      port,
+      canon,
+      sampler,
+      close: () => closeAll(closers),
+    };
+  } catch (error) {
+    await closeAll(closers);
+    throw error;
+  }
+}

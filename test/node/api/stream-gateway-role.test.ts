@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { pack, unpack } from 'msgpackr';
+import WebSocket from 'ws';
+import { HANDSHAKE, HANDSHAKE_HEADER } from '../../../protocol/handshake.ts';
+import type { Session } from '../../../protocol/session.ts';
+import {
+  BEARER_SUBPROTOCOL_PREFIX,
+  HANDSHAKE_SUBPROTOCOL,
+  STREAM_SUBPROTOCOL,
+  type ServerStreamMessage,
+} from '../../../protocol/stream.ts';
+import { loadConfig } from '../../../backend-adapter/config.ts';
+import {
+  startStreamGateway,
+  type RunningStreamGateway,
+} from '../../../backend-adapter/start-stream-gateway.ts';
+import { startTestAdapter, type TestAdapter } from '../../support/adapter-fixture.ts';
+
+const protocols = (token: string) => [
+  STREAM_SUBPROTOCOL,
+  BEARER_SUBPROTOCOL_PREFIX + token,
+  HANDSHAKE_SUBPROTOCOL,
+];
+
+/** Opens a stream; the socket once open, or the HTTP status that refused the upgrade. */
+function openStream(url: string, offered: string[]): Promise<{ ws?: WebSocket; refusedWith?: number }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, offered);
+    ws.once('open', () => resolve({ ws }));
+    ws.once('unexpected-response', (_req, res) => resolve({ refusedWith: res.statusCode }));
+    ws.once('error', () => resolve({ refusedWith: 0 }));
+  });
+}
+
+function nextMessages(ws: WebSocket, count: number): Promise<ServerStreamMessage[]> {
+  return new Promise((resolve) => {
+    const got: ServerStreamMessage[] = [];
+    const onMessage = (data: Buffer) => {
+      got.push(unpack(data) as ServerStreamMessage);
+      if (got.length === count) {
+        ws.off('message', onMessage);
+        resolve(got);
+      }
+    };
+    ws.on('message', onMessage);
+  });
+}
+
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  for (let waited = 0; !(await condition()); waited += 50) {
+    if (waited > 10_000) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Production's split (ADAPTER_ROLE): an orchestrator that launches a real Xvnc desktop, and a stream gateway
+// that shares only its Canon Memory file and issuer key, with no runtime of its own.
+describe('orchestrator and stream gateway roles in two servers', () => {
+  let orchestrator: TestAdapter;
+  let gateway: RunningStreamGateway;
+  const gatewayLogs: string[] = [];
+  let alice: string;
+  let bob: string;
+  let session: Session;
+  const streamPath = () => `/api/v1/sessions/${session.sessionId}/stream`;
+  const gatewayGet = (path: string, token?: string) =>
+    fetch(gateway.url + path, {
+      headers: {
+        [HANDSHAKE_HEADER]: HANDSHAKE,
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+    });
+
+  before(async () => {
+    orchestrator = await startTestAdapter({ ADAPTER_ROLE: 'orchestrator' });
+    gateway = await startStreamGateway(
+      loadConfig({
+        PATH: process.env.PATH,
+        PORT: '0',
+        DATA_DIR: orchestrator.dataDir,
+        ADAPTER_ROLE: 'stream-gateway',
+      }),
+      {
+        logDestination: new Writable({
+          write(chunk: Buffer, _enc, done) {
+            gatewayLogs.push(chunk.toString());
+            done();
+          },
+        }),
+      },
+    );
+    alice = await orchestrator.login('alice');
+    bob = await orchestrator.login('bob');
+    const created = await orchestrator.api('/api/v1/sessions', {
+      method: 'POST',
+      token: alice,
+      body: { tier: 'basic' },
+    });
+    assert.equal(created.status, 201);
+    session = created.body as Session;
+  });
+  after(async () => {
+    await gateway?.close();
+    await orchestrator?.close();
+  });
+
+  it('streams through the gateway a desktop the orchestrator launched, and its input counts as activity', async () => {
+    const before = (await orchestrator.adapter.canon.getSession(session.sessionId))?.lastActivityAt;
+    const { ws } = await openStream(gateway.url.replace('http', 'ws') + streamPath(), protocols(alice));
+    assert.ok(ws, 'the gateway accepted the stream');
+    const [init, first] = await nextMessages(ws, 2);
+    assert.equal(init?.t, 'init');
+    assert.equal(first?.t, 'update');
+    ws.send(pack({ t: 'pointer', x: 10, y: 10, buttons: 0 }));
+    // The orchestrator reads the gateway's activity write (the idle timeout decides on it).
+    await until(
+      async () => (await orchestrator.adapter.canon.getSession(session.sessionId))?.lastActivityAt !== before,
+      'the viewer input is recorded in Canon Memory',
+    );
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    assert.match(metrics, /v_supercore_streams\{transport="websocket"\} 1/);
+    ws.close();
+  });
+
+  it('the gateway checks the token, the handshake and ownership as the orchestrator does', async () => {
+    const url = gateway.url.replace('http', 'ws') + streamPath();
+    assert.equal((await openStream(url, protocols(bob))).refusedWith, 404);
+    assert.equal((await openStream(url, [STREAM_SUBPROTOCOL, HANDSHAKE_SUBPROTOCOL])).refusedWith, 401);
+    assert.equal(
+      (await openStream(url, [STREAM_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + alice])).refusedWith,
+      412,
+    );
+    const thumbnail = `/api/v1/sessions/${session.sessionId}/thumbnail`;
+    assert.equal((await gatewayGet(thumbnail)).status, 401);
+    assert.equal((await gatewayGet(thumbnail, bob)).status, 404);
+    const own = await gatewayGet(thumbnail, alice);
+    assert.equal(own.status, 200);
+    assert.equal(own.headers.get('content-type'), 'image/png');
+  });
+
+  it('each role refuses the other’s routes with 404 NOT_FOUND', async () => {
+    // The orchestrator: no stream and no thumbnail (the session pods let only the gateway in on 5900).
+    const orchestratorWs = orchestrator.adapter.url.replace('http', 'ws') + streamPath();
+    assert.equal((await openStream(orchestratorWs, protocols(alice))).refusedWith, 404);
+    const thumb = await orchestrator.api(`/api/v1/sessions/${session.sessionId}/thumbnail`, {
+      token: alice,
+    });
+    assert.equal(thumb.status, 404);
+    // The gateway: nothing of the API, not even reads; nothing launched or listed through it.
+    const launch = await fetch(`${gateway.url}/api/v1/sessions`, {
+      method: 'POST',
+      headers: {
+        [HANDSHAKE_HEADER]: HANDSHAKE,
+        authorization: `Bearer ${alice}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ tier: 'basic' }),
+    });
+    assert.equal(launch.status, 404);
+    const refused = (await launch.json()) as { error: { code: string; message: string } };
+    assert.equal(refused.error.code, 'NOT_FOUND');
+    assert.match(refused.error.message, /stream gateway, which serves session streams and thumbnails only/);
+    for (const path of ['/api/v1/sessions', '/api/v1/handshake', '/api/v1/tiers', '/api/v1/openapi.json']) {
+      assert.equal((await gatewayGet(path, alice)).status, 404, path);
+    }
+    const listed = await orchestrator.api('/api/v1/sessions', { token: alice });
+    assert.equal((listed.body as { sessions: Session[] }).sessions.length, 1);
+  });
+
+  it('the gateway reports its streams and its readiness, not the sessions (the orchestrator does)', async () => {
+    const ready = await fetch(`${gateway.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', checks: { canon: true } });
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    for (const name of [
+      'v_supercore_streams',
+      'v_supercore_stream_latency_ms',
+      'v_supercore_http_requests_total',
+    ]) {
+      assert.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    }
+    for (const name of ['v_supercore_active_sessions', 'v_supercore_resource_allocation_cpu']) {
+      assert.doesNotMatch(metrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    }
+    const orchestratorMetrics = await (await fetch(`${orchestrator.adapter.url}/metrics`)).text();
+    assert.match(orchestratorMetrics, /^v_supercore_active_sessions\{state="active",tier="basic"\} 1$/m);
+  });
+});

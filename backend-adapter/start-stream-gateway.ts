@@ -1,6 +1,9 @@
 import type { DestinationStream } from 'pino';
 import type { CanonStore } from './canon/canon-store.ts';
 import type { AdapterConfig } from './config.ts';
+import { DEFAULT_REMEDIATION_POLICY } from './ai/remediation.ts';
+import { StreamHealthMonitor } from './ai/stream-health-monitor.ts';
+import { StreamRemediation } from './gateway/stream-remediation.ts';
 import { SessionAccess } from './lifecycle/session-access.ts';
 import { createLogger } from './logging/logger.ts';
 import { GatewayMetrics } from './observability/gateway-metrics.ts';
@@ -17,14 +20,17 @@ export interface RunningStreamGateway {
   port: number;
   canon: CanonStore;
   sampler: StreamSampler;
+  /** N.E.X.U.S AI's stream remediation on this gateway's viewers (AI_REMEDIATION, AI_MONITOR_INTERVAL_MS). */
+  monitor: StreamHealthMonitor;
   /** Stops serving; the streams open now are closed. */
   close(): Promise<void>;
 }
 
 /**
  * The stream gateway role (ADAPTER_ROLE=stream-gateway): bridges viewers to the desktops Canon Memory says
- * are running, and grabs thumbnails. It opens no runtime, locks nor billing: it never starts, stops or
- * reconciles a desktop, so it needs no Kubernetes access, only Canon Memory and (with several replicas) Redis.
+ * are running, grabs thumbnails, and lowers the quality of or reconnects the streams N.E.X.U.S AI's rules
+ * find slow or stalled. It opens no runtime, locks nor billing: it never starts, stops or reconciles a
+ * desktop, so it needs no Kubernetes access, only Canon Memory and (with several replicas) Redis.
  */
 export async function startStreamGateway(
   config: AdapterConfig,
@@ -51,6 +57,19 @@ export async function startStreamGateway(
     sampler.onWindow((sessionId, window) => metrics.recordStreamWindow(sessionId, window));
     sampler.start();
     closers.push(async () => sampler.stop());
+    const ai = config.integrations.ai;
+    const monitor = new StreamHealthMonitor({
+      canon,
+      windows: sampler,
+      effects: new StreamRemediation(streams, {
+        stallMs: DEFAULT_REMEDIATION_POLICY.stallSeconds * 1000,
+      }),
+      mode: ai.remediation,
+      logger,
+      metrics,
+    });
+    monitor.start(ai.monitorIntervalMs);
+    closers.push(async () => monitor.stop());
 
     const access = new SessionAccess({
       canon,
@@ -81,6 +100,7 @@ export async function startStreamGateway(
       port,
       canon,
       sampler,
+      monitor,
       close: () => closeAll(closers),
     };
   } catch (error) {

@@ -14,17 +14,15 @@ import type { CanonStore } from '../canon/canon-store.ts';
 import { isFinished } from '../canon/canon-shared.ts';
 import { findTier } from '../tiers/tier-catalogue.ts';
 import type { NexusAi, UsageSummary } from './nexus-ai.ts';
-import { reportRemediation } from './report-remediation.ts';
+import { recordRemediation } from './report-remediation.ts';
 import {
   DEFAULT_REMEDIATION_POLICY,
   Remediator,
   planRemediation,
   type RemediationEffects,
+  type RemediationMode,
   type RemediationPolicy,
 } from './remediation.ts';
-
-/** `off`: no monitoring; `recommend`: monitor and report, apply nothing; `act`: also apply what can be applied. */
-export type RemediationMode = 'off' | 'recommend' | 'act';
 
 /** The actor under which the AI's own actions are recorded in Canon Memory. */
 export const AI_ACTOR = 'system:nexus-ai';
@@ -210,16 +208,8 @@ export class AiService {
             this.deps.policy,
           )
         : analysed.remediation;
-    const actions =
-      this.deps.mode === 'act'
-        ? await this.remediator.apply(sessionId, plan)
-        : plan.map((a) => (a.status === 'planned' ? { ...a, status: 'recommended' as const } : a));
-    for (const action of actions) {
-      if (action.status === 'applied' || action.status === 'skipped' || action.status === 'failed')
-        this.deps.metrics?.aiRemediations.inc({ kind: action.kind, status: action.status });
-    }
-    const done = actions.filter((a) => a.status === 'applied' || a.status === 'failed');
-    for (const action of done) reportRemediation(this.deps, row.session, action, this.clock());
+    const actions = await this.remediator.applyIn(this.deps.mode, sessionId, plan);
+    recordRemediation(this.deps, row.session, actions, this.clock());
     return actions;
   }
 

@@ -2,6 +2,12 @@ import type { Anomaly, AnomalyMetric, AnomalyReport } from '../../protocol/ai.ts
 import type { MetricsSample } from '../../protocol/live-events.ts';
 import { mad, median, risingShare, robustZ, theilSen } from './robust-stats.ts';
 
+/**
+ * A sample as the detector reads it: a full MetricsSample, or only some of its metrics (the stream gateway
+ * measures the stream but not the desktop); a metric a sample lacks is not scored at that time.
+ */
+export type DetectableSample = Pick<MetricsSample, 'at'> & Partial<Pick<MetricsSample, AnomalyMetric>>;
+
 export interface AnomalyDetectorOptions {
   /** Trailing samples that form each point's baseline (median and MAD). */
   window: number;
@@ -38,7 +44,7 @@ interface MetricRule {
   direction: 'high' | 'low';
   /** Floor of the MAD, from the baseline median: below this, variation is not meaningful. */
   minScale(center: number): number;
-  value(sample: MetricsSample): number | null;
+  value(sample: DetectableSample): number | null | undefined;
   /** Whether this baseline is worth scoring at all (frame rate only while someone watches). */
   applies?(center: number): boolean;
   trend?: true;
@@ -80,7 +86,7 @@ interface Flag {
  * standing out).
  */
 export function detectAnomalies(
-  samples: readonly MetricsSample[],
+  samples: readonly DetectableSample[],
   options: AnomalyDetectorOptions = DEFAULT_ANOMALY_OPTIONS,
 ): AnomalyReport {
   const anomalies: Anomaly[] = [];
@@ -88,7 +94,8 @@ export function detectAnomalies(
     const points: Array<{ at: string; t: number; v: number }> = [];
     for (const s of samples) {
       const v = rule.value(s);
-      if (v !== null && Number.isFinite(v)) points.push({ at: s.at, t: Date.parse(s.at), v });
+      if (v !== null && v !== undefined && Number.isFinite(v))
+        points.push({ at: s.at, t: Date.parse(s.at), v });
     }
     const values = points.map((p) => p.v);
     const flags: Flag[] = [];

@@ -5,16 +5,19 @@ import { TIER_CATALOGUE } from '../tiers/tier-catalogue.ts';
 import { utilisation } from './workload-analyzer.ts';
 
 /**
- * What remediation can do to a session. Pausing exists (the lifecycle freezes the desktop, memory kept; the
- * user resumes it). Reconnecting a stream and lowering its quality go through the stream gateway
- * (gateway/stream-remediation.ts) on the replica that serves the viewers; without it they are advice.
- * Each answers whether it changed anything.
+ * What remediation can do to a session. Pausing goes through the lifecycle (it freezes the desktop, memory
+ * kept; the user resumes it), where there is one. Reconnecting a stream and lowering its quality go through
+ * the stream gateway (gateway/stream-remediation.ts) on the replica that serves the viewers. Without an
+ * effect, its action is advice. The stream ones answer whether they changed anything.
  */
 export interface RemediationEffects {
-  pauseSession(sessionId: string, reason: string): Promise<void>;
+  pauseSession?(sessionId: string, reason: string): Promise<void>;
   reconnectStream?(sessionId: string, reason: string): Promise<boolean>;
   lowerQuality?(sessionId: string, reason: string): Promise<boolean>;
 }
+
+/** `off`: no monitoring; `recommend`: monitor and report, apply nothing; `act`: also apply what can be applied. */
+export type RemediationMode = 'off' | 'recommend' | 'act';
 
 export interface RemediationPolicy {
   /** CPU at or above this multiple of the allocation… */
@@ -42,10 +45,13 @@ export const DEFAULT_REMEDIATION_POLICY: RemediationPolicy = {
 export interface RemediationContext {
   sessionId: string;
   tier: Tier;
-  /** Oldest first. */
+  /** Oldest first; empty where nothing samples the desktop (the stream gateway). */
   samples: readonly MetricsSample[];
-  workload: WorkloadAnalysis;
+  /** Absent where the workload was not analysed (the stream gateway). */
+  workload?: WorkloadAnalysis;
   anomalies: AnomalyReport;
+  /** When the stream rules look back from (ms since the epoch): by default the newest sample's time. */
+  at?: number;
   /** The longest a viewer's stream of the session has been stalled right now, in ms (0: none). */
   stalledMs?: number;
 }
@@ -70,7 +76,7 @@ export function planRemediation(
   policy: RemediationPolicy = DEFAULT_REMEDIATION_POLICY,
 ): RemediationAction[] {
   const actions: RemediationAction[] = [];
-  if (ctx.workload.shouldScale && ctx.workload.targetTier) {
+  if (ctx.workload?.shouldScale && ctx.workload.targetTier) {
     actions.push({
       kind: 'recommend-tier',
       status: 'recommended',
@@ -89,7 +95,7 @@ export function planRemediation(
     });
   }
 
-  const newest = Date.parse(ctx.samples.at(-1)?.at ?? '');
+  const newest = ctx.at ?? Date.parse(ctx.samples.at(-1)?.at ?? '');
   const recent = ctx.samples.filter((s) => newest - Date.parse(s.at) <= policy.runawaySeconds * 1000);
   const span = recent.length > 1 ? (newest - Date.parse(recent[0]?.at ?? '')) / 1000 : 0;
   const over = recent.filter((s) => utilisation(s, ctx.tier).cpu >= policy.runawayUtilisation).length;
@@ -155,7 +161,7 @@ export class Remediator {
         continue;
       }
       try {
-        if (action.kind === 'pause-session') {
+        if (action.kind === 'pause-session' && this.effects.pauseSession) {
           const last = this.lastPause.get(sessionId);
           if (last !== undefined && this.clock() - last < this.policy.cooldownMs) {
             out.push({
@@ -191,6 +197,16 @@ export class Remediator {
       }
     }
     return out;
+  }
+
+  /** `apply` in `act` mode; in any other, the planned actions become recommendations. */
+  async applyIn(
+    mode: RemediationMode,
+    sessionId: string,
+    plan: readonly RemediationAction[],
+  ): Promise<RemediationAction[]> {
+    if (mode === 'act') return this.apply(sessionId, plan);
+    return plan.map((a) => (a.status === 'planned' ? { ...a, status: 'recommended' as const } : a));
   }
 
   forget(sessionId: string): void {

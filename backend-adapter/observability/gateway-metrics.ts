@@ -2,9 +2,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { STREAM_TRANSPORTS, type StreamTransportKind, type StreamWindow } from './stream-stats.ts';
 
 /**
- * What a stream gateway exports: the streams it serves (latency, quality, how many by transport), its HTTP
- * requests and token checks (the auth success rate and handshake compliance KPIs), and the process's own
- * metrics. Nothing read from Canon Memory: every orchestrator replica reports the sessions, and a gateway
+ * What a stream gateway exports: the streams it serves (latency, quality, how many by transport), the AI
+ * remediations it applied to them, its HTTP requests and token checks (the auth success rate and handshake
+ * compliance KPIs), and the process's own metrics. Nothing read from Canon Memory: every orchestrator replica reports the sessions, and a gateway
  * reporting them too would count them twice in a sum over the namespace.
  */
 export class GatewayMetrics {
@@ -15,6 +15,8 @@ export class GatewayMetrics {
   readonly httpDuration: Histogram<'method' | 'route'>;
   readonly authAttempts: Counter<'result'>;
   readonly handshakeChecks: Counter<'result'>;
+  /** The AI's remediations: the gateway acts on the streams it serves, the orchestrator on the desktops. */
+  readonly aiRemediations: Counter<'kind' | 'status'>;
   /** Where `v_supercore_streams` reads its figures at scrape time (countStreams); zeros until set. */
   private streamSource: { streamsByTransport(): Record<StreamTransportKind, number> } | undefined;
 
@@ -66,6 +68,12 @@ export class GatewayMetrics {
       name: 'v_supercore_handshake_checks_total',
       help: 'Requests checked for the 55-45-17 handshake, by result (handshake compliance).',
       labelNames: ['result'],
+      registers,
+    });
+    this.aiRemediations = new Counter({
+      name: 'v_supercore_ai_remediations_total',
+      help: 'N.E.X.U.S AI remediation actions acted on, by kind and status (applied, skipped, failed).',
+      labelNames: ['kind', 'status'],
       registers,
     });
     // Start the KPI series at zero, so the first event after a start is counted by rate() too.

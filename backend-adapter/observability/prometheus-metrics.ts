@@ -14,7 +14,6 @@ export class AdapterMetrics extends GatewayMetrics {
   readonly sessionCreationDuration: Histogram;
   readonly sessionTransitions: Counter<'to'>;
   readonly analyticsEventsDropped: Counter<'reason'>;
-  readonly aiRemediations: Counter<'kind' | 'status'>;
   readonly warmPoolTarget: Gauge<'tier'>;
   readonly desktopRestarts: Counter<'outcome'>;
 
@@ -89,12 +88,6 @@ export class AdapterMetrics extends GatewayMetrics {
       name: 'v_supercore_analytics_events_dropped_total',
       help: 'v-analytics events lost, by reason (queue-full, rejected, write-failed); tracking never blocks a session.',
       labelNames: ['reason'],
-      registers,
-    });
-    this.aiRemediations = new Counter({
-      name: 'v_supercore_ai_remediations_total',
-      help: 'N.E.X.U.S AI remediation actions acted on, by kind and status (applied, skipped, failed).',
-      labelNames: ['kind', 'status'],
       registers,
     });
     this.warmPoolTarget = new Gauge({

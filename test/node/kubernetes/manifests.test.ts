@@ -217,8 +217,7 @@ describe('Kubernetes manifests (kustomize base and dev/prod overlays)', () => {
       assert.deepEqual(ports('v-supercore-session-pool'), [5900]);
       for (const [name, port, role] of [
         ['v-supercore-orchestrator', 8080, 'orchestrator'],
-        // Every role until the gateway runs the AI's stream remediation itself (it runs it today).
-        ['v-stream-gateway', 8443, undefined],
+        ['v-stream-gateway', 8443, 'stream-gateway'],
       ] as const) {
         type C = {
           env: Array<{ name: string; value: string }>;
@@ -236,7 +235,7 @@ describe('Kubernetes manifests (kustomize base and dev/prod overlays)', () => {
         // One role per Deployment, a value the adapter accepts (loadConfig refuses any other).
         const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
         assert.equal(env.ADAPTER_ROLE, role);
-        assert.equal(loadConfig({ ADAPTER_ROLE: env.ADAPTER_ROLE }).role, role ?? 'all');
+        assert.equal(loadConfig({ ADAPTER_ROLE: env.ADAPTER_ROLE }).role, role);
         assert.equal(c?.readinessProbe.httpGet.path, '/readyz');
         assert.equal(c?.livenessProbe.httpGet.path, '/healthz');
         assert.equal(c?.securityContext.runAsNonRoot, true);

@@ -87,7 +87,7 @@ describe('RBAC: the Role grants exactly what the Kubernetes runtime calls', () =
     );
   });
 
-  it('the Role is bound to the orchestrator’s and the gateway’s service accounts only, in the namespace', () => {
+  it('the Role is bound to the orchestrator’s service account only, in the namespace; the gateway gets no token', () => {
     const objects = readManifests(join(RBAC));
     const binding = objects.find((o) => o.kind === 'RoleBinding') as unknown as {
       roleRef: { kind: string; name: string };
@@ -96,8 +96,12 @@ describe('RBAC: the Role grants exactly what the Kubernetes runtime calls', () =
     assert.equal(binding.roleRef.kind, 'Role');
     assert.deepEqual(
       binding.subjects.map((s) => `${s.kind}/${s.namespace}/${s.name}`),
-      ['ServiceAccount/v-supercore/v-supercore-orchestrator', 'ServiceAccount/v-supercore/v-stream-gateway'],
+      ['ServiceAccount/v-supercore/v-supercore-orchestrator'],
     );
+    const gateway = objects.find(
+      (o) => o.kind === 'ServiceAccount' && o.metadata.name === 'v-stream-gateway',
+    );
+    assert.equal(gateway?.automountServiceAccountToken, false);
     assert.ok(!objects.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding'));
   });
 });

@@ -147,6 +147,8 @@ describe('single-spa lifecycles', () => {
     expect(firstStore.observerCount).to.equal(0);
     await unmount(p);
     expect(secondStore.observerCount).to.equal(0);
+    // As after the first unmount: what closes just after the next paint has gone before the count.
+    await waitUntil(() => secondStore.disposed, 'the second store is disposed', { timeout: 200 });
     expect(document.body.querySelectorAll('*').length).to.equal(before);
 
     // Nothing polls after unmount: no more token requests.

@@ -10,6 +10,7 @@ import type { AdapterConfig } from './config.ts';
 import { InProcessSessionEventBus } from './events/in-process-session-event-bus.ts';
 import { RedisSessionEventBus } from './events/redis-session-event-bus.ts';
 import type { SessionEventBus } from './events/session-event-bus.ts';
+import { RedisStreamTotalsChannel } from './events/redis-stream-totals-channel.ts';
 import { RedisWorkspaceEventBus } from './events/redis-workspace-event-bus.ts';
 import { InProcessWorkspaceEventBus, type WorkspaceEventBus } from './events/workspace-event-bus.ts';
 
@@ -25,12 +26,17 @@ export async function openCanon(config: AdapterConfig): Promise<CanonStore> {
 export interface EventBuses {
   events: SessionEventBus;
   workspaceEvents: WorkspaceEventBus;
+  /** Every replica's stream totals (Redis only: one process streams and samples its own sessions). */
+  streamTotals?: RedisStreamTotalsChannel;
   /** Present when the buses are Redis: readiness and the 55 check depend on it. */
   redisPing?: () => Promise<boolean>;
   close(): Promise<void>;
 }
 
-/** Session and workspace events through Redis pub/sub when REDIS_URL is set (several replicas), else in-process. */
+/**
+ * Session and workspace events through Redis pub/sub when REDIS_URL is set (several replicas), else
+ * in-process; with Redis, stream totals too.
+ */
 export async function openEventBuses(config: AdapterConfig): Promise<EventBuses> {
   if (!config.redis) {
     const events = new InProcessSessionEventBus();
@@ -45,21 +51,23 @@ export async function openEventBuses(config: AdapterConfig): Promise<EventBuses>
   }
   const { url, prefix } = config.redis;
   const events = await RedisSessionEventBus.connect(url, { prefix });
-  let workspaceEvents: WorkspaceEventBus;
+  let workspaceEvents: WorkspaceEventBus | undefined;
   try {
     workspaceEvents = await RedisWorkspaceEventBus.connect(url, { prefix });
+    const streamTotals = await RedisStreamTotalsChannel.connect(url, { prefix });
+    return {
+      events,
+      workspaceEvents,
+      streamTotals,
+      redisPing: () => events.ping(),
+      close: async () => {
+        await Promise.allSettled([events.close(), workspaceEvents?.close(), streamTotals.close()]);
+      },
+    };
   } catch (error) {
-    await events.close().catch(() => undefined);
+    await Promise.allSettled([events.close(), workspaceEvents?.close()]);
     throw error;
   }
-  return {
-    events,
-    workspaceEvents,
-    redisPing: () => events.ping(),
-    close: async () => {
-      await Promise.allSettled([events.close(), workspaceEvents.close()]);
-    },
-  };
 }
 
 /**

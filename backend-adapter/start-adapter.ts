@@ -16,6 +16,8 @@ import type { SessionLocks } from './locks/session-locks.ts';
 import { createLogger } from './logging/logger.ts';
 import { AdapterMetrics } from './observability/prometheus-metrics.ts';
 import { SessionSampler } from './observability/session-sampler.ts';
+import { ReplicaStreamTotals } from './observability/replica-stream-totals.ts';
+import { startStreamMetrics } from './observability/stream-sampler.ts';
 import { StreamStats } from './observability/stream-stats.ts';
 import { KubernetesRuntime } from './runtime/kubernetes/kubernetes-runtime.ts';
 import { LocalDesktopRuntime } from './runtime/local/local-desktop-runtime.ts';
@@ -125,7 +127,16 @@ export async function startAdapter(
     events.subscribe((e) => metrics.sessionTransitions.inc({ to: e.session.state }));
     const streams = new StreamStats();
     metrics.countStreams(streams);
-    const sampler = new SessionSampler({ canon, runtime, streams, logger });
+    // The streams' own metrics where they are served; an orchestrator serves none.
+    if (config.role !== 'orchestrator') {
+      const streamMetrics = startStreamMetrics(streams, metrics);
+      closers.push(async () => streamMetrics.stop());
+    }
+    // With Redis the viewers may be on other replicas (or the gateways): samples read every replica's streams.
+    const replicaTotals = buses.streamTotals && new ReplicaStreamTotals(buses.streamTotals, streams);
+    replicaTotals?.start();
+    closers.push(async () => replicaTotals?.stop());
+    const sampler = new SessionSampler({ canon, runtime, streams: replicaTotals ?? streams, logger });
     sampler.start();
     closers.push(async () => sampler.stop());
     const integrations = startIntegrations({
@@ -137,17 +148,12 @@ export async function startAdapter(
       logger,
       personalDataHolders: [billing.privacy],
       runtime,
-      streams,
+      // The stream actions are the gateways' (StreamHealthMonitor): here they stay recommendations.
+      streams: config.role === 'orchestrator' ? undefined : streams,
       metrics,
     });
     closers.push(() => integrations.close());
     billing.start(lifecycle, events, analytics);
-    sampler.onSample((s) =>
-      metrics.recordStreamWindow(s.sessionId, {
-        streamLatencyMs: s.streamLatencyMs,
-        quality: sampler.streamQualityOf(s.sessionId),
-      }),
-    );
 
     // Idle timeout and maximum length per tier (configured), the user's idle preference within the tier's bound.
     // The same pass settles sessions stuck in a transition (e.g. left by a replica that crashed holding its lock).

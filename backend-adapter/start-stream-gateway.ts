@@ -7,7 +7,8 @@ import { StreamRemediation } from './gateway/stream-remediation.ts';
 import { SessionAccess } from './lifecycle/session-access.ts';
 import { createLogger } from './logging/logger.ts';
 import { GatewayMetrics } from './observability/gateway-metrics.ts';
-import { StreamSampler } from './observability/stream-sampler.ts';
+import { ReplicaStreamTotals } from './observability/replica-stream-totals.ts';
+import { startStreamMetrics, type StreamSampler } from './observability/stream-sampler.ts';
 import { StreamStats } from './observability/stream-stats.ts';
 import { openAuth, openCanon, openEventBuses } from './open-shared-state.ts';
 import { closeAll, listen } from './serving.ts';
@@ -53,10 +54,12 @@ export async function startStreamGateway(
     closers.push(async () => metrics.registry.clear());
     const streams = new StreamStats();
     metrics.countStreams(streams);
-    const sampler = new StreamSampler(streams);
-    sampler.onWindow((sessionId, window) => metrics.recordStreamWindow(sessionId, window));
-    sampler.start();
+    const sampler = startStreamMetrics(streams, metrics);
     closers.push(async () => sampler.stop());
+    // The orchestrators' samples (Resource Monitor, AI, v-analytics) count what this gateway streams.
+    const replicaTotals = buses.streamTotals && new ReplicaStreamTotals(buses.streamTotals, streams);
+    replicaTotals?.start();
+    closers.push(async () => replicaTotals?.stop());
     const ai = config.integrations.ai;
     const monitor = new StreamHealthMonitor({
       canon,

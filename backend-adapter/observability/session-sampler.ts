@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { MetricsSample } from '../../protocol/live-events.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 import type { RuntimeProvider } from '../runtime/runtime-provider.ts';
-import { streamWindow, type StreamStats, type StreamTotals } from './stream-stats.ts';
+import { streamWindow, type StreamTotals, type StreamTotalsSource } from './stream-stats.ts';
 
 interface Previous {
   atMs: number;
@@ -11,15 +11,15 @@ interface Previous {
 }
 
 /**
- * Samples every live desktop of this replica at a fixed interval: CPU and memory from the runtime, traffic
- * and drawn updates from the streams. Keeps a bounded history per session for the Resource Monitor.
+ * Samples every live desktop at a fixed interval: CPU and memory from the runtime, traffic, frame rate and
+ * latency from the streams (this replica's, or every replica's through Redis: replica-stream-totals.ts).
+ * Keeps a bounded history per session for the Resource Monitor, the AI and v-analytics. The stream metrics
+ * are exported where the streams are (StreamSampler), not here.
  */
 export class SessionSampler {
   private readonly history = new Map<string, MetricsSample[]>();
   private readonly previous = new Map<string, Previous>();
   private readonly listeners = new Set<(sample: MetricsSample) => void>();
-  /** Stream quality (0…1) of each session's last sampling window, for `v_supercore_stream_quality_score`. */
-  private readonly quality = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   /** The round under way, and the one queued behind it (at most one: slow rounds never stack up). */
   private round: Promise<void> | undefined;
@@ -30,7 +30,7 @@ export class SessionSampler {
     private readonly deps: {
       canon: CanonStore;
       runtime: RuntimeProvider;
-      streams: StreamStats;
+      streams: StreamTotalsSource;
       logger: Logger;
     },
     private readonly intervalMs = 2000,
@@ -47,11 +47,6 @@ export class SessionSampler {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-  }
-
-  /** The stream quality score (0…1) of the session's last window; null before two samples or without viewers. */
-  streamQualityOf(sessionId: string): number | null {
-    return this.quality.get(sessionId) ?? null;
   }
 
   onSample(listener: (sample: MetricsSample) => void): () => void {
@@ -118,7 +113,7 @@ export class SessionSampler {
     if (!prev) return; // rates need two points
     const seconds = Math.max((atMs - prev.atMs) / 1000, 0.001);
     const round1 = (n: number) => Math.round(n * 10) / 10;
-    const { quality, ...window } = streamWindow(stream, prev.stream, seconds);
+    const { quality: _quality, ...window } = streamWindow(stream, prev.stream, seconds);
     const sample: MetricsSample = {
       sessionId,
       at: new Date(atMs).toISOString(),
@@ -127,8 +122,6 @@ export class SessionSampler {
       gpuPercent,
       ...window,
     };
-    if (quality !== null) this.quality.set(sessionId, quality);
-    else this.quality.delete(sessionId);
     const list = this.history.get(sessionId) ?? [];
     list.push(sample);
     if (list.length > this.maxSamples) list.splice(0, list.length - this.maxSamples);
@@ -139,7 +132,6 @@ export class SessionSampler {
   private forget(sessionId: string): void {
     this.history.delete(sessionId);
     this.previous.delete(sessionId);
-    this.quality.delete(sessionId);
     this.deps.streams.forget(sessionId);
   }
 }

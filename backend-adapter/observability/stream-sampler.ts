@@ -1,9 +1,21 @@
+import type { GatewayMetrics } from './gateway-metrics.ts';
 import { streamWindow, type StreamStats, type StreamTotals, type StreamWindow } from './stream-stats.ts';
 
+/** Samples the streams this process serves into its stream metrics (latency histogram, quality gauge). */
+export function startStreamMetrics(
+  streams: StreamStats,
+  metrics: Pick<GatewayMetrics, 'recordStreamWindow'>,
+): StreamSampler {
+  const sampler = new StreamSampler(streams);
+  sampler.onWindow((sessionId, window) => metrics.recordStreamWindow(sessionId, window));
+  sampler.start();
+  return sampler;
+}
+
 /**
- * The stream gateway's sampling: every interval, each session this process streams gets a StreamWindow (its
- * latency and quality are what the gateway exports). A gateway has no runtime to read CPU and memory from;
- * the orchestrator's SessionSampler does that. A session nobody watched over a whole window is forgotten.
+ * The sampling of the streams this process serves: every interval, each streamed session gets a StreamWindow
+ * (its latency and quality are the stream metrics, exported where the streams are). CPU and memory are the
+ * SessionSampler's, which reads the runtime. A session nobody watched over a whole window is forgotten.
  */
 export class StreamSampler {
   private readonly previous = new Map<string, { atMs: number; totals: StreamTotals }>();
@@ -33,7 +45,11 @@ export class StreamSampler {
 
   /** One sampling round (the timer's; exposed so tests need not wait for it). */
   sample(now = Date.now()): void {
-    for (const sessionId of this.streams.sessionIds()) {
+    const streamed = this.streams.sessionIds();
+    // Forgotten by someone else meanwhile (its session ended): no window across that.
+    const kept = new Set(streamed);
+    for (const sessionId of this.previous.keys()) if (!kept.has(sessionId)) this.previous.delete(sessionId);
+    for (const sessionId of streamed) {
       const totals = this.streams.totalsOf(sessionId);
       const before = this.previous.get(sessionId);
       if (before && totals.viewers === 0 && before.totals.viewers === 0) {

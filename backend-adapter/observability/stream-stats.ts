@@ -26,8 +26,22 @@ export function streamQualityScore(rttMs: number | null, updatesSent: number, up
 /** The mean round-trip time of the probes between two totals of the same session, or null if none came back. */
 export function meanRttMs(now: StreamTotals, before: StreamTotals | undefined): number | null {
   const count = now.rttCount - (before?.rttCount ?? 0);
-  if (count <= 0) return null;
-  return Math.round(((now.rttSumMs - (before?.rttSumMs ?? 0)) / count) * 10) / 10;
+  const sum = now.rttSumMs - (before?.rttSumMs ?? 0);
+  // Totals summed over replicas shrink when a replica stops streaming the session: no mean from that.
+  if (count <= 0 || sum < 0) return null;
+  return Math.round((sum / count) * 10) / 10;
+}
+
+/** The totals of a session nobody has streamed. */
+export function zeroTotals(): StreamTotals {
+  return { txBytes: 0, rxBytes: 0, updatesDrawn: 0, updatesSent: 0, viewers: 0, rttSumMs: 0, rttCount: 0 };
+}
+
+/** Where a sampler reads a session's stream totals: this replica's streams, or every replica's (Redis). */
+export interface StreamTotalsSource {
+  totalsOf(sessionId: string): StreamTotals;
+  /** The session has ended: nothing of it needs keeping. */
+  forget(sessionId: string): void;
 }
 
 /** A session's streams over one sampling window: traffic, drawn updates, latency and quality. */
@@ -43,16 +57,16 @@ export interface StreamWindow {
 /** The window between two totals of the same session taken `seconds` apart. */
 export function streamWindow(now: StreamTotals, before: StreamTotals, seconds: number): StreamWindow {
   const streamLatencyMs = meanRttMs(now, before);
-  const drawn = now.updatesDrawn - before.updatesDrawn;
+  // Counters only grow, except summed over replicas when one stops streaming the session: that is no traffic.
+  const delta = (key: 'txBytes' | 'rxBytes' | 'updatesDrawn' | 'updatesSent') =>
+    Math.max(0, now[key] - before[key]);
+  const drawn = delta('updatesDrawn');
   return {
-    networkTxBytesPerSec: Math.round((now.txBytes - before.txBytes) / seconds),
-    networkRxBytesPerSec: Math.round((now.rxBytes - before.rxBytes) / seconds),
+    networkTxBytesPerSec: Math.round(delta('txBytes') / seconds),
+    networkRxBytesPerSec: Math.round(delta('rxBytes') / seconds),
     streamFps: Math.round((drawn / seconds) * 10) / 10,
     streamLatencyMs,
-    quality:
-      now.viewers > 0
-        ? streamQualityScore(streamLatencyMs, now.updatesSent - before.updatesSent, drawn)
-        : null,
+    quality: now.viewers > 0 ? streamQualityScore(streamLatencyMs, delta('updatesSent'), drawn) : null,
   };
 }
 
@@ -64,7 +78,7 @@ export type StreamTransportKind = (typeof STREAM_TRANSPORTS)[number];
  * Cumulative stream traffic per session, fed by every viewer's bridge; the sampler turns it into rates. Also
  * counts the streams open right now by the transport they run on (each starts on the WebSocket).
  */
-export class StreamStats {
+export class StreamStats implements StreamTotalsSource {
   private readonly totals = new Map<string, StreamTotals>();
   private readonly transports: Record<StreamTransportKind, number> = { websocket: 0, datachannel: 0 };
   /** The live viewers' stream controls per session, for remediation. */
@@ -73,7 +87,7 @@ export class StreamStats {
   private of(sessionId: string): StreamTotals {
     let t = this.totals.get(sessionId);
     if (!t) {
-      t = { txBytes: 0, rxBytes: 0, updatesDrawn: 0, updatesSent: 0, viewers: 0, rttSumMs: 0, rttCount: 0 };
+      t = zeroTotals();
       this.totals.set(sessionId, t);
     }
     return t;
@@ -136,7 +150,8 @@ export class StreamStats {
   }
 
   totalsOf(sessionId: string): StreamTotals {
-    return { ...this.of(sessionId) };
+    const totals = this.totals.get(sessionId);
+    return totals ? { ...totals } : zeroTotals();
   }
 
   /** The sessions with totals kept: streamed since they were last forgotten. */

@@ -16,7 +16,9 @@ import {
   startStreamGateway,
   type RunningStreamGateway,
 } from '../../../backend-adapter/start-stream-gateway.ts';
+import type { MetricsSample } from '../../../protocol/live-events.ts';
 import { startTestAdapter, type TestAdapter } from '../../support/adapter-fixture.ts';
+import { REDIS_TEST_URL, redisForTest, uniquePrefix } from '../../support/redis-fixture.ts';
 
 const protocols = (token: string) => [
   STREAM_SUBPROTOCOL,
@@ -186,5 +188,64 @@ describe('orchestrator and stream gateway roles in two servers', () => {
     }
     const orchestratorMetrics = await (await fetch(`${orchestrator.adapter.url}/metrics`)).text();
     assert.match(orchestratorMetrics, /^v_supercore_active_sessions\{state="active",tier="basic"\} 1$/m);
+  });
+});
+
+// With Redis (as in the cluster), the gateway reports what it streams, and the orchestrator's samples (the
+// Resource Monitor, the AI, v-analytics) count the traffic of viewers it does not serve itself.
+describe('orchestrator and stream gateway sharing Redis', () => {
+  const prefix = uniquePrefix('gateway-role');
+  let cleanup: () => Promise<void>;
+  let orchestrator: TestAdapter;
+  let gateway: RunningStreamGateway;
+  const shared = { REDIS_URL: REDIS_TEST_URL, REDIS_PREFIX: prefix };
+
+  before(async () => {
+    ({ cleanup } = await redisForTest(prefix));
+    orchestrator = await startTestAdapter({ ADAPTER_ROLE: 'orchestrator', ...shared });
+    gateway = await startStreamGateway(
+      loadConfig({
+        PATH: process.env.PATH,
+        PORT: '0',
+        DATA_DIR: orchestrator.dataDir,
+        ADAPTER_ROLE: 'stream-gateway',
+        ...shared,
+      }),
+      { logDestination: new Writable({ write: (_chunk, _enc, done) => done() }) },
+    );
+  });
+  after(async () => {
+    await gateway?.close();
+    await orchestrator?.close();
+    await cleanup?.();
+  });
+
+  it('the Resource Monitor shows the traffic of a stream the gateway serves', async () => {
+    const token = await orchestrator.login('carol');
+    const created = await orchestrator.api('/api/v1/sessions', {
+      method: 'POST',
+      token,
+      body: { tier: 'basic' },
+    });
+    const { sessionId } = created.body as Session;
+    const url = `${gateway.url.replace('http', 'ws')}/api/v1/sessions/${sessionId}/stream`;
+    const { ws } = await openStream(url, protocols(token));
+    assert.ok(ws);
+    try {
+      const [, first] = await nextMessages(ws, 2);
+      if (first?.t === 'update') ws.send(pack({ t: 'ack', seq: first.seq }));
+      const traffic = async () => {
+        await orchestrator.adapter.sampler.tick();
+        const res = await orchestrator.api(`/api/v1/sessions/${sessionId}/metrics?windowSeconds=60`, {
+          token,
+        });
+        const { samples } = res.body as { samples: MetricsSample[] };
+        return samples.some((s) => s.networkTxBytesPerSec > 0);
+      };
+      // The gateway reports every 2 s; the orchestrator samples at each check.
+      await until(traffic, 'a sample counts the bytes the gateway sent');
+    } finally {
+      ws.close();
+    }
   });
 });

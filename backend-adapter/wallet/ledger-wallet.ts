@@ -194,15 +194,6 @@ export class LedgerWallet implements Wallet {
     return yield* this.balanceOf(ref);
   }
 
-  /** The balance of any account (distribution and issuance accounts: the sum of their postings). */
-  async accountBalance(account: string): Promise<bigint> {
-    const rows = await this.db.query(
-      'SELECT coalesce(sum(amount), 0) AS total FROM ledger_postings WHERE account_id = $1',
-      [account],
-    );
-    return BigInt(String(rows[0]?.total ?? 0));
-  }
-
   async deduct(request: DeductRequest): Promise<WalletResult> {
     validateDeduct(request);
     const hash = deductHash(request);

@@ -19,6 +19,7 @@ import {
 } from '../sql/sql-db.ts';
 import type { DistributionShare, WalletOwner } from '../wallet/wallet.ts';
 import type { BillingTerms, PeriodClass, PeriodPrices } from './pricing.ts';
+import type { PoolConnections } from '../sql/pool-connections.ts';
 
 /** What one owner owes: their charges the wallet has not confirmed ($1 tenant, $2 user). */
 export const OWED_BY_OWNER =
@@ -760,6 +761,11 @@ export class BillingStore {
         ),
       };
     });
+  }
+
+  /** Its PostgreSQL pool's state; undefined on SQLite. */
+  connections(): PoolConnections | undefined {
+    return this.db.connections?.();
   }
 
   async closeDb(): Promise<void> {

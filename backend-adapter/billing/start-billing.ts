@@ -18,6 +18,7 @@ import { GovernanceGate } from './governance-gate.ts';
 import { BILLING_ACTOR, Metering } from './metering.ts';
 import { Reconciler, type ReconciliationReport } from './reconciliation.ts';
 import { Statements } from './statements.ts';
+import type { PoolConnections } from '../sql/pool-connections.ts';
 
 /** One 55-45-17 check as billing and governance evaluate it. */
 export interface GovernanceCheckResult {
@@ -52,6 +53,8 @@ export interface Billing {
   useMetrics(sink: BillingMetricsSink): void;
   /** Session objects with the cost so far filled in. */
   withCosts(sessions: Session[]): Promise<Session[]>;
+  /** The PostgreSQL pools of the embedded ledger and of billing's records (none on SQLite). */
+  connectionPools(): Array<{ pool: string; connections: PoolConnections }>;
   governanceReport(): Promise<GovernanceReport>;
   close(): Promise<void>;
 }
@@ -76,6 +79,7 @@ export async function openBilling(options: {
   const closers: Array<() => Promise<void>> = [];
   try {
     let wallet: Wallet;
+    let ledger: LedgerWallet | undefined;
     if (config.wallet.kind === 'http') {
       wallet = new HttpWallet({
         baseUrl: config.wallet.url,
@@ -88,9 +92,10 @@ export async function openBilling(options: {
         openingBalance: config.wallet.openingBalance,
         ...(options.clock ? { clock: options.clock } : {}),
       };
-      wallet = options.canonDatabaseUrl
+      ledger = options.canonDatabaseUrl
         ? await LedgerWallet.openPostgres(options.canonDatabaseUrl, ledgerOptions)
         : await LedgerWallet.openSqlite(sqliteFile, ledgerOptions);
+      wallet = ledger;
     }
     closers.push(() => wallet.close());
     const store = options.canonDatabaseUrl
@@ -183,6 +188,14 @@ export async function openBilling(options: {
         gate.metrics = sink;
       },
       withCosts: (sessions) => metering.withCosts(sessions),
+      connectionPools() {
+        const pools: Array<{ pool: string; connections: PoolConnections }> = [];
+        const walletPool = ledger?.connections();
+        if (walletPool) pools.push({ pool: 'wallet', connections: walletPool });
+        const billingPool = store.connections();
+        if (billingPool) pools.push({ pool: 'billing', connections: billingPool });
+        return pools;
+      },
       async governanceReport() {
         const rules = PHASE_TABLE[config.phase];
         let walletOk = true;

@@ -1,5 +1,6 @@
 import type { AllocatedResources, Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
+import type { PoolConnections } from '../sql/pool-connections.ts';
 import type { Workspace } from '../../protocol/workspaces.ts';
 import type { ErasureRequest, ErasureResult } from './subjects.ts';
 import type { WorkspaceChange } from './workspace-changes.ts';
@@ -244,6 +245,8 @@ export interface CanonStore {
   ping(): Promise<boolean>;
   /** How an embedded file keeps its writes (SQLite); absent where the database server reports that itself. */
   storageHealth?(): CanonStorageHealth;
+  /** The connection pool's state (PostgreSQL); absent for the embedded file's single connection. */
+  connections?(): PoolConnections;
   close(): Promise<void>;
 }
 

@@ -46,6 +46,7 @@ import {
   type ErasureResult,
 } from './subjects.ts';
 import { beginPipelined, PreparingClient } from '../sql/postgres-prepared-client.ts';
+import { poolConnections, type PoolConnections } from '../sql/pool-connections.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
 
 /** node-postgres hands back timestamptz as Date, jsonb parsed, and BIGINT / count / sum as decimal strings. */
@@ -1193,6 +1194,10 @@ export class PostgresCanonStore implements CanonStore {
       });
       return outcome.workspace;
     });
+  }
+
+  connections(): PoolConnections {
+    return poolConnections(this.pool);
   }
 
   async ping(): Promise<boolean> {

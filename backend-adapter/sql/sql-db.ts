@@ -3,6 +3,7 @@ import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
 import { beginPipelined, PreparingClient } from './postgres-prepared-client.ts';
+import { poolConnections, type PoolConnections } from './pool-connections.ts';
 
 /**
  * A small SQL seam shared by the wallet's embedded ledger and the billing records, so that one piece of
@@ -61,6 +62,8 @@ export interface SqlDb {
   transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T>;
   /** One statement on its own. */
   query(text: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
+  /** The connection pool's state (PostgreSQL; SQLite shares one connection and has none). */
+  connections?(): PoolConnections;
   close(): Promise<void>;
 }
 
@@ -193,6 +196,10 @@ export class PostgresSqlDb implements SqlDb {
   readonly dialect = 'postgres' as const;
 
   private constructor(private readonly pool: pg.Pool) {}
+
+  connections(): PoolConnections {
+    return poolConnections(this.pool);
+  }
 
   static async open(
     connectionString: string,

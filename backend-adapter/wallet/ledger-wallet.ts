@@ -36,6 +36,7 @@ import {
   type WalletResult,
 } from './wallet.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
+import type { PoolConnections } from '../sql/pool-connections.ts';
 
 export const ISSUANCE_ACCOUNT = 'n3xus:issuance';
 
@@ -446,6 +447,11 @@ export class LedgerWallet implements Wallet {
         postingsTotal: BigInt(String(total ?? 0)),
       };
     });
+  }
+
+  /** Its PostgreSQL pool's state; undefined on SQLite. */
+  connections(): PoolConnections | undefined {
+    return this.db.connections?.();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
+import {
+  canonPool,
+  registerPoolMetrics,
+} from '../../../backend-adapter/observability/postgres-pool-metrics.ts';
+import { PostgresSqlDb } from '../../../backend-adapter/sql/sql-db.ts';
+import { useTestDatabase } from '../canon/postgres-fixture.ts';
+
+const url = useTestDatabase();
+
+async function scrape(registry: Registry): Promise<Record<string, number>> {
+  const metric = await registry.getSingleMetric('v_supercore_postgres_pool_connections')?.get();
+  return Object.fromEntries(
+    (metric?.values ?? []).map((v) => [`${String(v.labels.pool)}/${String(v.labels.state)}`, v.value]),
+  );
+}
+
+describe('v_supercore_postgres_pool_connections (real PostgreSQL)', () => {
+  it('shows a pool at its limit: open and idle connections, and the queries waiting for one', async () => {
+    const canon = await PostgresCanonStore.open(url(), { maxConnections: 1 });
+    const billing = await PostgresSqlDb.open(url(), { maxConnections: 2 });
+    const registry = new Registry();
+    registerPoolMetrics(registry, () => [
+      ...canonPool(canon),
+      { pool: 'billing', connections: billing.connections() },
+    ]);
+    try {
+      assert.deepEqual(await scrape(registry), {
+        'canon/total': 1,
+        'canon/idle': 1,
+        'canon/waiting': 0,
+        'billing/total': 1,
+        'billing/idle': 1,
+        'billing/waiting': 0,
+      });
+      // Four reads at once on a pool of one: one runs, the others queue for its connection.
+      const reads = Array.from({ length: 4 }, () => canon.ping());
+      const busy = await scrape(registry);
+      assert.equal(busy['canon/total'], 1, 'never more than its limit');
+      // Four until the pool hands its connection to the first (on its next turn), three after.
+      assert.ok((busy['canon/waiting'] ?? 0) >= 3, `waiting: ${busy['canon/waiting']}`);
+      assert.deepEqual(await Promise.all(reads), [true, true, true, true]);
+      const slow = [billing.query('SELECT pg_sleep(0.2)'), billing.query('SELECT pg_sleep(0.2)')];
+      await new Promise((r) => setTimeout(r, 100));
+      const both = await scrape(registry);
+      assert.equal(both['billing/total'], 2, 'the pool opened a second connection');
+      assert.equal(both['billing/idle'], 0);
+      await Promise.all(slow);
+      assert.equal((await scrape(registry))['canon/waiting'], 0);
+    } finally {
+      await canon.close();
+      await billing.close();
+    }
+  });
+
+  it('has no series where Canon Memory has no pool (SQLite)', async () => {
+    const registry = new Registry();
+    registerPoolMetrics(registry, () => canonPool({}));
+    assert.deepEqual(await scrape(registry), {});
+  });
+});

@@ -1,39 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { pack, unpack } from 'msgpackr';
-import WebSocket from 'ws';
+import { pack } from 'msgpackr';
 import type { Session } from '../../../protocol/session.ts';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   HANDSHAKE_SUBPROTOCOL,
   STREAM_SUBPROTOCOL,
-  type ServerStreamMessage,
 } from '../../../protocol/stream.ts';
 import { startTestAdapter, type TestAdapter } from '../../support/adapter-fixture.ts';
-
-/** Opens the stream; resolves with the socket once open, or with the HTTP status that refused the upgrade. */
-function openStream(url: string, protocols: string[]): Promise<{ ws?: WebSocket; refusedWith?: number }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, protocols);
-    ws.once('open', () => resolve({ ws }));
-    ws.once('unexpected-response', (_req, res) => resolve({ refusedWith: res.statusCode }));
-    ws.once('error', () => resolve({ refusedWith: 0 }));
-  });
-}
-
-function nextMessages(ws: WebSocket, count: number): Promise<ServerStreamMessage[]> {
-  return new Promise((resolve) => {
-    const got: ServerStreamMessage[] = [];
-    const onMessage = (data: Buffer) => {
-      got.push(unpack(data) as ServerStreamMessage);
-      if (got.length === count) {
-        ws.off('message', onMessage);
-        resolve(got);
-      }
-    };
-    ws.on('message', onMessage);
-  });
-}
+import { nextMessages, openStream, streamProtocols } from '../../support/stream-client.ts';
 
 describe('session stream over WebSocket (real adapter, real Xvnc)', () => {
   let t: TestAdapter;
@@ -52,11 +27,7 @@ describe('session stream over WebSocket (real adapter, real Xvnc)', () => {
   });
   after(() => t.close());
 
-  const protocols = (token: string) => [
-    STREAM_SUBPROTOCOL,
-    BEARER_SUBPROTOCOL_PREFIX + token,
-    HANDSHAKE_SUBPROTOCOL,
-  ];
+  const protocols = streamProtocols;
 
   it('streams the owner’s desktop: init with the tier’s size, then updates that cover the screen', async () => {
     const { ws } = await openStream(url, protocols(alice));

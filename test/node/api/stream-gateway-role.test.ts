@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { pack, unpack } from 'msgpackr';
-import WebSocket from 'ws';
+import { pack } from 'msgpackr';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../../protocol/handshake.ts';
 import type { Session } from '../../../protocol/session.ts';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   HANDSHAKE_SUBPROTOCOL,
   STREAM_SUBPROTOCOL,
-  type ServerStreamMessage,
 } from '../../../protocol/stream.ts';
 import { loadConfig } from '../../../backend-adapter/config.ts';
 import {
@@ -19,35 +17,25 @@ import {
 import type { MetricsSample } from '../../../protocol/live-events.ts';
 import { startTestAdapter, type TestAdapter } from '../../support/adapter-fixture.ts';
 import { REDIS_TEST_URL, redisForTest, uniquePrefix } from '../../support/redis-fixture.ts';
+import { nextMessages, openStream, streamProtocols } from '../../support/stream-client.ts';
 
-const protocols = (token: string) => [
-  STREAM_SUBPROTOCOL,
-  BEARER_SUBPROTOCOL_PREFIX + token,
-  HANDSHAKE_SUBPROTOCOL,
-];
+const protocols = streamProtocols;
 
-/** Opens a stream; the socket once open, or the HTTP status that refused the upgrade. */
-function openStream(url: string, offered: string[]): Promise<{ ws?: WebSocket; refusedWith?: number }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, offered);
-    ws.once('open', () => resolve({ ws }));
-    ws.once('unexpected-response', (_req, res) => resolve({ refusedWith: res.statusCode }));
-    ws.once('error', () => resolve({ refusedWith: 0 }));
-  });
-}
-
-function nextMessages(ws: WebSocket, count: number): Promise<ServerStreamMessage[]> {
-  return new Promise((resolve) => {
-    const got: ServerStreamMessage[] = [];
-    const onMessage = (data: Buffer) => {
-      got.push(unpack(data) as ServerStreamMessage);
-      if (got.length === count) {
-        ws.off('message', onMessage);
-        resolve(got);
-      }
-    };
-    ws.on('message', onMessage);
-  });
+/** A stream gateway on the orchestrator's data directory: its Canon Memory file and its issuer's key. */
+function startGatewayBeside(
+  orchestrator: TestAdapter,
+  env: Record<string, string> = {},
+): Promise<RunningStreamGateway> {
+  return startStreamGateway(
+    loadConfig({
+      PATH: process.env.PATH,
+      PORT: '0',
+      DATA_DIR: orchestrator.dataDir,
+      ADAPTER_ROLE: 'stream-gateway',
+      ...env,
+    }),
+    { logDestination: new Writable({ write: (_chunk, _enc, done) => done() }) },
+  );
 }
 
 async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
@@ -62,7 +50,6 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 describe('orchestrator and stream gateway roles in two servers', () => {
   let orchestrator: TestAdapter;
   let gateway: RunningStreamGateway;
-  const gatewayLogs: string[] = [];
   let alice: string;
   let bob: string;
   let session: Session;
@@ -77,22 +64,7 @@ describe('orchestrator and stream gateway roles in two servers', () => {
 
   before(async () => {
     orchestrator = await startTestAdapter({ ADAPTER_ROLE: 'orchestrator' });
-    gateway = await startStreamGateway(
-      loadConfig({
-        PATH: process.env.PATH,
-        PORT: '0',
-        DATA_DIR: orchestrator.dataDir,
-        ADAPTER_ROLE: 'stream-gateway',
-      }),
-      {
-        logDestination: new Writable({
-          write(chunk: Buffer, _enc, done) {
-            gatewayLogs.push(chunk.toString());
-            done();
-          },
-        }),
-      },
-    );
+    gateway = await startGatewayBeside(orchestrator);
     alice = await orchestrator.login('alice');
     bob = await orchestrator.login('bob');
     const created = await orchestrator.api('/api/v1/sessions', {
@@ -203,16 +175,7 @@ describe('orchestrator and stream gateway sharing Redis', () => {
   before(async () => {
     ({ cleanup } = await redisForTest(prefix));
     orchestrator = await startTestAdapter({ ADAPTER_ROLE: 'orchestrator', ...shared });
-    gateway = await startStreamGateway(
-      loadConfig({
-        PATH: process.env.PATH,
-        PORT: '0',
-        DATA_DIR: orchestrator.dataDir,
-        ADAPTER_ROLE: 'stream-gateway',
-        ...shared,
-      }),
-      { logDestination: new Writable({ write: (_chunk, _enc, done) => done() }) },
-    );
+    gateway = await startGatewayBeside(orchestrator, shared);
   });
   after(async () => {
     await gateway?.close();

@@ -16,7 +16,7 @@ import type { SessionLocks } from './locks/session-locks.ts';
 import { createLogger } from './logging/logger.ts';
 import { AdapterMetrics } from './observability/prometheus-metrics.ts';
 import { SessionSampler } from './observability/session-sampler.ts';
-import { canonPool, registerPoolMetrics } from './observability/postgres-pool-metrics.ts';
+import { canonPool } from './observability/postgres-pool-metrics.ts';
 import { ReplicaStreamTotals } from './observability/replica-stream-totals.ts';
 import { startStreamMetrics } from './observability/stream-sampler.ts';
 import { StreamStats } from './observability/stream-stats.ts';
@@ -102,7 +102,7 @@ export async function startAdapter(
     const metrics = new AdapterMetrics(canon);
     closers.push(async () => metrics.registry.clear());
     billing.useMetrics(metrics.billing);
-    registerPoolMetrics(metrics.registry, () => [...canonPool(canon), ...billing.connectionPools()]);
+    metrics.countPools(() => [...canonPool(canon), ...billing.connectionPools()]);
     // v-analytics before the lifecycle, which reports each state change it makes (exactly once per change).
     const analytics = openAnalytics(config, metrics);
     closers.push(() => analytics.flush());

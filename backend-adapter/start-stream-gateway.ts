@@ -7,7 +7,7 @@ import { StreamRemediation } from './gateway/stream-remediation.ts';
 import { SessionAccess } from './lifecycle/session-access.ts';
 import { createLogger } from './logging/logger.ts';
 import { GatewayMetrics } from './observability/gateway-metrics.ts';
-import { canonPool, registerPoolMetrics } from './observability/postgres-pool-metrics.ts';
+import { canonPool } from './observability/postgres-pool-metrics.ts';
 import { ReplicaStreamTotals } from './observability/replica-stream-totals.ts';
 import { startStreamMetrics, type StreamSampler } from './observability/stream-sampler.ts';
 import { StreamStats } from './observability/stream-stats.ts';
@@ -53,7 +53,7 @@ export async function startStreamGateway(
 
     const metrics = new GatewayMetrics();
     closers.push(async () => metrics.registry.clear());
-    registerPoolMetrics(metrics.registry, () => canonPool(canon));
+    metrics.countPools(() => canonPool(canon));
     const streams = new StreamStats();
     metrics.countStreams(streams);
     const sampler = startStreamMetrics(streams, metrics);

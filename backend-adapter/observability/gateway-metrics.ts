@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerPoolMetrics, type NamedPool } from './postgres-pool-metrics.ts';
 import { STREAM_TRANSPORTS, type StreamTransportKind, type StreamWindow } from './stream-stats.ts';
 
 /**
@@ -17,6 +18,8 @@ export class GatewayMetrics {
   readonly handshakeChecks: Counter<'result'>;
   /** The AI's remediations: the gateway acts on the streams it serves, the orchestrator on the desktops. */
   readonly aiRemediations: Counter<'kind' | 'status'>;
+  /** The PostgreSQL pools `v_supercore_postgres_pool_connections` reads at scrape time (countPools). */
+  private poolSource: (() => NamedPool[]) | undefined;
   /** Where `v_supercore_streams` reads its figures at scrape time (countStreams); zeros until set. */
   private streamSource: { streamsByTransport(): Record<StreamTransportKind, number> } | undefined;
 
@@ -76,6 +79,7 @@ export class GatewayMetrics {
       labelNames: ['kind', 'status'],
       registers,
     });
+    registerPoolMetrics(this.registry, () => this.poolSource?.() ?? []);
     // Start the KPI series at zero, so the first event after a start is counted by rate() too.
     this.authAttempts.inc({ result: 'success' }, 0);
     this.handshakeChecks.inc({ result: 'ok' }, 0);
@@ -86,6 +90,11 @@ export class GatewayMetrics {
     if (window.streamLatencyMs !== null) this.streamLatency.observe(window.streamLatencyMs);
     if (window.quality === null) this.streamQuality.remove({ session: sessionId });
     else this.streamQuality.set({ session: sessionId }, window.quality);
+  }
+
+  /** Makes `v_supercore_postgres_pool_connections` report these pools (none: no series, as on SQLite). */
+  countPools(source: () => NamedPool[]): void {
+    this.poolSource = source;
   }
 
   /** Makes `v_supercore_streams` report the streams `source` counts (the replica's StreamStats). */

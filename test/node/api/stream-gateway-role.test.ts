@@ -17,6 +17,7 @@ import {
 import type { MetricsSample } from '../../../protocol/live-events.ts';
 import { startTestAdapter, type TestAdapter } from '../../support/adapter-fixture.ts';
 import { REDIS_TEST_URL, redisForTest, uniquePrefix } from '../../support/redis-fixture.ts';
+import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
 import { nextMessages, openStream, streamProtocols } from '../../support/stream-client.ts';
 
 const protocols = streamProtocols;
@@ -163,17 +164,24 @@ describe('orchestrator and stream gateway roles in two servers', () => {
   });
 });
 
-// With Redis (as in the cluster), the gateway reports what it streams, and the orchestrator's samples (the
-// Resource Monitor, the AI, v-analytics) count the traffic of viewers it does not serve itself.
-describe('orchestrator and stream gateway sharing Redis', () => {
+// As in the cluster: PostgreSQL and Redis shared (the gateway opens Canon Memory already migrated by the
+// orchestrator). The gateway reports what it streams, and the orchestrator's samples (the Resource Monitor, the AI, v-analytics) count
+// the traffic of viewers it does not serve itself.
+describe('orchestrator and stream gateway sharing PostgreSQL and Redis', () => {
+  let database: TestDatabase | undefined;
   const prefix = uniquePrefix('gateway-role');
   let cleanup: () => Promise<void>;
   let orchestrator: TestAdapter;
   let gateway: RunningStreamGateway;
-  const shared = { REDIS_URL: REDIS_TEST_URL, REDIS_PREFIX: prefix };
 
   before(async () => {
     ({ cleanup } = await redisForTest(prefix));
+    database = await createTestDatabase();
+    const shared = {
+      CANON_DATABASE_URL: database.url,
+      REDIS_URL: REDIS_TEST_URL,
+      REDIS_PREFIX: prefix,
+    };
     orchestrator = await startTestAdapter({ ADAPTER_ROLE: 'orchestrator', ...shared });
     gateway = await startGatewayBeside(orchestrator, shared);
   });
@@ -181,6 +189,7 @@ describe('orchestrator and stream gateway sharing Redis', () => {
     await gateway?.close();
     await orchestrator?.close();
     await cleanup?.();
+    await database?.drop();
   });
 
   it('the Resource Monitor shows the traffic of a stream the gateway serves', async () => {

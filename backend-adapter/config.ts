@@ -206,8 +206,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): AdapterConfig {
   const limits = DEFAULT_POLICY.limits;
   const billing = loadBillingConfig(env);
   const runtimeKind = oneOf(env, 'RUNTIME', ['local', 'kubernetes'] as const, 'local');
+  const role = oneOf(env, 'ADAPTER_ROLE', ADAPTER_ROLES, 'all');
+  if (role !== 'all' && !redisUrl) {
+    // A workspace change (a member removed, control taken) is made on an orchestrator and must re-gate or close
+    // the viewers on the gateways at once; only Redis carries it between processes.
+    throw new ConfigError(
+      `ADAPTER_ROLE=${role} needs REDIS_URL: the orchestrator's session and workspace changes reach the stream gateway's viewers through Redis`,
+    );
+  }
   return {
-    role: oneOf(env, 'ADAPTER_ROLE', ADAPTER_ROLES, 'all'),
+    role,
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65535),
     dataDir,

@@ -9,7 +9,7 @@ import {
   HANDSHAKE_SUBPROTOCOL,
   STREAM_SUBPROTOCOL,
 } from '../../../protocol/stream.ts';
-import { loadConfig } from '../../../backend-adapter/config.ts';
+import { ConfigError, loadConfig } from '../../../backend-adapter/config.ts';
 import {
   startStreamGateway,
   type RunningStreamGateway,
@@ -46,9 +46,28 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
   }
 }
 
+describe('ADAPTER_ROLE', () => {
+  it('refuses to split the roles without Redis, which carries the changes to the gateway’s viewers', () => {
+    for (const role of ['orchestrator', 'stream-gateway']) {
+      assert.throws(
+        () => loadConfig({ ADAPTER_ROLE: role }),
+        (e: unknown) => e instanceof ConfigError && /needs REDIS_URL/.test(e.message),
+      );
+    }
+    assert.equal(
+      loadConfig({ ADAPTER_ROLE: 'stream-gateway', REDIS_URL: 'redis://r:6379' }).role,
+      'stream-gateway',
+    );
+    assert.equal(loadConfig({}).role, 'all');
+    assert.throws(() => loadConfig({ ADAPTER_ROLE: 'gateway' }), ConfigError);
+  });
+});
+
 // Production's split (ADAPTER_ROLE): an orchestrator that launches a real Xvnc desktop, and a stream gateway
-// that shares only its Canon Memory file and issuer key, with no runtime of its own.
+// that shares only its Canon Memory file, its issuer key and Redis, with no runtime of its own.
 describe('orchestrator and stream gateway roles in two servers', () => {
+  const prefix = uniquePrefix('gateway-role-sqlite');
+  let cleanup: () => Promise<void>;
   let orchestrator: TestAdapter;
   let gateway: RunningStreamGateway;
   let alice: string;
@@ -64,8 +83,10 @@ describe('orchestrator and stream gateway roles in two servers', () => {
     });
 
   before(async () => {
-    orchestrator = await startTestAdapter({ ADAPTER_ROLE: 'orchestrator' });
-    gateway = await startGatewayBeside(orchestrator);
+    ({ cleanup } = await redisForTest(prefix));
+    const shared = { REDIS_URL: REDIS_TEST_URL, REDIS_PREFIX: prefix };
+    orchestrator = await startTestAdapter({ ADAPTER_ROLE: 'orchestrator', ...shared });
+    gateway = await startGatewayBeside(orchestrator, shared);
     alice = await orchestrator.login('alice');
     bob = await orchestrator.login('bob');
     const created = await orchestrator.api('/api/v1/sessions', {
@@ -79,6 +100,7 @@ describe('orchestrator and stream gateway roles in two servers', () => {
   after(async () => {
     await gateway?.close();
     await orchestrator?.close();
+    await cleanup?.();
   });
 
   it('streams through the gateway a desktop the orchestrator launched, and its input counts as activity', async () => {
@@ -147,7 +169,7 @@ describe('orchestrator and stream gateway roles in two servers', () => {
   it('the gateway reports its streams and its readiness, not the sessions (the orchestrator does)', async () => {
     const ready = await fetch(`${gateway.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { status: 'ready', checks: { canon: true } });
+    assert.deepEqual(await ready.json(), { status: 'ready', checks: { canon: true, redis: true } });
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     for (const name of [
       'v_supercore_streams',

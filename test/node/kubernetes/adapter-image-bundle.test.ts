@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../../protocol/handshake.ts';
+import { REDIS_TEST_URL, uniquePrefix } from '../../support/redis-fixture.ts';
 
 // No Docker engine runs on these machines, so the image is never built here. This builds what its build
 // stage builds, with the esbuild command read from the Dockerfile, lays it out as the image does (/app:
@@ -101,7 +102,10 @@ describe('the adapter as its image builds it (Dockerfile build stage, no Docker)
   ] as const) {
     it(`starts as ${role}: healthy, and serves the API only where that role does`, async () => {
       const data = mkdtempSync(join(tmpdir(), 'vsc-image-data-'));
-      const running = startBundle(app, { ADAPTER_ROLE: role, DATA_DIR: data });
+      // A split role needs Redis (config.ts); each run its own key prefix.
+      const redis: Record<string, string> =
+        role === 'all' ? {} : { REDIS_URL: REDIS_TEST_URL, REDIS_PREFIX: uniquePrefix(role) };
+      const running = startBundle(app, { ADAPTER_ROLE: role, DATA_DIR: data, ...redis });
       try {
         const url = await running.url;
         const health = await fetch(`${url}/healthz`);

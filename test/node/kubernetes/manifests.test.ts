@@ -235,7 +235,7 @@ describe('Kubernetes manifests (kustomize base and dev/prod overlays)', () => {
         // One role per Deployment, a value the adapter accepts (loadConfig refuses any other).
         const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
         assert.equal(env.ADAPTER_ROLE, role);
-        assert.equal(loadConfig({ ADAPTER_ROLE: env.ADAPTER_ROLE }).role, role);
+        assert.equal(loadConfig({ ADAPTER_ROLE: env.ADAPTER_ROLE, REDIS_URL: 'redis://r:6379' }).role, role);
         assert.equal(c?.readinessProbe.httpGet.path, '/readyz');
         assert.equal(c?.livenessProbe.httpGet.path, '/healthz');
         assert.equal(c?.securityContext.runAsNonRoot, true);

@@ -8,7 +8,9 @@ import {
   BEARER_SUBPROTOCOL_PREFIX,
   HANDSHAKE_SUBPROTOCOL,
   STREAM_SUBPROTOCOL,
+  StreamCloseCode,
 } from '../../../protocol/stream.ts';
+import type { Workspace } from '../../../protocol/workspaces.ts';
 import { ConfigError, loadConfig } from '../../../backend-adapter/config.ts';
 import {
   startStreamGateway,
@@ -19,6 +21,7 @@ import { startTestAdapter, type TestAdapter } from '../../support/adapter-fixtur
 import { REDIS_TEST_URL, redisForTest, uniquePrefix } from '../../support/redis-fixture.ts';
 import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
 import { nextMessages, openStream, streamProtocols } from '../../support/stream-client.ts';
+import { openViewer } from '../workspaces/stream-helpers.ts';
 
 const protocols = streamProtocols;
 
@@ -212,6 +215,40 @@ describe('orchestrator and stream gateway sharing PostgreSQL and Redis', () => {
     await orchestrator?.close();
     await cleanup?.();
     await database?.drop();
+  });
+
+  it('a member removed from a workspace on the orchestrator loses their stream on the gateway at once', async () => {
+    const alice = await orchestrator.login('alice');
+    const bob = await orchestrator.login('bob');
+    const created = await orchestrator.api('/api/v1/sessions', {
+      method: 'POST',
+      token: alice,
+      body: { tier: 'basic' },
+    });
+    const { sessionId } = created.body as Session;
+    const shared = await orchestrator.api('/api/v1/workspaces', {
+      method: 'POST',
+      token: alice,
+      body: { name: 'Pairing', sessionIds: [sessionId], invite: [{ userId: 'bob', role: 'observer' }] },
+    });
+    assert.equal(shared.status, 201);
+    const { workspaceId } = shared.body as Workspace;
+    const accepted = await orchestrator.api(`/api/v1/workspaces/${workspaceId}/accept`, {
+      method: 'POST',
+      token: bob,
+    });
+    assert.equal(accepted.status, 200);
+    const { viewer } = await openViewer(gateway.url, sessionId, bob);
+    assert.ok(viewer, 'the gateway lets the member watch');
+    await viewer.next('init');
+    const removed = await orchestrator.api(`/api/v1/workspaces/${workspaceId}/members/bob`, {
+      method: 'DELETE',
+      token: alice,
+    });
+    assert.equal(removed.status, 200);
+    // The change was made on the orchestrator; Redis carried it to the gateway, which closed the stream.
+    assert.equal((await viewer.closed).code, StreamCloseCode.Removed);
+    assert.equal((await openViewer(gateway.url, sessionId, bob)).refusedWith, 404);
   });
 
   it('the Resource Monitor shows the traffic of a stream the gateway serves', async () => {

@@ -227,9 +227,12 @@ export interface CanonStore {
   eraseSubject(request: ErasureRequest): Promise<ErasureResult>;
   /**
    * Collaborative workspaces (IMCU composition). Writes the workspace (its owner joined) and its
-   * `workspace.created` record; the entity id of its records is the workspace id.
+   * `workspace.created` record, then `changes` (its first invitations) with theirs, at its creation time, in
+   * the same transaction: nobody reads it half made. Answers the workspace as they left it; throws
+   * WorkspaceChangeError (nothing written) when one is refused. The entity id of its records is the
+   * workspace id.
    */
-  createWorkspace(workspace: Workspace): Promise<void>;
+  createWorkspace(workspace: Workspace, changes?: readonly WorkspaceChange[]): Promise<Workspace>;
   getWorkspace(workspaceId: string): Promise<Workspace | undefined>;
   /** Open and closed workspaces of the tenant the user owns, has joined or is invited to; newest first. */
   listWorkspaces(scope: { tenantId: string; userId: string }): Promise<Workspace[]>;

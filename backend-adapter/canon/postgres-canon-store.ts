@@ -1103,8 +1103,8 @@ export class PostgresCanonStore implements CanonStore {
     }
   }
 
-  async createWorkspace(w: Workspace): Promise<void> {
-    await this.tx(async (c) => {
+  async createWorkspace(w: Workspace, changes: readonly WorkspaceChange[] = []): Promise<Workspace> {
+    return this.tx(async (c) => {
       await c.query(
         `INSERT INTO workspaces (workspace_id, tenant_id, owner_id, name, state, controller_id, created_at, updated_at, handshake)
          VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz, $9)`,
@@ -1138,6 +1138,9 @@ export class PostgresCanonStore implements CanonStore {
         payload: { name: w.name, sessionIds: w.sessionIds },
         canonTimestamp: w.createdAt,
       });
+      let current = w;
+      for (const change of changes) current = await this.recordChange(c, current, change, w.createdAt);
+      return current;
     });
   }
 
@@ -1177,23 +1180,33 @@ export class PostgresCanonStore implements CanonStore {
       // The row lock makes a racing change (any replica) wait, then decide on the state this one wrote.
       const current = await this.readWorkspace(c, workspaceId, true);
       if (!current) throw new WorkspaceChangeError('WORKSPACE_NOT_FOUND', 'no such workspace');
-      const outcome = applyWorkspaceChange(current, change, at.toISOString());
-      await this.writeWorkspaceState(c, outcome.workspace);
-      const payload: Record<string, unknown> = { ...outcome.payload };
-      if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
-      await this.appendRecord(c, {
-        entity: 'workspace',
-        entityId: workspaceId,
-        action: outcome.action,
-        fromState: null,
-        toState: null,
-        actor: change.actor,
-        tenantId: current.tenantId,
-        payload,
-        canonTimestamp: outcome.workspace.updatedAt,
-      });
-      return outcome.workspace;
+      return this.recordChange(c, current, change, at.toISOString());
     });
+  }
+
+  /** Decides `change` on `current` and writes the outcome with its record (inside the caller's transaction). */
+  private async recordChange(
+    c: pg.PoolClient,
+    current: Workspace,
+    change: WorkspaceChange,
+    at: string,
+  ): Promise<Workspace> {
+    const outcome = applyWorkspaceChange(current, change, at);
+    await this.writeWorkspaceState(c, outcome.workspace);
+    const payload: Record<string, unknown> = { ...outcome.payload };
+    if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
+    await this.appendRecord(c, {
+      entity: 'workspace',
+      entityId: current.workspaceId,
+      action: outcome.action,
+      fromState: null,
+      toState: null,
+      actor: change.actor,
+      tenantId: current.tenantId,
+      payload,
+      canonTimestamp: outcome.workspace.updatedAt,
+    });
+    return outcome.workspace;
   }
 
   connections(): PoolConnections {

@@ -834,8 +834,8 @@ export class SqliteCanonStore implements CanonStore {
     });
   }
 
-  async createWorkspace(w: Workspace): Promise<void> {
-    return this.commits.run(() => {
+  async createWorkspace(w: Workspace, changes: readonly WorkspaceChange[] = []): Promise<Workspace> {
+    return this.commits.run((): Workspace => {
       this.sql(
         `INSERT INTO workspaces (workspace_id, tenant_id, owner_id, name, state, controller_id, created_at, updated_at, handshake)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -869,6 +869,7 @@ export class SqliteCanonStore implements CanonStore {
         payload: { name: w.name, sessionIds: w.sessionIds },
         canonTimestamp: w.createdAt,
       });
+      return changes.reduce((current, change) => this.recordChange(current, change, w.createdAt), w);
     });
   }
 
@@ -898,23 +899,28 @@ export class SqliteCanonStore implements CanonStore {
     return this.commits.run((): Workspace => {
       const current = this.readWorkspace(workspaceId);
       if (!current) throw new WorkspaceChangeError('WORKSPACE_NOT_FOUND', 'no such workspace');
-      const outcome = applyWorkspaceChange(current, change, at.toISOString());
-      this.writeWorkspaceState(outcome.workspace);
-      const payload: Record<string, unknown> = { ...outcome.payload };
-      if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
-      this.appendRecord({
-        entity: 'workspace',
-        entityId: workspaceId,
-        action: outcome.action,
-        fromState: null,
-        toState: null,
-        actor: change.actor,
-        tenantId: current.tenantId,
-        payload,
-        canonTimestamp: outcome.workspace.updatedAt,
-      });
-      return outcome.workspace;
+      return this.recordChange(current, change, at.toISOString());
     });
+  }
+
+  /** Decides `change` on `current` and writes the outcome with its record (inside the caller's transaction). */
+  private recordChange(current: Workspace, change: WorkspaceChange, at: string): Workspace {
+    const outcome = applyWorkspaceChange(current, change, at);
+    this.writeWorkspaceState(outcome.workspace);
+    const payload: Record<string, unknown> = { ...outcome.payload };
+    if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
+    this.appendRecord({
+      entity: 'workspace',
+      entityId: current.workspaceId,
+      action: outcome.action,
+      fromState: null,
+      toState: null,
+      actor: change.actor,
+      tenantId: current.tenantId,
+      payload,
+      canonTimestamp: outcome.workspace.updatedAt,
+    });
+    return outcome.workspace;
   }
 
   /** False once a write could not be made durable: this replica then takes no more traffic. */

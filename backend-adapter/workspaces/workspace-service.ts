@@ -60,16 +60,15 @@ export class WorkspaceService {
       sessionIds,
       at: this.clock(),
     });
-    await this.deps.canon.createWorkspace(workspace);
-    let current = workspace;
-    for (const invite of invitees) {
-      current = await this.change(principal, workspace.workspaceId, {
-        kind: 'invite',
-        actor: principal.userId,
-        userId: invite.userId,
-        role: invite.role,
-      });
-    }
+    const invitations = invitees.map((invite): WorkspaceChange => ({
+      kind: 'invite',
+      actor: principal.userId,
+      userId: invite.userId,
+      role: invite.role,
+    }));
+    // One transaction with its invitations: a refused one leaves nothing, and no one reads it half made.
+    const current = await refusedAsApiError(() => this.deps.canon.createWorkspace(workspace, invitations));
+    if (invitations.length > 0) await this.publish(current);
     this.deps.logger.info(
       { workspaceId: workspace.workspaceId, userId: principal.userId, sessions: sessionIds.length },
       'Workspace created',
@@ -89,18 +88,22 @@ export class WorkspaceService {
   async change(principal: Principal, workspaceId: string, change: WorkspaceChange): Promise<Workspace> {
     // Visibility first: another tenant's workspace must look exactly like a missing one.
     await this.get(principal, workspaceId);
-    let workspace: Workspace;
-    try {
-      workspace = await this.deps.canon.changeWorkspace(workspaceId, change, this.clock());
-    } catch (error) {
-      if (error instanceof WorkspaceChangeError) throw new ApiError(error.code, sentence(error));
-      throw error;
-    }
+    const workspace = await refusedAsApiError(() =>
+      this.deps.canon.changeWorkspace(workspaceId, change, this.clock()),
+    );
+    await this.publish(workspace);
+    return workspace;
+  }
+
+  /** Tells every replica (their viewers and dashboards) about a recorded change. */
+  private async publish(workspace: Workspace): Promise<void> {
     await this.deps.events.publish({ type: 'workspace.changed', workspace }).catch((err: unknown) => {
       // The change is recorded; viewers on other replicas are re-checked when they reconnect.
-      this.deps.logger.warn({ workspaceId, err }, 'could not publish workspace change');
+      this.deps.logger.warn(
+        { workspaceId: workspace.workspaceId, err },
+        'could not publish workspace change',
+      );
     });
-    return workspace;
   }
 
   /** Every recorded change, from any replica (the bus fans out); returns the unsubscribe function. */
@@ -150,6 +153,16 @@ export class WorkspaceService {
       throw new ApiError('WORKSPACE_NOT_FOUND');
     }
     return workspace;
+  }
+}
+
+/** A change Canon Memory refused, as the API's stable code and sentence. */
+async function refusedAsApiError(write: () => Promise<Workspace>): Promise<Workspace> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof WorkspaceChangeError) throw new ApiError(error.code, sentence(error));
+    throw error;
   }
 }
 

@@ -1277,6 +1277,54 @@ export function describeCanonStoreContract(
         assert.deepEqual(created?.payload, { name: 'Pairing', sessionIds: ['s-w1'] });
       });
 
+      it('creates a workspace with its first invitations in one transaction; one refused writes none of it', async () => {
+        await store.createSession(sessionRow('s-w2', ANA, 0), ANA.userId);
+        const draft = newWorkspace({
+          workspaceId: 'w2',
+          tenantId: ANA.tenantId,
+          ownerId: ANA.userId,
+          name: 'Review',
+          sessionIds: ['s-w2'],
+          at: date(1),
+        });
+        const invite = (userId: string, role: 'participant' | 'observer') =>
+          ({ kind: 'invite', actor: ANA.userId, userId, role }) as const;
+        const before = await records(fx.sql);
+        const memberships = () => count(fx.sql, 'SELECT count(*) AS n FROM workspace_members');
+        const membersBefore = await memberships();
+        // Ben twice: the second invitation is refused, so neither the workspace nor Ben's first one is written.
+        await assert.rejects(
+          store.createWorkspace(draft, [invite(BEN.userId, 'participant'), invite(BEN.userId, 'observer')]),
+          refused('WORKSPACE_CONFLICT'),
+        );
+        assert.equal(await store.getWorkspace('w2'), undefined);
+        assert.equal(await records(fx.sql), before);
+        assert.equal(await memberships(), membersBefore);
+
+        const created = await store.createWorkspace(draft, [
+          invite(BEN.userId, 'participant'),
+          invite(CAT.userId, 'observer'),
+        ]);
+        const expected = [
+          [ANA.userId, 'owner', 'joined'],
+          [BEN.userId, 'participant', 'invited'],
+          [CAT.userId, 'observer', 'invited'],
+        ];
+        assert.deepEqual(
+          created.members.map((m) => [m.userId, m.role, m.status]),
+          expected,
+        );
+        assert.deepEqual(await store.getWorkspace('w2'), created);
+        assert.deepEqual(
+          (await store.listRecords('w2')).map((r) => [r.action, r.actor, r.canonTimestamp]),
+          [
+            ['workspace.created', ANA.userId, draft.createdAt],
+            ['workspace.invited', ANA.userId, draft.createdAt],
+            ['workspace.invited', ANA.userId, draft.createdAt],
+          ],
+        );
+      });
+
       it('needs an invitation to join; accept and decline are the invitee’s, invitations the owner’s', async () => {
         await workspaceWithSession();
         await assert.rejects(

@@ -51,8 +51,10 @@ describe('SQLite WAL flushes and checkpoints off the event loop', () => {
     assert.ok((c.checkpoints?.stats.cycles ?? 0) >= 1, 'the worker checkpointed');
     assert.equal(c.checkpoints?.failure, undefined);
     assert.equal(c.commits.committed.syncs > 0, true, 'acknowledged after flushes of the WAL');
+    // The file keeps its longest length: how far the writers got while a checkpoint ran, which depends on the
+    // machine's load (17.9 MB once in a full suite). Half of the 48 MiB written still shows it restarted.
     const walBytes = statSync(`${file}-wal`).size;
-    assert.ok(walBytes < 16 * MiB, `the WAL started again from its beginning (${walBytes} bytes)`);
+    assert.ok(walBytes < 24 * MiB, `the WAL started again from its beginning (${walBytes} bytes)`);
     const reader = new Database(file, { readonly: true });
     assert.deepEqual(reader.prepare('SELECT count(*) AS n FROM blobs').get(), { n: rows });
     reader.close();

@@ -1,5 +1,7 @@
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState } from '../../protocol/session.ts';
+import type { Workspace } from '../../protocol/workspaces.ts';
+import { applyWorkspaceChange, type WorkspaceChange } from './workspace-changes.ts';
 import {
   QuotaExceededError,
   type CanonRecord,
@@ -93,6 +95,31 @@ export function allocationValues(s: Session, at: string): unknown[] {
 
 /** A record as a store is asked to append it (it assigns seq and recordId and adds the handshake). */
 export type NewCanonRecord = Omit<CanonRecord, 'seq' | 'recordId' | 'handshake'>;
+
+/** A workspace change decided on `current` at `at`: the workspace it leaves, and the record that says so. */
+export function decideWorkspaceChange(
+  current: Workspace,
+  change: WorkspaceChange,
+  at: string,
+): { workspace: Workspace; record: NewCanonRecord } {
+  const outcome = applyWorkspaceChange(current, change, at);
+  const payload: Record<string, unknown> = { ...outcome.payload };
+  if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
+  return {
+    workspace: outcome.workspace,
+    record: {
+      entity: 'workspace',
+      entityId: current.workspaceId,
+      action: outcome.action,
+      fromState: null,
+      toState: null,
+      actor: change.actor,
+      tenantId: current.tenantId,
+      payload,
+      canonTimestamp: outcome.workspace.updatedAt,
+    },
+  };
+}
 
 /**
  * The Genesis records of a new session, in order: `genesis.requested`, and for a session created already in

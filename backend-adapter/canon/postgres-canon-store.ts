@@ -8,6 +8,7 @@ import {
   ALLOCATION_INSERT_COLUMNS,
   SESSION_INSERT_COLUMNS,
   allocationValues,
+  decideWorkspaceChange,
   exceededLimit,
   genesisRecords,
   isFinished,
@@ -33,7 +34,7 @@ import { ISO_TIMES, isoOf } from './postgres-iso-times.ts';
 import { coversTransition, needsGeneralPath, transitionStatement } from './postgres-transition-statement.ts';
 import { SubjectHasLiveSessionsError } from './canon-store.ts';
 import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
-import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
+import { WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
 import {
   SUBJECT_PREFIX,
   isSystemActor,
@@ -1191,22 +1192,10 @@ export class PostgresCanonStore implements CanonStore {
     change: WorkspaceChange,
     at: string,
   ): Promise<Workspace> {
-    const outcome = applyWorkspaceChange(current, change, at);
-    await this.writeWorkspaceState(c, outcome.workspace);
-    const payload: Record<string, unknown> = { ...outcome.payload };
-    if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
-    await this.appendRecord(c, {
-      entity: 'workspace',
-      entityId: current.workspaceId,
-      action: outcome.action,
-      fromState: null,
-      toState: null,
-      actor: change.actor,
-      tenantId: current.tenantId,
-      payload,
-      canonTimestamp: outcome.workspace.updatedAt,
-    });
-    return outcome.workspace;
+    const { workspace, record } = decideWorkspaceChange(current, change, at);
+    await this.writeWorkspaceState(c, workspace);
+    await this.appendRecord(c, record);
+    return workspace;
   }
 
   connections(): PoolConnections {

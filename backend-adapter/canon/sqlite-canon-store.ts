@@ -7,6 +7,7 @@ import {
   ALLOCATION_INSERT_COLUMNS,
   SESSION_INSERT_COLUMNS,
   allocationValues,
+  decideWorkspaceChange,
   exceededLimit,
   genesisRecords,
   isFinished,
@@ -43,7 +44,7 @@ import {
 } from './subjects.ts';
 import { SubjectHasLiveSessionsError } from './canon-store.ts';
 import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
-import { applyWorkspaceChange, WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
+import { WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
 
 interface SessionDbRow {
@@ -905,22 +906,10 @@ export class SqliteCanonStore implements CanonStore {
 
   /** Decides `change` on `current` and writes the outcome with its record (inside the caller's transaction). */
   private recordChange(current: Workspace, change: WorkspaceChange, at: string): Workspace {
-    const outcome = applyWorkspaceChange(current, change, at);
-    this.writeWorkspaceState(outcome.workspace);
-    const payload: Record<string, unknown> = { ...outcome.payload };
-    if (outcome.subjectUserId !== undefined) payload.userId = outcome.subjectUserId;
-    this.appendRecord({
-      entity: 'workspace',
-      entityId: current.workspaceId,
-      action: outcome.action,
-      fromState: null,
-      toState: null,
-      actor: change.actor,
-      tenantId: current.tenantId,
-      payload,
-      canonTimestamp: outcome.workspace.updatedAt,
-    });
-    return outcome.workspace;
+    const { workspace, record } = decideWorkspaceChange(current, change, at);
+    this.writeWorkspaceState(workspace);
+    this.appendRecord(record);
+    return workspace;
   }
 
   /** False once a write could not be made durable: this replica then takes no more traffic. */

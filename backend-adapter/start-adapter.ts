@@ -17,9 +17,7 @@ import { createLogger } from './logging/logger.ts';
 import { AdapterMetrics } from './observability/prometheus-metrics.ts';
 import { SessionSampler } from './observability/session-sampler.ts';
 import { canonPool } from './observability/postgres-pool-metrics.ts';
-import { ReplicaStreamTotals } from './observability/replica-stream-totals.ts';
-import { startStreamMetrics } from './observability/stream-sampler.ts';
-import { StreamStats } from './observability/stream-stats.ts';
+import { observeStreams } from './observability/observe-streams.ts';
 import { KubernetesRuntime } from './runtime/kubernetes/kubernetes-runtime.ts';
 import { LocalDesktopRuntime } from './runtime/local/local-desktop-runtime.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
@@ -127,18 +125,15 @@ export async function startAdapter(
     await lifecycle.reconcile();
 
     events.subscribe((e) => metrics.sessionTransitions.inc({ to: e.session.state }));
-    const streams = new StreamStats();
-    metrics.countStreams(streams);
-    // The streams' own metrics where they are served; an orchestrator serves none.
-    if (config.role !== 'orchestrator') {
-      const streamMetrics = startStreamMetrics(streams, metrics);
-      closers.push(async () => streamMetrics.stop());
-    }
     // With Redis the viewers may be on other replicas (or the gateways): samples read every replica's streams.
-    const replicaTotals = buses.streamTotals && new ReplicaStreamTotals(buses.streamTotals, streams);
-    replicaTotals?.start();
-    closers.push(async () => replicaTotals?.stop());
-    const sampler = new SessionSampler({ canon, runtime, streams: replicaTotals ?? streams, logger });
+    const observed = observeStreams({
+      metrics,
+      servesStreams: config.role !== 'orchestrator',
+      channel: buses.streamTotals,
+    });
+    closers.push(async () => observed.stop());
+    const { streams } = observed;
+    const sampler = new SessionSampler({ canon, runtime, streams: observed.totals, logger });
     sampler.start();
     closers.push(async () => sampler.stop());
     const integrations = startIntegrations({

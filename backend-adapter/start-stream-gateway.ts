@@ -8,9 +8,8 @@ import { SessionAccess } from './lifecycle/session-access.ts';
 import { createLogger } from './logging/logger.ts';
 import { GatewayMetrics } from './observability/gateway-metrics.ts';
 import { canonPool } from './observability/postgres-pool-metrics.ts';
-import { ReplicaStreamTotals } from './observability/replica-stream-totals.ts';
-import { startStreamMetrics, type StreamSampler } from './observability/stream-sampler.ts';
-import { StreamStats } from './observability/stream-stats.ts';
+import { observeStreams } from './observability/observe-streams.ts';
+import type { StreamSampler } from './observability/stream-sampler.ts';
 import { openAuth, openCanon, openEventBuses } from './open-shared-state.ts';
 import { closeAll, listen } from './serving.ts';
 import { buildStreamGatewayApp } from './stream-gateway-app.ts';
@@ -54,14 +53,10 @@ export async function startStreamGateway(
     const metrics = new GatewayMetrics();
     closers.push(async () => metrics.registry.clear());
     metrics.countPools(() => canonPool(canon));
-    const streams = new StreamStats();
-    metrics.countStreams(streams);
-    const sampler = startStreamMetrics(streams, metrics);
-    closers.push(async () => sampler.stop());
-    // The orchestrators' samples (Resource Monitor, AI, v-analytics) count what this gateway streams.
-    const replicaTotals = buses.streamTotals && new ReplicaStreamTotals(buses.streamTotals, streams);
-    replicaTotals?.start();
-    closers.push(async () => replicaTotals?.stop());
+    // With Redis, the orchestrators' samples (Resource Monitor, AI, v-analytics) count what it streams.
+    const observed = observeStreams({ metrics, servesStreams: true, channel: buses.streamTotals });
+    closers.push(async () => observed.stop());
+    const { streams, sampler } = observed;
     const ai = config.integrations.ai;
     const monitor = new StreamHealthMonitor({
       canon,

@@ -1,16 +1,4 @@
-import type { GatewayMetrics } from './gateway-metrics.ts';
 import { streamWindow, type StreamStats, type StreamTotals, type StreamWindow } from './stream-stats.ts';
-
-/** Samples the streams this process serves into its stream metrics (latency histogram, quality gauge). */
-export function startStreamMetrics(
-  streams: StreamStats,
-  metrics: Pick<GatewayMetrics, 'recordStreamWindow'>,
-): StreamSampler {
-  const sampler = new StreamSampler(streams);
-  sampler.onWindow((sessionId, window) => metrics.recordStreamWindow(sessionId, window));
-  sampler.start();
-  return sampler;
-}
 
 /**
  * The sampling of the streams this process serves: every interval, each streamed session gets a StreamWindow

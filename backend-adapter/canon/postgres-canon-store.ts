@@ -46,7 +46,12 @@ import {
   type ErasureRequest,
   type ErasureResult,
 } from './subjects.ts';
-import { beginPipelined, PreparingClient } from '../sql/postgres-prepared-client.ts';
+import {
+  beginPipelined,
+  PreparingClient,
+  type PreparingClientConfig,
+} from '../sql/postgres-prepared-client.ts';
+import { ServerContact } from '../sql/server-contact.ts';
 import { poolConnections, type PoolConnections } from '../sql/pool-connections.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
 
@@ -287,6 +292,13 @@ function genesisRecordInsert(s: Session, actor: string, first: number): { sql: s
 }
 
 /** Transaction-level advisory lock serialising quota-checked creates across every replica (per schema). */
+/**
+ * How recent an answer on any connection stands in for a ping. Every transition checks that Canon Memory
+ * answers (the component's half of the handshake); at 1,000 requests/s a `SELECT 1` each was two of the
+ * thirty-odd round trips of a create → terminate. A connection lost meanwhile clears it (server-contact.ts).
+ */
+const PING_FRESH_MS = 1000;
+
 const GENESIS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $1))";
 
 /**
@@ -305,6 +317,7 @@ export class PostgresCanonStore implements CanonStore {
   private constructor(
     private readonly pool: pg.Pool,
     readonly schema: string,
+    private readonly contact: ServerContact,
   ) {}
 
   static async open(
@@ -312,7 +325,8 @@ export class PostgresCanonStore implements CanonStore {
     options: { schema?: string; maxConnections?: number } = {},
   ): Promise<PostgresCanonStore> {
     const schema = options.schema ?? 'public';
-    const pool = new pg.Pool({
+    const contact = new ServerContact();
+    const config: pg.PoolConfig & PreparingClientConfig = {
       connectionString,
       // Every connection works in the store's schema; the name is checked to be a plain identifier.
       // UTC: timestamps come back as "…+00", which ISO_TIMES turns into ISO-8601 without a Date.
@@ -321,7 +335,9 @@ export class PostgresCanonStore implements CanonStore {
       Client: PreparingClient,
       pipeline: true,
       connectionTimeoutMillis: 10_000,
-    });
+      contact,
+    };
+    const pool = new pg.Pool(config);
     // An idle connection that drops is discarded by the pool; the next query opens a new one.
     pool.on('error', () => undefined);
     try {
@@ -335,7 +351,7 @@ export class PostgresCanonStore implements CanonStore {
       await pool.end();
       throw error;
     }
-    return new PostgresCanonStore(pool, schema);
+    return new PostgresCanonStore(pool, schema, contact);
   }
 
   async schemaVersion(): Promise<number> {
@@ -1202,7 +1218,9 @@ export class PostgresCanonStore implements CanonStore {
     return poolConnections(this.pool);
   }
 
+  /** True when the server answered on any connection within PING_FRESH_MS, or answers `SELECT 1` now. */
   async ping(): Promise<boolean> {
+    if (this.contact.answeredWithin(PING_FRESH_MS)) return true;
     try {
       return (await this.pool.query<{ ok: number }>('SELECT 1 AS ok')).rows[0]?.ok === 1;
     } catch {

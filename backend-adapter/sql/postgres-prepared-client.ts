@@ -1,4 +1,10 @@
 import pg from 'pg';
+import type { ServerContact } from './server-contact.ts';
+
+/** A pool's options as its clients get them: `contact` hears every answer and every lost connection. */
+export interface PreparingClientConfig extends pg.ClientConfig {
+  contact?: ServerContact;
+}
 
 /** One name per distinct statement text, shared by every connection of the process. */
 const names = new Map<string, string>();
@@ -37,8 +43,14 @@ function isUnnamed(config: unknown): config is pg.QueryConfig {
 export class PreparingClient extends pg.Client {
   private corked = false;
 
-  constructor(config?: string | pg.ClientConfig) {
+  constructor(config?: string | PreparingClientConfig) {
     super(config);
+    const contact = typeof config === 'object' ? config.contact : undefined;
+    if (contact) {
+      // ReadyForQuery closes every exchange, a refused statement's too: the server is there.
+      this.connection.on('readyForQuery', () => contact.answered());
+      this.connection.on('end', () => contact.lost());
+    }
     // A connection lost while a transaction or a scan holds this client (a server restart, a terminated
     // backend) rejects the queries in flight, which is how the holder learns of it, and then emits 'error'.
     // The pool listens only while the client is idle; with nobody listening, that event would crash the

@@ -16,6 +16,7 @@ import {
   type SqlValue,
   type SqlWork,
 } from '../sql/sql-db.ts';
+import { deductStatement } from './postgres-deduct-statement.ts';
 import { LEDGER_MIGRATIONS } from './ledger-migrations.ts';
 import {
   IdempotencyConflictError,
@@ -71,6 +72,24 @@ function hashOf(parts: unknown): string {
 
 function deductHash(r: DeductRequest): string {
   return hashOf(['deduct', r.amount, r.distribution.map((s) => [s.shareId, s.account, s.amount])]);
+}
+
+/** The entry a deduction records. */
+function deductEntry(request: DeductRequest, transactionId: string, createdAt: string): WalletEntry {
+  return {
+    transactionId,
+    idempotencyKey: request.idempotencyKey,
+    kind: 'deduct',
+    owner: { ...request.owner },
+    amount: request.amount,
+    description: request.description,
+    category: request.category,
+    module: request.module,
+    metadata: { ...(request.metadata ?? {}) },
+    refundOf: null,
+    distribution: request.distribution.map((s) => ({ ...s })),
+    createdAt,
+  };
 }
 
 interface NewTransaction {
@@ -198,7 +217,41 @@ export class LedgerWallet implements Wallet {
   async deduct(request: DeductRequest): Promise<WalletResult> {
     validateDeduct(request);
     const hash = deductHash(request);
-    return this.tx((created) => this.deductWork(created, request, hash));
+    return (
+      (await this.deductKnown(request, hash)) ?? this.tx((created) => this.deductWork(created, request, hash))
+    );
+  }
+
+  /**
+   * On PostgreSQL, a charge to a wallet this process has seen (its subject and every account known) as one
+   * statement (postgres-deduct-statement.ts); undefined when that does not apply or wrote nothing, and the
+   * general transaction decides.
+   */
+  private async deductKnown(request: DeductRequest, hash: string): Promise<WalletResult | undefined> {
+    if (this.db.dialect !== 'postgres') return undefined;
+    const subjectRef = this.knownSubjects.get(ownerKey(request.owner));
+    if (subjectRef === undefined) return undefined;
+    const account = walletAccount(subjectRef);
+    const accounts = [account, ...request.distribution.map((s) => s.account)];
+    if (!accounts.every((a) => this.knownAccounts.has(a))) return undefined;
+    const transactionId = timeOrderedId();
+    const createdAt = this.now();
+    const statement = deductStatement(request, { transactionId, hash, subjectRef, account, createdAt });
+    let rows: SqlRow[];
+    try {
+      rows = await this.db.query(statement.text, statement.params);
+    } catch (error) {
+      // The same key committed by a racing request first: nothing was written; the general path replays it.
+      if (isUniqueViolation(error)) return undefined;
+      throw error;
+    }
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      entry: deductEntry(request, transactionId, createdAt),
+      replayed: false,
+      balanceAfter: int(row.balance),
+    };
   }
 
   private *deductWork(created: Created, request: DeductRequest, hash: string): SqlWork<WalletResult> {
@@ -245,21 +298,11 @@ export class LedgerWallet implements Wallet {
       { account, shareId: null, amount: -request.amount },
       ...request.distribution.map((s) => ({ account: s.account, shareId: s.shareId, amount: s.amount })),
     ]);
-    const entry: WalletEntry = {
-      transactionId,
-      idempotencyKey: request.idempotencyKey,
-      kind: 'deduct',
-      owner: { ...request.owner },
-      amount: request.amount,
-      description: request.description,
-      category: request.category,
-      module: request.module,
-      metadata: { ...(request.metadata ?? {}) },
-      refundOf: null,
-      distribution: request.distribution.map((s) => ({ ...s })),
-      createdAt,
+    return {
+      entry: deductEntry(request, transactionId, createdAt),
+      replayed: false,
+      balanceAfter: int(updated[0].balance),
     };
-    return { entry, replayed: false, balanceAfter: int(updated[0].balance) };
   }
 
   async refund(request: RefundRequest): Promise<WalletResult> {

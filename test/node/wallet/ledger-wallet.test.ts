@@ -7,7 +7,9 @@ import Database from 'better-sqlite3';
 import { SqliteCanonStore } from '../../../backend-adapter/canon/sqlite-canon-store.ts';
 import { SQLITE_MIGRATIONS } from '../../../backend-adapter/canon/sqlite-migrations.ts';
 import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
+import { PostgresSqlDb, type SqlDb } from '../../../backend-adapter/sql/sql-db.ts';
 import { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
+import { InsufficientFundsError, type DeductRequest } from '../../../backend-adapter/wallet/wallet.ts';
 import { randomName, rawPostgres, useTestDatabase } from '../canon/postgres-fixture.ts';
 import { describeWalletContract } from './wallet-contract.ts';
 
@@ -214,6 +216,76 @@ describe('embedded ledger, beyond the contract', () => {
     } finally {
       await wallet.close();
       await canon.close();
+      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+});
+
+describe('embedded ledger on PostgreSQL, a wallet already charged', () => {
+  const ALICE = { tenantId: 'puabo', userId: 'alice' };
+  let n = 0;
+  const charge = (amount: number, key = `c-${++n}`): DeductRequest => ({
+    owner: ALICE,
+    amount,
+    idempotencyKey: key,
+    description: `charge ${n}`,
+    category: 'compute',
+    module: 'v-supercore',
+    distribution: [
+      { shareId: 'platform', account: 'n3xus:platform-treasury', amount: amount - Math.floor(amount / 2) },
+      { shareId: 'creators', account: 'tenant:puabo:creator-pool', amount: Math.floor(amount / 2) },
+    ],
+    metadata: { n: String(n) },
+  });
+
+  it('charges it in one statement, with the same entry, shares, replay and refusal as the full transaction', async () => {
+    const schema = randomName('ledger_fast');
+    const db = await PostgresSqlDb.open(url(), { schema });
+    // Counts what the ledger asks of the database.
+    const asked = { transactions: 0, statements: 0 };
+    const counted: SqlDb = {
+      dialect: db.dialect,
+      transaction: (work) => (asked.transactions++, db.transaction(work)),
+      query: (text, params) => (asked.statements++, db.query(text, params)),
+      close: () => db.close(),
+    };
+    const wallet = await LedgerWallet.on(counted);
+    try {
+      await wallet.credit(ALICE, 100_000, 'fund-1');
+      await wallet.deduct(charge(1_000));
+      Object.assign(asked, { transactions: 0, statements: 0 });
+
+      const request = charge(10_001);
+      const result = await wallet.deduct(request);
+      assert.deepEqual(asked, { transactions: 0, statements: 1 });
+      assert.equal(result.replayed, false);
+      assert.equal(result.balanceAfter, 88_999);
+      const listed = (await wallet.listEntries(ALICE)).at(-1);
+      assert.deepEqual(listed, result.entry);
+      assert.deepEqual(
+        listed?.distribution.map((s) => s.shareId),
+        ['platform', 'creators'],
+        'shares in the order given',
+      );
+
+      const again = await wallet.deduct(request);
+      assert.equal(again.replayed, true);
+      assert.equal(again.entry.transactionId, result.entry.transactionId);
+      assert.equal(await wallet.balance(ALICE), 88_999);
+
+      const tooMuch = charge(88_999 + 1);
+      await assert.rejects(wallet.deduct(tooMuch), InsufficientFundsError);
+      assert.equal(await wallet.balance(ALICE), 88_999, 'nothing moved');
+      await wallet.credit(ALICE, 1, 'fund-2');
+      assert.equal((await wallet.deduct(tooMuch)).balanceAfter, 0, 'the refused key stays usable');
+
+      const audit = await wallet.audit();
+      assert.deepEqual(
+        [audit.unbalancedTransactions, audit.walletBalanceMismatches, audit.postingsTotal],
+        [0, 0, 0n],
+      );
+    } finally {
+      await wallet.close();
       await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }
   });

@@ -20,6 +20,7 @@ import {
 import type { DistributionShare, WalletOwner } from '../wallet/wallet.ts';
 import type { BillingTerms, PeriodClass, PeriodPrices } from './pricing.ts';
 import type { PoolConnections } from '../sql/pool-connections.ts';
+import { jsonRows } from '../sql/json-rows.ts';
 
 /** What one owner owes: their charges the wallet has not confirmed ($1 tenant, $2 user). */
 export const OWED_BY_OWNER =
@@ -358,6 +359,21 @@ function* registerRows(items: readonly Registration[], at: Date): SqlWork<Map<st
 }
 
 /** Ends a session's metering with its final cost (once: a closed row stays as it was closed). */
+/** A new charge row as recordMany reads it from its JSON parameter. */
+const NEW_CHARGE_COLUMNS = {
+  session_id: 'text',
+  period: 'integer',
+  idempotency_key: 'text',
+  tenant_id: 'text',
+  user_id: 'text',
+  tier: 'text',
+  kind: 'text',
+  amount: 'bigint',
+  period_start: 'time',
+  distribution: 'json',
+  created_at: 'time',
+} as const;
+
 function* closeRow(sessionId: string, finalCost: number, at: string): SqlWork<void> {
   yield* run(
     'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',
@@ -418,18 +434,18 @@ export class BillingStore {
     return row && sessionOf(row);
   }
 
+  /** Several sessions' rows in one statement (a session not registered is absent). */
   async getMany(sessionIds: readonly string[]): Promise<Map<string, BillingSessionRow>> {
     const out = new Map<string, BillingSessionRow>();
-    for (let i = 0; i < sessionIds.length; i += 500) {
-      const chunk = sessionIds.slice(i, i + 500);
-      const rows = await this.db.query(
-        `SELECT * FROM billing_sessions WHERE session_id IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
-        chunk,
-      );
-      for (const r of rows) {
-        const s = sessionOf(r);
-        out.set(s.sessionId, s);
-      }
+    if (sessionIds.length === 0) return out;
+    const rows = await this.db.query(
+      `SELECT * FROM billing_sessions
+        WHERE session_id IN (SELECT session_id FROM ${jsonRows(this.db.dialect, '$1', { session_id: 'text' })})`,
+      [JSON.stringify(sessionIds.map((id) => ({ session_id: id })))],
+    );
+    for (const r of rows) {
+      const s = sessionOf(r);
+      out.set(s.sessionId, s);
     }
     return out;
   }
@@ -476,41 +492,58 @@ export class BillingStore {
     return this.recordMany([{ sessionId, startMs, charges, chargedThrough }], at);
   }
 
-  /** recordPeriods for several sessions in one transaction; returns the charge rows inserted. */
+  /**
+   * recordPeriods for several sessions in one transaction of two statements, whatever their number; returns
+   * the charge rows inserted.
+   */
   async recordMany(batches: readonly PeriodBatch[], at: Date): Promise<number> {
     if (batches.length === 0) return 0;
     const createdAt = at.toISOString();
-    return this.db.transaction(function* (): SqlWork<number> {
-      let inserted = 0;
-      for (const b of batches) {
-        for (const c of b.charges) {
-          inserted += yield* run(
-            `INSERT INTO billing_charges (session_id, period, idempotency_key, tenant_id, user_id, tier, kind, amount,
-               period_start, distribution, status, attempts, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11) ON CONFLICT DO NOTHING`,
-            [
-              c.sessionId,
-              c.period,
-              c.idempotencyKey,
-              c.tenantId,
-              c.userId,
-              c.tier,
-              c.kind,
-              c.amount,
-              c.periodStart,
-              JSON.stringify(c.distribution),
-              createdAt,
-            ],
-          );
-        }
-        yield* run(
-          `UPDATE billing_sessions
-              SET charged_through = CASE WHEN charged_through < $2 THEN $2 ELSE charged_through END,
-                  start_ms = coalesce(start_ms, $3)
-            WHERE session_id = $1`,
-          [b.sessionId, b.chargedThrough, b.startMs],
-        );
-      }
+    const charges = JSON.stringify(
+      batches.flatMap((b) =>
+        b.charges.map((c) => ({
+          session_id: c.sessionId,
+          period: c.period,
+          idempotency_key: c.idempotencyKey,
+          tenant_id: c.tenantId,
+          user_id: c.userId,
+          tier: c.tier,
+          kind: c.kind,
+          amount: c.amount,
+          period_start: c.periodStart,
+          distribution: c.distribution,
+          created_at: createdAt,
+        })),
+      ),
+    );
+    const cursors = JSON.stringify(
+      batches.map((b) => ({
+        session_id: b.sessionId,
+        charged_through: b.chargedThrough,
+        start_ms: b.startMs,
+      })),
+    );
+    return this.db.transaction(function* (dialect): SqlWork<number> {
+      const inserted = yield* run(
+        `INSERT INTO billing_charges (session_id, period, idempotency_key, tenant_id, user_id, tier, kind, amount,
+           period_start, distribution, status, attempts, created_at)
+         SELECT session_id, period, idempotency_key, tenant_id, user_id, tier, kind, amount, period_start,
+                distribution, 'pending', 0, created_at
+           FROM ${jsonRows(dialect, '$1', NEW_CHARGE_COLUMNS)}
+          WHERE true
+         ON CONFLICT DO NOTHING`,
+        [charges],
+      );
+      // The cursor only moves forward.
+      yield* run(
+        `UPDATE billing_sessions
+            SET charged_through = CASE WHEN billing_sessions.charged_through < x.charged_through
+                                       THEN x.charged_through ELSE billing_sessions.charged_through END,
+                start_ms = coalesce(billing_sessions.start_ms, x.start_ms)
+           FROM ${jsonRows(dialect, '$1', { session_id: 'text', charged_through: 'integer', start_ms: 'bigint' })}
+          WHERE billing_sessions.session_id = x.session_id`,
+        [cursors],
+      );
       return inserted;
     });
   }
@@ -529,7 +562,7 @@ export class BillingStore {
     await this.markChargedMany([{ sessionId, period, walletTransactionId }], at);
   }
 
-  /** Marks charges the wallet confirmed, in one transaction. */
+  /** Marks charges the wallet confirmed, in one transaction of three statements whatever their number. */
   async markChargedMany(
     items: ReadonlyArray<{ sessionId: string; period: number; walletTransactionId: string }>,
     at: Date,
@@ -537,25 +570,44 @@ export class BillingStore {
   ): Promise<void> {
     if (items.length === 0 && closes.length === 0) return;
     const chargedAt = at.toISOString();
-    await this.db.transaction(function* (): SqlWork<void> {
-      for (const i of items) {
+    const charged = JSON.stringify(
+      items.map((i) => ({
+        session_id: i.sessionId,
+        period: i.period,
+        wallet_transaction_id: i.walletTransactionId,
+      })),
+    );
+    const sessions = JSON.stringify(
+      [...new Set([...items, ...closes].map((i) => i.sessionId))].map((id) => ({ session_id: id })),
+    );
+    const closing = JSON.stringify(closes.map((c) => ({ session_id: c.sessionId, final_cost: c.finalCost })));
+    await this.db.transaction(function* (dialect): SqlWork<void> {
+      if (items.length > 0) {
         yield* run(
-          `UPDATE billing_charges SET status = 'charged', wallet_transaction_id = $3, charged_at = $4,
-                  attempts = attempts + 1, last_error = NULL
-            WHERE session_id = $1 AND period = $2 AND status <> 'charged'`,
-          [i.sessionId, i.period, i.walletTransactionId, chargedAt],
+          `UPDATE billing_charges SET status = 'charged', wallet_transaction_id = x.wallet_transaction_id,
+                  charged_at = $2, attempts = billing_charges.attempts + 1, last_error = NULL
+             FROM ${jsonRows(dialect, '$1', { session_id: 'text', period: 'integer', wallet_transaction_id: 'text' })}
+            WHERE billing_charges.session_id = x.session_id AND billing_charges.period = x.period
+              AND billing_charges.status <> 'charged'`,
+          [charged, chargedAt],
         );
       }
       // A session's first charge converts its hold (see `hold`): in the same commit, not one more.
-      const sessions = new Set([...items, ...closes].map((i) => i.sessionId));
-      for (const sessionId of sessions) {
+      yield* run(
+        `UPDATE billing_holds SET released_at = $2
+          WHERE released_at IS NULL
+            AND session_id IN (SELECT session_id FROM ${jsonRows(dialect, '$1', { session_id: 'text' })})`,
+        [sessions, chargedAt],
+      );
+      // Their last charges confirmed, finished sessions' metering ends in the same commit (see `close`).
+      if (closes.length > 0) {
         yield* run(
-          'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
-          [sessionId, chargedAt],
+          `UPDATE billing_sessions SET closed_at = $2, final_cost = x.final_cost
+             FROM ${jsonRows(dialect, '$1', { session_id: 'text', final_cost: 'bigint' })}
+            WHERE billing_sessions.session_id = x.session_id AND billing_sessions.closed_at IS NULL`,
+          [closing, chargedAt],
         );
       }
-      // Their last charges confirmed, finished sessions' metering ends in the same commit (see `close`).
-      for (const c of closes) yield* closeRow(c.sessionId, c.finalCost, chargedAt);
     });
   }
 
@@ -592,6 +644,25 @@ export class BillingStore {
     return (
       await this.db.query('SELECT * FROM billing_charges WHERE session_id = $1 ORDER BY period', [sessionId])
     ).map(chargeOf);
+  }
+
+  /** The charges of several sessions in one statement, each session's in period order (none: absent). */
+  async chargesOfMany(sessionIds: readonly string[]): Promise<Map<string, ChargeRow[]>> {
+    const out = new Map<string, ChargeRow[]>();
+    if (sessionIds.length === 0) return out;
+    const rows = await this.db.query(
+      `SELECT * FROM billing_charges
+        WHERE session_id IN (SELECT session_id FROM ${jsonRows(this.db.dialect, '$1', { session_id: 'text' })})
+        ORDER BY session_id, period`,
+      [JSON.stringify(sessionIds.map((id) => ({ session_id: id })))],
+    );
+    for (const row of rows) {
+      const charge = chargeOf(row);
+      const list = out.get(charge.sessionId) ?? [];
+      list.push(charge);
+      out.set(charge.sessionId, list);
+    }
+    return out;
   }
 
   async listCharges(scope: ChargeScope): Promise<ChargeRow[]> {

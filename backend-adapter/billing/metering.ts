@@ -492,8 +492,9 @@ export class Metering {
     if (batches.length > 0) report.periodsRecorded += await this.deps.store.recordMany(batches, now);
     const unsettled: ChargeRow[] = [];
     const closable = new Map<string, { finalCost: number; unsettled: number }>();
+    const chargesOf = await this.deps.store.chargesOfMany(planned.map((p) => p.session.sessionId));
     for (const { session, billing, batch, read } of planned) {
-      const charges = await this.deps.store.chargesOf(session.sessionId);
+      const charges = chargesOf.get(session.sessionId) ?? [];
       const open = charges.filter((c) => c.status !== 'charged');
       unsettled.push(...open);
       // Everything closing checks was just read or written here: once the wallet confirms the last charges,

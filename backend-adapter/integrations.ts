@@ -7,8 +7,6 @@ import { WarmPoolPlanner } from './ai/warm-pool-planner.ts';
 import { HttpNexusAi } from './ai/http-nexus-ai.ts';
 import { EmbeddedNexusAi, type NexusAi } from './ai/nexus-ai.ts';
 import type { Analytics } from './analytics/analytics.ts';
-import { FileAnalytics } from './analytics/file-analytics.ts';
-import { HttpAnalytics } from './analytics/http-analytics.ts';
 import { SessionAnalytics } from './analytics/session-analytics.ts';
 import type { CanonStore } from './canon/canon-store.ts';
 import type { AdapterConfig } from './config.ts';
@@ -23,27 +21,6 @@ import type { SessionSampler } from './observability/session-sampler.ts';
 import type { StreamStats } from './observability/stream-stats.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import { PrivacyService, type PersonalDataHolder } from './privacy/privacy-service.ts';
-
-/** v-analytics: the HTTP adapter with ANALYTICS_URL, else the local file; drops feed the Prometheus counter. */
-export function openAnalytics(
-  config: AdapterConfig,
-  metrics: Pick<AdapterMetrics, 'analyticsEventsDropped'>,
-): Analytics {
-  const onDrop = (reason: string, count: number) => metrics.analyticsEventsDropped.inc({ reason }, count);
-  const settings = config.integrations.analytics;
-  return settings.url
-    ? new HttpAnalytics({
-        url: settings.url,
-        token: settings.token,
-        maxQueue: settings.maxQueue,
-        maxBatch: settings.batchSize,
-        onDrop,
-      })
-    : new FileAnalytics(join(config.dataDir, 'analytics', 'events.jsonl'), {
-        maxQueue: settings.maxQueue,
-        onDrop,
-      });
-}
 
 export interface Integrations {
   ai: AiService;

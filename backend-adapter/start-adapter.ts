@@ -22,7 +22,8 @@ import { KubernetesRuntime } from './runtime/kubernetes/kubernetes-runtime.ts';
 import { LocalDesktopRuntime } from './runtime/local/local-desktop-runtime.ts';
 import type { RuntimeProvider } from './runtime/runtime-provider.ts';
 import { TimeoutEnforcer } from './timeouts/timeout-enforcer.ts';
-import { openAnalytics, startIntegrations, type Integrations } from './integrations.ts';
+import { openAnalytics } from './analytics/open-analytics.ts';
+import { startIntegrations, type Integrations } from './integrations.ts';
 import { openAuth, openCanon, openEventBuses } from './open-shared-state.ts';
 import { closeAll, listen } from './serving.ts';
 

@@ -4,6 +4,7 @@ import type { AdapterConfig } from './config.ts';
 import { DEFAULT_REMEDIATION_POLICY } from './ai/remediation.ts';
 import { StreamHealthMonitor } from './ai/stream-health-monitor.ts';
 import { StreamRemediation } from './gateway/stream-remediation.ts';
+import { openAnalytics } from './analytics/open-analytics.ts';
 import { SessionAccess } from './lifecycle/session-access.ts';
 import { createLogger } from './logging/logger.ts';
 import { GatewayMetrics } from './observability/gateway-metrics.ts';
@@ -57,6 +58,9 @@ export async function startStreamGateway(
     const observed = observeStreams({ metrics, servesStreams: true, channel: buses.streamTotals });
     closers.push(async () => observed.stop());
     const { streams, sampler } = observed;
+    // Before the monitor, so its last reports are flushed after it stops.
+    const analytics = openAnalytics(config, metrics);
+    closers.push(() => analytics.flush());
     const ai = config.integrations.ai;
     const monitor = new StreamHealthMonitor({
       canon,
@@ -66,6 +70,7 @@ export async function startStreamGateway(
       }),
       mode: ai.remediation,
       logger,
+      analytics,
       metrics,
     });
     monitor.start(ai.monitorIntervalMs);

@@ -10,7 +10,7 @@ import type { Analytics } from '../analytics/analytics.ts';
 export function recordRemediation(
   to: {
     logger: Logger;
-    analytics?: Analytics | undefined;
+    analytics?: Pick<Analytics, 'track'> | undefined;
     metrics?: { aiRemediations: { inc(labels: { kind: string; status: string }): void } } | undefined;
   },
   session: Session,
@@ -26,7 +26,7 @@ export function recordRemediation(
 
 /** One remediation that was applied or failed: a warning in the log and a `supercore.ai.remediation` event. */
 export function reportRemediation(
-  to: { logger: Logger; analytics?: Analytics | undefined },
+  to: { logger: Logger; analytics?: Pick<Analytics, 'track'> | undefined },
   session: Session,
   action: RemediationAction,
   at: Date,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Analytics } from '../analytics/analytics.ts';
 import type { RemediationAction } from '../../protocol/ai.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 import type { StreamWindow } from '../observability/stream-stats.ts';
@@ -30,6 +31,8 @@ export interface StreamHealthMonitorDeps {
   mode: RemediationMode;
   policy?: RemediationPolicy;
   logger: Logger;
+  /** Where applied and failed actions are reported as `supercore.ai.remediation` events, as AiService's are. */
+  analytics?: Pick<Analytics, 'track'>;
   metrics?: { aiRemediations: { inc(labels: { kind: string; status: string }): void } };
 }
 

@@ -18,6 +18,8 @@ export class GatewayMetrics {
   readonly handshakeChecks: Counter<'result'>;
   /** The AI's remediations: the gateway acts on the streams it serves, the orchestrator on the desktops. */
   readonly aiRemediations: Counter<'kind' | 'status'>;
+  /** Events this process lost on their way to v-analytics (the gateway reports its stream remediations). */
+  readonly analyticsEventsDropped: Counter<'reason'>;
   /** The PostgreSQL pools `v_supercore_postgres_pool_connections` reads at scrape time (countPools). */
   private poolSource: (() => NamedPool[]) | undefined;
   /** Where `v_supercore_streams` reads its figures at scrape time (countStreams); zeros until set. */
@@ -77,6 +79,12 @@ export class GatewayMetrics {
       name: 'v_supercore_ai_remediations_total',
       help: 'N.E.X.U.S AI remediation actions acted on, by kind and status (applied, skipped, failed).',
       labelNames: ['kind', 'status'],
+      registers,
+    });
+    this.analyticsEventsDropped = new Counter({
+      name: 'v_supercore_analytics_events_dropped_total',
+      help: 'v-analytics events lost, by reason (queue-full, rejected, write-failed); tracking never blocks a session.',
+      labelNames: ['reason'],
       registers,
     });
     registerPoolMetrics(this.registry, () => this.poolSource?.() ?? []);

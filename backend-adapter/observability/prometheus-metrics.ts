@@ -13,7 +13,6 @@ import { GatewayMetrics } from './gateway-metrics.ts';
 export class AdapterMetrics extends GatewayMetrics {
   readonly sessionCreationDuration: Histogram;
   readonly sessionTransitions: Counter<'to'>;
-  readonly analyticsEventsDropped: Counter<'reason'>;
   readonly warmPoolTarget: Gauge<'tier'>;
   readonly desktopRestarts: Counter<'outcome'>;
 
@@ -82,12 +81,6 @@ export class AdapterMetrics extends GatewayMetrics {
       name: 'v_supercore_session_transitions_total',
       help: 'Session state transitions recorded, by target state.',
       labelNames: ['to'],
-      registers,
-    });
-    this.analyticsEventsDropped = new Counter({
-      name: 'v_supercore_analytics_events_dropped_total',
-      help: 'v-analytics events lost, by reason (queue-full, rejected, write-failed); tracking never blocks a session.',
-      labelNames: ['reason'],
       registers,
     });
     this.warmPoolTarget = new Gauge({

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { RemediationMode } from '../../../backend-adapter/ai/remediation.ts';
+import type { AnalyticsEvent } from '../../../backend-adapter/analytics/analytics.ts';
 import { StreamHealthMonitor } from '../../../backend-adapter/ai/stream-health-monitor.ts';
 import type { SessionRow } from '../../../backend-adapter/canon/canon-store.ts';
 import { StreamRemediation } from '../../../backend-adapter/gateway/stream-remediation.ts';
@@ -38,6 +39,7 @@ function gateway(options: { state?: SessionState; mode?: RemediationMode; stalle
   const sampler = new StreamSampler(streams);
   const counted: string[] = [];
   const warnings: string[] = [];
+  const reported: AnalyticsEvent[] = [];
   const row = {
     session: {
       sessionId: 's1',
@@ -60,6 +62,7 @@ function gateway(options: { state?: SessionState; mode?: RemediationMode; stalle
         },
       },
     ),
+    analytics: { track: (e) => reported.push(e) },
     metrics: { aiRemediations: { inc: (l) => counted.push(`${l.kind}:${l.status}`) } },
   });
   const viewer = streams.observe('s1', () => undefined);
@@ -75,7 +78,16 @@ function gateway(options: { state?: SessionState; mode?: RemediationMode; stalle
       sampler.sample((t += 2000));
     }
   };
-  return { monitor, viewer, fake, stream, counted, warnings, sample: () => sampler.sample((t += 2000)) };
+  return {
+    monitor,
+    viewer,
+    fake,
+    stream,
+    counted,
+    warnings,
+    reported,
+    sample: () => sampler.sample((t += 2000)),
+  };
 }
 
 describe('StreamHealthMonitor (N.E.X.U.S AI remediation in the stream gateway)', () => {
@@ -95,6 +107,17 @@ describe('StreamHealthMonitor (N.E.X.U.S AI remediation in the stream gateway)',
     assert.deepEqual(g.fake.asked, ['quality 6/4']);
     assert.deepEqual(g.counted, ['lower-quality:applied']);
     assert.deepEqual(g.warnings, ['lower-quality']);
+    assert.deepEqual(
+      g.reported.map((e) => [
+        e.event,
+        e.userId,
+        e.properties.sessionId,
+        e.properties.kind,
+        e.properties.status,
+      ]),
+      [['supercore.ai.remediation', 'u1', 's1', 'lower-quality', 'applied']],
+      'reported to v-analytics as the orchestrator reports its own',
+    );
   });
 
   it('reconnects a stalled viewer', async () => {
@@ -120,6 +143,7 @@ describe('StreamHealthMonitor (N.E.X.U.S AI remediation in the stream gateway)',
     );
     assert.deepEqual(advising.fake.asked, []);
     assert.deepEqual(advising.counted, []);
+    assert.deepEqual(advising.reported, [], 'advice is not an action taken');
 
     const paused = gateway({ state: 'paused', stalledMs: 20_000 });
     paused.sample();

@@ -37,12 +37,12 @@ describe('v_supercore_postgres_pool_connections (real PostgreSQL)', () => {
         'billing/waiting': 0,
       });
       // Four reads at once on a pool of one: one runs, the others queue for its connection.
-      const reads = Array.from({ length: 4 }, () => canon.ping());
+      const reads = Array.from({ length: 4 }, () => canon.getSession('no-such-session'));
       const busy = await scrape(registry);
       assert.equal(busy['canon/total'], 1, 'never more than its limit');
       // Four until the pool hands its connection to the first (on its next turn), three after.
       assert.ok((busy['canon/waiting'] ?? 0) >= 3, `waiting: ${busy['canon/waiting']}`);
-      assert.deepEqual(await Promise.all(reads), [true, true, true, true]);
+      assert.deepEqual(await Promise.all(reads), [undefined, undefined, undefined, undefined]);
       const slow = [billing.query('SELECT pg_sleep(0.2)'), billing.query('SELECT pg_sleep(0.2)')];
       await new Promise((r) => setTimeout(r, 100));
       const both = await scrape(registry);

@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Authenticator, Principal } from './principal.ts';
@@ -37,16 +38,21 @@ export class LocalIssuer implements Authenticator {
     let stored = await readKey(keyFile);
     if (!stored) {
       const { privateKey } = await generateKeyPair(ALG, { extractable: true });
-      const fresh: StoredKey = { kid: crypto.randomUUID(), privateJwk: await exportJWK(privateKey) };
+      const fresh: StoredKey = { kid: randomUUID(), privateJwk: await exportJWK(privateKey) };
       await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
+      // Written whole under a name of its own, then linked into place: when replicas start together the first
+      // link wins and the others read its key, never a file another process has created but not yet filled.
+      const draft = `${keyFile}.${randomUUID()}.tmp`;
+      await writeFile(draft, JSON.stringify(fresh), { mode: 0o600, flag: 'wx', flush: true });
       try {
-        // 'wx': when replicas start together, the first writer wins and the others read its key.
-        await writeFile(keyFile, JSON.stringify(fresh), { mode: 0o600, flag: 'wx' });
+        await link(draft, keyFile);
         stored = fresh;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         stored = await readKey(keyFile);
         if (!stored) throw new Error(`issuer key ${keyFile} is unreadable`);
+      } finally {
+        await rm(draft, { force: true });
       }
     }
     const { d: _d, ...publicJwk } = stored.privateJwk;

@@ -20,11 +20,11 @@
 // The first lines are a control (control-server.ts): the same load against a server that does nothing, the
 // floor the machine puts under every other line at that moment. Each line also gives the adapter's CPU time
 // per request, which depends far less than latency on what else the shared machine is running.
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
 import type { StoreKind } from './bench-adapter.ts';
 import { spawnControlServer } from './control-server.ts';
+import { cpuMsOf, postgresCpuMs } from './process-cpu.ts';
 import { pacedLoad, type PacedResult, type PacedWork } from './paced-load.ts';
 import { spawnBenchAdapter } from './spawn-adapter.ts';
 
@@ -109,17 +109,6 @@ function pacedCycle(tokens: readonly string[]): (index: number) => PacedWork {
   };
 }
 
-/** The adapter process's CPU time (user + system) so far, in ms; undefined where /proc is not there. */
-function cpuMsOf(pid: number): number | undefined {
-  try {
-    // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in clock ticks (100 Hz).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
 interface Figures {
   rate: number;
   completed: number;
@@ -151,9 +140,10 @@ interface Measured {
 
 /**
  * Runs one measurement and prints its line, with the server's CPU time per request (all its threads; unlike
- * latency, it hardly depends on what else the shared machine is doing; PostgreSQL's own CPU is not in it) and
- * its event loop's busy time per request: the main thread every request queues behind, so 1,000 req/s need it
- * well under 1,000 µs.
+ * latency, it hardly depends on what else the shared machine is doing) and its event loop's busy time per
+ * request: the main thread every request queues behind, so 1,000 req/s need it well under 1,000 µs. On
+ * PostgreSQL, the database's CPU time per request too: here it runs on the same two cores, so the adapter's
+ * and the database's figures together bound the rate this machine can serve.
  */
 async function measure(
   server: Measured,
@@ -162,17 +152,24 @@ async function measure(
   how: string,
   run: () => Promise<Figures>,
 ): Promise<void> {
+  const database = store === 'postgres';
   const cpuBefore = cpuMsOf(server.pid);
+  const dbBefore = database ? postgresCpuMs() : undefined;
   const loopBefore = await server.loopActiveMs();
   const r = await run();
   const cpuAfter = cpuMsOf(server.pid);
+  const dbAfter = database ? postgresCpuMs() : undefined;
   const loopAfter = await server.loopActiveMs();
   const perRequest = (ms: number) =>
     r.completed === 0 ? '   n/a' : ((1000 * ms) / r.completed).toFixed(0).padStart(6);
   const cpu = cpuBefore === undefined || cpuAfter === undefined ? '   n/a' : perRequest(cpuAfter - cpuBefore);
+  const dbCpu =
+    dbBefore === undefined || dbAfter === undefined
+      ? ''
+      : `  PostgreSQL CPU ${perRequest(dbAfter - dbBefore)} µs/req`;
   const achieved = Math.round(r.rate);
   console.log(
-    `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  loop busy ${perRequest(loopAfter - loopBefore)} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < rate * 0.95 ? `  (below the offered ${rate} req/s)` : ''}`,
+    `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  loop busy ${perRequest(loopAfter - loopBefore)} µs/req${dbCpu}  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < rate * 0.95 ? `  (below the offered ${rate} req/s)` : ''}`,
   );
   if (r.unfinished)
     console.log(

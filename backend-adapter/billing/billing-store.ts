@@ -358,7 +358,6 @@ function* registerRows(items: readonly Registration[], at: Date): SqlWork<Map<st
   return out;
 }
 
-/** Ends a session's metering with its final cost (once: a closed row stays as it was closed). */
 /** A new charge row as recordMany reads it from its JSON parameter. */
 const NEW_CHARGE_COLUMNS = {
   session_id: 'text',
@@ -374,6 +373,7 @@ const NEW_CHARGE_COLUMNS = {
   created_at: 'time',
 } as const;
 
+/** Ends a session's metering with its final cost (once: a closed row stays as it was closed). */
 function* closeRow(sessionId: string, finalCost: number, at: string): SqlWork<void> {
   yield* run(
     'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',

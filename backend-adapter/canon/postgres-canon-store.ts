@@ -291,7 +291,6 @@ function genesisRecordInsert(s: Session, actor: string, first: number): { sql: s
   };
 }
 
-/** Transaction-level advisory lock serialising quota-checked creates across every replica (per schema). */
 /**
  * How recent an answer on any connection stands in for a ping. Every transition checks that Canon Memory
  * answers (the component's half of the handshake); at 1,000 requests/s a `SELECT 1` each was two of the
@@ -299,6 +298,7 @@ function genesisRecordInsert(s: Session, actor: string, first: number): { sql: s
  */
 const PING_FRESH_MS = 1000;
 
+/** Transaction-level advisory lock serialising quota-checked creates across every replica (per schema). */
 const GENESIS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $1))";
 
 /**

@@ -16,6 +16,11 @@ const POSTGRES_TYPES: Record<JsonColumnType, string> = {
  * statement writes or reads any number of rows with one fixed text: one round trip and one prepared
  * statement for a batch, instead of one statement per row. The parameter is `JSON.stringify` of objects
  * keyed by the column names; times are ISO-8601 text and JSON columns nested values, as the tables keep them.
+ *
+ * Meant for batches of up to a few hundred rows. SQLite probes the table's index for each row. PostgreSQL
+ * plans the parameter as 100 rows: on a table with statistics it probes the index too; on one never
+ * analysed (a fresh database, or a server without autovacuum) it may hash-join a scan of the table, which
+ * costs little while the table is small and is replanned once ANALYZE has run.
  */
 export function jsonRows(
   dialect: SqlDialect,

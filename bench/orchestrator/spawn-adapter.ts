@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { StoreKind } from './bench-adapter.ts';
+import { imageNodeFlags } from './image-node-flags.ts';
 
 export interface AdapterProcess {
   url: string;
@@ -18,7 +19,7 @@ const ENTRY = fileURLToPath(new URL('./adapter-process.ts', import.meta.url));
 
 /**
  * Starts the bench adapter in a child process (adapter-process.ts), so the load generator runs in another
- * process than the server, as it would against a real deployment. `nodeArgs` go to the child's node (e.g.
+ * process than the server, as it would against a real deployment, with the node flags of the adapter's image. `nodeArgs` go to the child's node (e.g.
  * `--cpu-prof --cpu-prof-dir=…` to profile the server under load).
  */
 export async function spawnBenchAdapter(
@@ -28,7 +29,7 @@ export async function spawnBenchAdapter(
 ): Promise<AdapterProcess> {
   const child = spawn(
     process.execPath,
-    [...nodeArgs, '--import', 'tsx', ENTRY, '--store', store, '--users', String(users)],
+    [...imageNodeFlags(), ...nodeArgs, '--import', 'tsx', ENTRY, '--store', store, '--users', String(users)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

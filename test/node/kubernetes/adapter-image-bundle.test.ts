@@ -28,9 +28,19 @@ function esbuildArgs(app: string): string[] {
   );
 }
 
-/** Starts the bundle; resolves with its URL once it says it listens. */
+/** The Dockerfile's CMD: `node`, its flags, then the bundle. */
+function imageCommand(): { flags: string[]; script: string } {
+  const cmd = /^CMD (\[.*\])$/m.exec(DOCKERFILE)?.[1];
+  assert.ok(cmd, 'the Dockerfile has a CMD in exec form');
+  const argv = JSON.parse(cmd) as string[];
+  assert.equal(argv[0], 'node');
+  assert.equal(argv.at(-1), 'dist/adapter/main.mjs');
+  return { flags: argv.slice(1, -1), script: 'dist/adapter/main.mjs' };
+}
+
+/** Starts the bundle as the image's CMD does; resolves with its URL once it says it listens. */
 function startBundle(app: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [join(app, 'dist/adapter/main.mjs')], {
+  const child = spawn(process.execPath, [...imageCommand().flags, join(app, imageCommand().script)], {
     cwd: app,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import { HandshakeReportSchema } from '../protocol/api.ts';
 import { API_PREFIX } from '../protocol/handshake.ts';
 import type { Analytics } from './analytics/analytics.ts';
-import { requireCaller } from './api/authenticate.ts';
 import { registerDevLoginRoute } from './api/dev-login-routes.ts';
 import { sendError } from './api/error-handler.ts';
 import { registerLiveEventsRoute } from './api/live-events-route.ts';
@@ -30,7 +29,7 @@ import type { Authenticator } from './auth/principal.ts';
 import type { CanonStore } from './canon/canon-store.ts';
 import type { AdapterConfig } from './config.ts';
 import type { SessionEventBus } from './events/session-event-bus.ts';
-import { AuthProbe } from './handshake/auth-probe.ts';
+import { AuthProbe, PUBLIC_STREAM_ROUTE } from './handshake/auth-probe.ts';
 import { buildHandshakeReport } from './handshake/handshake-report.ts';
 import type { SessionLifecycle } from './lifecycle/session-lifecycle.ts';
 import type { AdapterMetrics } from './observability/prometheus-metrics.ts';
@@ -72,14 +71,8 @@ export interface AppDeps {
 const PUBLIC_API_ROUTES: ReadonlyMap<string, string> = new Map([
   [`GET ${API_PREFIX}/openapi.json`, 'the API description'],
   [`POST ${API_PREFIX}/dev/login`, 'dev mode only'],
-  [`GET ${API_PREFIX}/sessions/:id/stream`, 'verifies its bearer token in the WebSocket handshake itself'],
+  PUBLIC_STREAM_ROUTE,
 ]);
-
-/** The handshake's own probe requests are not users: they must not move the auth or request metrics. */
-const UNCOUNTED = {
-  handshakeChecks: { inc: () => undefined },
-  authAttempts: { inc: () => undefined },
-};
 
 /** The HTTP surface of the orchestrator (or of every role): the `/api/v1` REST API, streams, the dev site. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -114,12 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         registerDevLoginRoute(api, deps.issuer, deps.config.devMode, deps.config.auth.devSubscription);
       if (servesStreams) registerStreamRoute(api, { ...deps, access: deps.lifecycle });
       await api.register(async (guarded) => {
-        guarded.addHook('onRoute', (route) => authProbe.noteGuarded(route));
-        const counted = requireCaller(deps.auth, deps.metrics);
-        const uncounted = requireCaller(deps.auth, UNCOUNTED);
-        guarded.addHook('preHandler', (request) =>
-          authProbe.isProbe(request) ? uncounted(request) : counted(request),
-        );
+        authProbe.guard(guarded, deps.auth, deps.metrics);
         const { config } = deps;
         guarded.get('/handshake', { schema: { response: { 200: HandshakeReportSchema } } }, () =>
           buildHandshakeReport({

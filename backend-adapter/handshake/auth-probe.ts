@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { API_PREFIX, HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
+import { requireCaller, type AuthCounters } from '../api/authenticate.ts';
+import type { Authenticator } from '../auth/principal.ts';
 
 /** A check's outcome with the evidence it rests on. */
 export interface CheckResult {
@@ -9,8 +11,27 @@ export interface CheckResult {
 }
 
 const PROBE_HEADER = 'x-vsc-auth-probe';
-/** The route the live probes call: every user's sessions hang off it. */
-const PROBED = `${API_PREFIX}/sessions`;
+
+/** The guarded route the live probes call: as registered, and a URL that reaches it. */
+export interface ProbedRoute {
+  route: string;
+  url: string;
+}
+
+/** The orchestrator's: every user's sessions hang off it. */
+const SESSIONS: ProbedRoute = { route: `${API_PREFIX}/sessions`, url: `${API_PREFIX}/sessions` };
+
+/** The probe's own requests are not users: they must not move the auth or request metrics. */
+const UNCOUNTED: AuthCounters = {
+  handshakeChecks: { inc: () => undefined },
+  authAttempts: { inc: () => undefined },
+};
+
+/** The stream route, public by design on every role that serves it. */
+export const PUBLIC_STREAM_ROUTE: readonly [string, string] = [
+  `GET ${API_PREFIX}/sessions/:id/stream`,
+  'verifies its bearer token in the WebSocket handshake itself',
+];
 const UNCHECKED_METHODS = new Set(['HEAD', 'OPTIONS']);
 
 const keyOf = (method: string, url: string): string => `${method} ${url}`;
@@ -35,8 +56,25 @@ export class AuthProbe {
   /** "METHOD /api/v1/…" → registered behind the guard. */
   private readonly routes = new Map<string, boolean>();
 
-  /** @param publicRoutes routes meant to be reachable without the guard ("GET /api/v1/…"), with the reason. */
-  constructor(private readonly publicRoutes: ReadonlyMap<string, string>) {}
+  /**
+   * @param publicRoutes routes meant to be reachable without the guard ("GET /api/v1/…"), with the reason.
+   * @param probed the GET route the live probes call (the stream gateway serves no session list).
+   */
+  constructor(
+    private readonly publicRoutes: ReadonlyMap<string, string>,
+    private readonly probed: ProbedRoute = SESSIONS,
+  ) {}
+
+  /**
+   * Puts `scope`'s routes behind the bearer-token guard and notes them as guarded; the probe's own requests
+   * are checked the same way but not counted.
+   */
+  guard(scope: FastifyInstance, auth: Authenticator, counters: AuthCounters): void {
+    scope.addHook('onRoute', (route) => this.noteGuarded(route));
+    const counted = requireCaller(auth, counters);
+    const uncounted = requireCaller(auth, UNCOUNTED);
+    scope.addHook('preHandler', (request) => (this.isProbe(request) ? uncounted(request) : counted(request)));
+  }
 
   /** From the root `onRoute` hook: every route. */
   noteRoute(route: RouteOptions): void {
@@ -70,12 +108,13 @@ export class AuthProbe {
       .filter(([key, guarded]) => !guarded && !this.publicRoutes.has(key))
       .map(([key]) => key);
     if (unguarded.length > 0) problems.push(`served without the bearer-token check: ${unguarded.join(', ')}`);
-    if (this.routeStatus('GET', PROBED) === 'absent') problems.push(`GET ${PROBED} is not served`);
+    const { route, url } = this.probed;
+    if (this.routeStatus('GET', route) === 'absent') problems.push(`GET ${route} is not served`);
 
     const probe = async (authorization?: string) => {
       const res = await app.inject({
         method: 'GET',
-        url: PROBED,
+        url,
         headers: {
           [HANDSHAKE_HEADER]: HANDSHAKE,
           [PROBE_HEADER]: this.marker,
@@ -90,10 +129,10 @@ export class AuthProbe {
         problems.push(`${what} answered ${answer}, not 401 ${code}`);
       return answer;
     };
-    const none = expect(`GET ${PROBED} without a token`, await probe(), 'AUTH_REQUIRED');
+    const none = expect(`GET ${url} without a token`, await probe(), 'AUTH_REQUIRED');
     // Random every time, so no cache of verified tokens could ever hold it.
     const forged = `Bearer probe.${randomBytes(12).toString('base64url')}.unsigned`;
-    const bad = expect(`GET ${PROBED} with an unsigned token`, await probe(forged), 'AUTH_INVALID');
+    const bad = expect(`GET ${url} with an unsigned token`, await probe(forged), 'AUTH_INVALID');
 
     const guardedCount = [...this.routes.values()].filter(Boolean).length;
     const open = [...this.publicRoutes]
@@ -103,7 +142,7 @@ export class AuthProbe {
       ? { ok: false, evidence: problems.join('; ') }
       : {
           ok: true,
-          evidence: `${guardedCount} /api/v1 routes behind the bearer-token check${open.length ? `; public by design: ${open.join(', ')}` : ''}; probe GET ${PROBED} without a token → ${none}, with an unsigned token → ${bad}`,
+          evidence: `${guardedCount} /api/v1 routes behind the bearer-token check${open.length ? `; public by design: ${open.join(', ')}` : ''}; probe GET ${url} without a token → ${none}, with an unsigned token → ${bad}`,
         };
   }
 }

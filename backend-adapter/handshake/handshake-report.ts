@@ -35,13 +35,13 @@ export interface HandshakeDeps {
   governance?: { governanceReport(): Promise<GovernanceReport> };
 }
 
-type Check = Omit<HandshakeCheck, 'group'>;
+export type Check = Omit<HandshakeCheck, 'group'>;
 
 /** How long a dependency may take to answer before its check counts as failed. */
 const PROBE_DEADLINE_MS = 2000;
 
 /** The work's result, or 'late' once the deadline passed (a hung dependency must not hang the report). */
-async function withinDeadline<T>(work: Promise<T>): Promise<T | 'late'> {
+export async function withinDeadline<T>(work: Promise<T>): Promise<T | 'late'> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), PROBE_DEADLINE_MS);
@@ -61,13 +61,43 @@ const notYet = (id: string, label: string, evidence: string): Check => ({
   evidence,
 });
 
-const check = (id: string, label: string, result: CheckResult): Check => ({
+export const check = (id: string, label: string, result: CheckResult): Check => ({
   id,
   label,
   applicable: true,
   ok: result.ok,
   evidence: result.evidence,
 });
+
+/** The 55 "Database connection validation": Canon Memory's own readiness probe, within the deadline. */
+export function databaseCheck(answer: boolean | 'late'): Check {
+  return check('database', 'Database connection validation', {
+    ok: answer === true,
+    evidence:
+      answer === true
+        ? 'Canon Memory answered'
+        : answer === 'late'
+          ? `Canon Memory did not answer within ${PROBE_DEADLINE_MS} ms`
+          : 'Canon Memory did not answer',
+  });
+}
+
+/** The 55 "Redis cache availability": applicable with several replicas (REDIS_URL), which share it. */
+export function redisCheck(configured: boolean, answer: boolean | 'late'): Check {
+  return {
+    id: 'redis',
+    label: 'Redis cache availability',
+    applicable: configured,
+    ok: answer === true,
+    evidence: !configured
+      ? 'single replica: events and locks are in-process; Redis is used only with several replicas'
+      : answer === true
+        ? 'Redis answered PING (events and session locks shared by the replicas)'
+        : answer === 'late'
+          ? `Redis did not answer within ${PROBE_DEADLINE_MS} ms`
+          : 'Redis did not answer',
+  };
+}
 
 /** The 45 "Data privacy (GDPR/CCPA)": export and erasure wired and served, only to authenticated callers. */
 export function dataPrivacy(deps: {
@@ -138,28 +168,8 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
           ? 'local runtime in use; no Kubernetes API configured'
           : (kubernetes?.evidence ?? 'not evaluated'),
       },
-      check('database', 'Database connection validation', {
-        ok: db === true,
-        evidence:
-          db === true
-            ? 'Canon Memory answered SELECT 1'
-            : db === 'late'
-              ? `Canon Memory did not answer within ${PROBE_DEADLINE_MS} ms`
-              : 'Canon Memory did not answer',
-      }),
-      {
-        id: 'redis',
-        label: 'Redis cache availability',
-        applicable: deps.redisPing !== undefined,
-        ok: redis === true,
-        evidence: !deps.redisPing
-          ? 'single replica: events and locks are in-process; Redis is used only with several replicas'
-          : redis === true
-            ? 'Redis answered PING (events and session locks shared by the replicas)'
-            : redis === 'late'
-              ? `Redis did not answer within ${PROBE_DEADLINE_MS} ms`
-              : 'Redis did not answer',
-      },
+      databaseCheck(db),
+      redisCheck(deps.redisPing !== undefined, redis),
       check('session-isolation', 'Session isolation verification', isolation),
       check(
         'resource-limits',

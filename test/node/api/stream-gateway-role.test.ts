@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pack } from 'msgpackr';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../../protocol/handshake.ts';
+import type { HandshakeReport } from '../../../protocol/api.ts';
 import type { Session } from '../../../protocol/session.ts';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
@@ -162,11 +163,40 @@ describe('orchestrator and stream gateway roles in two servers', () => {
     const refused = (await launch.json()) as { error: { code: string; message: string } };
     assert.equal(refused.error.code, 'NOT_FOUND');
     assert.match(refused.error.message, /stream gateway, which serves session streams and thumbnails only/);
-    for (const path of ['/api/v1/sessions', '/api/v1/handshake', '/api/v1/tiers', '/api/v1/openapi.json']) {
+    for (const path of ['/api/v1/sessions', '/api/v1/tiers', '/api/v1/openapi.json']) {
       assert.equal((await gatewayGet(path, alice)).status, 404, path);
     }
     const listed = await orchestrator.api('/api/v1/sessions', { token: alice });
     assert.equal((listed.body as { sessions: Session[] }).sessions.length, 1);
+  });
+
+  it('the gateway has its own 55-45-17 report: Canon Memory, Redis and its token check, the rest the orchestrator’s', async () => {
+    assert.equal((await gatewayGet('/api/v1/handshake')).status, 401);
+    const answer = await gatewayGet('/api/v1/handshake', alice);
+    assert.equal(answer.status, 200);
+    const report = (await answer.json()) as HandshakeReport;
+    assert.equal(report.ok, true, JSON.stringify(report.checks.filter((c) => c.applicable && !c.ok)));
+    const applicable = report.checks.filter((c) => c.applicable);
+    assert.deepEqual(
+      applicable.map((c) => [c.id, c.ok]),
+      [
+        ['database', true],
+        ['redis', true],
+        ['auth-required', true],
+      ],
+    );
+    assert.match(
+      applicable.find((c) => c.id === 'auth-required')?.evidence ?? '',
+      /probe GET \/api\/v1\/sessions\/handshake-probe\/thumbnail without a token → 401 AUTH_REQUIRED/,
+    );
+    // Every check of the orchestrator's report is listed, the others said to be evaluated there.
+    const orchestrators = (await orchestrator.api('/api/v1/handshake', { token: alice }))
+      .body as HandshakeReport;
+    const listed = new Set(report.checks.map((c) => c.id));
+    for (const c of orchestrators.checks) assert.ok(listed.has(c.id), c.id);
+    for (const c of report.checks.filter((c) => !c.applicable)) {
+      assert.match(c.evidence, /evaluated by the orchestrator/, c.id);
+    }
   });
 
   it('the gateway reports its streams and its readiness, not the sessions (the orchestrator does)', async () => {

@@ -1,8 +1,14 @@
-import type { HandshakeCheck, HandshakeReport } from '../../protocol/api.ts';
-import { HANDSHAKE } from '../../protocol/handshake.ts';
+import type { HandshakeReport } from '../../protocol/api.ts';
 import type { CanonStore } from '../canon/canon-store.ts';
 import type { CheckResult } from './auth-probe.ts';
-import { check, databaseCheck, redisCheck, withinDeadline, type Check } from './handshake-report.ts';
+import {
+  check,
+  databaseCheck,
+  redisCheck,
+  reportOf,
+  withinDeadline,
+  type Check,
+} from './handshake-report.ts';
 
 export interface GatewayHandshakeDeps {
   canon: Pick<CanonStore, 'ping'>;
@@ -35,7 +41,7 @@ export async function buildGatewayHandshakeReport(deps: GatewayHandshakeDeps): P
     deps.redisPing ? withinDeadline(deps.redisPing().catch(() => false)) : Promise.resolve(false),
     deps.auth.check(),
   ]);
-  const groups: Record<'55' | '45' | '17', Check[]> = {
+  return reportOf({
     '55': [
       elsewhere('kubernetes-health', 'Kubernetes health checks', 'the gateway makes no pods'),
       databaseCheck(db),
@@ -69,9 +75,5 @@ export async function buildGatewayHandshakeReport(deps: GatewayHandshakeDeps): P
       elsewhere('phase-governance', 'Phase governance followed', 'the deployment phase governs launches'),
       elsewhere('n3xus-law', 'N3XUS Law compliance', 'tenants are governed at launch'),
     ],
-  };
-  const checks: HandshakeCheck[] = (['55', '45', '17'] as const).flatMap((group) =>
-    groups[group].map((c) => ({ group, ...c })),
-  );
-  return { handshake: HANDSHAKE, ok: checks.every((c) => !c.applicable || c.ok), checks };
+  });
 }

@@ -219,6 +219,11 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
           notYet('n3xus-law', 'N3XUS Law compliance', 'depends on the checks above'),
         ],
   };
+  return reportOf(groups);
+}
+
+/** The report of these checks, in group order: ok when every applicable check passes. */
+export function reportOf(groups: Record<'55' | '45' | '17', Check[]>): HandshakeReport {
   const checks: HandshakeCheck[] = (['55', '45', '17'] as const).flatMap((group) =>
     groups[group].map((c) => ({ group, ...c })),
   );

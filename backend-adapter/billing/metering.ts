@@ -83,6 +83,8 @@ const ownerKey = (o: WalletOwner): string => `${o.tenantId}/${o.userId}`;
 const WRITE_BATCH = 250;
 /** How long sessions that ended are gathered before their final metering runs together. */
 const FINISHED_BATCH_MS = 25;
+/** Owners whose charges are asked of the wallet at the same time. */
+const SETTLE_LANES = 8;
 /** Registered but never created (refused by the quota check after admission): closed after this long. */
 const ORPHAN_AFTER_MS = 10 * 60_000;
 /** How long a session's records and billing row are reused for its cost so far without a change event. */
@@ -594,14 +596,17 @@ export class Metering {
             .filter(([id, c]) => (confirmedOf.get(id) ?? 0) === c.unsettled)
             .map(([sessionId, c]) => ({ sessionId, finalCost: c.finalCost }))
         : [];
+      // Taken before the write: other owners' charges go on being confirmed meanwhile.
+      const batch = confirmed;
+      confirmed = [];
       // A session's first charge also converts its Genesis hold (same transaction): from then on the balance
       // checks count it as running.
-      await this.deps.store.markChargedMany(confirmed, this.clock(), closing);
+      await this.deps.store.markChargedMany(batch, this.clock(), closing);
       for (const c of closing) closed.add(c.sessionId);
-      confirmed = [];
     };
     const metrics = this.metrics;
-    for (const c of charges) {
+    /** Asks the wallet for one charge; 'stop' when the wallet is down. */
+    const settleOne = async (c: ChargeRow): Promise<'stop' | undefined> => {
       const owner = { tenantId: c.tenantId, userId: c.userId };
       const began = performance.now();
       try {
@@ -653,7 +658,7 @@ export class Metering {
           this.balances.set(ownerKey(owner), { balance: error.balance, at: this.clock().getTime() });
           declined.add(ownerKey(owner));
           report.declined++;
-          continue;
+          return undefined;
         }
         await this.deps.store.markAttemptFailed(c.sessionId, c.period, reason);
         report.failed++;
@@ -662,16 +667,37 @@ export class Metering {
             { sessionId: c.sessionId, period: c.period, err: error },
             'charge key conflict',
           );
-          continue;
+          return undefined;
         }
         this.deps.logger.warn(
           { sessionId: c.sessionId, period: c.period, err: error },
           'charge not settled; retried next cycle',
         );
         // The wallet is down: stop hammering it; everything stays pending for the next cycle.
-        if (error instanceof WalletUnavailableError) break;
+        if (error instanceof WalletUnavailableError) return 'stop';
       }
+      return undefined;
+    };
+    // Each owner's charges in order (their balance decides them one after the other); owners side by side,
+    // so an embedded ledger commits several owners' charges together rather than one write each.
+    const owners = new Map<string, ChargeRow[]>();
+    for (const c of charges) {
+      const key = ownerKey(c);
+      const list = owners.get(key) ?? [];
+      list.push(c);
+      owners.set(key, list);
     }
+    const queue = [...owners.values()];
+    let stopped = false;
+    const lane = async (): Promise<void> => {
+      for (let next = queue.shift(); next && !stopped; next = queue.shift()) {
+        for (const c of next) {
+          if (stopped) return;
+          if ((await settleOne(c)) === 'stop') stopped = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SETTLE_LANES, queue.length) }, lane));
     await flush(true);
     return { declined, closed };
   }

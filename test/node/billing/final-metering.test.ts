@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Principal } from '../../../backend-adapter/auth/principal.ts';
 import type { Session } from '../../../protocol/session.ts';
+import type { DeductRequest } from '../../../backend-adapter/wallet/wallet.ts';
 import { useTestDatabase } from '../canon/postgres-fixture.ts';
 import { billingRig, postgresBackend, sqliteBackend, type Backend } from './billing-fixture.ts';
 
@@ -98,6 +99,55 @@ describe('final metering of sessions that end together', () => {
       assert.equal(await deducts(), 2);
       assert.equal((await rig.store.get(s.sessionId))?.finalCost, 2 * BASIC, 'closed with its cost');
     } finally {
+      await rig.cleanup();
+    }
+  });
+
+  it('SQLite: asks the wallet for several owners at once: one owner’s slow charge holds back nobody else', async () => {
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const rig = await billingRig({
+      // u1's charges wait until released; everything else goes straight to the ledger.
+      wallet: (ledger) =>
+        new Proxy(ledger, {
+          get(target, key) {
+            if (key === 'deduct') {
+              return async (request: DeductRequest) => {
+                if (request.owner.userId === 'u1') await held;
+                return target.deduct(request);
+              };
+            }
+            const value: unknown = Reflect.get(target, key);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    try {
+      const deducts = async (i: number) =>
+        (await rig.ledger.listEntries(user(i))).filter((e) => e.kind === 'deduct').length;
+      const ended: Session[] = [];
+      for (const i of [1, 2, 3]) {
+        await rig.ledger.credit(user(i), 100 * BASIC, `fund-u${i}`);
+        ended.push(await rig.lifecycle.create(user(i), 'basic'));
+      }
+      rig.advance(MIN + 1_000); // two started periods each
+      for (const [n, s] of ended.entries()) {
+        ended[n] = await rig.lifecycle.terminate(user(n + 1), s.sessionId);
+      }
+      for (const s of ended) rig.metering.meterWhenFinished(s);
+      for (let tries = 0; (await deducts(2)) + (await deducts(3)) < 4; tries++) {
+        assert.ok(tries < 200, 'u2 and u3 were charged while u1’s charge hung');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(await deducts(1), 0);
+      release();
+      await rig.metering.idle();
+      for (const [n, s] of ended.entries()) {
+        assert.equal(await deducts(n + 1), 2);
+        assert.equal((await rig.store.get(s.sessionId))?.finalCost, 2 * BASIC, `u${n + 1} closed`);
+      }
+    } finally {
+      release();
       await rig.cleanup();
     }
   });

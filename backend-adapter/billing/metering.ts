@@ -679,7 +679,7 @@ export class Metering {
       return undefined;
     };
     // Each owner's charges in order (their balance decides them one after the other); owners side by side,
-    // so an embedded ledger commits several owners' charges together rather than one write each.
+    // so one owner's slow wallet call holds back nobody else's charges.
     const owners = new Map<string, ChargeRow[]>();
     for (const c of charges) {
       const key = ownerKey(c);

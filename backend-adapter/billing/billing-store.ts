@@ -16,6 +16,7 @@ import {
   type SqlRow,
   type SqlValue,
   type SqlWork,
+  write,
 } from '../sql/sql-db.ts';
 import type { DistributionShare, WalletOwner } from '../wallet/wallet.ts';
 import type { BillingTerms, PeriodClass, PeriodPrices } from './pricing.ts';
@@ -327,33 +328,36 @@ export interface Registration {
   prices: PeriodPrices;
 }
 
+const REGISTER_ROW = `INSERT INTO billing_sessions (session_id, tenant_id, user_id, tier, active_rate, storage_rate,
+     discount_bp, period_ms, active_price, paused_price, charged_through, registered_at)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING`;
+
+function registerParams({ session, terms, prices }: Registration, at: Date): SqlValue[] {
+  return [
+    session.sessionId,
+    session.tenantId,
+    session.userId,
+    terms.tier,
+    terms.activeMicroPerHour,
+    terms.storageMicroPerHour,
+    terms.discountBasisPoints,
+    terms.periodMs,
+    prices.active,
+    prices.paused,
+    at.toISOString(),
+  ];
+}
+
 /** Inserts billing rows (a second registration keeps the first terms) and reads back what is stored. */
 function* registerRows(items: readonly Registration[], at: Date): SqlWork<Map<string, BillingSessionRow>> {
   const out = new Map<string, BillingSessionRow>();
-  for (const { session, terms, prices } of items) {
+  for (const item of items) {
     // The row as stored: the one just inserted, or the one already there (registered elsewhere first).
-    const inserted = yield* q(
-      `INSERT INTO billing_sessions (session_id, tenant_id, user_id, tier, active_rate, storage_rate, discount_bp,
-         period_ms, active_price, paused_price, charged_through, registered_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING RETURNING *`,
-      [
-        session.sessionId,
-        session.tenantId,
-        session.userId,
-        terms.tier,
-        terms.activeMicroPerHour,
-        terms.storageMicroPerHour,
-        terms.discountBasisPoints,
-        terms.periodMs,
-        prices.active,
-        prices.paused,
-        at.toISOString(),
-      ],
-    );
+    const inserted = yield* q(`${REGISTER_ROW} RETURNING *`, registerParams(item, at));
     const row =
       inserted[0] ??
-      (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [session.sessionId]))[0];
-    if (row) out.set(session.sessionId, sessionOf(row));
+      (yield* q('SELECT * FROM billing_sessions WHERE session_id = $1', [item.session.sessionId]))[0];
+    if (row) out.set(item.session.sessionId, sessionOf(row));
   }
   return out;
 }
@@ -375,7 +379,7 @@ const NEW_CHARGE_COLUMNS = {
 
 /** Ends a session's metering with its final cost (once: a closed row stays as it was closed). */
 function* closeRow(sessionId: string, finalCost: number, at: string): SqlWork<void> {
-  yield* run(
+  yield* write(
     'UPDATE billing_sessions SET closed_at = $2, final_cost = $3 WHERE session_id = $1 AND closed_at IS NULL',
     [sessionId, at, finalCost],
   );
@@ -535,7 +539,7 @@ export class BillingStore {
         [charges],
       );
       // The cursor only moves forward.
-      yield* run(
+      yield* write(
         `UPDATE billing_sessions
             SET charged_through = CASE WHEN billing_sessions.charged_through < x.charged_through
                                        THEN x.charged_through ELSE billing_sessions.charged_through END,
@@ -583,7 +587,7 @@ export class BillingStore {
     const closing = JSON.stringify(closes.map((c) => ({ session_id: c.sessionId, final_cost: c.finalCost })));
     await this.db.transaction(function* (dialect): SqlWork<void> {
       if (items.length > 0) {
-        yield* run(
+        yield* write(
           `UPDATE billing_charges SET status = 'charged', wallet_transaction_id = x.wallet_transaction_id,
                   charged_at = $2, attempts = billing_charges.attempts + 1, last_error = NULL
              FROM ${jsonRows(dialect, '$1', { session_id: 'text', period: 'integer', wallet_transaction_id: 'text' })}
@@ -593,7 +597,7 @@ export class BillingStore {
         );
       }
       // A session's first charge converts its hold (see `hold`): in the same commit, not one more.
-      yield* run(
+      yield* write(
         `UPDATE billing_holds SET released_at = $2
           WHERE released_at IS NULL
             AND session_id IN (SELECT session_id FROM ${jsonRows(dialect, '$1', { session_id: 'text' })})`,
@@ -601,7 +605,7 @@ export class BillingStore {
       );
       // Their last charges confirmed, finished sessions' metering ends in the same commit (see `close`).
       if (closes.length > 0) {
-        yield* run(
+        yield* write(
           `UPDATE billing_sessions SET closed_at = $2, final_cost = x.final_cost
              FROM ${jsonRows(dialect, '$1', { session_id: 'text', final_cost: 'bigint' })}
             WHERE billing_sessions.session_id = x.session_id AND billing_sessions.closed_at IS NULL`,
@@ -633,10 +637,10 @@ export class BillingStore {
   async close(sessionId: string, finalCost: number, at: Date): Promise<void> {
     await this.db.transaction(function* (): SqlWork<void> {
       yield* closeRow(sessionId, finalCost, at.toISOString());
-      yield* run('UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL', [
-        sessionId,
-        at.toISOString(),
-      ]);
+      yield* write(
+        'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
+        [sessionId, at.toISOString()],
+      );
     });
   }
 
@@ -718,7 +722,7 @@ export class BillingStore {
     const { owner, sessionId } = req;
     return this.db.transaction(function* (dialect): SqlWork<HoldResult> {
       if (dialect === 'postgres') {
-        yield* q(
+        yield* write(
           "SELECT pg_advisory_xact_lock(hashtext('v-supercore:billing-hold:' || current_schema() || ':' || $1 || '/' || $2))",
           [owner.tenantId, owner.userId],
         );
@@ -751,14 +755,15 @@ export class BillingStore {
       const required = held + running + req.amount;
       const at = req.at.toISOString();
       for (const id of ended) {
-        yield* run(
+        yield* write(
           'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
           [id, at],
         );
       }
       const result = { balance: req.balance, outstanding, held, required };
       if (req.balance - outstanding < required) return { ok: false, ...result };
-      yield* run(
+      // The hold, the registration and the COMMIT leave together: the second round trip of a launch's hold.
+      yield* write(
         `INSERT INTO billing_holds (session_id, tenant_id, user_id, amount, created_at, released_at)
          VALUES ($1, $2, $3, $4, $5, NULL)
          ON CONFLICT (session_id) DO UPDATE SET amount = excluded.amount, created_at = excluded.created_at,
@@ -767,7 +772,10 @@ export class BillingStore {
       );
       if (req.register) {
         const { terms, prices, at: registeredAt } = req.register;
-        yield* registerRows([{ session: { sessionId, ...owner }, terms, prices }], registeredAt);
+        yield* write(
+          REGISTER_ROW,
+          registerParams({ session: { sessionId, ...owner }, terms, prices }, registeredAt),
+        );
       }
       return { ok: true, ...result };
     });

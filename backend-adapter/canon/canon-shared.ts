@@ -22,31 +22,70 @@ export function preferencesEntityId(owner: { userId: string; tenantId: string })
   return `preferences:${owner.tenantId}:${owner.userId}`;
 }
 
+/** The live figures the quotas bound, each named as the PostgreSQL Genesis statement names its column. */
+const LIVE_FIGURES = {
+  user_sessions: (l: LiveUsage) => l.user.sessions,
+  user_cpu: (l: LiveUsage) => l.user.cpuMillicores,
+  user_memory: (l: LiveUsage) => l.user.memoryMiB,
+  tenant_sessions: (l: LiveUsage) => l.tenant.sessions,
+  tenant_cpu: (l: LiveUsage) => l.tenant.cpuMillicores,
+  tenant_memory: (l: LiveUsage) => l.tenant.memoryMiB,
+  cluster_sessions: (l: LiveUsage) => l.cluster.sessions,
+  cluster_cpu: (l: LiveUsage) => l.cluster.cpuMillicores,
+  cluster_memory: (l: LiveUsage) => l.cluster.memoryMiB,
+  cluster_storage: (l: LiveUsage) => l.cluster.storageGiB,
+} as const;
+export type LiveFigure = keyof typeof LIVE_FIGURES;
+
+/** One quota: a new session fits while `figure + adding <= limit`. */
+export interface QuotaCheck {
+  scope: QuotaExceededError['scope'];
+  limit: number;
+  figure: LiveFigure;
+  adding: number;
+}
+
 /**
- * The first limit a new session with `wanted` resources would pass, or undefined when it fits. Checked in a
- * fixed order (user, tenant, cluster) so the same state always reports the same scope.
+ * Every quota a new session with `wanted` resources must fit, in a fixed order (user, tenant, cluster) so the
+ * same state always reports the same scope. One list for the check here and the one PostgreSQL's Genesis
+ * statement makes in SQL (postgres-genesis-statement.ts).
  */
+export function quotaChecks(
+  limits: GenesisLimits,
+  wanted: { cpuMillicores: number; memoryMiB: number; storageGiB: number },
+): QuotaCheck[] {
+  const check = (scope: QuotaCheck['scope'], limit: number, figure: LiveFigure, adding: number) => ({
+    scope,
+    limit,
+    figure,
+    adding,
+  });
+  const checks = [
+    check('user-sessions', limits.maxLiveSessionsPerUser, 'user_sessions', 1),
+    check('user-cpu', limits.maxCpuMillicoresPerUser, 'user_cpu', wanted.cpuMillicores),
+    check('user-memory', limits.maxMemoryMiBPerUser, 'user_memory', wanted.memoryMiB),
+    check('tenant-sessions', limits.maxLiveSessionsPerTenant, 'tenant_sessions', 1),
+    check('tenant-cpu', limits.maxCpuMillicoresPerTenant, 'tenant_cpu', wanted.cpuMillicores),
+    check('tenant-memory', limits.maxMemoryMiBPerTenant, 'tenant_memory', wanted.memoryMiB),
+    check('cluster-sessions', limits.cluster.maxSessions, 'cluster_sessions', 1),
+    check('cluster-cpu', limits.cluster.maxCpuMillicores, 'cluster_cpu', wanted.cpuMillicores),
+    check('cluster-memory', limits.cluster.maxMemoryMiB, 'cluster_memory', wanted.memoryMiB),
+    check('cluster-storage', limits.cluster.maxStorageGiB, 'cluster_storage', wanted.storageGiB),
+  ];
+  // Every live session keeps its home volume, hibernated ones included, until it is terminated or fails.
+  if (limits.cluster.maxVolumes !== undefined)
+    checks.push(check('cluster-volumes', limits.cluster.maxVolumes, 'cluster_sessions', 1));
+  return checks;
+}
+
+/** The first limit a new session with `wanted` resources would pass, or undefined when it fits. */
 export function exceededLimit(
   limits: GenesisLimits,
   live: LiveUsage,
   wanted: { cpuMillicores: number; memoryMiB: number; storageGiB: number },
 ): QuotaExceededError | undefined {
-  const checks: Array<[QuotaExceededError['scope'], number, number, number]> = [
-    ['user-sessions', limits.maxLiveSessionsPerUser, live.user.sessions, 1],
-    ['user-cpu', limits.maxCpuMillicoresPerUser, live.user.cpuMillicores, wanted.cpuMillicores],
-    ['user-memory', limits.maxMemoryMiBPerUser, live.user.memoryMiB, wanted.memoryMiB],
-    ['tenant-sessions', limits.maxLiveSessionsPerTenant, live.tenant.sessions, 1],
-    ['tenant-cpu', limits.maxCpuMillicoresPerTenant, live.tenant.cpuMillicores, wanted.cpuMillicores],
-    ['tenant-memory', limits.maxMemoryMiBPerTenant, live.tenant.memoryMiB, wanted.memoryMiB],
-    ['cluster-sessions', limits.cluster.maxSessions, live.cluster.sessions, 1],
-    ['cluster-cpu', limits.cluster.maxCpuMillicores, live.cluster.cpuMillicores, wanted.cpuMillicores],
-    ['cluster-memory', limits.cluster.maxMemoryMiB, live.cluster.memoryMiB, wanted.memoryMiB],
-    ['cluster-storage', limits.cluster.maxStorageGiB, live.cluster.storageGiB, wanted.storageGiB],
-  ];
-  // Every live session keeps its home volume, hibernated ones included, until it is terminated or fails.
-  if (limits.cluster.maxVolumes !== undefined)
-    checks.push(['cluster-volumes', limits.cluster.maxVolumes, live.cluster.sessions, 1]);
-  for (const [scope, limit, current, adding] of checks) {
+  for (const { scope, limit, figure, adding } of quotaChecks(limits, wanted)) {
+    const current = LIVE_FIGURES[figure](live);
     if (current + adding > limit) return new QuotaExceededError(scope, limit, current);
   }
   return undefined;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
@@ -36,8 +35,7 @@ import { SubjectHasLiveSessionsError } from './canon-store.ts';
 import type { Workspace, WorkspaceMember } from '../../protocol/workspaces.ts';
 import { WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.ts';
 import {
-  SUBJECT_PREFIX,
-  isSystemActor,
+  newSubjectRef,
   isSubjectRef,
   mapSubjects,
   privacyEntityId,
@@ -52,6 +50,8 @@ import {
   type PreparingClientConfig,
 } from '../sql/postgres-prepared-client.ts';
 import { ServerContact } from '../sql/server-contact.ts';
+import { pipelinedTransaction } from '../sql/pipelined-transaction.ts';
+import { GENESIS_LOCK, genesisStatements, LIVE_SUMS } from './postgres-genesis-statement.ts';
 import { poolConnections, type PoolConnections } from '../sql/pool-connections.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
 
@@ -151,6 +151,23 @@ function int(value: Int8): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new RangeError(`integer ${value} does not fit a JS number exactly`);
   return n;
+}
+
+function liveOf(r: LiveDbRow): LiveUsage {
+  return {
+    user: { sessions: int(r.user_sessions), cpuMillicores: int(r.user_cpu), memoryMiB: int(r.user_memory) },
+    tenant: {
+      sessions: int(r.tenant_sessions),
+      cpuMillicores: int(r.tenant_cpu),
+      memoryMiB: int(r.tenant_memory),
+    },
+    cluster: {
+      sessions: int(r.cluster_sessions),
+      cpuMillicores: int(r.cluster_cpu),
+      memoryMiB: int(r.cluster_memory),
+      storageGiB: int(r.cluster_storage),
+    },
+  };
 }
 
 /** Rows per page of a scan of every live session (listUnfinished). */
@@ -269,37 +286,11 @@ function sessionInsert(row: SessionRow): { sql: string; params: unknown[] } {
 }
 
 /**
- * The Genesis records of `s` by `actor` (canon-shared's genesisRecords; a person as their subject reference,
- * read by the statement) as one data-modifying CTE whose parameters start at `$first`: one INSERT of several
- * rows, since two INSERTs in one statement would take their sequence numbers in no defined order.
- */
-function genesisRecordInsert(s: Session, actor: string, first: number): { sql: string; params: unknown[] } {
-  const person = !isSystemActor(actor);
-  const params: unknown[] = [s.sessionId, s.tenantId, actor, s.canonTimestamp, HANDSHAKE];
-  const p = (i: number) => `$${first + i}`;
-  const actorValue = person
-    ? `(SELECT subject_ref FROM subjects WHERE tenant_id = ${p(1)} AND user_id = ${p(2)})`
-    : p(2);
-  const rows = genesisRecords(s, actor).map((r) => {
-    const at = params.push(timeOrderedId(), r.action, r.fromState, r.toState, JSON.stringify(r.payload)) - 5;
-    return `(${p(at)}, 'session', ${p(0)}, ${p(at + 1)}, ${p(at + 2)}, ${p(at + 3)}, ${actorValue}, ${p(1)}, ${p(at + 4)}::jsonb, ${p(3)}::timestamptz, ${p(4)})`;
-  });
-  return {
-    sql: `INSERT INTO canon_records (record_id, entity, entity_id, action, from_state, to_state, actor, tenant_id, payload, canon_timestamp, handshake)
-       VALUES ${rows.join(', ')}`,
-    params,
-  };
-}
-
-/**
  * How recent an answer on any connection stands in for a ping. Every transition checks that Canon Memory
  * answers (the component's half of the handshake); at 1,000 requests/s a `SELECT 1` each was two of the
  * thirty-odd round trips of a create → terminate. A connection lost meanwhile clears it (server-contact.ts).
  */
 const PING_FRESH_MS = 1000;
-
-/** Transaction-level advisory lock serialising quota-checked creates across every replica (per schema). */
-const GENESIS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $1))";
 
 /**
  * Canon Memory in PostgreSQL, shared by several orchestrator replicas. Same semantics as the SQLite adapter:
@@ -310,8 +301,9 @@ const GENESIS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:g
  * transaction, so of two replicas racing on one session exactly one applies. A create with limits takes
  * one transaction-scoped advisory lock per schema before reading the live sums: the cluster-wide ceiling
  * is one global invariant, so quota-checked creates must be serialised globally anyway; the lock is held
- * for a handful of statements, and waiting on it is cheaper and more predictable than SERIALIZABLE
- * transactions that would all conflict on the same aggregate and retry.
+ * only while the server runs one statement and the COMMIT (postgres-genesis-statement.ts), and waiting on
+ * it is cheaper and more predictable than SERIALIZABLE transactions that would all conflict on the same
+ * aggregate and retry.
  */
 export class PostgresCanonStore implements CanonStore {
   private constructor(
@@ -394,7 +386,7 @@ export class PostgresCanonStore implements CanonStore {
     if (known) return known.subject_ref;
     await client.query(
       'INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, user_id) DO NOTHING',
-      [`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, tenantId, userId],
+      [newSubjectRef(), tenantId, userId],
     );
     const row = (await find()).rows[0];
     if (!row) throw new Error('subject row vanished inside its own transaction');
@@ -447,57 +439,24 @@ export class PostgresCanonStore implements CanonStore {
   }
 
   /**
-   * The live sums the quota check compares: the user's open allocations (a handful, bounded by the per-user
-   * limits) and the tenant's and cluster's from the sums the allocations' trigger keeps (migration 6). With
-   * `allocate`, the same statement also opens that session's allocation (one round trip less under the
-   * Genesis lock); the sums are read from the statement's snapshot, so they never include it.
+   * The live sums the quota check compares (LIVE_SUMS). With `allocate`, the same statement also opens that
+   * session's allocation (one round trip less under the Genesis lock); the sums are read from the
+   * statement's snapshot, so they never include it.
    */
   private async liveUsage(
     client: pg.Pool | PoolClient,
     owner: Owner,
-    allocate?: { session: Session; at: string; genesisRecordBy?: string },
+    allocate?: { session: Session; at: string },
   ): Promise<LiveUsage> {
     const insert = allocate ? allocationInsert(allocate.session, allocate.at, 3) : undefined;
-    const record =
-      allocate?.genesisRecordBy === undefined
-        ? undefined
-        : genesisRecordInsert(allocate.session, allocate.genesisRecordBy, 13);
     const r = (
       await client.query<LiveDbRow>(
-        `${insert ? `WITH opened AS (${insert.sql})${record ? `, recorded AS (${record.sql})` : ''} ` : ''}SELECT u.*, t.* FROM
-           (SELECT count(*) AS user_sessions, coalesce(sum(cpu_millicores), 0) AS user_cpu,
-                   coalesce(sum(memory_mib), 0) AS user_memory
-              FROM allocations WHERE released_at IS NULL AND tenant_id = $1 AND user_id = $2) u,
-           (SELECT coalesce(sum(sessions) FILTER (WHERE tenant_id = $1), 0) AS tenant_sessions,
-                   coalesce(sum(cpu_millicores) FILTER (WHERE tenant_id = $1), 0) AS tenant_cpu,
-                   coalesce(sum(memory_mib) FILTER (WHERE tenant_id = $1), 0) AS tenant_memory,
-                   coalesce(sum(sessions), 0) AS cluster_sessions,
-                   coalesce(sum(cpu_millicores), 0) AS cluster_cpu,
-                   coalesce(sum(memory_mib), 0) AS cluster_memory,
-                   coalesce(sum(storage_gib), 0) AS cluster_storage
-              FROM live_tenant_usage) t`,
-        [owner.tenantId, owner.userId, ...(insert?.params ?? []), ...(record?.params ?? [])],
+        `${insert ? `WITH opened AS (${insert.sql}) ` : ''}SELECT u.*, t.* FROM ${LIVE_SUMS}`,
+        [owner.tenantId, owner.userId, ...(insert?.params ?? [])],
       )
     ).rows[0];
     if (!r) throw new Error('aggregate query returned no row');
-    return {
-      user: {
-        sessions: int(r.user_sessions),
-        cpuMillicores: int(r.user_cpu),
-        memoryMiB: int(r.user_memory),
-      },
-      tenant: {
-        sessions: int(r.tenant_sessions),
-        cpuMillicores: int(r.tenant_cpu),
-        memoryMiB: int(r.tenant_memory),
-      },
-      cluster: {
-        sessions: int(r.cluster_sessions),
-        cpuMillicores: int(r.cluster_cpu),
-        memoryMiB: int(r.cluster_memory),
-        storageGiB: int(r.cluster_storage),
-      },
-    };
+    return liveOf(r);
   }
 
   private async openAllocation(client: PoolClient, s: Session, at: string): Promise<void> {
@@ -516,10 +475,9 @@ export class PostgresCanonStore implements CanonStore {
     }
     const s = row.session;
     await this.tx(async (c) => {
-      // The session row first: no other transaction sees it before the commit, and the global Genesis lock
-      // below is then held for as few round trips as possible (the quota sums read together with the
-      // allocation's insert, the record, the commit). The record is written under the lock, as before, so
-      // that an erasure of this user (same lock) never races its subject reference.
+      // The general path (a person with no subject reference yet, or no limits): the session row first, so
+      // the global Genesis lock below is held for as few round trips as possible. The record is written
+      // under the lock, so that an erasure of this user (same lock) never races its subject reference.
       const insert = sessionInsert(row);
       await c.query(insert.sql, insert.params);
       const live = !isFinished(s.state);
@@ -535,37 +493,16 @@ export class PostgresCanonStore implements CanonStore {
     });
   }
 
-  /**
-   * A quota-checked Genesis in two statements under the Genesis lock: the session row with the actor's
-   * subject reference ensured, then the lock; then the allocation and the Genesis record written with the
-   * quota sums read (from the statement's snapshot, so without them). Exceeding a limit rolls it all back.
-   * An erasure of the user queued on the lock first leaves the launch a new subject (contract test); were the
-   * subject missing all the same when the record is written, its NOT NULL actor fails and the general path runs.
-   */
+  /** A quota-checked Genesis in one round trip (postgres-genesis-statement.ts). */
   private async createChecked(row: SessionRow, actor: string, limits: GenesisLimits): Promise<void> {
-    const s = row.session;
-    const person = !isSystemActor(actor);
-    await this.tx(async (c) => {
-      const insert = sessionInsert(row);
-      await c.query(
-        `WITH created AS (${insert.sql})${
-          person
-            ? `, subject AS (
-           INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES ($14, $3, $15) ON CONFLICT (tenant_id, user_id) DO NOTHING
-         )`
-            : ''
-        }
-         SELECT pg_advisory_xact_lock(hashtext('v-supercore:canon:genesis:' || $13))`,
-        [
-          ...insert.params,
-          this.schema,
-          ...(person ? [`${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`, actor] : []),
-        ],
-      );
-      const usage = await this.liveUsage(c, s, { session: s, at: s.createdAt, genesisRecordBy: actor });
-      const exceeded = exceededLimit(limits, usage, s.resources);
-      if (exceeded) throw exceeded;
-    });
+    const results = await pipelinedTransaction(this.pool, genesisStatements(row, actor, limits, this.schema));
+    const fit = results.at(-1)?.rows[0] as (LiveDbRow & { fits: boolean }) | undefined;
+    if (!fit) throw new Error('the Genesis statement returned no row');
+    if (fit.fits) return;
+    throw (
+      exceededLimit(limits, liveOf(fit), row.session.resources) ??
+      new Error('the Genesis statement and exceededLimit disagree on the quotas')
+    );
   }
 
   async getSession(sessionId: string): Promise<SessionRow | undefined> {

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import { randomUUID } from 'node:crypto';
 import { HANDSHAKE } from '../../protocol/handshake.ts';
 import type { Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
@@ -34,7 +33,7 @@ import { openSqliteConnection, type SqliteConnection } from '../sql/sqlite-conne
 import type { SqliteGroupCommit } from '../sql/sqlite-group-commit.ts';
 import { SqliteSnapshotReader } from '../sql/sqlite-snapshot-reader.ts';
 import {
-  SUBJECT_PREFIX,
+  newSubjectRef,
   isSubjectRef,
   mapSubjects,
   privacyEntityId,
@@ -283,7 +282,7 @@ export class SqliteCanonStore implements CanonStore {
     const known = find.get(tenantId, userId);
     if (known) return known.subject_ref;
     this.sql('INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES (?, ?, ?)').run(
-      `${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`,
+      newSubjectRef(),
       tenantId,
       userId,
     );

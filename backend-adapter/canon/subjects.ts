@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CanonRecord } from './canon-store.ts';
 
 /**
@@ -19,6 +20,11 @@ export const SUBJECT_PREFIX = 'subj_';
 const SUBJECT_PATTERN = /^subj_[0-9a-f]{32}$/;
 /** Per-user entity kinds whose entity id is `<kind>:<tenantId>:<userId>`. */
 const PER_USER_ENTITIES = ['preferences', 'privacy'] as const;
+
+/** A new, random subject reference (`subj_` and 32 hex digits). */
+export function newSubjectRef(): string {
+  return `${SUBJECT_PREFIX}${randomUUID().replace(/-/g, '')}`;
+}
 
 export function isSubjectRef(value: string): boolean {
   return SUBJECT_PATTERN.test(value);

@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
-import { beginPipelined, PreparingClient } from './postgres-prepared-client.ts';
+import { PreparingClient } from './postgres-prepared-client.ts';
+import { firstFailure, requireCommitted, sent } from './pipelined-transaction.ts';
 import { poolConnections, type PoolConnections } from './pool-connections.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface SqlStatement {
   params: readonly SqlValue[];
   /** Several statements without parameters (migrations). */
   multi?: true;
+  /** The body does not read its result (`write`): PostgreSQL sends it without waiting for the answer. */
+  unread?: true;
 }
 export interface SqlResult {
   rows: SqlRow[];
@@ -50,6 +53,20 @@ export function* run(
   params: readonly SqlValue[] = [],
 ): Generator<SqlStatement, number, SqlResult> {
   return (yield { text, params }).changes;
+}
+
+/**
+ * A statement whose result the body does not read (a lock, an insert whose count does not matter). On
+ * PostgreSQL it leaves without waiting for its answer, together with whatever follows it up to the next
+ * statement the body reads or the COMMIT: a transaction of such writes is one round trip. It fails the
+ * transaction all the same, with its own error, and nothing after it in the transaction is kept. On SQLite
+ * it runs like any statement (SQLite has no round trips).
+ */
+export function* write(
+  text: string,
+  params: readonly SqlValue[] = [],
+): Generator<SqlStatement, void, SqlResult> {
+  yield { text, params, unread: true };
 }
 
 export function* exec(text: string): Generator<SqlStatement, void, SqlResult> {
@@ -191,6 +208,8 @@ function pgParams(params: readonly SqlValue[]): Array<string | number | null> {
   return params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
+const NOTHING_READ: SqlResult = { rows: [], changes: 0 };
+
 /** PostgreSQL through a pool of its own whose connections work in `schema` (created if missing). */
 export class PostgresSqlDb implements SqlDb {
   readonly dialect = 'postgres' as const;
@@ -232,16 +251,24 @@ export class PostgresSqlDb implements SqlDb {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     const body = work('postgres');
+    // Statements sent but not yet answered (BEGIN, unread writes), in the order the server runs them.
+    const unanswered: Array<Promise<unknown>> = [sent(client.query('BEGIN ISOLATION LEVEL READ COMMITTED'))];
     try {
-      const begun = beginPipelined(client);
       let step = body.next();
       while (!step.done) {
         const s = step.value;
-        const result = s.multi ? await client.query(s.text) : await client.query(s.text, pgParams(s.params));
+        if (s.unread) {
+          unanswered.push(sent(client.query(s.text, pgParams(s.params))));
+          step = body.next(NOTHING_READ);
+          continue;
+        }
+        const result = await firstFailure(
+          unanswered,
+          s.multi ? client.query(s.text) : client.query(s.text, pgParams(s.params)),
+        );
         step = body.next({ rows: (result.rows ?? []) as SqlRow[], changes: result.rowCount ?? 0 });
       }
-      await begun;
-      await client.query('COMMIT');
+      requireCommitted(await firstFailure(unanswered, client.query('COMMIT')));
       return step.value;
     } catch (error) {
       body.return(undefined as T);

@@ -10,6 +10,7 @@ import {
 } from '../../../backend-adapter/canon/postgres-migrations.ts';
 import { describeCanonStoreContract, sessionRow } from './canon-store-contract.ts';
 import { randomName, rawPostgres, useTestDatabase } from './postgres-fixture.ts';
+import { socketWrites } from '../sql/socket-writes.ts';
 
 const url = useTestDatabase();
 
@@ -188,6 +189,48 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
       await holder.end();
       await erasing.close();
       await launching.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('makes a quota-checked Genesis in one round trip, or refuses it in one, writing no session', async () => {
+    const schema = randomName('canon_genesis');
+    const store = await PostgresCanonStore.open(url(), { schema });
+    const owner = { tenantId: 't1', userId: 'u1' };
+    const limits = {
+      maxLiveSessionsPerUser: 1,
+      maxCpuMillicoresPerUser: 1e6,
+      maxMemoryMiBPerUser: 1e6,
+      maxLiveSessionsPerTenant: 50,
+      maxCpuMillicoresPerTenant: 1e6,
+      maxMemoryMiBPerTenant: 1e6,
+      cluster: { maxCpuMillicores: 1e6, maxMemoryMiB: 1e6, maxStorageGiB: 1e6, maxSessions: 100 },
+    };
+    try {
+      // The first use of a connection opens it; measure on one already open.
+      await store.ping();
+      const first = await socketWrites(() =>
+        store.createSession(sessionRow('one', owner, 0, 'provisioning'), 'u1', limits),
+      );
+      assert.equal(first.writes, 1, 'subject, lock, sums with the inserts, and COMMIT in one write');
+      const second = await socketWrites(() =>
+        store.createSession(sessionRow('two', owner, 0, 'provisioning'), 'u1', limits).then(
+          () => assert.fail('a second live session passed a limit of one'),
+          (error: unknown) => error,
+        ),
+      );
+      assert.equal(second.writes, 1);
+      assert.match(String(second.result), /quota user-sessions reached \(1 of 1\)/);
+      assert.equal(await store.getSession('two'), undefined);
+      assert.deepEqual(await store.listRecords('two'), []);
+      assert.equal((await store.liveUsageOf(owner)).user.sessions, 1);
+      const locks = await rawPostgres(
+        url(),
+        schema,
+      )("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+      assert.equal(locks[0]?.n, 0, 'the Genesis lock is free once the answer is in');
+    } finally {
+      await store.close();
       await dropSchema(schema);
     }
   });

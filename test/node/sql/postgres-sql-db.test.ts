@@ -1,12 +1,13 @@
 // The PostgreSQL side of the SQL seam on a real server: transactions whose BEGIN is pipelined with their
-// first statement are still all-or-nothing, hot statements are prepared once per connection, and queries
-// asked for in one tick leave in one socket write.
+// first statement, and whose unread writes are pipelined with what follows them, are still all-or-nothing;
+// hot statements are prepared once per connection, and queries asked for in one tick leave in one socket write.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { PreparingClient } from '../../../backend-adapter/sql/postgres-prepared-client.ts';
-import { PostgresSqlDb, q, run } from '../../../backend-adapter/sql/sql-db.ts';
+import { PostgresSqlDb, q, run, write } from '../../../backend-adapter/sql/sql-db.ts';
 import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
+import { socketWrites } from './socket-writes.ts';
 
 describe('PostgresSqlDb (real PostgreSQL)', () => {
   let database: TestDatabase;
@@ -76,6 +77,62 @@ describe('PostgresSqlDb (real PostgreSQL)', () => {
     });
     assert.equal(n, 1);
     await db.query('DELETE FROM items WHERE id = $1', ['after']);
+  });
+
+  it('sends a transaction of unread writes, with its BEGIN and COMMIT, in one write, and commits them all', async () => {
+    const { writes } = await socketWrites(() =>
+      db.transaction(function* () {
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['w1', 1]);
+        yield* write('UPDATE items SET n = n + 1 WHERE id = $1', ['w1']);
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['w2', 2]);
+      }),
+    );
+    assert.equal(writes, 1, 'BEGIN, three writes and COMMIT in one round trip');
+    assert.deepEqual(await db.query("SELECT id, n FROM items WHERE id LIKE 'w%' ORDER BY id"), [
+      { id: 'w1', n: 2 },
+      { id: 'w2', n: 2 },
+    ]);
+    // A read waits for its answer: the writes before it go with it, those after it with the COMMIT.
+    const read = await socketWrites(() =>
+      db.transaction(function* () {
+        yield* write('UPDATE items SET n = n + 1 WHERE id = $1', ['w1']);
+        const [row] = yield* q('SELECT n FROM items WHERE id = $1', ['w1']);
+        yield* write('UPDATE items SET n = n + 1 WHERE id = $1', ['w2']);
+        return row;
+      }),
+    );
+    assert.equal(read.writes, 2);
+    assert.deepEqual(read.result, { n: 3 }, 'the read saw the write sent before it');
+    await db.query("DELETE FROM items WHERE id LIKE 'w%'");
+  });
+
+  it('refuses a transaction whose unread write fails, with that write’s own error, and keeps nothing of it', async () => {
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['x1', 1]);
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['a', 5]);
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['x2', 1]);
+      }),
+      /duplicate key/,
+    );
+    // A read behind the failed write learns the cause, not "current transaction is aborted".
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['x3', -1]);
+        yield* q('SELECT n FROM items WHERE id = $1', ['a']);
+      }),
+      /check constraint/,
+    );
+    // The body giving up after its writes were sent rolls them back too.
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['x4', 1]);
+        throw new Error('changed its mind');
+      }),
+      /changed its mind/,
+    );
+    assert.deepEqual(await ids(), ['a', 'b']);
+    assert.deepEqual(await db.query('SELECT n FROM items WHERE id = $1', ['a']), [{ n: 11 }]);
   });
 
   it('prepares a parameterised statement once per connection and reuses it', async () => {

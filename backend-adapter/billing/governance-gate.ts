@@ -191,6 +191,12 @@ export class GovernanceGate implements SessionGate {
     register?: HoldRequest['register'],
   ): Promise<void> {
     const { reservePeriods, periodMs } = this.deps.metering.policy;
+    // The wallet is asked while the sessions are read: one wait less on every launch. Its answer is settled
+    // here so that a refusal below never leaves it unobserved.
+    const balanceRead = this.deps.wallet.balance(owner).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
     // Only the user's live sessions: a user with a long history must not make every launch slower.
     const owned = await this.deps.canon.listSessions({
       tenantId: owner.tenantId,
@@ -208,13 +214,12 @@ export class GovernanceGate implements SessionGate {
       running.set(r.session.sessionId, reservePeriods * perPeriod);
     }
     const live = new Set(owned.map((r) => r.session.sessionId));
-    let balance: number;
-    try {
-      balance = await this.deps.wallet.balance(owner);
-    } catch (error) {
-      this.deps.logger.warn({ ...owner, err: error }, 'NexCoin wallet unavailable at the billing check');
+    const read = await balanceRead;
+    if ('error' in read) {
+      this.deps.logger.warn({ ...owner, err: read.error }, 'NexCoin wallet unavailable at the billing check');
       throw new ApiError('NOT_READY', 'The NexCoin wallet did not answer; nothing was started.');
     }
+    const balance = read.value;
     const now = this.clock();
     const result = await this.deps.store.hold({
       sessionId: self,

@@ -475,7 +475,7 @@ export class PostgresCanonStore implements CanonStore {
     }
     const s = row.session;
     await this.tx(async (c) => {
-      // The general path (a person with no subject reference yet, or no limits): the session row first, so
+      // The general path (no limits, a finished session, or a subject erased meanwhile): the session row first, so
       // the global Genesis lock below is held for as few round trips as possible. The record is written
       // under the lock, so that an erasure of this user (same lock) never races its subject reference.
       const insert = sessionInsert(row);

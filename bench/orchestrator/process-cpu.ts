@@ -1,11 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** A process's CPU time (user + system) so far, in ms; undefined where /proc is not there (or it exited). */
-export function cpuMsOf(pid: number | string): number | undefined {
+/**
+ * A process's CPU time (user + system) so far, in ms; undefined where /proc is not there (or it exited).
+ * With `reapedChildren`, also that of its children that have exited and been waited for.
+ */
+export function cpuMsOf(pid: number | string, reapedChildren = false): number | undefined {
   try {
-    // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in clock ticks (100 Hz).
+    // Fields 14 to 17 of /proc/<pid>/stat (utime, stime, cutime, cstime), after the parenthesised command
+    // name, in clock ticks (100 Hz).
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (reapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) * 10;
   } catch {
     return undefined;
   }
@@ -14,7 +19,8 @@ export function cpuMsOf(pid: number | string): number | undefined {
 /**
  * The CPU time of every PostgreSQL process on this machine (server, backends, WAL writer…), in ms; undefined
  * without /proc. On a machine where the database shares the cores with the adapter, it is the other half of
- * what a request costs. Processes that exit between two readings drop out, so it is a lower bound.
+ * what a request costs. A backend that exits (a pool closing an idle connection) leaves the sum, but the
+ * server that waited for it counts its time among its children's from then on: so the sum only grows.
  */
 export function postgresCpuMs(): number | undefined {
   let pids: string[];
@@ -30,7 +36,7 @@ export function postgresCpuMs(): number | undefined {
     } catch {
       continue;
     }
-    total += cpuMsOf(pid) ?? 0;
+    total += cpuMsOf(pid, true) ?? 0;
   }
   return total;
 }

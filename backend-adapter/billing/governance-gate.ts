@@ -174,7 +174,11 @@ export class GovernanceGate implements SessionGate {
     return this.limitsFor({ ...principal, tenantId: row.session.tenantId }, defaults);
   }
 
-  async usageCost(row: SessionRow, records: readonly CanonRecord[], end: Date): Promise<number> {
+  async usageCost(
+    row: SessionRow,
+    records: readonly CanonRecord[] | Promise<readonly CanonRecord[]>,
+    end: Date,
+  ): Promise<number> {
     return this.deps.metering.usageCost(row, records, end);
   }
 

@@ -223,10 +223,18 @@ export class Metering {
     }
   }
 
-  /** The SuperCoreUsage cost: every started period of the records, at the session's terms. */
-  async usageCost(row: SessionRow, records: readonly CanonRecord[], end: Date): Promise<number> {
-    const timeline = timelineOf(records);
-    const billing = await this.withTiersOf(await this.billingRow(row.session), timeline);
+  /**
+   * The SuperCoreUsage cost: every started period of the records, at the session's terms. The billing row
+   * is read while the records are still on their way.
+   */
+  async usageCost(
+    row: SessionRow,
+    records: readonly CanonRecord[] | Promise<readonly CanonRecord[]>,
+    end: Date,
+  ): Promise<number> {
+    const [read, registered] = await Promise.all([records, this.billingRow(row.session)]);
+    const timeline = timelineOf(read);
+    const billing = await this.withTiersOf(registered, timeline);
     return costOf(timeline, billing.terms, end.getTime(), (tier) => pricesAt(billing, tier));
   }
 

@@ -45,6 +45,13 @@ export interface SessionGate {
   ): Promise<GenesisLimits>;
   /** Before a paused session resumes (under its lock): refuses with BALANCE_TOO_LOW when it could not pay. */
   admitResume(row: SessionRow): Promise<void>;
-  /** The billed cost of the session's records up to `end` (the SuperCoreUsage record's `cost`). */
-  usageCost(row: SessionRow, records: readonly CanonRecord[], end: Date): Promise<number>;
+  /**
+   * The billed cost of the session's records up to `end` (the SuperCoreUsage record's `cost`). The records
+   * may still be on their way: what billing reads of its own meanwhile costs no extra wait.
+   */
+  usageCost(
+    row: SessionRow,
+    records: readonly CanonRecord[] | Promise<readonly CanonRecord[]>,
+    end: Date,
+  ): Promise<number>;
 }

@@ -503,10 +503,18 @@ export class SessionLifecycle {
   }
 
   private async usageFor(row: SessionRow, end: Date, known?: readonly CanonRecord[]): Promise<UsageRecord> {
-    const records = known ?? (await this.deps.canon.listRecords(row.session.sessionId));
+    const reading = known ?? this.deps.canon.listRecords(row.session.sessionId);
+    // Billing prices the records while they are read: one wait, not two, before a termination is written.
+    const [records, cost] = await Promise.all([
+      reading,
+      this.deps.gate?.usageCost(row, reading, end) ??
+        Promise.resolve(reading).then((r) => {
+          const tier = findTier(row.session.tier);
+          return tier ? priceAtListRates(r, tier, end) : 0;
+        }),
+    ]);
     // Resources are metered per interval at the tier in force; the current ones stand in for older records.
     const metered = meterSession(records, end, row.session.resources);
-    const tier = findTier(row.session.tier);
     const activeSeconds = Math.round(metered.activeMs / 1000);
     return {
       userId: row.session.userId,
@@ -520,11 +528,7 @@ export class SessionLifecycle {
         cpuMillicoreSeconds: Math.round(metered.cpuMillicoreMs / 1000),
         memoryMiBSeconds: Math.round(metered.memoryMiBMs / 1000),
       },
-      cost: this.deps.gate
-        ? await this.deps.gate.usageCost(row, records, end)
-        : tier
-          ? priceAtListRates(records, tier, end)
-          : 0,
+      cost,
       canonRecord: true,
     };
   }

@@ -485,7 +485,12 @@ export class Metering {
     if (sessions.length === 0) return;
     const now = this.clock();
     const report = this.emptyReport(now);
-    const known = await this.deps.store.getMany(sessions.map((s) => s.sessionId));
+    const ids = sessions.map((s) => s.sessionId);
+    // A finished session's records are always read to plan its final periods: all of them in one read.
+    const [known, records] = await Promise.all([
+      this.deps.store.getMany(ids),
+      this.deps.canon.listSessionRecords(ids),
+    ]);
     const planned: Array<{
       session: Session;
       billing: BillingSessionRow;
@@ -495,7 +500,14 @@ export class Metering {
     for (const session of sessions) {
       const billing = known.get(session.sessionId) ?? (await this.register(session));
       const read: { timeline?: Timeline } = {};
-      const batch = await this.plan(billing, session, now, report, read);
+      const batch = await this.plan(
+        billing,
+        session,
+        now,
+        report,
+        read,
+        records.get(session.sessionId) ?? [],
+      );
       planned.push({ session, billing, batch, read });
     }
     const batches = planned.flatMap((p) => (p.batch ? [p.batch] : []));
@@ -534,6 +546,7 @@ export class Metering {
     now: Date,
     report: CycleReport,
     read: { timeline?: Timeline } = {},
+    records?: readonly CanonRecord[],
   ): Promise<PeriodBatch | undefined> {
     if (!session) return undefined;
     const finished = isFinished(session.state);
@@ -548,7 +561,7 @@ export class Metering {
       return undefined;
     }
     report.metered++;
-    const timeline = timelineOf(await this.deps.canon.listRecords(billing.sessionId));
+    const timeline = timelineOf(records ?? (await this.deps.canon.listRecords(billing.sessionId)));
     read.timeline = timeline;
     if (timeline.startMs === undefined) return undefined;
     const through = chargeablePeriods(timeline, periodMs, settled);

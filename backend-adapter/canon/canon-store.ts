@@ -188,6 +188,8 @@ export interface CanonStore {
   /** Returns the updated row, or undefined when the session was not in an allowed `from` state. */
   transition(request: TransitionRequest): Promise<SessionRow | undefined>;
   listRecords(entityId: string): Promise<CanonRecord[]>;
+  /** The records of each of these sessions, as listRecords reads them, in one read (ids without any: none). */
+  listSessionRecords(sessionIds: readonly string[]): Promise<Map<string, CanonRecord[]>>;
   getUsage(sessionId: string): Promise<UsageRecord | undefined>;
   /** Records viewer input; cheap and idempotent (callers throttle it). */
   touchActivity(sessionId: string, at: Date): Promise<void>;

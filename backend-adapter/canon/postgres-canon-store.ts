@@ -790,15 +790,26 @@ export class PostgresCanonStore implements CanonStore {
    * separate subjects lookup was a second round trip each time.
    */
   private async listEntityRecords(entityId: string): Promise<CanonRecord[]> {
+    return (await this.entityRecords('WHERE r.entity_id = $1', [entityId])).get(entityId) ?? [];
+  }
+
+  async listSessionRecords(sessionIds: readonly string[]): Promise<Map<string, CanonRecord[]>> {
+    if (sessionIds.length === 0) return new Map();
+    return this.entityRecords('WHERE r.entity_id = ANY($1::text[])', [sessionIds]);
+  }
+
+  /** Records of entities whose ids name nobody, by entity, each in order (see listEntityRecords). */
+  private async entityRecords(where: string, params: unknown[]): Promise<Map<string, CanonRecord[]>> {
     const r = await this.pool.query<RecordDbRow & { actor_user: string | null; payload_user: string | null }>(
       `SELECT r.*, a.user_id AS actor_user, p.user_id AS payload_user
          FROM canon_records r
          LEFT JOIN subjects a ON a.subject_ref = r.actor
          LEFT JOIN subjects p ON p.subject_ref = r.payload->>'userId'
-        WHERE r.entity_id = $1 ORDER BY r.seq`,
-      [entityId],
+        ${where} ORDER BY r.entity_id, r.seq`,
+      params,
     );
-    return r.rows.map((row) => {
+    const out = new Map<string, CanonRecord[]>();
+    for (const row of r.rows) {
       const record = toRecord(row);
       // Erased users keep their pseudonym (user_id is NULL).
       const linked = new Map<string, string>();
@@ -806,8 +817,11 @@ export class PostgresCanonStore implements CanonStore {
       const payloadUser = row.payload['userId'];
       if (row.payload_user !== null && typeof payloadUser === 'string')
         linked.set(payloadUser, row.payload_user);
-      return linked.size === 0 ? record : mapSubjects(record, (value) => linked.get(value) ?? value);
-    });
+      const list = out.get(row.entity_id) ?? [];
+      list.push(linked.size === 0 ? record : mapSubjects(record, (value) => linked.get(value) ?? value));
+      out.set(row.entity_id, list);
+    }
+    return out;
   }
 
   async pseudonymOf(owner: Owner): Promise<string> {

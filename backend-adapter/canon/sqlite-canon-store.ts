@@ -593,6 +593,16 @@ export class SqliteCanonStore implements CanonStore {
       .map((r) => this.toRecord(r, reveal));
   }
 
+  async listSessionRecords(sessionIds: readonly string[]): Promise<Map<string, CanonRecord[]>> {
+    // No round trips to save on SQLite: each session's records as listRecords reads them.
+    const out = new Map<string, CanonRecord[]>();
+    for (const id of new Set(sessionIds)) {
+      const records = await this.listRecords(id);
+      if (records.length > 0) out.set(id, records);
+    }
+    return out;
+  }
+
   private toRecord(r: RecordDbRow, reveal: (value: string) => string): CanonRecord {
     return mapSubjects<CanonRecord>(
       {

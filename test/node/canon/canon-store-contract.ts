@@ -213,6 +213,32 @@ export function describeCanonStoreContract(
       assert.ok(await store.ping());
     });
 
+    it('reads several sessions’ records in one call, each exactly as listRecords reads it', async () => {
+      await store.createSession(sessionRow('r1', OWNER, 0, 'provisioning'), 'u1');
+      await store.createSession(sessionRow('r2', OWNER, 1), 'system:test');
+      await move(store, 'r1', ['provisioning'], 'active', 2);
+      await move(store, 'r1', ['active'], 'terminating', 3);
+      await move(store, 'r1', ['terminating'], 'terminated', 4, { usage: usageFor('r1') });
+      const many = await store.listSessionRecords(['r2', 'r1', 'never-created', 'r1']);
+      assert.deepEqual([...many.keys()].sort(), ['r1', 'r2'], 'a session without records is left out');
+      assert.deepEqual(many.get('r1'), await store.listRecords('r1'));
+      assert.deepEqual(many.get('r2'), await store.listRecords('r2'));
+      assert.deepEqual(
+        many.get('r1')?.map((r) => [r.action, r.actor]),
+        [
+          ['genesis.requested', 'u1'],
+          ['genesis.provisioning', 'u1'],
+          ['provisioning->active', 'u1'],
+          ['active->terminating', 'u1'],
+          ['terminating->terminated', 'u1'],
+          ['usage.recorded', 'u1'],
+        ],
+        'in order, people as user ids',
+      );
+      assert.equal(many.get('r1')?.at(-1)?.payload.userId, 'u1');
+      assert.deepEqual(await store.listSessionRecords([]), new Map());
+    });
+
     it('records a launch created in provisioning as requested, then provisioning, with or without limits', async () => {
       const checked = limits({ maxLiveSessionsPerUser: 2 });
       for (const [id, withLimits] of [

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { isFinished } from '../canon/canon-shared.ts';
-import type { CanonStore } from '../canon/canon-store.ts';
+import type { CanonStore, SessionRow, UsageRecord } from '../canon/canon-store.ts';
 import type { Wallet, WalletEntry, WalletOwner } from '../wallet/wallet.ts';
-import type { BillingSessionRow, BillingStore } from './billing-store.ts';
+import type { BillingSessionRow, BillingStore, ChargeRow } from './billing-store.ts';
 
 export type DifferenceKind =
   /** The SuperCoreUsage cost differs from what the ledger deducted for the session. */
@@ -49,6 +49,16 @@ export interface ReconcilerDeps {
 
 const ownerKey = (o: WalletOwner): string => `${o.tenantId}/${o.userId}`;
 
+/** Sessions read together (their charges, Canon rows and usage records) by one reconciliation query each. */
+const RECONCILE_PAGE = 500;
+
+/** What a reconciliation compares for one session, besides the owner's ledger entries. */
+interface SessionFacts {
+  charges: readonly ChargeRow[];
+  row: SessionRow | undefined;
+  usage: UsageRecord | undefined;
+}
+
 /**
  * The nightly check of "billing accuracy 100%": for every session whose metering ended in the window (and
  * every one still metered), compares three independent records — the SuperCoreUsage record Canon Memory
@@ -82,6 +92,7 @@ export class Reconciler {
       group.sessions.push(s);
       byOwner.set(key, group);
     }
+    const found = await this.readInPages(sessions);
     for (const { owner, sessions: own } of byOwner.values()) {
       const since = own.reduce(
         (a, s) => (s.registeredAt < a ? s.registeredAt : a),
@@ -90,7 +101,7 @@ export class Reconciler {
       const entries = await this.deps.wallet.listEntries(owner, { from: since });
       for (const s of own) {
         const before = report.differences.length;
-        await this.check(s, entries, report);
+        this.check(s, entries, found(s.sessionId), report);
         if (report.differences.length === before) report.matched++;
       }
     }
@@ -108,16 +119,41 @@ export class Reconciler {
     return report;
   }
 
-  private async check(
+  /**
+   * Every session's charges, Canon row and usage record, read a page of sessions at a time: three queries a
+   * page rather than three a session. A run checks two days of sessions, and one query each made it a
+   * second of both cores at full speed here, which every API request felt.
+   */
+  private async readInPages(
+    sessions: readonly BillingSessionRow[],
+  ): Promise<(sessionId: string) => SessionFacts> {
+    const charges = new Map<string, ChargeRow[]>();
+    const rows = new Map<string, SessionRow>();
+    const usages = new Map<string, UsageRecord>();
+    for (let i = 0; i < sessions.length; i += RECONCILE_PAGE) {
+      const ids = sessions.slice(i, i + RECONCILE_PAGE).map((s) => s.sessionId);
+      const [pageCharges, pageRows, pageUsages] = await Promise.all([
+        this.deps.store.chargesOfMany(ids),
+        this.deps.canon.getSessions(ids),
+        this.deps.canon.getUsages(ids),
+      ]);
+      for (const [id, c] of pageCharges) charges.set(id, c);
+      for (const [id, r] of pageRows) rows.set(id, r);
+      for (const [id, u] of pageUsages) usages.set(id, u);
+    }
+    return (id) => ({ charges: charges.get(id) ?? [], row: rows.get(id), usage: usages.get(id) });
+  }
+
+  private check(
     s: BillingSessionRow,
     entries: readonly WalletEntry[],
+    { charges, row, usage }: SessionFacts,
     report: ReconciliationReport,
-  ): Promise<void> {
+  ): void {
     const base = { sessionId: s.sessionId, tenantId: s.tenantId, userId: s.userId };
     const add = (d: Omit<Difference, 'sessionId' | 'tenantId' | 'userId'>): void => {
       report.differences.push({ ...base, ...d });
     };
-    const charges = await this.deps.store.chargesOf(s.sessionId);
     const deducts = entries.filter((e) => e.kind === 'deduct' && e.metadata.sessionId === s.sessionId);
     const deductIds = new Set(deducts.map((e) => e.transactionId));
     const refunded = entries
@@ -162,9 +198,7 @@ export class Reconciler {
       });
     }
 
-    const row = await this.deps.canon.getSession(s.sessionId);
     if (!row || !isFinished(row.session.state)) return;
-    const usage = await this.deps.canon.getUsage(s.sessionId);
     if (!usage) {
       // A failed session gets its record only if it ran (was billed); one that never did has none.
       if (row.session.state === 'terminated' || charges.length > 0) {

@@ -176,6 +176,8 @@ export interface CanonStore {
    */
   createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void>;
   getSession(sessionId: string): Promise<SessionRow | undefined>;
+  /** The rows of these sessions that exist, in one read (a batch job's page). */
+  getSessions(sessionIds: readonly string[]): Promise<Map<string, SessionRow>>;
   /**
    * Newest first. Without `userId`: every session of the tenant (for the tenant's admins). With `liveOnly`:
    * only those not terminated or failed (the billing check, which must not read a user's whole history).
@@ -191,6 +193,8 @@ export interface CanonStore {
   /** The records of each of these sessions, as listRecords reads them, in one read (ids without any: none). */
   listSessionRecords(sessionIds: readonly string[]): Promise<Map<string, CanonRecord[]>>;
   getUsage(sessionId: string): Promise<UsageRecord | undefined>;
+  /** The usage records of these sessions that have one, in one read. */
+  getUsages(sessionIds: readonly string[]): Promise<Map<string, UsageRecord>>;
   /** Records viewer input; cheap and idempotent (callers throttle it). */
   touchActivity(sessionId: string, at: Date): Promise<void>;
   getPreferences(owner: { userId: string; tenantId: string }): Promise<PreferencesRow | undefined>;

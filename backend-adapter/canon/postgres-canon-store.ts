@@ -153,6 +153,19 @@ function int(value: Int8): number {
   return n;
 }
 
+function usageOf(r: UsageDbRow): UsageRecord {
+  return {
+    sessionId: r.session_id,
+    userId: r.user_id,
+    tenantId: r.tenant_id,
+    startTime: r.start_time.toISOString(),
+    endTime: r.end_time.toISOString(),
+    resourceConsumption: r.resource_consumption,
+    cost: int(r.cost),
+    canonRecord: true,
+  };
+}
+
 function liveOf(r: LiveDbRow): LiveUsage {
   return {
     user: { sessions: int(r.user_sessions), cpuMillicores: int(r.user_cpu), memoryMiB: int(r.user_memory) },
@@ -196,11 +209,15 @@ type SessionArray = [
  * A hot read of session rows: a named statement (planned once per connection, not per request) with times
  * read as ISO-8601 text, and rows as arrays, which node-postgres builds for less than objects.
  */
-function read(name: string, clause: string, values: string[]): pg.QueryArrayConfig<string[]> {
+function read(
+  name: string,
+  clause: string,
+  values: ReadonlyArray<string | readonly string[]>,
+): pg.QueryArrayConfig<unknown[]> {
   return {
     name,
     text: `SELECT ${SESSION_COLUMNS} FROM sessions ${clause}`,
-    values,
+    values: [...values],
     types: ISO_TIMES,
     rowMode: 'array',
   };
@@ -509,6 +526,14 @@ export class PostgresCanonStore implements CanonStore {
     const r = await this.pool.query<SessionArray>(read('get-session', 'WHERE session_id = $1', [sessionId]));
     const row = r.rows[0];
     return row && fromArray(row);
+  }
+
+  async getSessions(sessionIds: readonly string[]): Promise<Map<string, SessionRow>> {
+    if (sessionIds.length === 0) return new Map();
+    const r = await this.pool.query<SessionArray>(
+      read('get-sessions', 'WHERE session_id = ANY($1::text[])', [sessionIds]),
+    );
+    return new Map(r.rows.map((row) => [row[0], fromArray(row)]));
   }
 
   async listSessions(scope: {
@@ -919,18 +944,15 @@ export class PostgresCanonStore implements CanonStore {
   async getUsage(sessionId: string): Promise<UsageRecord | undefined> {
     const r = (await this.pool.query<UsageDbRow>('SELECT * FROM usage WHERE session_id = $1', [sessionId]))
       .rows[0];
-    return (
-      r && {
-        sessionId: r.session_id,
-        userId: r.user_id,
-        tenantId: r.tenant_id,
-        startTime: r.start_time.toISOString(),
-        endTime: r.end_time.toISOString(),
-        resourceConsumption: r.resource_consumption,
-        cost: int(r.cost),
-        canonRecord: true,
-      }
-    );
+    return r && usageOf(r);
+  }
+
+  async getUsages(sessionIds: readonly string[]): Promise<Map<string, UsageRecord>> {
+    if (sessionIds.length === 0) return new Map();
+    const r = await this.pool.query<UsageDbRow>('SELECT * FROM usage WHERE session_id = ANY($1::text[])', [
+      sessionIds,
+    ]);
+    return new Map(r.rows.map((row) => [row.session_id, usageOf(row)]));
   }
 
   async touchActivity(sessionId: string, at: Date): Promise<void> {

@@ -133,6 +133,19 @@ interface WorkspaceMemberDbRow {
   joined_at: string | null;
 }
 
+function usageOf(r: UsageDbRow): UsageRecord {
+  return {
+    sessionId: r.session_id,
+    userId: r.user_id,
+    tenantId: r.tenant_id,
+    startTime: r.start_time,
+    endTime: r.end_time,
+    resourceConsumption: JSON.parse(r.resource_consumption) as UsageRecord['resourceConsumption'],
+    cost: r.cost,
+    canonRecord: true,
+  };
+}
+
 function toRow(r: SessionDbRow): SessionRow {
   const session: Session = {
     sessionId: r.session_id,
@@ -390,6 +403,15 @@ export class SqliteCanonStore implements CanonStore {
     return r && toRow(r);
   }
 
+  async getSessions(sessionIds: readonly string[]): Promise<Map<string, SessionRow>> {
+    const out = new Map<string, SessionRow>();
+    for (const id of sessionIds) {
+      const r = this.selectSession(id);
+      if (r) out.set(id, toRow(r));
+    }
+    return out;
+  }
+
   async listSessions(scope: {
     tenantId: string;
     userId?: string;
@@ -625,18 +647,17 @@ export class SqliteCanonStore implements CanonStore {
 
   async getUsage(sessionId: string): Promise<UsageRecord | undefined> {
     const r = this.sql<[string], UsageDbRow>('SELECT * FROM usage WHERE session_id = ?').get(sessionId);
-    return (
-      r && {
-        sessionId: r.session_id,
-        userId: r.user_id,
-        tenantId: r.tenant_id,
-        startTime: r.start_time,
-        endTime: r.end_time,
-        resourceConsumption: JSON.parse(r.resource_consumption) as UsageRecord['resourceConsumption'],
-        cost: r.cost,
-        canonRecord: true,
-      }
-    );
+    return r && usageOf(r);
+  }
+
+  async getUsages(sessionIds: readonly string[]): Promise<Map<string, UsageRecord>> {
+    // No round trips to save on SQLite: one indexed read per session.
+    const out = new Map<string, UsageRecord>();
+    for (const id of sessionIds) {
+      const usage = await this.getUsage(id);
+      if (usage) out.set(id, usage);
+    }
+    return out;
   }
 
   async touchActivity(sessionId: string, at: Date): Promise<void> {

@@ -213,7 +213,7 @@ export function describeCanonStoreContract(
       assert.ok(await store.ping());
     });
 
-    it('reads several sessions’ records in one call, each exactly as listRecords reads it', async () => {
+    it('reads several sessions’ records, rows and usage in one call each, exactly as one at a time', async () => {
       await store.createSession(sessionRow('r1', OWNER, 0, 'provisioning'), 'u1');
       await store.createSession(sessionRow('r2', OWNER, 1), 'system:test');
       await move(store, 'r1', ['provisioning'], 'active', 2);
@@ -237,6 +237,17 @@ export function describeCanonStoreContract(
       );
       assert.equal(many.get('r1')?.at(-1)?.payload.userId, 'u1');
       assert.deepEqual(await store.listSessionRecords([]), new Map());
+
+      // Rows and usage records of a page of sessions, as getSession and getUsage read each.
+      const rows = await store.getSessions(['r2', 'never-created', 'r1']);
+      assert.deepEqual([...rows.keys()].sort(), ['r1', 'r2']);
+      assert.deepEqual(rows.get('r1'), await store.getSession('r1'));
+      assert.deepEqual(rows.get('r2'), await store.getSession('r2'));
+      const usages = await store.getUsages(['r1', 'r2', 'never-created']);
+      assert.deepEqual([...usages.keys()], ['r1'], 'only a session that has one');
+      assert.deepEqual(usages.get('r1'), await store.getUsage('r1'));
+      assert.deepEqual(await store.getSessions([]), new Map());
+      assert.deepEqual(await store.getUsages([]), new Map());
     });
 
     it('records a launch created in provisioning as requested, then provisioning, with or without limits', async () => {

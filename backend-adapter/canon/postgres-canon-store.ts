@@ -51,6 +51,7 @@ import {
 } from '../sql/postgres-prepared-client.ts';
 import { ServerContact } from '../sql/server-contact.ts';
 import { pipelinedTransaction } from '../sql/pipelined-transaction.ts';
+import { rollBack } from '../sql/roll-back.ts';
 import { GENESIS_LOCK, genesisStatements, LIVE_SUMS } from './postgres-genesis-statement.ts';
 import { poolConnections, type PoolConnections } from '../sql/pool-connections.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
@@ -379,11 +380,7 @@ export class PostgresCanonStore implements CanonStore {
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      }
+      broken = await rollBack(client);
       throw error;
     } finally {
       client.release(broken);
@@ -600,9 +597,7 @@ export class PostgresCanonStore implements CanonStore {
       await client.query('COMMIT');
       return rows;
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
+      broken = await rollBack(client);
       throw error;
     } finally {
       client.release(broken);

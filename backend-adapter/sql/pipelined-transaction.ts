@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { rollBack } from './roll-back.ts';
 
 /**
  * Helpers for transactions whose statements leave without waiting for the answers before them (node-postgres's
@@ -48,12 +49,8 @@ export async function pipelinedTransaction(
     requireCommitted(await firstFailure(unanswered, client.query('COMMIT')));
     return await Promise.all(results);
   } catch (error) {
-    try {
-      // Usually nothing is left to roll back (the COMMIT did it): this is for a failure before it was sent.
-      await client.query('ROLLBACK');
-    } catch (rollbackError) {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    }
+    // Usually nothing is left to roll back (the COMMIT did it): this is for a failure before it was sent.
+    broken = await rollBack(client);
     throw error;
   } finally {
     client.release(broken);

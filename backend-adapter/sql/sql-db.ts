@@ -4,6 +4,7 @@ import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
 import { PreparingClient } from './postgres-prepared-client.ts';
 import { firstFailure, requireCommitted, sent } from './pipelined-transaction.ts';
+import { rollBack } from './roll-back.ts';
 import { poolConnections, type PoolConnections } from './pool-connections.ts';
 
 /**
@@ -272,11 +273,7 @@ export class PostgresSqlDb implements SqlDb {
       return step.value;
     } catch (error) {
       body.return(undefined as T);
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      }
+      broken = await rollBack(client);
       throw error;
     } finally {
       client.release(broken);

@@ -116,7 +116,8 @@ function usageFor(sessionId: string, cost = 139): UsageRecord {
 }
 
 const HUGE = 1_000_000_000;
-function limits(
+/** Genesis limits no test reaches, but for `overrides`. */
+export function limits(
   overrides: Partial<Omit<GenesisLimits, 'cluster'>> & { cluster?: Partial<GenesisLimits['cluster']> } = {},
 ): GenesisLimits {
   return {

@@ -8,7 +8,7 @@ import {
   POSTGRES_MIGRATIONS,
   applyPostgresMigrations,
 } from '../../../backend-adapter/canon/postgres-migrations.ts';
-import { describeCanonStoreContract, sessionRow } from './canon-store-contract.ts';
+import { describeCanonStoreContract, limits, sessionRow } from './canon-store-contract.ts';
 import { randomName, rawPostgres, useTestDatabase } from './postgres-fixture.ts';
 import { socketWrites } from '../sql/socket-writes.ts';
 
@@ -154,15 +154,11 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
       await holder.query("SELECT pg_advisory_lock(hashtext('v-supercore:canon:genesis:' || $1))", [schema]);
       const erased = erasing.eraseSubject({ subject: owner, actor: 'admin', at: new Date(), details: {} });
       await until(1);
-      const launched = launching.createSession(row('after', 'provisioning'), 'u1', {
-        maxLiveSessionsPerUser: 5,
-        maxCpuMillicoresPerUser: 1e6,
-        maxMemoryMiBPerUser: 1e6,
-        maxLiveSessionsPerTenant: 50,
-        maxCpuMillicoresPerTenant: 1e6,
-        maxMemoryMiBPerTenant: 1e6,
-        cluster: { maxCpuMillicores: 1e6, maxMemoryMiB: 1e6, maxStorageGiB: 1e6, maxSessions: 100 },
-      });
+      const launched = launching.createSession(
+        row('after', 'provisioning'),
+        'u1',
+        limits({ maxLiveSessionsPerUser: 5 }),
+      );
       await until(2);
       await holder.query("SELECT pg_advisory_unlock(hashtext('v-supercore:canon:genesis:' || $1))", [schema]);
       // Had the launch gone first, the erasure would have found a live session and refused.
@@ -197,24 +193,16 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
     const schema = randomName('canon_genesis');
     const store = await PostgresCanonStore.open(url(), { schema });
     const owner = { tenantId: 't1', userId: 'u1' };
-    const limits = {
-      maxLiveSessionsPerUser: 1,
-      maxCpuMillicoresPerUser: 1e6,
-      maxMemoryMiBPerUser: 1e6,
-      maxLiveSessionsPerTenant: 50,
-      maxCpuMillicoresPerTenant: 1e6,
-      maxMemoryMiBPerTenant: 1e6,
-      cluster: { maxCpuMillicores: 1e6, maxMemoryMiB: 1e6, maxStorageGiB: 1e6, maxSessions: 100 },
-    };
+    const oneEach = limits({ maxLiveSessionsPerUser: 1 });
     try {
       // The first use of a connection opens it; measure on one already open.
       await store.ping();
       const first = await socketWrites(() =>
-        store.createSession(sessionRow('one', owner, 0, 'provisioning'), 'u1', limits),
+        store.createSession(sessionRow('one', owner, 0, 'provisioning'), 'u1', oneEach),
       );
       assert.equal(first.writes, 1, 'subject, lock, sums with the inserts, and COMMIT in one write');
       const second = await socketWrites(() =>
-        store.createSession(sessionRow('two', owner, 0, 'provisioning'), 'u1', limits).then(
+        store.createSession(sessionRow('two', owner, 0, 'provisioning'), 'u1', oneEach).then(
           () => assert.fail('a second live session passed a limit of one'),
           (error: unknown) => error,
         ),

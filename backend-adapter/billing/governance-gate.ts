@@ -142,6 +142,7 @@ export class GovernanceGate implements SessionGate {
   }
 
   async genesisAbandoned(sessionId: string): Promise<void> {
+    this.deps.metering.forgetRegistration(sessionId);
     await this.deps.store.releaseHolds([sessionId], this.clock());
   }
 
@@ -236,6 +237,8 @@ export class GovernanceGate implements SessionGate {
       at: now,
       ...(register ? { register } : {}),
     });
+    if (result.ok && register)
+      this.deps.metering.rememberRegistration({ sessionId: self, ...owner }, register);
     if (!result.ok) {
       this.metrics?.balanceRefused(door);
       const { outstanding, required } = result;

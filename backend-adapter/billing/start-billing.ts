@@ -178,6 +178,7 @@ export async function openBilling(options: {
         unsubscribe = events.subscribe((e) => {
           metering.forgetRecords(e.session.sessionId);
           if (e.session.state !== 'terminated' && e.session.state !== 'failed') return;
+          metering.forgetRegistration(e.session.sessionId);
           metering.meterWhenFinished(e.session);
         });
         void metering.runCycle().catch((err: unknown) => logger.error({ err }, 'metering cycle failed'));

@@ -115,6 +115,30 @@ describe('billing at Genesis and while running', () => {
     assert.equal(report.matched, 1);
   });
 
+  it('prices a termination from the terms it registered at launch; a replica that did not launch it reads them', async () => {
+    rig = await billingRig();
+    const ada = user('ada', 'civic-commons');
+    await rig.ledger.credit(ada, 10_000_000, 'fund');
+    const here = await rig.lifecycle.create(ada, 'basic');
+    const elsewhere = await rig.lifecycle.create(ada, 'basic');
+    // As if `elsewhere` had been launched by another replica: this one never saw its registration.
+    rig.metering.forgetRegistration(elsewhere.sessionId);
+    rig.advance(2 * MIN + 10_000);
+    const read: string[] = [];
+    const get = rig.store.get.bind(rig.store);
+    rig.store.get = (sessionId) => {
+      read.push(sessionId);
+      return get(sessionId);
+    };
+    await rig.lifecycle.terminate(ada, here.sessionId);
+    assert.deepEqual(read, [], 'no read of the row this replica registered');
+    await rig.lifecycle.terminate(ada, elsewhere.sessionId);
+    assert.deepEqual(read, [elsewhere.sessionId]);
+    const basic = 8_334; // civic-commons, one minute, no discount
+    for (const s of [here, elsewhere])
+      assert.equal((await rig.backend.canon.getUsage(s.sessionId))?.cost, 3 * basic, 'three started minutes');
+  });
+
   it('warns on a low balance, then pauses as system:billing, never running unpaid; resume needs the money', async () => {
     rig = await billingRig({ policy: { warnPeriods: 5, reservePeriods: 2 } });
     const carol = user('carol', 'civic-commons');

@@ -268,17 +268,17 @@ export class Metering {
   }
 
   /**
-   * The SuperCoreUsage cost: every started period of the records, at the session's terms. The billing row
-   * is read while the records are still on their way.
+   * The SuperCoreUsage cost: every started period of the records, at the session's terms (the registration
+   * this replica kept, or the row, read while the records are still on their way).
    */
   async usageCost(
     row: SessionRow,
     records: readonly CanonRecord[] | Promise<readonly CanonRecord[]>,
     end: Date,
   ): Promise<number> {
-    const [read, registered] = await Promise.all([records, this.pricingRow(row.session)]);
+    const [read, terms] = await Promise.all([records, this.pricingRow(row.session)]);
     const timeline = timelineOf(read);
-    const billing = await this.withTiersOf(registered, timeline);
+    const billing = await this.withTiersOf(terms, timeline);
     return costOf(timeline, billing.terms, end.getTime(), (tier) => pricesAt(billing, tier));
   }
 

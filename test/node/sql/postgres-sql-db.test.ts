@@ -3,8 +3,9 @@
 // hot statements are prepared once per connection, and queries asked for in one tick leave in one socket write.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
+import pg from 'pg';
 import { PreparingClient } from '../../../backend-adapter/sql/postgres-prepared-client.ts';
+import { pipelinedTransaction } from '../../../backend-adapter/sql/pipelined-transaction.ts';
 import { PostgresSqlDb, q, run, write } from '../../../backend-adapter/sql/sql-db.ts';
 import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
 import { socketWrites } from './socket-writes.ts';
@@ -182,6 +183,36 @@ describe('PostgresSqlDb (real PostgreSQL)', () => {
       assert.equal(writes, 2, 'a query awaited before the next is sent at once');
     } finally {
       await client.end();
+    }
+  });
+
+  it('refuses a pipelined transaction whose connection dies mid-way, keeps nothing, and serves the next', async () => {
+    const pool = new pg.Pool({
+      connectionString: database.url,
+      options: '-c search_path=seam',
+      max: 1,
+      Client: PreparingClient,
+      pipeline: true,
+    });
+    pool.on('error', () => undefined);
+    try {
+      await assert.rejects(
+        pipelinedTransaction(pool, [
+          { text: 'INSERT INTO items (id, n) VALUES ($1, $2)', values: ['p1', 1] },
+          // The server ends this very connection, as a restart or an administrator would.
+          { text: 'SELECT pg_terminate_backend(pg_backend_pid())' },
+          { text: 'INSERT INTO items (id, n) VALUES ($1, $2)', values: ['p2', 1] },
+        ]),
+        /terminating connection|Connection terminated|ECONNRESET/,
+      );
+      assert.deepEqual(await ids(), ['a', 'b'], 'nothing of it was kept');
+      const [inserted] = await pipelinedTransaction(pool, [
+        { text: 'INSERT INTO items (id, n) VALUES ($1, $2) RETURNING id', values: ['p3', 1] },
+      ]);
+      assert.deepEqual(inserted?.rows, [{ id: 'p3' }], 'the pool opened a new connection for the next');
+      await db.query('DELETE FROM items WHERE id = $1', ['p3']);
+    } finally {
+      await pool.end();
     }
   });
 

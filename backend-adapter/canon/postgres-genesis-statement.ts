@@ -48,11 +48,16 @@ export interface Statement {
  * a third of the time at 300 launches/s, with up to seven launches queued behind it; now it is held only
  * while the server runs the last statement and the COMMIT.
  *
- * The subject row is written before the lock and kept even when the session does not fit (a reference with
- * no record yet, as an erasure leaves them). A subject missing all the same when the records are written
+ * The subject row is written before the lock and kept even when the session does not fit: a reference that
+ * no record names yet, which an erasure of the user handles like any other. A subject missing all the same when the records are written
  * (an erasure in between) fails their NOT NULL actor, and the store takes its general path.
  */
-export function genesisStatements(row: SessionRow, actor: string, limits: GenesisLimits, schema: string) {
+export function genesisStatements(
+  row: SessionRow,
+  actor: string,
+  limits: GenesisLimits,
+  schema: string,
+): Statement[] {
   const s = row.session;
   const values: unknown[] = [s.tenantId, s.userId];
   const param = (value: unknown): string => `$${values.push(value)}`;

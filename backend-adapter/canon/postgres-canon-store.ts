@@ -44,13 +44,9 @@ import {
   type ErasureRequest,
   type ErasureResult,
 } from './subjects.ts';
-import {
-  beginPipelined,
-  PreparingClient,
-  type PreparingClientConfig,
-} from '../sql/postgres-prepared-client.ts';
+import { PreparingClient, type PreparingClientConfig } from '../sql/postgres-prepared-client.ts';
 import { ServerContact } from '../sql/server-contact.ts';
-import { pipelinedTransaction } from '../sql/pipelined-transaction.ts';
+import { beginPipelined, pipelinedTransaction } from '../sql/pipelined-transaction.ts';
 import { rollBack } from '../sql/roll-back.ts';
 import { GENESIS_LOCK, genesisStatements, LIVE_SUMS } from './postgres-genesis-statement.ts';
 import { poolConnections, type PoolConnections } from '../sql/pool-connections.ts';

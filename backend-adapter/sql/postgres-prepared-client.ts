@@ -88,15 +88,3 @@ export class PreparingClient extends pg.Client {
     });
   }
 }
-
-/**
- * Starts a READ COMMITTED transaction on a pipelined client (pool option `pipeline: true`) without waiting for
- * it: the transaction's first statement goes out right behind BEGIN, one round trip less per transaction.
- * Await the result before COMMIT. Its rejection is also observed here, since a failing first statement may
- * be awaited (and thrown) first.
- */
-export function beginPipelined(client: pg.PoolClient): Promise<unknown> {
-  const begun = client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-  begun.catch(() => undefined);
-  return begun;
-}

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
 import { PreparingClient } from './postgres-prepared-client.ts';
-import { firstFailure, requireCommitted, sent } from './pipelined-transaction.ts';
+import { beginPipelined, firstFailure, requireCommitted, sent } from './pipelined-transaction.ts';
 import { rollBack } from './roll-back.ts';
 import { poolConnections, type PoolConnections } from './pool-connections.ts';
 
@@ -253,7 +253,7 @@ export class PostgresSqlDb implements SqlDb {
     let broken: Error | undefined;
     const body = work('postgres');
     // Statements sent but not yet answered (BEGIN, unread writes), in the order the server runs them.
-    const unanswered: Array<Promise<unknown>> = [sent(client.query('BEGIN ISOLATION LEVEL READ COMMITTED'))];
+    const unanswered: Array<Promise<unknown>> = [beginPipelined(client)];
     try {
       let step = body.next();
       while (!step.done) {

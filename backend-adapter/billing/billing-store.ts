@@ -5,6 +5,7 @@ import {
   iso,
   isoOrNull,
   json,
+  last,
   PostgresSqlDb,
   q,
   run,
@@ -22,10 +23,16 @@ import type { DistributionShare, WalletOwner } from '../wallet/wallet.ts';
 import type { BillingTerms, PeriodClass, PeriodPrices } from './pricing.ts';
 import type { PoolConnections } from '../sql/pool-connections.ts';
 import { jsonRows } from '../sql/json-rows.ts';
-
-/** What one owner owes: their charges the wallet has not confirmed ($1 tenant, $2 user). */
-export const OWED_BY_OWNER =
-  "SELECT coalesce(sum(amount), 0) AS total FROM billing_charges WHERE tenant_id = $1 AND user_id = $2 AND status <> 'charged'";
+import {
+  decideHold,
+  holdResultOf,
+  holdStatement,
+  OTHER_HOLDS,
+  OWED_BY_OWNER,
+  REGISTER_COLUMNS,
+  type HoldRequest,
+  type HoldResult,
+} from './holds.ts';
 
 /** Unsettled charges by owner: a handful per owner whatever their history (the partial condition is OWED_BY_OWNER's). */
 const OWED_INDEX =
@@ -178,42 +185,6 @@ export interface TierTerms {
   prices: PeriodPrices;
 }
 
-/** What a Genesis (or resume, or tier change) reservation found, and whether it was taken. */
-export interface HoldResult {
-  ok: boolean;
-  balance: number;
-  outstanding: number;
-  /** Held by the owner's other launches in flight (not yet charged). */
-  held: number;
-  required: number;
-}
-
-/** A reservation request: checked and taken under the owner's lock, atomically with every other one. */
-export interface HoldRequest {
-  sessionId: string;
-  owner: WalletOwner;
-  /** The wallet's balance, read just before. */
-  balance: number;
-  /** Reserve periods × this session's price per period: what the hold keeps back. */
-  amount: number;
-  /** What the owner's other running sessions need (reserve × price each), by session id; a session that
-   * still holds a reservation is counted by its hold instead. */
-  running: ReadonlyMap<string, number>;
-  /** The owner's sessions that are not terminated or failed. */
-  live: ReadonlySet<string>;
-  /**
-   * A hold counts while its session is live, or while it is younger than this (a launch not yet written to
-   * Canon Memory); any other hold (its session ended, or its launch died) is released.
-   */
-  staleBefore: Date;
-  at: Date;
-  /**
-   * A launch's billing registration, written in the hold's own transaction: a launch then never holds
-   * NexCoin without a billing row, nor costs a second commit before it is written to Canon Memory.
-   */
-  register?: Pick<Registration, 'terms' | 'prices'> & { at: Date };
-}
-
 export interface BillingSessionRow {
   sessionId: string;
   tenantId: string;
@@ -328,10 +299,10 @@ export interface Registration {
   prices: PeriodPrices;
 }
 
-const REGISTER_ROW = `INSERT INTO billing_sessions (session_id, tenant_id, user_id, tier, active_rate, storage_rate,
-     discount_bp, period_ms, active_price, paused_price, charged_through, registered_at)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) ON CONFLICT DO NOTHING`;
+const REGISTER_ROW = `INSERT INTO billing_sessions (${REGISTER_COLUMNS.map(([c]) => c).join(', ')}, charged_through)
+   VALUES (${REGISTER_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, 0) ON CONFLICT DO NOTHING`;
 
+/** A registration's values, in REGISTER_COLUMNS order. */
 function registerParams({ session, terms, prices }: Registration, at: Date): SqlValue[] {
   return [
     session.sessionId,
@@ -720,64 +691,45 @@ export class BillingStore {
    */
   async hold(req: HoldRequest): Promise<HoldResult> {
     const { owner, sessionId } = req;
+    const { register } = req;
+    const registered =
+      register &&
+      registerParams(
+        { session: { sessionId, ...owner }, terms: register.terms, prices: register.prices },
+        register.at,
+      );
     return this.db.transaction(function* (dialect): SqlWork<HoldResult> {
       if (dialect === 'postgres') {
+        // BEGIN, the lock, the statement that decides and writes, and the COMMIT: one round trip.
         yield* write(
           "SELECT pg_advisory_xact_lock(hashtext('v-supercore:billing-hold:' || current_schema() || ':' || $1 || '/' || $2))",
           [owner.tenantId, owner.userId],
         );
+        const statement = holdStatement(req, registered);
+        return holdResultOf(req, (yield* last(statement.text, statement.params))[0]);
       }
-      // The owner's other holds and what they owe, in one round trip under the lock (a row with a null
-      // session when they hold nothing else).
-      const holds = yield* q(
-        `SELECT h.session_id, h.amount, h.created_at, o.total AS owed
-           FROM (${OWED_BY_OWNER}) o
-           LEFT JOIN billing_holds h
-             ON h.tenant_id = $1 AND h.user_id = $2 AND h.released_at IS NULL AND h.session_id <> $3`,
-        [owner.tenantId, owner.userId, sessionId],
+      // SQLite: the transaction holds the write lock; the rule reads the owner's holds and decides in JS.
+      const { result, ended } = decideHold(
+        req,
+        yield* q(OTHER_HOLDS, [owner.tenantId, owner.userId, sessionId]),
       );
-      let held = 0;
-      const counted = new Set<string>();
-      const ended: string[] = [];
-      for (const h of holds) {
-        if (h.session_id === null || h.session_id === undefined) continue;
-        const id = text(h.session_id);
-        if (!req.live.has(id) && iso(h.created_at) < req.staleBefore.toISOString()) {
-          ended.push(id);
-          continue;
-        }
-        held += int(h.amount);
-        counted.add(id);
-      }
-      let running = 0;
-      for (const [id, need] of req.running) if (id !== sessionId && !counted.has(id)) running += need;
-      const outstanding = int(holds[0]?.owed ?? 0);
-      const required = held + running + req.amount;
       const at = req.at.toISOString();
       for (const id of ended) {
-        yield* write(
+        yield* run(
           'UPDATE billing_holds SET released_at = $2 WHERE session_id = $1 AND released_at IS NULL',
           [id, at],
         );
       }
-      const result = { balance: req.balance, outstanding, held, required };
-      if (req.balance - outstanding < required) return { ok: false, ...result };
-      // The hold, the registration and the COMMIT leave together: the second round trip of a launch's hold.
-      yield* write(
+      if (!result.ok) return result;
+      yield* run(
         `INSERT INTO billing_holds (session_id, tenant_id, user_id, amount, created_at, released_at)
          VALUES ($1, $2, $3, $4, $5, NULL)
          ON CONFLICT (session_id) DO UPDATE SET amount = excluded.amount, created_at = excluded.created_at,
            released_at = NULL`,
         [sessionId, owner.tenantId, owner.userId, req.amount, at],
       );
-      if (req.register) {
-        const { terms, prices, at: registeredAt } = req.register;
-        yield* write(
-          REGISTER_ROW,
-          registerParams({ session: { sessionId, ...owner }, terms, prices }, registeredAt),
-        );
-      }
-      return { ok: true, ...result };
+      if (registered) yield* run(REGISTER_ROW, registered);
+      return result;
     });
   }
 

@@ -12,7 +12,8 @@ import {
 import type { SessionGate, TierAvailability } from '../lifecycle/session-gate.ts';
 import type { TenantRegistry } from '../tenants/tenant-registry.ts';
 import type { Wallet, WalletOwner } from '../wallet/wallet.ts';
-import { pricesAt, type BillingStore, type HoldRequest } from './billing-store.ts';
+import { pricesAt, type BillingStore } from './billing-store.ts';
+import type { HoldRequest } from './holds.ts';
 import type { BillingMetricsSink } from './billing-metrics.ts';
 import type { Metering } from './metering.ts';
 import { discountedRate, pricesOf } from './pricing.ts';

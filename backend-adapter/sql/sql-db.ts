@@ -32,6 +32,8 @@ export interface SqlStatement {
   multi?: true;
   /** The body does not read its result (`write`): PostgreSQL sends it without waiting for the answer. */
   unread?: true;
+  /** The body's last statement, read after COMMIT (`last`): PostgreSQL sends it with the COMMIT. */
+  last?: true;
 }
 export interface SqlResult {
   rows: SqlRow[];
@@ -69,6 +71,21 @@ export function* write(
 ): Generator<SqlStatement, void, SqlResult> {
   yield { text, params, unread: true };
 }
+
+/**
+ * The body's last statement, whose rows it reads once the transaction has committed: on PostgreSQL it leaves
+ * together with the COMMIT (and the unread writes before it), so a transaction whose every decision is made
+ * in SQL is one round trip. The body may only return after it; if it is refused, nothing is kept. On SQLite
+ * it runs like any statement.
+ */
+export function* last(
+  text: string,
+  params: readonly SqlValue[] = [],
+): Generator<SqlStatement, SqlRow[], SqlResult> {
+  return (yield { text, params, last: true }).rows;
+}
+
+const AFTER_LAST = 'a transaction body went on after its last() statement';
 
 export function* exec(text: string): Generator<SqlStatement, void, SqlResult> {
   yield { text, params: [], multi: true };
@@ -183,7 +200,11 @@ export class SqliteSqlDb implements SqlDb {
 
   private drive<T>(work: SqlWork<T>): T {
     let step = work.next();
-    while (!step.done) step = work.next(this.execute(step.value));
+    while (!step.done) {
+      const ending = step.value.last;
+      step = work.next(this.execute(step.value));
+      if (ending && !step.done) throw new Error(AFTER_LAST);
+    }
     return step.value;
   }
 
@@ -262,6 +283,15 @@ export class PostgresSqlDb implements SqlDb {
           unanswered.push(sent(client.query(s.text, pgParams(s.params))));
           step = body.next(NOTHING_READ);
           continue;
+        }
+        if (s.last) {
+          const final = sent(client.query(s.text, pgParams(s.params)));
+          unanswered.push(final);
+          requireCommitted(await firstFailure(unanswered, client.query('COMMIT')));
+          const result = await final;
+          step = body.next({ rows: (result.rows ?? []) as SqlRow[], changes: result.rowCount ?? 0 });
+          if (!step.done) throw new Error(AFTER_LAST);
+          return step.value;
         }
         const result = await firstFailure(
           unanswered,

@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BillingStore, OWED_BY_OWNER } from '../../../backend-adapter/billing/billing-store.ts';
+import { BillingStore } from '../../../backend-adapter/billing/billing-store.ts';
+import { OWED_BY_OWNER } from '../../../backend-adapter/billing/holds.ts';
 import { PostgresSqlDb, SqliteSqlDb, run, type SqlDb } from '../../../backend-adapter/sql/sql-db.ts';
 import { randomName, useTestDatabase } from '../canon/postgres-fixture.ts';
 

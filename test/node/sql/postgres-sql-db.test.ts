@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { PreparingClient } from '../../../backend-adapter/sql/postgres-prepared-client.ts';
 import { pipelinedTransaction } from '../../../backend-adapter/sql/pipelined-transaction.ts';
-import { PostgresSqlDb, q, run, write } from '../../../backend-adapter/sql/sql-db.ts';
+import { last, PostgresSqlDb, q, run, write } from '../../../backend-adapter/sql/sql-db.ts';
 import { createTestDatabase, type TestDatabase } from '../canon/postgres-fixture.ts';
 import { socketWrites } from './socket-writes.ts';
 
@@ -134,6 +134,37 @@ describe('PostgresSqlDb (real PostgreSQL)', () => {
     );
     assert.deepEqual(await ids(), ['a', 'b']);
     assert.deepEqual(await db.query('SELECT n FROM items WHERE id = $1', ['a']), [{ n: 11 }]);
+  });
+
+  it('sends a last() statement with the COMMIT and hands the body its rows once committed', async () => {
+    const { writes, result } = await socketWrites(() =>
+      db.transaction(function* () {
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['l1', 4]);
+        const rows = yield* last('UPDATE items SET n = n * 2 WHERE id = $1 RETURNING n', ['l1']);
+        return rows[0];
+      }),
+    );
+    assert.equal(writes, 1, 'BEGIN, the write, the last statement and COMMIT in one round trip');
+    assert.deepEqual(result, { n: 8 });
+    assert.deepEqual(await db.query('SELECT n FROM items WHERE id = $1', ['l1']), [{ n: 8 }]);
+    // Refused: its own error, and nothing of the transaction kept.
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* write('INSERT INTO items (id, n) VALUES ($1, $2)', ['l2', 1]);
+        return yield* last('UPDATE items SET n = -1 WHERE id = $1 RETURNING n', ['l1']);
+      }),
+      /check constraint/,
+    );
+    assert.deepEqual(await db.query("SELECT id, n FROM items WHERE id LIKE 'l%'"), [{ id: 'l1', n: 8 }]);
+    // Nothing may follow it: the COMMIT has left.
+    await assert.rejects(
+      db.transaction(function* () {
+        yield* last('SELECT n FROM items WHERE id = $1', ['l1']);
+        yield* q('SELECT 1 AS one', []);
+      }),
+      /after its last\(\) statement/,
+    );
+    await db.query("DELETE FROM items WHERE id LIKE 'l%'");
   });
 
   it('prepares a parameterised statement once per connection and reuses it', async () => {

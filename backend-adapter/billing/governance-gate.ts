@@ -12,7 +12,7 @@ import {
 import type { SessionGate, TierAvailability } from '../lifecycle/session-gate.ts';
 import type { TenantRegistry } from '../tenants/tenant-registry.ts';
 import type { Wallet, WalletOwner } from '../wallet/wallet.ts';
-import { pricesAt, type BillingStore } from './billing-store.ts';
+import { pricesAt, type BillingSessionRow, type BillingStore } from './billing-store.ts';
 import type { HoldRequest } from './holds.ts';
 import type { BillingMetricsSink } from './billing-metrics.ts';
 import type { Metering } from './metering.ts';
@@ -33,6 +33,7 @@ export interface GovernanceGateDeps {
 const RUNNING = new Set(['requested', 'provisioning', 'active', 'resuming', 'restarting']);
 /** A hold whose launch never reached Canon Memory (the adapter died in between) stops counting after this. */
 const STALE_HOLD_MS = 10 * 60_000;
+const EMPTY: ReadonlyMap<string, BillingSessionRow> = new Map();
 
 /**
  * Billing and governance at the lifecycle's doors:
@@ -210,13 +211,18 @@ export class GovernanceGate implements SessionGate {
       liveOnly: true,
     });
     const others = owned.filter((r) => RUNNING.has(r.session.state) && r.session.sessionId !== self);
-    const rows = await this.deps.store.getMany(others.map((r) => r.session.sessionId));
+    const { metering } = this.deps;
+    // Sessions this replica launched are priced from their registration: the rows of the others are read.
+    const unknown = others.filter((r) => !metering.registeredPrices(r.session.sessionId, r.session.tier));
+    const rows =
+      unknown.length > 0 ? await this.deps.store.getMany(unknown.map((r) => r.session.sessionId)) : EMPTY;
     const running = new Map<string, number>();
     for (const r of others) {
       const billing = rows.get(r.session.sessionId);
       const perPeriod =
+        metering.registeredPrices(r.session.sessionId, r.session.tier)?.active ??
         (billing && pricesAt(billing, r.session.tier)?.active) ??
-        pricesOf(this.deps.metering.termsFor(r.session.tier, r.session.tenantId)).active;
+        pricesOf(metering.termsFor(r.session.tier, r.session.tenantId)).active;
       running.set(r.session.sessionId, reservePeriods * perPeriod);
     }
     const live = new Set(owned.map((r) => r.session.sessionId));

@@ -209,6 +209,15 @@ export class Metering {
     this.registered.delete(sessionId);
   }
 
+  /**
+   * A session's prices at `tier` if this replica registered it at that tier (prices never change), else
+   * undefined: the caller reads the row (another replica's launch, or a tier changed to).
+   */
+  registeredPrices(sessionId: string, tier: string): PeriodPrices | undefined {
+    const row = this.registered.get(sessionId);
+    return row && row.terms.tier === tier ? row.prices : undefined;
+  }
+
   /** The row to price the session by: terms, prices and the rates of other tiers it knows. */
   private pricingRow(session: Session): BillingSessionRow | Promise<BillingSessionRow> {
     return this.registered.get(session.sessionId) ?? this.billingRow(session);

@@ -139,6 +139,35 @@ describe('billing at Genesis and while running', () => {
       assert.equal((await rig.backend.canon.getUsage(s.sessionId))?.cost, 3 * basic, 'three started minutes');
   });
 
+  it('reserves for the user’s other running sessions at their registered prices, reading only rows it did not register', async () => {
+    rig = await billingRig();
+    const ada = user('ada', 'civic-commons');
+    await rig.ledger.credit(ada, 10_000_000, 'fund');
+    const first = await rig.lifecycle.create(ada, 'basic');
+    rig.advance(MIN + 10_000);
+    await rig.metering.runCycle(); // its first charge releases its hold: from now on it counts as running
+    const read: string[][] = [];
+    const getMany = rig.store.getMany.bind(rig.store);
+    rig.store.getMany = (ids) => {
+      read.push([...ids]);
+      return getMany(ids);
+    };
+    const reserved: Array<number | undefined> = [];
+    const hold = rig.store.hold.bind(rig.store);
+    rig.store.hold = (req) => {
+      reserved.push(req.running.get(first.sessionId));
+      return hold(req);
+    };
+    await rig.lifecycle.create(ada, 'basic');
+    assert.deepEqual(read, [], 'no read of rows this replica registered');
+    // As if `first` had been launched by another replica.
+    rig.metering.forgetRegistration(first.sessionId);
+    await rig.lifecycle.create(ada, 'basic');
+    assert.deepEqual(read, [[first.sessionId]]);
+    const basic = 8_334; // civic-commons, one minute, no discount; two periods in reserve
+    assert.deepEqual(reserved, [2 * basic, 2 * basic], 'the same reserve either way');
+  });
+
   it('warns on a low balance, then pauses as system:billing, never running unpaid; resume needs the money', async () => {
     rig = await billingRig({ policy: { warnPeriods: 5, reservePeriods: 2 } });
     const carol = user('carol', 'civic-commons');

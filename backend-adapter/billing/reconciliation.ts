@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { isFinished } from '../canon/canon-shared.ts';
 import type { CanonStore, SessionRow, UsageRecord } from '../canon/canon-store.ts';
-import type { Wallet, WalletEntry, WalletOwner } from '../wallet/wallet.ts';
+import type { OwnerEntriesRequest, Wallet, WalletEntry, WalletOwner } from '../wallet/wallet.ts';
 import type { BillingSessionRow, BillingStore, ChargeRow } from './billing-store.ts';
 
 export type DifferenceKind =
@@ -93,12 +93,15 @@ export class Reconciler {
       byOwner.set(key, group);
     }
     const found = await this.readInPages(sessions);
-    for (const { owner, sessions: own } of byOwner.values()) {
-      const since = own.reduce(
-        (a, s) => (s.registeredAt < a ? s.registeredAt : a),
-        own[0]?.registeredAt ?? from,
-      );
-      const entries = await this.deps.wallet.listEntries(owner, { from: since });
+    const groups = [...byOwner.values()];
+    const ledgers = await this.entriesOf(
+      groups.map(({ owner, sessions: own }) => ({
+        owner,
+        from: own.reduce((a, s) => (s.registeredAt < a ? s.registeredAt : a), own[0]?.registeredAt ?? from),
+      })),
+    );
+    for (const [i, { sessions: own }] of groups.entries()) {
+      const entries = ledgers[i] ?? [];
       for (const s of own) {
         const before = report.differences.length;
         this.check(s, entries, found(s.sessionId), report);
@@ -117,6 +120,15 @@ export class Reconciler {
       'billing reconciliation',
     );
     return report;
+  }
+
+  /** Each owner's wallet entries since its first session here: in one read where the wallet can. */
+  private async entriesOf(requests: readonly OwnerEntriesRequest[]): Promise<WalletEntry[][]> {
+    const { wallet } = this.deps;
+    if (wallet.listEntriesOfOwners) return wallet.listEntriesOfOwners(requests);
+    const lists: WalletEntry[][] = [];
+    for (const r of requests) lists.push(await wallet.listEntries(r.owner, r.from ? { from: r.from } : {}));
+    return lists;
   }
 
   /**

@@ -84,6 +84,12 @@ export interface ListEntriesOptions {
   to?: string;
 }
 
+/** One owner's entries from `from` (an ISO time, inclusive; all of them without). */
+export interface OwnerEntriesRequest {
+  owner: WalletOwner;
+  from?: string;
+}
+
 export interface Wallet {
   /** `embedded-ledger` or `http`; shown in the handshake report. */
   readonly kind: string;
@@ -92,6 +98,11 @@ export interface Wallet {
   refund(request: RefundRequest): Promise<WalletResult>;
   /** Oldest first. */
   listEntries(owner: WalletOwner, options?: ListEntriesOptions): Promise<WalletEntry[]>;
+  /**
+   * listEntries of each owner from its own time, in the order asked, where the wallet can read many owners
+   * at once (the embedded ledger); callers fall back to listEntries per owner.
+   */
+  listEntriesOfOwners?(requests: readonly OwnerEntriesRequest[]): Promise<WalletEntry[][]>;
   close(): Promise<void>;
 }
 

@@ -3,6 +3,8 @@ import { afterEach, describe, it } from 'node:test';
 import { chargeKey } from '../../../backend-adapter/billing/pricing.ts';
 import Database from 'better-sqlite3';
 import { ApiError } from '../../../backend-adapter/api-error.ts';
+import type { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
+import type { Wallet } from '../../../backend-adapter/wallet/wallet.ts';
 import { FakeRuntime, billingRig, type BillingRig } from './billing-fixture.ts';
 
 /** A desktop that dies when it is paused: the session fails after it ran. */
@@ -56,53 +58,67 @@ describe('billing reconciliation', () => {
     assert.equal(report.totals.usage, report.totals.charges);
   });
 
-  it('finds a planted extra deduction, a planted usage cost and a lost ledger entry', async () => {
-    rig = await billingRig();
-    const { ids, window } = await billedSessions();
-    const [a, b, c] = ids as [string, string, string];
-    // 1. Someone charged session a twice for minute 2 under another key.
-    await rig.ledger.deduct({
-      owner: { tenantId: 'puabo', userId: 'ann' },
-      amount: 33_334,
-      idempotencyKey: 'rogue-retry-without-key',
-      description: 'duplicate',
-      category: 'compute',
-      module: 'v-supercore',
-      distribution: [{ shareId: 'platform', account: 'n3xus:platform-treasury', amount: 33_334 }],
-      metadata: { sessionId: a, period: '2' },
-    });
-    // 2. Session b's usage record says one micro-NexCoin less than was billed.
-    assert.ok(rig.backend.file);
-    const raw = new Database(rig.backend.file);
-    try {
-      raw.prepare('UPDATE usage SET cost = cost - 1 WHERE session_id = ?').run(b);
-      // 3. Session c's first charge is marked charged, but under a transaction the ledger never saw.
-      raw
-        .prepare(
-          "UPDATE billing_charges SET idempotency_key = 'v-supercore:charge:lost' WHERE session_id = ? AND period = 0",
-        )
-        .run(c);
-    } finally {
-      raw.close();
-    }
-    const report = await rig.reconciler.run(window);
-    const kinds = (id: string) =>
-      report.differences
-        .filter((d) => d.sessionId === id)
-        .map((d) => d.kind)
-        .sort();
-    assert.deepEqual(kinds(a), ['ledger-entry-without-charge', 'usage-vs-ledger']);
-    assert.deepEqual(kinds(b), ['usage-vs-charges', 'usage-vs-ledger']);
-    assert.deepEqual(kinds(c), ['charge-without-ledger-entry', 'ledger-entry-without-charge']);
-    const extra = report.differences.find((d) => d.sessionId === a && d.kind === 'usage-vs-ledger');
-    assert.equal((extra?.actual ?? 0) - (extra?.expected ?? 0), 33_334);
-    assert.match(
-      report.differences.find((d) => d.sessionId === c && d.kind === 'ledger-entry-without-charge')?.detail ??
-        '',
-      new RegExp(chargeKey(c, 0)),
-    );
-    assert.equal(report.matched, 0);
+  // The embedded ledger reads every owner's entries at once; a wallet without that (the HTTP one) is read
+  // one owner at a time. Both must find the same.
+  const oneOwnerAtATime = (ledger: LedgerWallet): Wallet => ({
+    kind: 'one-owner-at-a-time',
+    balance: (owner) => ledger.balance(owner),
+    deduct: (request) => ledger.deduct(request),
+    refund: (request) => ledger.refund(request),
+    listEntries: (owner, options) => ledger.listEntries(owner, options),
+    close: () => ledger.close(),
   });
+  for (const [how, wallet] of [
+    ['all owners in one read', undefined],
+    ['one owner at a time', oneOwnerAtATime],
+  ] as const)
+    it(`finds a planted extra deduction, a planted usage cost and a lost ledger entry (${how})`, async () => {
+      rig = await billingRig(wallet ? { wallet } : {});
+      const { ids, window } = await billedSessions();
+      const [a, b, c] = ids as [string, string, string];
+      // 1. Someone charged session a twice for minute 2 under another key.
+      await rig.ledger.deduct({
+        owner: { tenantId: 'puabo', userId: 'ann' },
+        amount: 33_334,
+        idempotencyKey: 'rogue-retry-without-key',
+        description: 'duplicate',
+        category: 'compute',
+        module: 'v-supercore',
+        distribution: [{ shareId: 'platform', account: 'n3xus:platform-treasury', amount: 33_334 }],
+        metadata: { sessionId: a, period: '2' },
+      });
+      // 2. Session b's usage record says one micro-NexCoin less than was billed.
+      assert.ok(rig.backend.file);
+      const raw = new Database(rig.backend.file);
+      try {
+        raw.prepare('UPDATE usage SET cost = cost - 1 WHERE session_id = ?').run(b);
+        // 3. Session c's first charge is marked charged, but under a transaction the ledger never saw.
+        raw
+          .prepare(
+            "UPDATE billing_charges SET idempotency_key = 'v-supercore:charge:lost' WHERE session_id = ? AND period = 0",
+          )
+          .run(c);
+      } finally {
+        raw.close();
+      }
+      const report = await rig.reconciler.run(window);
+      const kinds = (id: string) =>
+        report.differences
+          .filter((d) => d.sessionId === id)
+          .map((d) => d.kind)
+          .sort();
+      assert.deepEqual(kinds(a), ['ledger-entry-without-charge', 'usage-vs-ledger']);
+      assert.deepEqual(kinds(b), ['usage-vs-charges', 'usage-vs-ledger']);
+      assert.deepEqual(kinds(c), ['charge-without-ledger-entry', 'ledger-entry-without-charge']);
+      const extra = report.differences.find((d) => d.sessionId === a && d.kind === 'usage-vs-ledger');
+      assert.equal((extra?.actual ?? 0) - (extra?.expected ?? 0), 33_334);
+      assert.match(
+        report.differences.find((d) => d.sessionId === c && d.kind === 'ledger-entry-without-charge')
+          ?.detail ?? '',
+        new RegExp(chargeKey(c, 0)),
+      );
+      assert.equal(report.matched, 0);
+    });
 
   it('reports charges still owed', async () => {
     rig = await billingRig({ policy: { reservePeriods: 1 } });

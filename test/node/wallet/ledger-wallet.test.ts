@@ -290,3 +290,90 @@ describe('embedded ledger on PostgreSQL, a wallet already charged', () => {
     }
   });
 });
+
+describe('embedded ledger: many owners’ entries in one read, as listEntries gives each', () => {
+  const ALICE = { tenantId: 'puabo', userId: 'alice' };
+  const BOB = { tenantId: 'puabo', userId: 'bob' };
+  const ALICE_ELSEWHERE = { tenantId: 'v-suite', userId: 'alice' };
+  const NOBODY = { tenantId: 'puabo', userId: 'nobody' };
+  let n = 0;
+  const charge = (owner: typeof ALICE, amount: number): DeductRequest => ({
+    owner,
+    amount,
+    idempotencyKey: `many-${++n}`,
+    description: `charge ${n}`,
+    category: 'compute',
+    module: 'v-supercore',
+    distribution: [
+      { shareId: 'platform', account: 'n3xus:platform-treasury', amount: amount - Math.floor(amount / 3) },
+      {
+        shareId: 'creators',
+        account: `tenant:${owner.tenantId}:creator-pool`,
+        amount: Math.floor(amount / 3),
+      },
+    ],
+    metadata: { sessionId: `s-${n}` },
+  });
+
+  async function sameAsOneByOne(wallet: LedgerWallet): Promise<void> {
+    for (const owner of [ALICE, BOB, ALICE_ELSEWHERE])
+      await wallet.credit(owner, 100_000, `fund-${owner.tenantId}-${owner.userId}`);
+    await wallet.deduct(charge(ALICE, 1_000));
+    await new Promise((r) => setTimeout(r, 5));
+    const cut = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    const late = await wallet.deduct(charge(ALICE, 2_000));
+    await wallet.deduct(charge(BOB, 3_000));
+    await wallet.deduct(charge(ALICE_ELSEWHERE, 4_000));
+    await wallet.refund({
+      transactionId: late.entry.transactionId,
+      amount: 500,
+      idempotencyKey: 'many-refund',
+      reason: 'x',
+    });
+    const requests = [
+      { owner: ALICE, from: cut },
+      { owner: BOB },
+      { owner: NOBODY },
+      { owner: ALICE },
+      { owner: ALICE_ELSEWHERE, from: '2020-01-01T00:00:00Z' },
+    ];
+    const many = await wallet.listEntriesOfOwners(requests);
+    const oneByOne = await Promise.all(
+      requests.map((r) => wallet.listEntries(r.owner, r.from ? { from: r.from } : {})),
+    );
+    assert.deepEqual(many, oneByOne);
+    assert.deepEqual(
+      many.map((list) => list.map((e) => `${e.kind}:${e.amount}:${e.distribution.length}`)),
+      [
+        ['deduct:2000:2', 'refund:500:2'],
+        ['credit:100000:0', 'deduct:3000:2'],
+        [],
+        ['credit:100000:0', 'deduct:1000:2', 'deduct:2000:2', 'refund:500:2'],
+        ['credit:100000:0', 'deduct:4000:2'],
+      ],
+    );
+  }
+
+  it('SQLite', async () => {
+    const { dir, file } = await tempFile();
+    const wallet = await LedgerWallet.openSqlite(file);
+    try {
+      await sameAsOneByOne(wallet);
+    } finally {
+      await wallet.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('PostgreSQL', async () => {
+    const schema = randomName('ledger_many');
+    const wallet = await LedgerWallet.openPostgres(url(), { schema });
+    try {
+      await sameAsOneByOne(wallet);
+    } finally {
+      await wallet.close();
+      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+});

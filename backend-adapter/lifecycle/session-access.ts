@@ -47,11 +47,7 @@ export class SessionAccess {
    */
   async owned(principal: Principal, sessionId: string): Promise<SessionRow> {
     const row = await this.deps.canon.getSession(sessionId);
-    const visible =
-      row !== undefined &&
-      row.session.tenantId === principal.tenantId &&
-      (row.session.userId === principal.userId || isTenantAdmin(principal));
-    if (!visible) throw new ApiError('SESSION_NOT_FOUND');
+    if (!row || !visibleTo(principal, row.session)) throw new ApiError('SESSION_NOT_FOUND');
     return row;
   }
 
@@ -88,6 +84,14 @@ export class SessionAccess {
       if (now - at >= this.deps.activityWriteIntervalMs) this.lastActivityWrite.delete(sessionId);
     }
   }
+}
+
+/** The caller owns the session, or administers its tenant. */
+export function visibleTo(principal: Principal, session: { tenantId: string; userId: string }): boolean {
+  return (
+    session.tenantId === principal.tenantId &&
+    (session.userId === principal.userId || isTenantAdmin(principal))
+  );
 }
 
 function targetOf(row: SessionRow): StreamTarget {

@@ -28,7 +28,8 @@ import {
   type SessionAction,
 } from './transitions.ts';
 import { meterSession, priceAtListRates } from './usage-meter.ts';
-import { SessionAccess, type StreamTarget } from './session-access.ts';
+import { KnownSessions } from './known-sessions.ts';
+import { SessionAccess, visibleTo, type StreamTarget } from './session-access.ts';
 import { timeOrderedId } from '../time-ordered-id.ts';
 
 export interface LifecycleDeps {
@@ -89,6 +90,7 @@ export class SessionLifecycle {
   private readonly clock: () => Date;
   /** Reads and viewer activity, shared with the stream gateway role (which has no lifecycle). */
   private readonly access: SessionAccess;
+  private readonly known = new KnownSessions();
 
   constructor(private readonly deps: LifecycleDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -332,30 +334,43 @@ export class SessionLifecycle {
     if (!(await this.deps.canon.ping().catch(() => false))) throw new ApiError('NOT_READY');
   }
 
+  /**
+   * A user's action: on a session this replica knows (it launched it, or last moved it), the owner is checked
+   * without a read and the action starts from the state it knows; otherwise the row is read first.
+   */
   private async perform(principal: Principal, sessionId: string, action: SessionAction): Promise<Session> {
-    const seen = await this.owned(principal, sessionId);
-    return this.act(sessionId, action, principal.userId, seen);
+    const known = this.known.get(sessionId);
+    if (known && !visibleTo(principal, known)) throw new ApiError('SESSION_NOT_FOUND');
+    const seen = known?.state ?? (await this.owned(principal, sessionId)).session.state;
+    return this.act(sessionId, action, principal.userId, seen, principal);
   }
 
   /**
-   * Runs one user or system action under the session's lock, on the current state. `seen` is the row the
-   * caller read just before: a pause or termination starts from it without reading again, since its first
-   * move is a compare-and-set on that state and everything after uses the row the move returns (the current
-   * desktop, even if a tier change replaced it meanwhile). If the state moved, the row is read again and the
-   * action decided on it. A resume always reads again: its admission prices the tier, which a tier change
-   * moves without changing the state.
+   * Runs one user or system action under the session's lock, on the current state. `seen` is the state the
+   * caller last knew: a pause or termination starts from it without reading the row, since its first move is
+   * a compare-and-set on that state and everything after uses the row the move returns (the current desktop,
+   * even if a tier change replaced it meanwhile). If the state moved, the row is read again (and, for a
+   * `viewer`, its owner checked again) and the action decided on it. A resume always reads again: its
+   * admission prices the tier, which a tier change moves without changing the state.
    */
-  private act(sessionId: string, action: SessionAction, actor: string, seen?: SessionRow): Promise<Session> {
+  private act(
+    sessionId: string,
+    action: SessionAction,
+    actor: string,
+    seen?: SessionState,
+    viewer?: Principal,
+  ): Promise<Session> {
     return this.locked(sessionId, async () => {
       const rule = ACTIONS[action];
-      let from = seen && action !== 'resume' ? seen : undefined;
-      let started = from && (await this.start(from, action, actor, false));
-      if (!from || !started) {
-        from = await this.deps.canon.getSession(sessionId);
-        if (!from) throw new ApiError('SESSION_NOT_FOUND');
-        started = (await this.start(from, action, actor, true)) as SessionRow;
+      let fromState = action === 'resume' ? undefined : seen;
+      let started = fromState && (await this.start(sessionId, fromState, action, actor, false));
+      if (!fromState || !started) {
+        const row = await this.deps.canon.getSession(sessionId);
+        if (!row || (viewer && !visibleTo(viewer, row.session))) throw new ApiError('SESSION_NOT_FOUND');
+        fromState = row.session.state;
+        const admit = action === 'resume' ? () => this.deps.gate?.admitResume(row) : undefined;
+        started = (await this.start(sessionId, fromState, action, actor, true, admit)) as SessionRow;
       }
-      const fromState = from.session.state;
       const result = await this.runAction(action, started, actor, fromState);
       // A resumed session starts a fresh idle period, or the idle timeout would pause it again at once.
       if (action === 'resume') await this.deps.canon.touchActivity(sessionId, this.clock());
@@ -365,25 +380,27 @@ export class SessionLifecycle {
   }
 
   /**
-   * The action's first move (e.g. active → pausing) from `row`'s state, after the component's checks. With
-   * `strict`, a state the action cannot start from is an error; without, undefined (the caller reads again).
+   * The action's first move (e.g. active → pausing) from `state`, after the component's checks and `admit`
+   * (a resume's billing admission). With `strict`, a state the action cannot start from is an error; without,
+   * undefined (the caller reads again).
    */
   private async start(
-    row: SessionRow,
+    sessionId: string,
+    state: SessionState,
     action: SessionAction,
     actor: string,
     strict: boolean,
+    admit?: () => Promise<void> | undefined,
   ): Promise<SessionRow | undefined> {
     const rule = ACTIONS[action];
-    const { state } = row.session;
     if (!(rule.from as readonly SessionState[]).includes(state)) {
       if (!strict) return undefined;
       throw new ApiError('ILLEGAL_TRANSITION', `A ${state} session cannot ${action}.`, { state });
     }
     await this.requireComponentReady();
-    if (action === 'resume') await this.deps.gate?.admitResume(row);
+    await admit?.();
     try {
-      return await this.move(row.session.sessionId, [state], rule.via, `${action}.started`, actor);
+      return await this.move(sessionId, [state], rule.via, `${action}.started`, actor);
     } catch (error) {
       if (!strict && error instanceof ApiError && error.code === 'ILLEGAL_TRANSITION') return undefined;
       throw error;
@@ -728,6 +745,7 @@ export class SessionLifecycle {
       ...(usage ? { usage } : {}),
     });
     if (!row) throw new ApiError('ILLEGAL_TRANSITION', `The session could not move to ${to}.`);
+    this.known.remember(row.session);
     await this.announce(row.session, from.length === 1 ? (from[0] ?? null) : null);
     return row;
   }

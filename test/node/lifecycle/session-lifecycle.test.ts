@@ -216,8 +216,22 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
     assert.equal(runtime.calls.filter((c) => c === 'pause').length, 1);
   });
 
+  /** Another replica on the same Canon Memory: sessions it launched are unknown to `lifecycle`. */
+  const replica = () =>
+    new SessionLifecycle({
+      canon,
+      runtime,
+      events: new InProcessSessionEventBus(),
+      locks: new InProcessSessionLocks(),
+      policy: DEFAULT_POLICY,
+      logger: pino({ level: 'silent' }),
+      clock: () => new Date(now),
+    });
+
   it('acts on the current state when it moved between the ownership check and the lock', async () => {
-    // Another replica changes the session right after this one's ownership check read it.
+    // A session launched elsewhere: this replica reads it to check the owner, and another replica changes
+    // it right after that read.
+    const other = replica();
     const staleOnce = async (sessionId: string, change: () => Promise<unknown>): Promise<void> => {
       const stale = await canon.getSession(sessionId);
       await change();
@@ -227,33 +241,70 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
         return id === sessionId ? stale : read(id);
       };
     };
-    const paused = await lifecycle.create(alice, 'basic');
-    await staleOnce(paused.sessionId, () => lifecycle.pause(alice, paused.sessionId));
+    const paused = await other.create(alice, 'basic');
+    await staleOnce(paused.sessionId, () => other.pause(alice, paused.sessionId));
     const error = await lifecycle.pause(alice, paused.sessionId).catch((e: unknown) => e);
     assert.ok(error instanceof ApiError && error.code === 'ILLEGAL_TRANSITION');
     assert.deepEqual(error.details, { state: 'paused' }, 'the error names the state it really is in');
 
-    await staleOnce(paused.sessionId, () => lifecycle.resume(alice, paused.sessionId));
-    assert.equal((await lifecycle.pause(alice, paused.sessionId)).state, 'paused');
+    const resumed = await other.create(alice, 'basic');
+    await other.pause(alice, resumed.sessionId);
+    await staleOnce(resumed.sessionId, () => other.resume(alice, resumed.sessionId));
+    assert.equal((await lifecycle.pause(alice, resumed.sessionId)).state, 'paused');
+  });
 
-    // A tier change that replaced the desktop keeps the state: termination stops the desktop there now.
-    const moved = await lifecycle.create(alice, 'basic');
-    const before = (await canon.getSession(moved.sessionId))?.runtime;
+  it('acts on a session it launched without reading it, and on the current state when another replica moved it', async () => {
+    const other = replica();
+    const s = await lifecycle.create(alice, 'basic');
+    const reads: string[] = [];
+    const read = canon.getSession.bind(canon);
+    canon.getSession = async (id) => {
+      reads.push(id);
+      return read(id);
+    };
+    // Someone else is refused from what this replica knows: not found, and nothing read or changed.
+    const bob = { ...alice, userId: 'bob' };
+    await rejectsWith(lifecycle.pause(bob, s.sessionId), 'SESSION_NOT_FOUND');
+    await rejectsWith(lifecycle.terminate(bob, s.sessionId), 'SESSION_NOT_FOUND');
+    assert.deepEqual(reads, []);
+    assert.equal((await read(s.sessionId))?.session.state, 'active');
+    assert.equal((await lifecycle.pause(alice, s.sessionId)).state, 'paused');
+    assert.deepEqual(reads, [], 'the owner’s pause needed no read either');
+
+    // Another replica resumed and paused it again: the state this one knows ("paused") still holds.
+    await other.resume(alice, s.sessionId);
+    await other.pause(alice, s.sessionId);
+    // Now another replica resumes it: this one's pause starts from "paused", is refused by the
+    // compare-and-set, reads the row and pauses from "active".
+    await other.resume(alice, s.sessionId);
+    reads.length = 0; // the other replica's own reads
+    assert.equal((await lifecycle.pause(alice, s.sessionId)).state, 'paused');
+    assert.deepEqual(reads, [s.sessionId]);
+    const error = await lifecycle.pause(alice, s.sessionId).catch((e: unknown) => e);
+    assert.ok(error instanceof ApiError && error.code === 'ILLEGAL_TRANSITION');
+    assert.deepEqual(error.details, { state: 'paused' });
+
+    // A tier change elsewhere replaced the desktop and kept the state: termination stops it where it is now.
+    await lifecycle.resume(alice, s.sessionId);
+    const before = (await read(s.sessionId))?.runtime;
     assert.ok(before);
     const now = { ...before, display: before.display + 50, port: before.port + 50 };
-    await staleOnce(moved.sessionId, () =>
-      canon.transition({
-        sessionId: moved.sessionId,
-        from: ['active'],
-        to: 'active',
-        action: 'tier.applied',
-        actor: 'system:lifecycle',
-        at: new Date(),
-        runtime: now,
-      }),
-    );
-    assert.equal((await lifecycle.terminate(alice, moved.sessionId)).state, 'terminated');
+    await canon.transition({
+      sessionId: s.sessionId,
+      from: ['active'],
+      to: 'active',
+      action: 'tier.applied',
+      actor: 'system:lifecycle',
+      at: new Date(),
+      runtime: now,
+    });
+    reads.length = 0;
+    assert.equal((await lifecycle.terminate(alice, s.sessionId)).state, 'terminated');
     assert.deepEqual(runtime.stopped.at(-1), now);
+    assert.deepEqual(reads, [], 'the termination started from the state it knew');
+    // Once finished, it is forgotten: a second termination reads the row and is refused by its state.
+    await rejectsWith(lifecycle.terminate(alice, s.sessionId), 'ILLEGAL_TRANSITION');
+    assert.notEqual(reads.length, 0, 'read to be refused');
   });
 
   it('verifies its own half of the handshake at every transition: with Canon Memory silent, nothing is touched', async () => {

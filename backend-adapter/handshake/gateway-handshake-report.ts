@@ -3,11 +3,13 @@ import type { CanonStore } from '../canon/canon-store.ts';
 import type { CheckResult } from './auth-probe.ts';
 import {
   check,
+  CHECK_LABELS,
   databaseCheck,
   redisCheck,
   reportOf,
   withinDeadline,
   type Check,
+  type CheckId,
 } from './handshake-report.ts';
 
 export interface GatewayHandshakeDeps {
@@ -21,9 +23,9 @@ export interface GatewayHandshakeDeps {
 const ORCHESTRATOR = 'GET /api/v1/handshake on v-supercore-orchestrator';
 
 /** A check the gateway has nothing to do with: reported, not counted, and said where it is evaluated. */
-const elsewhere = (id: string, label: string, why: string): Check => ({
+const elsewhere = (id: CheckId, why: string): Check => ({
   id,
-  label,
+  label: CHECK_LABELS[id],
   applicable: false,
   ok: false,
   evidence: `${why}; evaluated by the orchestrator (${ORCHESTRATOR})`,
@@ -43,37 +45,31 @@ export async function buildGatewayHandshakeReport(deps: GatewayHandshakeDeps): P
   ]);
   return reportOf({
     '55': [
-      elsewhere('kubernetes-health', 'Kubernetes health checks', 'the gateway makes no pods'),
+      elsewhere('kubernetes-health', 'the gateway makes no pods'),
       databaseCheck(db),
       redisCheck(deps.redisPing !== undefined, redis),
       elsewhere(
         'session-isolation',
-        'Session isolation verification',
         'the gateway streams only what Canon Memory says the caller may watch; the sessions’ isolation is their pods’',
       ),
-      elsewhere('resource-limits', 'Resource allocation limits', 'the gateway allocates nothing'),
+      elsewhere('resource-limits', 'the gateway allocates nothing'),
     ],
     '45': [
-      check('auth-required', 'User authentication required', auth),
-      elsewhere('billing', 'NexCoin billing integration', 'the gateway bills nothing'),
-      elsewhere('data-privacy', 'Data privacy (GDPR/CCPA)', 'the gateway keeps no personal data'),
+      check('auth-required', auth),
+      elsewhere('billing', 'the gateway bills nothing'),
+      elsewhere('data-privacy', 'the gateway keeps no personal data'),
       elsewhere(
         'session-timeout',
-        'Session timeout enforcement',
         'the gateway records viewers’ input as activity; the idle timeout is enforced',
       ),
-      elsewhere('resource-quota', 'Resource quota compliance', 'the gateway launches nothing'),
+      elsewhere('resource-quota', 'the gateway launches nothing'),
     ],
     '17': [
-      elsewhere('tenant-registry', 'Integration with 13 canonical tenants', 'tenants are governed at launch'),
-      elsewhere('value-distribution', '80/20 value distribution model', 'the gateway charges nothing'),
-      elsewhere(
-        'founding-tenant-rights',
-        'Founding tenant rights respected',
-        'tenants are governed at launch',
-      ),
-      elsewhere('phase-governance', 'Phase governance followed', 'the deployment phase governs launches'),
-      elsewhere('n3xus-law', 'N3XUS Law compliance', 'tenants are governed at launch'),
+      elsewhere('tenant-registry', 'tenants are governed at launch'),
+      elsewhere('value-distribution', 'the gateway charges nothing'),
+      elsewhere('founding-tenant-rights', 'tenants are governed at launch'),
+      elsewhere('phase-governance', 'the deployment phase governs launches'),
+      elsewhere('n3xus-law', 'tenants are governed at launch'),
     ],
   });
 }

@@ -53,17 +53,37 @@ export async function withinDeadline<T>(work: Promise<T>): Promise<T | 'late'> {
   }
 }
 
-const notYet = (id: string, label: string, evidence: string): Check => ({
+/** The spec's 55-45-17 checks by id, as both the orchestrator's and the stream gateway's reports name them. */
+export const CHECK_LABELS = {
+  'kubernetes-health': 'Kubernetes health checks',
+  database: 'Database connection validation',
+  redis: 'Redis cache availability',
+  'session-isolation': 'Session isolation verification',
+  'resource-limits': 'Resource allocation limits',
+  'auth-required': 'User authentication required',
+  billing: 'NexCoin billing integration',
+  'data-privacy': 'Data privacy (GDPR/CCPA)',
+  'session-timeout': 'Session timeout enforcement',
+  'resource-quota': 'Resource quota compliance',
+  'tenant-registry': 'Integration with 13 canonical tenants',
+  'value-distribution': '80/20 value distribution model',
+  'founding-tenant-rights': 'Founding tenant rights respected',
+  'phase-governance': 'Phase governance followed',
+  'n3xus-law': 'N3XUS Law compliance',
+} as const;
+export type CheckId = keyof typeof CHECK_LABELS;
+
+const notYet = (id: CheckId, evidence: string): Check => ({
   id,
-  label,
+  label: CHECK_LABELS[id],
   applicable: true,
   ok: false,
   evidence,
 });
 
-export const check = (id: string, label: string, result: CheckResult): Check => ({
+export const check = (id: CheckId, result: CheckResult): Check => ({
   id,
-  label,
+  label: CHECK_LABELS[id],
   applicable: true,
   ok: result.ok,
   evidence: result.evidence,
@@ -71,7 +91,7 @@ export const check = (id: string, label: string, result: CheckResult): Check => 
 
 /** The 55 "Database connection validation": Canon Memory's own readiness probe, within the deadline. */
 export function databaseCheck(answer: boolean | 'late'): Check {
-  return check('database', 'Database connection validation', {
+  return check('database', {
     ok: answer === true,
     evidence:
       answer === true
@@ -86,7 +106,7 @@ export function databaseCheck(answer: boolean | 'late'): Check {
 export function redisCheck(configured: boolean, answer: boolean | 'late'): Check {
   return {
     id: 'redis',
-    label: 'Redis cache availability',
+    label: CHECK_LABELS.redis,
     applicable: configured,
     ok: answer === true,
     evidence: !configured
@@ -161,7 +181,7 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
     '55': [
       {
         id: 'kubernetes-health',
-        label: 'Kubernetes health checks',
+        label: CHECK_LABELS['kubernetes-health'],
         applicable: !local,
         ok: kubernetes?.ok ?? false,
         evidence: local
@@ -170,53 +190,39 @@ export async function buildHandshakeReport(deps: HandshakeDeps): Promise<Handsha
       },
       databaseCheck(db),
       redisCheck(deps.redisPing !== undefined, redis),
-      check('session-isolation', 'Session isolation verification', isolation),
+      check('session-isolation', isolation),
       check(
         'resource-limits',
-        'Resource allocation limits',
         resourceLimits(TIER_CATALOGUE, limits.cluster, onKubernetes ? deps.kubernetes : undefined),
       ),
     ],
     '45': [
-      check('auth-required', 'User authentication required', auth),
-      gov
-        ? check('billing', 'NexCoin billing integration', gov.billing)
-        : notYet('billing', 'NexCoin billing integration', 'billing is not integrated yet'),
-      check('data-privacy', 'Data privacy (GDPR/CCPA)', dataPrivacy(deps)),
-      check('session-timeout', 'Session timeout enforcement', {
+      check('auth-required', auth),
+      gov ? check('billing', gov.billing) : notYet('billing', 'billing is not integrated yet'),
+      check('data-privacy', dataPrivacy(deps)),
+      check('session-timeout', {
         ok: enforcer.ok,
         evidence: `${enforcer.evidence}; idle timeout / maximum length per tier: ${perTier}; read from Canon Memory, so a restart does not reset them`,
       }),
-      check(
-        'resource-quota',
-        'Resource quota compliance',
-        live ? resourceQuota(limits, deps.phase, live) : unread,
-      ),
+      check('resource-quota', live ? resourceQuota(limits, deps.phase, live) : unread),
     ],
     '17': gov
       ? [
-          check('tenant-registry', 'Integration with 13 canonical tenants', gov.tenantRegistry),
-          check('value-distribution', '80/20 value distribution model', gov.valueDistribution),
-          check('founding-tenant-rights', 'Founding tenant rights respected', gov.foundingRights),
-          check('phase-governance', 'Phase governance followed', gov.phase),
-          check('n3xus-law', 'N3XUS Law compliance', {
+          check('tenant-registry', gov.tenantRegistry),
+          check('value-distribution', gov.valueDistribution),
+          check('founding-tenant-rights', gov.foundingRights),
+          check('phase-governance', gov.phase),
+          check('n3xus-law', {
             ok: [gov.tenantRegistry, gov.valueDistribution, gov.foundingRights, gov.phase].every((c) => c.ok),
             evidence: `80/20 value distribution, tenant governance and phase ${gov.phase.phase} governance evaluated above; Canon Memory is the source of truth (append-only records); the handshake is verified on every call`,
           }),
         ]
       : [
-          notYet(
-            'tenant-registry',
-            'Integration with 13 canonical tenants',
-            'no tenant registry is loaded yet',
-          ),
-          notYet('value-distribution', '80/20 value distribution model', 'not configured yet'),
-          notYet(
-            'founding-tenant-rights',
-            'Founding tenant rights respected',
-            'no tenant registry is loaded yet',
-          ),
-          notYet('n3xus-law', 'N3XUS Law compliance', 'depends on the checks above'),
+          notYet('tenant-registry', 'no tenant registry is loaded yet'),
+          notYet('value-distribution', 'not configured yet'),
+          notYet('founding-tenant-rights', 'no tenant registry is loaded yet'),
+          notYet('phase-governance', 'the deployment phase is not governed yet'),
+          notYet('n3xus-law', 'depends on the checks above'),
         ],
   };
   return reportOf(groups);

@@ -9,8 +9,10 @@ import {
   IdempotencyConflictError,
   InsufficientFundsError,
   WalletUnavailableError,
+  type DeductRequest,
   type Wallet,
   type WalletOwner,
+  type WalletResult,
 } from '../wallet/wallet.ts';
 import {
   pricesAt,
@@ -87,6 +89,8 @@ const FINISHED_BATCH_MS = 25;
 const REGISTERED_MAX = 100_000;
 /** Owners whose charges are asked of the wallet at the same time. */
 const SETTLE_LANES = 8;
+/** Deductions per deductMany call (distinct owners: a statement of a few hundred rows at most). */
+const DEDUCT_BATCH = 200;
 /** Registered but never created (refused by the quota check after admission): closed after this long. */
 const ORPHAN_AFTER_MS = 10 * 60_000;
 /** How long a session's records and billing row are reused for its cost so far without a change event. */
@@ -679,81 +683,77 @@ export class Metering {
       for (const c of closing) closed.add(c.sessionId);
     };
     const metrics = this.metrics;
-    /** Asks the wallet for one charge; 'stop' when the wallet is down. */
-    const settleOne = async (c: ChargeRow): Promise<'stop' | undefined> => {
-      const owner = { tenantId: c.tenantId, userId: c.userId };
-      const began = performance.now();
-      try {
-        const result = await this.deps.wallet.deduct({
-          owner,
-          amount: c.amount,
-          idempotencyKey: c.idempotencyKey,
-          description: `v-SuperCore ${c.tier} - ${Math.round((this.deps.policy.periodMs / 60_000) * 100) / 100} min ${c.kind} (session ${c.sessionId}, period ${c.period + 1})`,
-          category: 'compute',
-          module: 'v-supercore',
-          distribution: c.distribution,
-          metadata: {
-            sessionId: c.sessionId,
-            period: String(c.period),
-            kind: c.kind,
-            periodStart: c.periodStart,
-          },
-        });
-        metrics?.ledgerWrite((performance.now() - began) / 1000);
-        metrics?.charged({
-          tier: c.tier,
-          tenant: this.tenantLabel(c.tenantId),
-          amount: c.amount,
-          replayed: result.replayed,
-        });
-        confirmed.push({
-          sessionId: c.sessionId,
-          period: c.period,
-          walletTransactionId: result.entry.transactionId,
-        });
-        confirmedOf.set(c.sessionId, (confirmedOf.get(c.sessionId) ?? 0) + 1);
-        if (confirmed.length >= WRITE_BATCH) await flush();
-        this.balances.set(ownerKey(owner), { balance: result.balanceAfter, at: this.clock().getTime() });
-        report.charged++;
-      } catch (error) {
-        metrics?.ledgerWrite((performance.now() - began) / 1000);
-        metrics?.chargeFailed(
-          error instanceof InsufficientFundsError
-            ? 'declined'
-            : error instanceof WalletUnavailableError
-              ? 'wallet_unavailable'
-              : error instanceof IdempotencyConflictError
-                ? 'key_conflict'
-                : 'error',
-        );
-        const reason = error instanceof Error ? error.message : String(error);
-        if (error instanceof InsufficientFundsError) {
-          await this.deps.store.markDeclined(c.sessionId, c.period, reason);
-          this.balances.set(ownerKey(owner), { balance: error.balance, at: this.clock().getTime() });
-          declined.add(ownerKey(owner));
-          report.declined++;
-          return undefined;
-        }
-        await this.deps.store.markAttemptFailed(c.sessionId, c.period, reason);
-        report.failed++;
-        if (error instanceof IdempotencyConflictError) {
-          this.deps.logger.error(
-            { sessionId: c.sessionId, period: c.period, err: error },
-            'charge key conflict',
-          );
-          return undefined;
-        }
-        this.deps.logger.warn(
-          { sessionId: c.sessionId, period: c.period, err: error },
-          'charge not settled; retried next cycle',
-        );
-        // The wallet is down: stop hammering it; everything stays pending for the next cycle.
-        if (error instanceof WalletUnavailableError) return 'stop';
-      }
-      return undefined;
+    const requestOf = (c: ChargeRow): DeductRequest => ({
+      owner: { tenantId: c.tenantId, userId: c.userId },
+      amount: c.amount,
+      idempotencyKey: c.idempotencyKey,
+      description: `v-SuperCore ${c.tier} - ${Math.round((this.deps.policy.periodMs / 60_000) * 100) / 100} min ${c.kind} (session ${c.sessionId}, period ${c.period + 1})`,
+      category: 'compute',
+      module: 'v-supercore',
+      distribution: c.distribution,
+      metadata: {
+        sessionId: c.sessionId,
+        period: String(c.period),
+        kind: c.kind,
+        periodStart: c.periodStart,
+      },
+    });
+    /** The wallet confirmed `c` (`seconds` after it was asked). */
+    const settled = async (c: ChargeRow, result: WalletResult, seconds: number): Promise<void> => {
+      metrics?.ledgerWrite(seconds);
+      metrics?.charged({
+        tier: c.tier,
+        tenant: this.tenantLabel(c.tenantId),
+        amount: c.amount,
+        replayed: result.replayed,
+      });
+      confirmed.push({
+        sessionId: c.sessionId,
+        period: c.period,
+        walletTransactionId: result.entry.transactionId,
+      });
+      confirmedOf.set(c.sessionId, (confirmedOf.get(c.sessionId) ?? 0) + 1);
+      if (confirmed.length >= WRITE_BATCH) await flush();
+      this.balances.set(ownerKey(c), { balance: result.balanceAfter, at: this.clock().getTime() });
+      report.charged++;
     };
-    // Each owner's charges in order (their balance decides them one after the other); owners side by side,
-    // so one owner's slow wallet call holds back nobody else's charges.
+    /** The wallet refused `c`; 'stop' when it is down. */
+    const refused = async (c: ChargeRow, error: unknown, seconds: number): Promise<'stop' | undefined> => {
+      metrics?.ledgerWrite(seconds);
+      metrics?.chargeFailed(
+        error instanceof InsufficientFundsError
+          ? 'declined'
+          : error instanceof WalletUnavailableError
+            ? 'wallet_unavailable'
+            : error instanceof IdempotencyConflictError
+              ? 'key_conflict'
+              : 'error',
+      );
+      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof InsufficientFundsError) {
+        await this.deps.store.markDeclined(c.sessionId, c.period, reason);
+        this.balances.set(ownerKey(c), { balance: error.balance, at: this.clock().getTime() });
+        declined.add(ownerKey(c));
+        report.declined++;
+        return undefined;
+      }
+      await this.deps.store.markAttemptFailed(c.sessionId, c.period, reason);
+      report.failed++;
+      if (error instanceof IdempotencyConflictError) {
+        this.deps.logger.error(
+          { sessionId: c.sessionId, period: c.period, err: error },
+          'charge key conflict',
+        );
+        return undefined;
+      }
+      this.deps.logger.warn(
+        { sessionId: c.sessionId, period: c.period, err: error },
+        'charge not settled; retried next cycle',
+      );
+      // The wallet is down: stop hammering it; everything stays pending for the next cycle.
+      return error instanceof WalletUnavailableError ? 'stop' : undefined;
+    };
+    // Each owner's charges in order (their balance decides them one after the other), owners side by side.
     const owners = new Map<string, ChargeRow[]>();
     for (const c of charges) {
       const key = ownerKey(c);
@@ -761,6 +761,45 @@ export class Metering {
       list.push(c);
       owners.set(key, list);
     }
+    const { wallet } = this.deps;
+    if (wallet.deductMany) {
+      // A wallet that takes many deductions at once: every owner's next charge together, round after round.
+      const queues = [...owners.values()];
+      for (let round = 0; ; round++) {
+        const due = queues.flatMap((q) => q.slice(round, round + 1));
+        if (due.length === 0) break;
+        for (let i = 0; i < due.length; i += DEDUCT_BATCH) {
+          const batch = due.slice(i, i + DEDUCT_BATCH);
+          const began = performance.now();
+          const results = await wallet.deductMany(batch.map(requestOf));
+          const seconds = (performance.now() - began) / 1000;
+          let stop = false;
+          for (const [j, c] of batch.entries()) {
+            const r = results[j];
+            if (r === undefined || r instanceof Error)
+              stop = (await refused(c, r, seconds)) === 'stop' || stop;
+            else await settled(c, r, seconds);
+          }
+          if (stop) {
+            await flush(true);
+            return { declined, closed };
+          }
+        }
+      }
+      await flush(true);
+      return { declined, closed };
+    }
+    /** Asks the wallet for one charge; 'stop' when the wallet is down. */
+    const settleOne = async (c: ChargeRow): Promise<'stop' | undefined> => {
+      const began = performance.now();
+      try {
+        await settled(c, await wallet.deduct(requestOf(c)), (performance.now() - began) / 1000);
+        return undefined;
+      } catch (error) {
+        return refused(c, error, (performance.now() - began) / 1000);
+      }
+    };
+    // One owner's slow wallet call holds back nobody else's charges.
     const queue = [...owners.values()];
     let stopped = false;
     const lane = async (): Promise<void> => {

@@ -17,7 +17,7 @@ import {
   type SqlWork,
 } from '../sql/sql-db.ts';
 import { jsonRows } from '../sql/json-rows.ts';
-import { deductStatement } from './postgres-deduct-statement.ts';
+import { deductManyStatement, deductStatement } from './postgres-deduct-statement.ts';
 import { LEDGER_MIGRATIONS } from './ledger-migrations.ts';
 import {
   IdempotencyConflictError,
@@ -64,6 +64,8 @@ export interface LedgerAudit {
 export function walletAccount(subjectRef: string): string {
   return `wallet:${subjectRef}`;
 }
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 const ownerKey = (o: WalletOwner): string => `${o.tenantId}\u0000${o.userId}`;
 
@@ -234,6 +236,102 @@ export class LedgerWallet implements Wallet {
     return (
       (await this.deductKnown(request, hash)) ?? this.tx((created) => this.deductWork(created, request, hash))
     );
+  }
+
+  /**
+   * Several deductions, each answered as `deduct` would (its result, or the error that refused it), in the
+   * order asked; one owner's in that order, each on the balance the one before left. On PostgreSQL those to
+   * wallets this process has seen go as one statement per pass over the owners (deductManyStatement), not
+   * one each; the rest, and any that statement did not apply, take the general transaction.
+   */
+  async deductMany(requests: readonly DeductRequest[]): Promise<Array<WalletResult | Error>> {
+    const results = new Array<WalletResult | Error>(requests.length);
+    let pending: number[] = [];
+    requests.forEach((r, i) => {
+      try {
+        validateDeduct(r);
+        pending.push(i);
+      } catch (error) {
+        results[i] = asError(error);
+      }
+    });
+    while (pending.length > 0) {
+      const owners = new Set<string>();
+      const pass: number[] = [];
+      const later: number[] = [];
+      for (const i of pending) {
+        const key = ownerKey((requests[i] as DeductRequest).owner);
+        (owners.has(key) ? later : pass).push(i);
+        owners.add(key);
+      }
+      let applied: Array<WalletResult | undefined>;
+      try {
+        applied = await this.deductKnownMany(pass.map((i) => requests[i] as DeductRequest));
+      } catch (error) {
+        // The database refused the statement (it wrote nothing): each request is answered with that.
+        for (const i of pass) results[i] = asError(error);
+        pending = later;
+        continue;
+      }
+      await Promise.all(
+        pass.map(async (i, j) => {
+          const request = requests[i] as DeductRequest;
+          const done = applied[j];
+          try {
+            results[i] =
+              done ?? (await this.tx((created) => this.deductWork(created, request, deductHash(request))));
+          } catch (error) {
+            results[i] = asError(error);
+          }
+        }),
+      );
+      pending = later;
+    }
+    return results;
+  }
+
+  /**
+   * deductKnown for several owners (one request each) in one statement: each request's result where the
+   * statement applied it, undefined where the general transaction must decide.
+   */
+  private async deductKnownMany(
+    requests: readonly DeductRequest[],
+  ): Promise<Array<WalletResult | undefined>> {
+    const known = requests.map((request) => {
+      if (this.db.dialect !== 'postgres') return undefined;
+      const subjectRef = this.knownSubjects.get(ownerKey(request.owner));
+      if (subjectRef === undefined) return undefined;
+      const account = walletAccount(subjectRef);
+      const accounts = [account, ...request.distribution.map((s) => s.account)];
+      if (!accounts.every((a) => this.knownAccounts.has(a))) return undefined;
+      const createdAt = this.now();
+      return { transactionId: timeOrderedId(), hash: deductHash(request), subjectRef, account, createdAt };
+    });
+    const items = requests.flatMap((request, i) => {
+      const k = known[i];
+      return k ? [{ request, known: k, index: i }] : [];
+    });
+    const out = new Array<WalletResult | undefined>(requests.length);
+    if (items.length === 0) return out;
+    const statement = deductManyStatement(items);
+    let rows: SqlRow[];
+    try {
+      rows = await this.db.query(statement.text, statement.params);
+    } catch (error) {
+      // A key committed by a racing request first: nothing was written; the general path decides each.
+      if (isUniqueViolation(error)) return out;
+      throw error;
+    }
+    for (const row of rows) {
+      const item = items[int(row.ord)];
+      if (!item) continue;
+      out[item.index] = {
+        entry: deductEntry(item.request, item.known.transactionId, item.known.createdAt),
+        replayed: false,
+        balanceAfter: int(row.balance),
+      };
+    }
+    return out;
   }
 
   /**

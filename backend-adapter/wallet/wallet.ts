@@ -95,6 +95,12 @@ export interface Wallet {
   readonly kind: string;
   balance(owner: WalletOwner): Promise<number>;
   deduct(request: DeductRequest): Promise<WalletResult>;
+  /**
+   * Several deductions at once where the wallet can take them together (the embedded ledger): each request's
+   * result or the error that refused it, in order, one owner's applied in the order given; callers fall back
+   * to deduct per request.
+   */
+  deductMany?(requests: readonly DeductRequest[]): Promise<Array<WalletResult | Error>>;
   refund(request: RefundRequest): Promise<WalletResult>;
   /** Oldest first. */
   listEntries(owner: WalletOwner, options?: ListEntriesOptions): Promise<WalletEntry[]>;

@@ -107,10 +107,12 @@ describe('final metering of sessions that end together', () => {
     let release = (): void => undefined;
     const held = new Promise<void>((r) => (release = r));
     const rig = await billingRig({
-      // u1's charges wait until released; everything else goes straight to the ledger.
+      // A wallet that takes one deduction at a time, as the HTTP one does: u1's charges wait until released;
+      // everything else goes straight to the ledger.
       wallet: (ledger) =>
         new Proxy(ledger, {
           get(target, key) {
+            if (key === 'deductMany') return undefined;
             if (key === 'deduct') {
               return async (request: DeductRequest) => {
                 if (request.owner.userId === 'u1') await held;

@@ -11,6 +11,7 @@ import { PostgresSqlDb, type SqlDb } from '../../../backend-adapter/sql/sql-db.t
 import { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
 import { InsufficientFundsError, type DeductRequest } from '../../../backend-adapter/wallet/wallet.ts';
 import { randomName, rawPostgres, useTestDatabase } from '../canon/postgres-fixture.ts';
+import { socketWrites } from '../sql/socket-writes.ts';
 import { describeWalletContract } from './wallet-contract.ts';
 
 async function tempFile(): Promise<{ dir: string; file: string }> {
@@ -371,6 +372,108 @@ describe('embedded ledger: many owners’ entries in one read, as listEntries gi
     const wallet = await LedgerWallet.openPostgres(url(), { schema });
     try {
       await sameAsOneByOne(wallet);
+    } finally {
+      await wallet.close();
+      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+});
+
+describe('embedded ledger: several deductions at once, each answered as deduct answers it', () => {
+  const who = (userId: string) => ({ tenantId: 'puabo', userId });
+  const [ANN, BOB, CAT, DAN] = ['ann', 'bob', 'cat', 'dan'].map(who) as [
+    ReturnType<typeof who>,
+    ReturnType<typeof who>,
+    ReturnType<typeof who>,
+    ReturnType<typeof who>,
+  ];
+  const charge = (owner: ReturnType<typeof who>, amount: number, key: string): DeductRequest => ({
+    owner,
+    amount,
+    idempotencyKey: key,
+    description: `charge ${key}`,
+    category: 'compute',
+    module: 'v-supercore',
+    distribution: [
+      { shareId: 'platform', account: 'n3xus:platform-treasury', amount: amount - Math.floor(amount / 5) },
+      { shareId: 'creators', account: 'tenant:puabo:creator-pool', amount: Math.floor(amount / 5) },
+    ],
+    metadata: { key },
+  });
+  const outcome = (r: Awaited<ReturnType<LedgerWallet['deductMany']>>[number]): string =>
+    r instanceof Error ? r.constructor.name : `${r.replayed ? 'replayed' : 'deducted'} ${r.balanceAfter}`;
+
+  async function answersAsDeduct(wallet: LedgerWallet): Promise<void> {
+    await wallet.credit(ANN, 10_000, 'fund-ann');
+    await wallet.credit(BOB, 1_000, 'fund-bob');
+    await wallet.credit(DAN, 5_000, 'fund-dan');
+    // Each wallet charged once before, as metering's earlier cycles would have (PostgreSQL then knows it).
+    for (const owner of [ANN, BOB, DAN]) await wallet.deduct(charge(owner, 1, `first-${owner.userId}`));
+    const results = await wallet.deductMany([
+      charge(ANN, 2_000, 'a1'),
+      charge(BOB, 5_000, 'b1'),
+      charge(ANN, 3_000, 'a2'),
+      charge(CAT, 100, 'c1'),
+      charge(DAN, 1_000, 'first-dan'),
+      { ...charge(DAN, 10, 'd-bad'), distribution: [] },
+      charge(DAN, 500, 'd1'),
+      charge(ANN, 2_000, 'a1'),
+    ]);
+    assert.deepEqual(results.map(outcome), [
+      'deducted 7999',
+      'InsufficientFundsError',
+      'deducted 4999',
+      'InsufficientFundsError',
+      'IdempotencyConflictError',
+      'WalletRequestError',
+      'deducted 4499',
+      'replayed 4999',
+    ]);
+    const [a1, , a2] = results;
+    assert.ok(!(a1 instanceof Error) && !(a2 instanceof Error));
+    const listed = (await wallet.listEntries(ANN)).filter((e) => e.kind === 'deduct');
+    assert.deepEqual(listed.slice(1), [a1?.entry, a2?.entry], 'recorded as answered, shares in order');
+    assert.equal(await wallet.balance(BOB), 999, 'a refused deduction moved nothing');
+    const audit = await wallet.audit();
+    assert.equal(audit.unbalancedTransactions, 0);
+    assert.equal(audit.walletBalanceMismatches, 0);
+  }
+
+  it('SQLite', async () => {
+    const { dir, file } = await tempFile();
+    const wallet = await LedgerWallet.openSqlite(file);
+    try {
+      await answersAsDeduct(wallet);
+    } finally {
+      await wallet.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('PostgreSQL', async () => {
+    const schema = randomName('ledger_batch');
+    const wallet = await LedgerWallet.openPostgres(url(), { schema });
+    try {
+      await answersAsDeduct(wallet);
+    } finally {
+      await wallet.close();
+      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
+  it('PostgreSQL: known wallets’ deductions go in one round trip', async () => {
+    const schema = randomName('ledger_batch');
+    const wallet = await LedgerWallet.openPostgres(url(), { schema, maxConnections: 1 });
+    try {
+      for (const owner of [ANN, BOB, DAN]) {
+        await wallet.credit(owner, 10_000, `fund-${owner.userId}`);
+        await wallet.deduct(charge(owner, 1, `first-${owner.userId}`));
+      }
+      const { writes, result } = await socketWrites(() =>
+        wallet.deductMany([charge(ANN, 100, 'x1'), charge(BOB, 200, 'x2'), charge(DAN, 300, 'x3')]),
+      );
+      assert.deepEqual(result.map(outcome), ['deducted 9899', 'deducted 9799', 'deducted 9699']);
+      assert.equal(writes, 1);
     } finally {
       await wallet.close();
       await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -690,8 +690,7 @@ export class BillingStore {
    * balance that covers one are thereby serialised: the second sees the first one's hold.
    */
   async hold(req: HoldRequest): Promise<HoldResult> {
-    const { owner, sessionId } = req;
-    const { register } = req;
+    const { owner, sessionId, register } = req;
     const registered =
       register &&
       registerParams(

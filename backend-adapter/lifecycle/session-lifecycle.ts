@@ -367,6 +367,7 @@ export class SessionLifecycle {
       if (!fromState || !started) {
         const row = await this.deps.canon.getSession(sessionId);
         if (!row || (viewer && !visibleTo(viewer, row.session))) throw new ApiError('SESSION_NOT_FOUND');
+        this.known.remember(row.session);
         fromState = row.session.state;
         const admit = action === 'resume' ? () => this.deps.gate?.admitResume(row) : undefined;
         started = (await this.start(sessionId, fromState, action, actor, true, admit)) as SessionRow;

@@ -39,6 +39,20 @@ async function waitFor<T>(
   }
 }
 
+/**
+ * The watchdog counts a restart once the lifecycle has answered it, which is just after the records a test
+ * waits for are written: the count is waited for too.
+ */
+async function restartCounted(t: TestAdapter, outcome: 'restarted' | 'failed'): Promise<void> {
+  const counted = new RegExp(`v_supercore_desktop_restarts_total\\{outcome="${outcome}"\\} 1\\b`);
+  await waitFor(
+    () => fetch(`${t.adapter.url}/metrics`).then((r) => r.text()),
+    (metrics) => counted.test(metrics),
+    `the ${outcome} restart counted`,
+    10_000,
+  );
+}
+
 async function launch(t: TestAdapter, token: string): Promise<Session> {
   const res = await t.api('/api/v1/sessions', { method: 'POST', token, body: { tier: 'basic' } });
   assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -107,8 +121,7 @@ describe('restart of a stuck desktop (local runtime: real session agents and Xvn
     assert.equal(await readFile(join(after.workDir, 'notes.txt'), 'utf8'), 'kept across the restart');
     const got = await t.api(`/api/v1/sessions/${session.sessionId}`, { token });
     assert.equal((got.body as Session).state, 'active');
-    const metrics = await fetch(`${t.adapter.url}/metrics`).then((r) => r.text());
-    assert.match(metrics, /v_supercore_desktop_restarts_total\{outcome="restarted"\} 1/);
+    await restartCounted(t, 'restarted');
     await t.api(`/api/v1/sessions/${session.sessionId}/terminate`, { method: 'POST', token });
   });
 
@@ -161,8 +174,7 @@ describe('restart of a stuck desktop (local runtime: real session agents and Xvn
     const got = (await t.api(`/api/v1/sessions/${session.sessionId}`, { token })).body as Session;
     assert.equal(got.state, 'failed');
     assert.match(got.failureReason ?? '', /stopped answering .* 3 restart attempts failed/);
-    const metrics = await fetch(`${t.adapter.url}/metrics`).then((r) => r.text());
-    assert.match(metrics, /v_supercore_desktop_restarts_total\{outcome="failed"\} 1/);
+    await restartCounted(t, 'failed');
     assert.equal(await processState(before.agentPid ?? 0), undefined, 'the stuck agent was ended');
     await rm(before.workDir, { force: true });
   });

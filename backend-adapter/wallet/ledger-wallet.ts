@@ -17,7 +17,7 @@ import {
   type SqlWork,
 } from '../sql/sql-db.ts';
 import { jsonRows } from '../sql/json-rows.ts';
-import { deductManyStatement, deductStatement } from './postgres-deduct-statement.ts';
+import { deductStatement } from './postgres-deduct-statement.ts';
 import { LEDGER_MIGRATIONS } from './ledger-migrations.ts';
 import {
   IdempotencyConflictError,
@@ -232,16 +232,14 @@ export class LedgerWallet implements Wallet {
 
   async deduct(request: DeductRequest): Promise<WalletResult> {
     validateDeduct(request);
-    const hash = deductHash(request);
-    return (
-      (await this.deductKnown(request, hash)) ?? this.tx((created) => this.deductWork(created, request, hash))
-    );
+    const [known] = await this.deductKnown([request]);
+    return known ?? this.tx((created) => this.deductWork(created, request, deductHash(request)));
   }
 
   /**
    * Several deductions, each answered as `deduct` would (its result, or the error that refused it), in the
    * order asked; one owner's in that order, each on the balance the one before left. On PostgreSQL those to
-   * wallets this process has seen go as one statement per pass over the owners (deductManyStatement), not
+   * wallets this process has seen go as one statement per pass over the owners (deductStatement), not
    * one each; the rest, and any that statement did not apply, take the general transaction.
    */
   async deductMany(requests: readonly DeductRequest[]): Promise<Array<WalletResult | Error>> {
@@ -266,7 +264,7 @@ export class LedgerWallet implements Wallet {
       }
       let applied: Array<WalletResult | undefined>;
       try {
-        applied = await this.deductKnownMany(pass.map((i) => requests[i] as DeductRequest));
+        applied = await this.deductKnown(pass.map((i) => requests[i] as DeductRequest));
       } catch (error) {
         // The database refused the statement (it wrote nothing): each request is answered with that.
         for (const i of pass) results[i] = asError(error);
@@ -291,12 +289,11 @@ export class LedgerWallet implements Wallet {
   }
 
   /**
-   * deductKnown for several owners (one request each) in one statement: each request's result where the
-   * statement applied it, undefined where the general transaction must decide.
+   * On PostgreSQL, charges to wallets this process has seen (subject and every account known), one request
+   * per owner, as one statement (postgres-deduct-statement.ts): each request's result where the statement
+   * applied it; undefined where that does not apply or it wrote nothing, and the general transaction decides.
    */
-  private async deductKnownMany(
-    requests: readonly DeductRequest[],
-  ): Promise<Array<WalletResult | undefined>> {
+  private async deductKnown(requests: readonly DeductRequest[]): Promise<Array<WalletResult | undefined>> {
     const known = requests.map((request) => {
       if (this.db.dialect !== 'postgres') return undefined;
       const subjectRef = this.knownSubjects.get(ownerKey(request.owner));
@@ -313,7 +310,7 @@ export class LedgerWallet implements Wallet {
     });
     const out = new Array<WalletResult | undefined>(requests.length);
     if (items.length === 0) return out;
-    const statement = deductManyStatement(items);
+    const statement = deductStatement(items);
     let rows: SqlRow[];
     try {
       rows = await this.db.query(statement.text, statement.params);
@@ -332,38 +329,6 @@ export class LedgerWallet implements Wallet {
       };
     }
     return out;
-  }
-
-  /**
-   * On PostgreSQL, a charge to a wallet this process has seen (its subject and every account known) as one
-   * statement (postgres-deduct-statement.ts); undefined when that does not apply or wrote nothing, and the
-   * general transaction decides.
-   */
-  private async deductKnown(request: DeductRequest, hash: string): Promise<WalletResult | undefined> {
-    if (this.db.dialect !== 'postgres') return undefined;
-    const subjectRef = this.knownSubjects.get(ownerKey(request.owner));
-    if (subjectRef === undefined) return undefined;
-    const account = walletAccount(subjectRef);
-    const accounts = [account, ...request.distribution.map((s) => s.account)];
-    if (!accounts.every((a) => this.knownAccounts.has(a))) return undefined;
-    const transactionId = timeOrderedId();
-    const createdAt = this.now();
-    const statement = deductStatement(request, { transactionId, hash, subjectRef, account, createdAt });
-    let rows: SqlRow[];
-    try {
-      rows = await this.db.query(statement.text, statement.params);
-    } catch (error) {
-      // The same key committed by a racing request first: nothing was written; the general path replays it.
-      if (isUniqueViolation(error)) return undefined;
-      throw error;
-    }
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      entry: deductEntry(request, transactionId, createdAt),
-      replayed: false,
-      balanceAfter: int(row.balance),
-    };
   }
 
   private *deductWork(created: Created, request: DeductRequest, hash: string): SqlWork<WalletResult> {

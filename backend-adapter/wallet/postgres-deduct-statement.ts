@@ -12,76 +12,24 @@ export interface KnownDeduct {
 }
 
 /**
- * A deduction from a wallet whose subject and accounts exist, on PostgreSQL as one statement: the debit
- * (only if the balance covers it and the idempotency key is new), the transaction and its postings, applied
- * together or not at all, with no BEGIN / COMMIT. One round trip instead of five per charge.
+ * Deductions from wallets whose subjects and accounts exist, on PostgreSQL as one statement with no BEGIN /
+ * COMMIT: for each, the debit (only if the balance covers it and the idempotency key is new), the transaction
+ * and its postings, applied together or not at all. One round trip for a batch instead of five per charge.
+ * Each wallet at most once (a row is updated once per statement): the caller passes distinct accounts.
  *
- * It returns the balance after the debit, or no row when it wrote nothing: the key was used already, the
- * balance is short, or the wallet is not there. The general transaction (ledger-wallet.ts) then decides which
- * and answers (a replay, InsufficientFundsError, a new wallet). A concurrent request with the same key that
- * commits first makes the transaction's insert fail on the unique key, which rolls the debit back with it; the
- * general path then finds the key and replays.
- *
- * Postings are inserted in the order given, as the general path does (share order is read back by posting id).
+ * It returns (ord, balance) for each deduction it applied, `ord` being its index in `items`. One it did not
+ * apply (the key was used already, the balance is short) the general transaction (ledger-wallet.ts) decides
+ * and answers (a replay, InsufficientFundsError). A concurrent request with the same key that commits first
+ * makes the transaction's insert fail on the unique key, which rolls the whole statement back; the general path
+ * then finds the key and replays. Postings are inserted in the order given, as the general path does (share
+ * order is read back by posting id).
  */
-export function deductStatement(
-  request: DeductRequest,
-  known: KnownDeduct,
-): { text: string; params: SqlValue[] } {
-  const params: SqlValue[] = [
-    known.transactionId,
-    request.idempotencyKey,
-    known.hash,
-    known.account,
-    request.owner.tenantId,
-    known.subjectRef,
-    request.amount,
-    request.description,
-    request.category,
-    request.module,
-    JSON.stringify(request.metadata ?? {}),
-    known.createdAt,
-  ];
-  const postings = [`(0, $4::text, NULL::text, -$7::bigint)`];
-  request.distribution.forEach((share, i) => {
-    params.push(share.account, share.shareId, share.amount);
-    const n = params.length;
-    postings.push(`(${i + 1}, $${n - 2}::text, $${n - 1}::text, $${n}::bigint)`);
-  });
-  const text = `WITH debit AS (
-      UPDATE ledger_accounts SET balance = balance - $7
-       WHERE account_id = $4 AND balance >= $7
-         AND NOT EXISTS (SELECT 1 FROM ledger_transactions WHERE idempotency_key = $2)
-      RETURNING balance
-    ), entry AS (
-      INSERT INTO ledger_transactions (transaction_id, idempotency_key, request_hash, kind, account_id, tenant_id,
-        subject_ref, amount, description, category, module, metadata, refund_of, created_at)
-      SELECT $1, $2, $3, 'deduct', $4, $5, $6, $7, $8, $9, $10, $11::jsonb, NULL, $12::timestamptz FROM debit
-      RETURNING transaction_id
-    ), posted AS (
-      INSERT INTO ledger_postings (transaction_id, account_id, share_id, amount)
-      SELECT entry.transaction_id, p.account_id, p.share_id, p.amount
-        FROM entry, (VALUES ${postings.join(', ')}) AS p (ord, account_id, share_id, amount)
-       ORDER BY p.ord
-    )
-    SELECT balance FROM debit`;
-  return { text, params };
-}
-
-/**
- * Deductions from several wallets whose subjects and accounts exist, as one statement: deductStatement's
- * debit, transaction and postings for each, each applied only where its balance covers it and its key is new.
- * Each wallet at most once (a target row is updated once per statement): the caller passes distinct accounts.
- * It returns (ord, balance) for each deduction it applied, `ord` being its index in `items`; the others the
- * general transaction decides, as for deductStatement. A key committed meanwhile by a racing request fails the
- * whole statement on the unique key, and nothing of it is kept.
- */
-export function deductManyStatement(items: ReadonlyArray<{ request: DeductRequest; known: KnownDeduct }>): {
+export function deductStatement(items: ReadonlyArray<{ request: DeductRequest; known: KnownDeduct }>): {
   text: string;
   params: SqlValue[];
 } {
   const accounts = new Set(items.map((i) => i.known.account));
-  if (accounts.size !== items.length) throw new Error('deductManyStatement needs one deduction per wallet');
+  if (accounts.size !== items.length) throw new Error('deductStatement needs one deduction per wallet');
   const requests = items.map(({ request, known }, ord) => ({
     ord,
     transaction_id: known.transactionId,

@@ -27,19 +27,24 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
   let now: number;
   let lifecycle: SessionLifecycle;
 
-  const make = (policy: Partial<LifecyclePolicy> = {}) => {
-    const bus = new InProcessSessionEventBus();
-    bus.subscribe((e) => events.push(e));
-    lifecycle = new SessionLifecycle({
+  /** A lifecycle (a replica) on this test's Canon Memory, runtime and clock. */
+  const build = (events = new InProcessSessionEventBus(), policy = DEFAULT_POLICY) =>
+    new SessionLifecycle({
       canon,
       runtime,
-      events: bus,
+      events,
       locks: new InProcessSessionLocks(),
-      policy: { ...DEFAULT_POLICY, ...policy },
+      policy,
       logger: pino({ level: 'silent' }),
       clock: () => new Date(now),
     });
+  const make = (policy: Partial<LifecyclePolicy> = {}) => {
+    const bus = new InProcessSessionEventBus();
+    bus.subscribe((e) => events.push(e));
+    lifecycle = build(bus, { ...DEFAULT_POLICY, ...policy });
   };
+  /** Another replica on the same Canon Memory: sessions it launched are unknown to `lifecycle`. */
+  const replica = () => build();
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vsc-lifecycle-'));
@@ -215,18 +220,6 @@ describe('session lifecycle (state machine on real SQLite, fake runtime)', () =>
     assert.equal((await first).state, 'paused');
     assert.equal(runtime.calls.filter((c) => c === 'pause').length, 1);
   });
-
-  /** Another replica on the same Canon Memory: sessions it launched are unknown to `lifecycle`. */
-  const replica = () =>
-    new SessionLifecycle({
-      canon,
-      runtime,
-      events: new InProcessSessionEventBus(),
-      locks: new InProcessSessionLocks(),
-      policy: DEFAULT_POLICY,
-      logger: pino({ level: 'silent' }),
-      clock: () => new Date(now),
-    });
 
   it('acts on the current state when it moved between the ownership check and the lock', async () => {
     // A session launched elsewhere: this replica reads it to check the owner, and another replica changes

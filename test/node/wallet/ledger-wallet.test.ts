@@ -9,7 +9,11 @@ import { SQLITE_MIGRATIONS } from '../../../backend-adapter/canon/sqlite-migrati
 import { PostgresCanonStore } from '../../../backend-adapter/canon/postgres-canon-store.ts';
 import { PostgresSqlDb, type SqlDb } from '../../../backend-adapter/sql/sql-db.ts';
 import { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
-import { InsufficientFundsError, type DeductRequest } from '../../../backend-adapter/wallet/wallet.ts';
+import {
+  InsufficientFundsError,
+  type DeductRequest,
+  type WalletOwner,
+} from '../../../backend-adapter/wallet/wallet.ts';
 import { randomName, rawPostgres, useTestDatabase } from '../canon/postgres-fixture.ts';
 import { socketWrites } from '../sql/socket-writes.ts';
 import { describeWalletContract } from './wallet-contract.ts';
@@ -20,6 +24,54 @@ async function tempFile(): Promise<{ dir: string; file: string }> {
 }
 
 const url = useTestDatabase();
+
+/** Runs `body` on a ledger in a new SQLite file, then removes the file. */
+async function withSqliteLedger(body: (wallet: LedgerWallet) => Promise<void>): Promise<void> {
+  const { dir, file } = await tempFile();
+  const wallet = await LedgerWallet.openSqlite(file);
+  try {
+    await body(wallet);
+  } finally {
+    await wallet.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A deduction of `amount` from `owner` under `key`, split between the platform and the tenant's creators. */
+function deduction(owner: WalletOwner, amount: number, key: string): DeductRequest {
+  return {
+    owner,
+    amount,
+    idempotencyKey: key,
+    description: `charge ${key}`,
+    category: 'compute',
+    module: 'v-supercore',
+    distribution: [
+      { shareId: 'platform', account: 'n3xus:platform-treasury', amount: amount - Math.floor(amount / 5) },
+      {
+        shareId: 'creators',
+        account: `tenant:${owner.tenantId}:creator-pool`,
+        amount: Math.floor(amount / 5),
+      },
+    ],
+    metadata: { sessionId: `s-${key}` },
+  };
+}
+
+/** Runs `body` on a ledger in a new PostgreSQL schema, then drops the schema. */
+async function withPostgresLedger(
+  body: (wallet: LedgerWallet) => Promise<void>,
+  options: { maxConnections?: number } = {},
+): Promise<void> {
+  const schema = randomName('ledger');
+  const wallet = await LedgerWallet.openPostgres(url(), { schema, ...options });
+  try {
+    await body(wallet);
+  } finally {
+    await wallet.close();
+    await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  }
+}
 
 describeWalletContract('embedded ledger on SQLite', async () => {
   const { dir, file } = await tempFile();
@@ -225,19 +277,7 @@ describe('embedded ledger, beyond the contract', () => {
 describe('embedded ledger on PostgreSQL, a wallet already charged', () => {
   const ALICE = { tenantId: 'puabo', userId: 'alice' };
   let n = 0;
-  const charge = (amount: number, key = `c-${++n}`): DeductRequest => ({
-    owner: ALICE,
-    amount,
-    idempotencyKey: key,
-    description: `charge ${n}`,
-    category: 'compute',
-    module: 'v-supercore',
-    distribution: [
-      { shareId: 'platform', account: 'n3xus:platform-treasury', amount: amount - Math.floor(amount / 2) },
-      { shareId: 'creators', account: 'tenant:puabo:creator-pool', amount: Math.floor(amount / 2) },
-    ],
-    metadata: { n: String(n) },
-  });
+  const charge = (amount: number, key = `c-${++n}`) => deduction(ALICE, amount, key);
 
   it('charges it in one statement, with the same entry, shares, replay and refusal as the full transaction', async () => {
     const schema = randomName('ledger_fast');
@@ -298,23 +338,7 @@ describe('embedded ledger: many owners’ entries in one read, as listEntries gi
   const ALICE_ELSEWHERE = { tenantId: 'v-suite', userId: 'alice' };
   const NOBODY = { tenantId: 'puabo', userId: 'nobody' };
   let n = 0;
-  const charge = (owner: typeof ALICE, amount: number): DeductRequest => ({
-    owner,
-    amount,
-    idempotencyKey: `many-${++n}`,
-    description: `charge ${n}`,
-    category: 'compute',
-    module: 'v-supercore',
-    distribution: [
-      { shareId: 'platform', account: 'n3xus:platform-treasury', amount: amount - Math.floor(amount / 3) },
-      {
-        shareId: 'creators',
-        account: `tenant:${owner.tenantId}:creator-pool`,
-        amount: Math.floor(amount / 3),
-      },
-    ],
-    metadata: { sessionId: `s-${n}` },
-  });
+  const charge = (owner: WalletOwner, amount: number) => deduction(owner, amount, `many-${++n}`);
 
   async function sameAsOneByOne(wallet: LedgerWallet): Promise<void> {
     for (const owner of [ALICE, BOB, ALICE_ELSEWHERE])
@@ -356,27 +380,9 @@ describe('embedded ledger: many owners’ entries in one read, as listEntries gi
     );
   }
 
-  it('SQLite', async () => {
-    const { dir, file } = await tempFile();
-    const wallet = await LedgerWallet.openSqlite(file);
-    try {
-      await sameAsOneByOne(wallet);
-    } finally {
-      await wallet.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  it('SQLite', () => withSqliteLedger(sameAsOneByOne));
 
-  it('PostgreSQL', async () => {
-    const schema = randomName('ledger_many');
-    const wallet = await LedgerWallet.openPostgres(url(), { schema });
-    try {
-      await sameAsOneByOne(wallet);
-    } finally {
-      await wallet.close();
-      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    }
-  });
+  it('PostgreSQL', () => withPostgresLedger(sameAsOneByOne));
 });
 
 describe('embedded ledger: several deductions at once, each answered as deduct answers it', () => {
@@ -387,19 +393,7 @@ describe('embedded ledger: several deductions at once, each answered as deduct a
     ReturnType<typeof who>,
     ReturnType<typeof who>,
   ];
-  const charge = (owner: ReturnType<typeof who>, amount: number, key: string): DeductRequest => ({
-    owner,
-    amount,
-    idempotencyKey: key,
-    description: `charge ${key}`,
-    category: 'compute',
-    module: 'v-supercore',
-    distribution: [
-      { shareId: 'platform', account: 'n3xus:platform-treasury', amount: amount - Math.floor(amount / 5) },
-      { shareId: 'creators', account: 'tenant:puabo:creator-pool', amount: Math.floor(amount / 5) },
-    ],
-    metadata: { key },
-  });
+  const charge = deduction;
   const outcome = (r: Awaited<ReturnType<LedgerWallet['deductMany']>>[number]): string =>
     r instanceof Error ? r.constructor.name : `${r.replayed ? 'replayed' : 'deducted'} ${r.balanceAfter}`;
 
@@ -439,44 +433,23 @@ describe('embedded ledger: several deductions at once, each answered as deduct a
     assert.equal(audit.walletBalanceMismatches, 0);
   }
 
-  it('SQLite', async () => {
-    const { dir, file } = await tempFile();
-    const wallet = await LedgerWallet.openSqlite(file);
-    try {
-      await answersAsDeduct(wallet);
-    } finally {
-      await wallet.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  it('SQLite', () => withSqliteLedger(answersAsDeduct));
 
-  it('PostgreSQL', async () => {
-    const schema = randomName('ledger_batch');
-    const wallet = await LedgerWallet.openPostgres(url(), { schema });
-    try {
-      await answersAsDeduct(wallet);
-    } finally {
-      await wallet.close();
-      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    }
-  });
+  it('PostgreSQL', () => withPostgresLedger(answersAsDeduct));
 
-  it('PostgreSQL: known wallets’ deductions go in one round trip', async () => {
-    const schema = randomName('ledger_batch');
-    const wallet = await LedgerWallet.openPostgres(url(), { schema, maxConnections: 1 });
-    try {
-      for (const owner of [ANN, BOB, DAN]) {
-        await wallet.credit(owner, 10_000, `fund-${owner.userId}`);
-        await wallet.deduct(charge(owner, 1, `first-${owner.userId}`));
-      }
-      const { writes, result } = await socketWrites(() =>
-        wallet.deductMany([charge(ANN, 100, 'x1'), charge(BOB, 200, 'x2'), charge(DAN, 300, 'x3')]),
-      );
-      assert.deepEqual(result.map(outcome), ['deducted 9899', 'deducted 9799', 'deducted 9699']);
-      assert.equal(writes, 1);
-    } finally {
-      await wallet.close();
-      await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    }
-  });
+  it('PostgreSQL: known wallets’ deductions go in one round trip', () =>
+    withPostgresLedger(
+      async (wallet) => {
+        for (const owner of [ANN, BOB, DAN]) {
+          await wallet.credit(owner, 10_000, `fund-${owner.userId}`);
+          await wallet.deduct(charge(owner, 1, `first-${owner.userId}`));
+        }
+        const { writes, result } = await socketWrites(() =>
+          wallet.deductMany([charge(ANN, 100, 'x1'), charge(BOB, 200, 'x2'), charge(DAN, 300, 'x3')]),
+        );
+        assert.deepEqual(result.map(outcome), ['deducted 9899', 'deducted 9799', 'deducted 9699']);
+        assert.equal(writes, 1);
+      },
+      { maxConnections: 1 },
+    ));
 });

@@ -119,7 +119,6 @@ interface Created {
   subjects: Array<[string, string]>;
 }
 
-/** Transactions with their owner's user id (the subject's current user id: a pseudonym once erased). */
 /** A posting row (transaction_id, account_id, share_id, amount) added to its transaction's shares. */
 function addShare(shares: Map<string, DistributionShare[]>, r: SqlRow): void {
   const id = text(r.transaction_id);
@@ -132,6 +131,7 @@ const EPOCH = new Date(0).toISOString();
 /** Owners per read of listEntriesOfOwners: a statement's parameter stays a few kilobytes. */
 const OWNERS_PER_READ = 200;
 
+/** Transactions with their owner's user id (the subject's current user id: a pseudonym once erased). */
 const WITH_OWNER = `SELECT t.*, s.user_id AS owner_user_id FROM ledger_transactions t
   JOIN ledger_subjects s ON s.subject_ref = t.subject_ref`;
 

@@ -89,6 +89,15 @@ const FINISHED_BATCH_MS = 25;
 const REGISTERED_MAX = 100_000;
 /** Owners whose charges are asked of the wallet at the same time. */
 const SETTLE_LANES = 8;
+/** How settle asks the wallet for one charge and takes its answer (askTogether, askInLanes). */
+interface SettleHandlers {
+  requestOf(c: ChargeRow): DeductRequest;
+  /** The wallet confirmed `c`, `seconds` after it was asked. */
+  settled(c: ChargeRow, result: WalletResult, seconds: number): Promise<void>;
+  /** The wallet refused `c`; 'stop' when it is down. */
+  refused(c: ChargeRow, error: unknown, seconds: number): Promise<'stop' | undefined>;
+}
+
 /** Deductions per deductMany call (distinct owners: a statement of a few hundred rows at most). */
 const DEDUCT_BATCH = 200;
 /** Registered but never created (refused by the quota check after admission): closed after this long. */
@@ -761,45 +770,55 @@ export class Metering {
       list.push(c);
       owners.set(key, list);
     }
-    const { wallet } = this.deps;
-    if (wallet.deductMany) {
-      // A wallet that takes many deductions at once: every owner's next charge together, round after round.
-      const queues = [...owners.values()];
-      for (let round = 0; ; round++) {
-        const due = queues.flatMap((q) => q.slice(round, round + 1));
-        if (due.length === 0) break;
-        for (let i = 0; i < due.length; i += DEDUCT_BATCH) {
-          const batch = due.slice(i, i + DEDUCT_BATCH);
-          const began = performance.now();
-          const results = await wallet.deductMany(batch.map(requestOf));
-          const seconds = (performance.now() - began) / 1000;
-          let stop = false;
-          for (const [j, c] of batch.entries()) {
-            const r = results[j];
-            if (r === undefined || r instanceof Error)
-              stop = (await refused(c, r, seconds)) === 'stop' || stop;
-            else await settled(c, r, seconds);
-          }
-          if (stop) {
-            await flush(true);
-            return { declined, closed };
-          }
+    const asked: SettleHandlers = { requestOf, settled, refused };
+    await (this.deps.wallet.deductMany ? this.askTogether(owners, asked) : this.askInLanes(owners, asked));
+    await flush(true);
+    return { declined, closed };
+  }
+
+  /**
+   * A wallet that takes many deductions at once (the embedded ledger): every owner's next charge together,
+   * round after round, so one owner's charges are decided in order. Stops at a wallet that is down.
+   */
+  private async askTogether(owners: ReadonlyMap<string, ChargeRow[]>, on: SettleHandlers): Promise<void> {
+    const deductMany = this.deps.wallet.deductMany?.bind(this.deps.wallet);
+    if (!deductMany) return;
+    const queues = [...owners.values()];
+    for (let round = 0; ; round++) {
+      const due = queues.flatMap((q) => q.slice(round, round + 1));
+      if (due.length === 0) return;
+      for (let i = 0; i < due.length; i += DEDUCT_BATCH) {
+        const batch = due.slice(i, i + DEDUCT_BATCH);
+        const began = performance.now();
+        const results = await deductMany(batch.map(on.requestOf));
+        const seconds = (performance.now() - began) / 1000;
+        let stop = false;
+        for (const [j, c] of batch.entries()) {
+          const r = results[j];
+          if (r === undefined || r instanceof Error)
+            stop = (await on.refused(c, r, seconds)) === 'stop' || stop;
+          else await on.settled(c, r, seconds);
         }
+        if (stop) return;
       }
-      await flush(true);
-      return { declined, closed };
     }
-    /** Asks the wallet for one charge; 'stop' when the wallet is down. */
+  }
+
+  /**
+   * A wallet asked one deduction at a time (the HTTP one): owners side by side in lanes, each owner's charges
+   * in order, so one owner's slow call holds back nobody else's. Stops at a wallet that is down.
+   */
+  private async askInLanes(owners: ReadonlyMap<string, ChargeRow[]>, on: SettleHandlers): Promise<void> {
+    const { wallet } = this.deps;
     const settleOne = async (c: ChargeRow): Promise<'stop' | undefined> => {
       const began = performance.now();
       try {
-        await settled(c, await wallet.deduct(requestOf(c)), (performance.now() - began) / 1000);
+        await on.settled(c, await wallet.deduct(on.requestOf(c)), (performance.now() - began) / 1000);
         return undefined;
       } catch (error) {
-        return refused(c, error, (performance.now() - began) / 1000);
+        return on.refused(c, error, (performance.now() - began) / 1000);
       }
     };
-    // One owner's slow wallet call holds back nobody else's charges.
     const queue = [...owners.values()];
     let stopped = false;
     const lane = async (): Promise<void> => {
@@ -811,8 +830,6 @@ export class Metering {
       }
     };
     await Promise.all(Array.from({ length: Math.min(SETTLE_LANES, queue.length) }, lane));
-    await flush(true);
-    return { declined, closed };
   }
 
   /** Ends metering of finished sessions whose every period is charged. */

@@ -89,6 +89,13 @@ const FINISHED_BATCH_MS = 25;
 const REGISTERED_MAX = 100_000;
 /** Owners whose charges are asked of the wallet at the same time. */
 const SETTLE_LANES = 8;
+/** Deductions per deductMany call (distinct owners: a statement of a few hundred rows at most). */
+const DEDUCT_BATCH = 200;
+/** Registered but never created (refused by the quota check after admission): closed after this long. */
+const ORPHAN_AFTER_MS = 10 * 60_000;
+/** How long a session's records and billing row are reused for its cost so far without a change event. */
+const CACHE_MS = 60_000;
+
 /** How settle asks the wallet for one charge and takes its answer (askTogether, askInLanes). */
 interface SettleHandlers {
   requestOf(c: ChargeRow): DeductRequest;
@@ -97,13 +104,6 @@ interface SettleHandlers {
   /** The wallet refused `c`; 'stop' when it is down. */
   refused(c: ChargeRow, error: unknown, seconds: number): Promise<'stop' | undefined>;
 }
-
-/** Deductions per deductMany call (distinct owners: a statement of a few hundred rows at most). */
-const DEDUCT_BATCH = 200;
-/** Registered but never created (refused by the quota check after admission): closed after this long. */
-const ORPHAN_AFTER_MS = 10 * 60_000;
-/** How long a session's records and billing row are reused for its cost so far without a change event. */
-const CACHE_MS = 60_000;
 
 /** A session's billing timeline as its Canon records say, and the last cost priced from it. */
 interface CachedTimeline {
@@ -771,7 +771,9 @@ export class Metering {
       owners.set(key, list);
     }
     const asked: SettleHandlers = { requestOf, settled, refused };
-    await (this.deps.wallet.deductMany ? this.askTogether(owners, asked) : this.askInLanes(owners, asked));
+    const { wallet } = this.deps;
+    if (wallet.deductMany) await this.askTogether(wallet.deductMany.bind(wallet), owners, asked);
+    else await this.askInLanes(owners, asked);
     await flush(true);
     return { declined, closed };
   }
@@ -780,9 +782,11 @@ export class Metering {
    * A wallet that takes many deductions at once (the embedded ledger): every owner's next charge together,
    * round after round, so one owner's charges are decided in order. Stops at a wallet that is down.
    */
-  private async askTogether(owners: ReadonlyMap<string, ChargeRow[]>, on: SettleHandlers): Promise<void> {
-    const deductMany = this.deps.wallet.deductMany?.bind(this.deps.wallet);
-    if (!deductMany) return;
+  private async askTogether(
+    deductMany: NonNullable<Wallet['deductMany']>,
+    owners: ReadonlyMap<string, ChargeRow[]>,
+    on: SettleHandlers,
+  ): Promise<void> {
     const queues = [...owners.values()];
     for (let round = 0; ; round++) {
       const due = queues.flatMap((q) => q.slice(round, round + 1));

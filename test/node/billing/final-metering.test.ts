@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Principal } from '../../../backend-adapter/auth/principal.ts';
 import type { Session } from '../../../protocol/session.ts';
-import type { DeductRequest } from '../../../backend-adapter/wallet/wallet.ts';
+import { WalletUnavailableError, type DeductRequest } from '../../../backend-adapter/wallet/wallet.ts';
 import { useTestDatabase } from '../canon/postgres-fixture.ts';
 import { billingRig, postgresBackend, sqliteBackend, type Backend } from './billing-fixture.ts';
 
@@ -150,6 +150,62 @@ describe('final metering of sessions that end together', () => {
       }
     } finally {
       release();
+      await rig.cleanup();
+    }
+  });
+
+  it('SQLite: a wallet that takes charges together and is down leaves them owed; back, it charges each once', async () => {
+    let down = true;
+    const asked: number[] = [];
+    const rig = await billingRig({
+      // The embedded ledger, refusing every charge of a batch as a wallet that did not answer, while `down`.
+      wallet: (ledger) =>
+        new Proxy(ledger, {
+          get(target, key) {
+            if (key === 'deductMany') {
+              return async (requests: DeductRequest[]) => {
+                asked.push(requests.length);
+                return down
+                  ? requests.map(() => new WalletUnavailableError('injected: no answer'))
+                  : target.deductMany(requests);
+              };
+            }
+            const value: unknown = Reflect.get(target, key);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    try {
+      const deducts = async (i: number) =>
+        (await rig.ledger.listEntries(user(i))).filter((e) => e.kind === 'deduct').length;
+      const ended: Session[] = [];
+      for (const i of [1, 2, 3]) {
+        await rig.ledger.credit(user(i), 100 * BASIC, `fund-u${i}`);
+        ended.push(await rig.lifecycle.create(user(i), 'basic'));
+      }
+      rig.advance(MIN + 1_000); // two started periods each
+      for (const [n, s] of ended.entries()) {
+        ended[n] = await rig.lifecycle.terminate(user(n + 1), s.sessionId);
+      }
+      for (const s of ended) rig.metering.meterWhenFinished(s);
+      await rig.metering.idle();
+      assert.deepEqual(
+        asked,
+        [3],
+        'the first round was refused: no second round asked of a wallet that is down',
+      );
+      for (const [n, s] of ended.entries()) {
+        assert.equal(await deducts(n + 1), 0);
+        assert.equal(await rig.store.outstanding(user(n + 1)), 2 * BASIC, `u${n + 1} owes both periods`);
+        assert.equal((await rig.store.get(s.sessionId))?.closedAt, null, `u${n + 1} still open`);
+      }
+      down = false;
+      await rig.metering.runCycle();
+      for (const n of [1, 2, 3]) {
+        assert.equal(await deducts(n), 2, `u${n}: each period charged once`);
+        assert.equal(await rig.store.outstanding(user(n)), 0);
+      }
+    } finally {
       await rig.cleanup();
     }
   });

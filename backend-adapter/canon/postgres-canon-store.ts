@@ -45,6 +45,7 @@ import {
   type ErasureResult,
 } from './subjects.ts';
 import { PreparingClient, type PreparingClientConfig } from '../sql/postgres-prepared-client.ts';
+import { PoolTraffic } from '../sql/pool-traffic.ts';
 import { ServerContact } from '../sql/server-contact.ts';
 import { beginPipelined, pipelinedTransaction } from '../sql/pipelined-transaction.ts';
 import { rollBack } from '../sql/roll-back.ts';
@@ -342,6 +343,7 @@ export class PostgresCanonStore implements CanonStore {
       pipeline: true,
       connectionTimeoutMillis: 10_000,
       contact,
+      traffic: new PoolTraffic(),
     };
     const pool = new pg.Pool(config);
     // An idle connection that drops is discarded by the pool; the next query opens a new one.

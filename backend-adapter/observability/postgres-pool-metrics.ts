@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PoolConnections } from '../sql/pool-connections.ts';
 
 export interface NamedPool {
@@ -9,7 +9,8 @@ export interface NamedPool {
 /**
  * `v_supercore_postgres_pool_connections{pool, state}`: each PostgreSQL pool of this process (Canon Memory,
  * the embedded ledger, billing's records) read at scrape time, `total` open, `idle` among them and `waiting`
- * queries (a pool at its limit: requests queue for a connection before any SQL runs). No series on SQLite.
+ * queries (a pool at its limit: requests queue for a connection before any SQL runs). With them, the
+ * statements each pool has sent and the socket writes that carried them (pool-traffic.ts). No series on SQLite.
  */
 export function registerPoolMetrics(registry: Registry, pools: () => NamedPool[]): void {
   new Gauge({
@@ -26,6 +27,31 @@ export function registerPoolMetrics(registry: Registry, pools: () => NamedPool[]
       }
     },
   });
+  const sent = (name: string, help: string, value: (c: PoolConnections) => number | undefined) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['pool'],
+      registers: [registry],
+      collect() {
+        // The pool's clients count; the counter only reports the figure.
+        this.reset();
+        for (const { pool, connections } of pools()) {
+          const n = value(connections);
+          if (n !== undefined) this.inc({ pool }, n);
+        }
+      },
+    });
+  sent(
+    'v_supercore_postgres_statements_total',
+    'Statements this replica sent to PostgreSQL, by pool (canon, wallet, billing).',
+    (c) => c.statements,
+  );
+  sent(
+    'v_supercore_postgres_socket_writes_total',
+    'Socket writes that carried them, by pool: a pipelined transaction sends several statements in one.',
+    (c) => c.writes,
+  );
 }
 
 /** Canon Memory's pool, where it has one. */

@@ -1,9 +1,14 @@
 import pg from 'pg';
+import type { PoolTraffic } from './pool-traffic.ts';
 import type { ServerContact } from './server-contact.ts';
 
-/** A pool's options as its clients get them: `contact` hears every answer and every lost connection. */
+/**
+ * A pool's options as its clients get them: `contact` hears every answer and every lost connection;
+ * `traffic` counts what the pool's connections send.
+ */
 export interface PreparingClientConfig extends pg.ClientConfig {
   contact?: ServerContact;
+  traffic?: PoolTraffic;
 }
 
 /** One name per distinct statement text, shared by every connection of the process. */
@@ -42,10 +47,12 @@ function isUnnamed(config: unknown): config is pg.QueryConfig {
  */
 export class PreparingClient extends pg.Client {
   private corked = false;
+  private readonly traffic: PoolTraffic | undefined;
 
   constructor(config?: string | PreparingClientConfig) {
     super(config);
     const contact = typeof config === 'object' ? config.contact : undefined;
+    this.traffic = typeof config === 'object' ? config.traffic : undefined;
     if (contact) {
       // ReadyForQuery closes every exchange, a refused statement's too: the server is there.
       this.connection.on('readyForQuery', () => contact.answered());
@@ -60,6 +67,7 @@ export class PreparingClient extends pg.Client {
 
   // node-postgres's query() has many overloads; this one forwards them all unchanged but the named case.
   override query(...args: unknown[]): never {
+    if (this.traffic) this.traffic.statements++;
     this.coalesceWrites();
     const [config, values] = args;
     if (typeof config === 'string') {
@@ -78,7 +86,10 @@ export class PreparingClient extends pg.Client {
    * in the same tick (a transaction's BEGIN and its first statement) now leave in one write.
    */
   private coalesceWrites(): void {
-    if (this.corked || !this.pipeline) return;
+    if (this.corked) return;
+    // Without pipelining each query leaves on its own (when the one before it has been answered).
+    if (this.traffic) this.traffic.writes++;
+    if (!this.pipeline) return;
     const stream = this.connection.stream;
     stream.cork();
     this.corked = true;

@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
-import { PreparingClient } from './postgres-prepared-client.ts';
+import { PreparingClient, type PreparingClientConfig } from './postgres-prepared-client.ts';
+import { PoolTraffic } from './pool-traffic.ts';
 import { beginPipelined, firstFailure, requireCommitted, sent } from './pipelined-transaction.ts';
 import { rollBack } from './roll-back.ts';
 import { poolConnections, type PoolConnections } from './pool-connections.ts';
@@ -247,14 +248,16 @@ export class PostgresSqlDb implements SqlDb {
     options: { schema?: string; maxConnections?: number } = {},
   ): Promise<PostgresSqlDb> {
     const schema = quoteIdent(options.schema ?? 'public');
-    const pool = new pg.Pool({
+    const config: pg.PoolConfig & PreparingClientConfig = {
       connectionString,
       options: `-c search_path=${schema}`,
       max: options.maxConnections ?? 10,
       Client: PreparingClient,
       pipeline: true,
       connectionTimeoutMillis: 10_000,
-    });
+      traffic: new PoolTraffic(),
+    };
+    const pool = new pg.Pool(config);
     // An idle connection that drops is discarded by the pool; the next query opens a new one.
     pool.on('error', () => undefined);
     try {

@@ -22,7 +22,8 @@
 // less each time until a rate meets it, and that rate is printed: how far this machine is from the target.
 // The first lines are a control (control-server.ts): the same load against a server that does nothing, the
 // floor the machine puts under every other line at that moment. Each line also gives the adapter's CPU time
-// per request, which depends far less than latency on what else the shared machine is running.
+// per request, which depends far less than latency on what else the shared machine is running, and the SQL a
+// request cost (sql-traffic.ts), which does not depend on it at all.
 import autocannon from 'autocannon';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
 import type { StoreKind } from './bench-adapter.ts';
@@ -30,6 +31,7 @@ import { spawnControlServer } from './control-server.ts';
 import { cpuMsOf, postgresCpuMs } from './process-cpu.ts';
 import { pacedLoad, type PacedResult, type PacedWork } from './paced-load.ts';
 import { spawnBenchAdapter, type AdapterProcess } from './spawn-adapter.ts';
+import { sqlPerRequest, sqlTotals } from './sql-traffic.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -139,10 +141,11 @@ const fromAutocannon = (r: Result): Figures => ({
 
 const fromPaced = (r: PacedResult): Figures => ({ ...r, rate: r.achievedRate });
 
-/** A server under measurement: its process (for CPU time) and its event loop's busy time. */
+/** A server under measurement: its process (for CPU time), its event loop's busy time, and (the adapter) its URL. */
 interface Measured {
   pid: number;
   loopActiveMs(): Promise<number>;
+  url?: string;
 }
 
 /**
@@ -161,6 +164,8 @@ async function measure(
   offered = rate,
 ): Promise<Figures> {
   const database = store === 'postgres';
+  const sqlStore = store === 'sqlite' || store === 'postgres' ? store : undefined;
+  const sqlBefore = sqlStore && server.url ? await sqlTotals(server.url, sqlStore) : undefined;
   const cpuBefore = cpuMsOf(server.pid);
   const dbBefore = database ? postgresCpuMs() : undefined;
   const loopBefore = await server.loopActiveMs();
@@ -168,6 +173,10 @@ async function measure(
   const cpuAfter = cpuMsOf(server.pid);
   const dbAfter = database ? postgresCpuMs() : undefined;
   const loopAfter = await server.loopActiveMs();
+  const sql =
+    sqlStore && server.url && sqlBefore
+      ? `  ${sqlPerRequest(sqlStore, sqlBefore, await sqlTotals(server.url, sqlStore), r.completed)}`
+      : '';
   const perRequest = (ms: number) =>
     r.completed === 0 ? '   n/a' : ((1000 * ms) / r.completed).toFixed(0).padStart(6);
   const cpu = cpuBefore === undefined || cpuAfter === undefined ? '   n/a' : perRequest(cpuAfter - cpuBefore);
@@ -177,7 +186,7 @@ async function measure(
       : `  PostgreSQL CPU ${perRequest(dbAfter - dbBefore)} µs/req`;
   const achieved = Math.round(r.rate);
   console.log(
-    `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  loop busy ${perRequest(loopAfter - loopBefore)} µs/req${dbCpu}  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < offered * 0.95 ? `  (below the offered ${offered} req/s)` : ''}`,
+    `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  loop busy ${perRequest(loopAfter - loopBefore)} µs/req${dbCpu}${sql}  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < offered * 0.95 ? `  (below the offered ${offered} req/s)` : ''}`,
   );
   if (r.unfinished)
     console.log(

@@ -6,7 +6,7 @@ import {
   canonPool,
   registerPoolMetrics,
 } from '../../../backend-adapter/observability/postgres-pool-metrics.ts';
-import { PostgresSqlDb } from '../../../backend-adapter/sql/sql-db.ts';
+import { PostgresSqlDb, write } from '../../../backend-adapter/sql/sql-db.ts';
 import { useTestDatabase } from '../canon/postgres-fixture.ts';
 
 const url = useTestDatabase();
@@ -16,6 +16,12 @@ async function scrape(registry: Registry): Promise<Record<string, number>> {
   return Object.fromEntries(
     (metric?.values ?? []).map((v) => [`${String(v.labels.pool)}/${String(v.labels.state)}`, v.value]),
   );
+}
+
+/** `{pool: value}` of a counter by pool. */
+async function sentBy(registry: Registry, name: string): Promise<Record<string, number>> {
+  const metric = await registry.getSingleMetric(name)?.get();
+  return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.pool), v.value]));
 }
 
 describe('v_supercore_postgres_pool_connections (real PostgreSQL)', () => {
@@ -56,9 +62,46 @@ describe('v_supercore_postgres_pool_connections (real PostgreSQL)', () => {
     }
   });
 
+  it('counts the statements each pool sends and the socket writes that carry them', async () => {
+    const canon = await PostgresCanonStore.open(url());
+    const billing = await PostgresSqlDb.open(url());
+    const registry = new Registry();
+    registerPoolMetrics(registry, () => [
+      ...canonPool(canon),
+      { pool: 'billing', connections: billing.connections() },
+    ]);
+    const totals = async () => ({
+      statements: await sentBy(registry, 'v_supercore_postgres_statements_total'),
+      writes: await sentBy(registry, 'v_supercore_postgres_socket_writes_total'),
+    });
+    try {
+      const before = await totals();
+      // BEGIN, two writes nobody reads and COMMIT leave together: four statements, one write.
+      await billing.transaction(function* () {
+        yield* write('SELECT 1');
+        yield* write('SELECT 2');
+      });
+      await billing.query('SELECT 3');
+      assert.equal(await canon.getSession('no-such-session'), undefined);
+      const after = await totals();
+      const grew = (what: 'statements' | 'writes', pool: string) =>
+        (after[what][pool] ?? NaN) - (before[what][pool] ?? NaN);
+      assert.equal(grew('statements', 'billing'), 5);
+      assert.equal(grew('writes', 'billing'), 2);
+      assert.equal(grew('statements', 'canon'), 1);
+      assert.equal(grew('writes', 'canon'), 1);
+      // A scrape reports the totals; it adds nothing to them.
+      assert.deepEqual(await totals(), after);
+    } finally {
+      await canon.close();
+      await billing.close();
+    }
+  });
+
   it('has no series where Canon Memory has no pool (SQLite)', async () => {
     const registry = new Registry();
     registerPoolMetrics(registry, () => canonPool({}));
     assert.deepEqual(await scrape(registry), {});
+    assert.deepEqual(await sentBy(registry, 'v_supercore_postgres_statements_total'), {});
   });
 });

@@ -1184,8 +1184,12 @@ export class PostgresCanonStore implements CanonStore {
     return poolConnections(this.pool);
   }
 
-  /** True when the server answered on any connection within PING_FRESH_MS, or answers `SELECT 1` now. */
+  /**
+   * True when the server answered on any connection within PING_FRESH_MS, or answers `SELECT 1` now; false
+   * once the store is closed (its last answers may still be fresh).
+   */
   async ping(): Promise<boolean> {
+    if (this.pool.ending || this.pool.ended) return false;
     if (this.contact.answeredWithin(PING_FRESH_MS)) return true;
     try {
       return (await this.pool.query<{ ok: number }>('SELECT 1 AS ok')).rows[0]?.ok === 1;

@@ -942,10 +942,13 @@ export class SqliteCanonStore implements CanonStore {
     return workspace;
   }
 
-  /** False once a write could not be made durable: this replica then takes no more traffic. */
+  /**
+   * False once closed, or once a write could not be made durable: this replica then takes no more traffic.
+   * No statement (every transition asks): a `SELECT 1` reads no page of the file, so it showed no more than
+   * an open connection does.
+   */
   async ping(): Promise<boolean> {
-    if (this.commits.failure) return false;
-    return this.sql<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1;
+    return !this.closed && this.commits.failure === undefined && this.db.open;
   }
 
   storageHealth(): CanonStorageHealth {

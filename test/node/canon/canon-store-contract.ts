@@ -461,6 +461,7 @@ export function describeCanonStoreContract(
         allocations: await store.listAllocations(OWNER),
       };
       await store.close();
+      assert.equal(await store.ping().catch(() => false), false, 'a closed store is not ready');
       const reopened = await second();
       assert.deepEqual(
         {

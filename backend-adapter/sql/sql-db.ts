@@ -110,6 +110,17 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+/**
+ * PostgreSQL refused this statement for what it asked (a constraint, a data error, a trigger, a conflict
+ * between transactions), not because the server or the connection failed (SQLSTATE classes 08, 53, 57, 58,
+ * XX, or no SQLSTATE at all): asked again alone, each part of it would meet its own fate.
+ */
+export function isRefusedStatement(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  const code = (error as { code: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
+}
+
 /** An integer column as a safe JS number (throws if it is not one: money never loses precision silently). */
 export function int(value: unknown): number {
   const n = typeof value === 'bigint' ? Number(value) : typeof value === 'string' ? Number(value) : value;

@@ -3,6 +3,7 @@ import {
   applyComponentMigrations,
   int,
   iso,
+  isRefusedStatement,
   isUniqueViolation,
   json,
   PostgresSqlDb,
@@ -266,7 +267,7 @@ export class LedgerWallet implements Wallet {
       try {
         applied = await this.deductKnown(pass.map((i) => requests[i] as DeductRequest));
       } catch (error) {
-        // The database refused the statement (it wrote nothing): each request is answered with that.
+        // The server or the connection failed (nothing was written): each request is answered with that.
         for (const i of pass) results[i] = asError(error);
         pending = later;
         continue;
@@ -315,8 +316,10 @@ export class LedgerWallet implements Wallet {
     try {
       rows = await this.db.query(statement.text, statement.params);
     } catch (error) {
-      // A key committed by a racing request first: nothing was written; the general path decides each.
-      if (isUniqueViolation(error)) return out;
+      // Nothing was written. A key a racing request committed first, or one request the database refuses (a
+      // constraint, a trigger): the general path decides each, so only that one is refused. A server or
+      // connection that failed is every request's answer.
+      if (isRefusedStatement(error)) return out;
       throw error;
     }
     for (const row of rows) {

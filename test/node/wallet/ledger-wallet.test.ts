@@ -60,13 +60,13 @@ function deduction(owner: WalletOwner, amount: number, key: string): DeductReque
 
 /** Runs `body` on a ledger in a new PostgreSQL schema, then drops the schema. */
 async function withPostgresLedger(
-  body: (wallet: LedgerWallet) => Promise<void>,
+  body: (wallet: LedgerWallet, schema: string) => Promise<void>,
   options: { maxConnections?: number } = {},
 ): Promise<void> {
   const schema = randomName('ledger');
   const wallet = await LedgerWallet.openPostgres(url(), { schema, ...options });
   try {
-    await body(wallet);
+    await body(wallet, schema);
   } finally {
     await wallet.close();
     await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -452,4 +452,32 @@ describe('embedded ledger: several deductions at once, each answered as deduct a
       },
       { maxConnections: 1 },
     ));
+
+  it('PostgreSQL: a charge the database refuses does not take the others of its round with it', () =>
+    withPostgresLedger(async (wallet, schema) => {
+      for (const owner of [ANN, BOB, DAN]) {
+        await wallet.credit(owner, 10_000, `fund-${owner.userId}`);
+        await wallet.deduct(charge(owner, 1, `first-${owner.userId}`));
+      }
+      // A rule of the database's own that this one charge breaks (as a constraint or a trigger would).
+      await rawPostgres(
+        url(),
+        schema,
+      )(`
+        CREATE FUNCTION refuse_13() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.amount = 13 THEN RAISE EXCEPTION 'thirteen is refused'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER refuse_13 BEFORE INSERT ON ledger_transactions
+          FOR EACH ROW EXECUTE FUNCTION refuse_13();`);
+      const result = await wallet.deductMany([
+        charge(ANN, 100, 'y1'),
+        charge(DAN, 13, 'y2'),
+        charge(BOB, 200, 'y3'),
+      ]);
+      assert.deepEqual(result.map(outcome), ['deducted 9899', 'DatabaseError', 'deducted 9799']);
+      assert.match(String(result[1]), /thirteen is refused/);
+      assert.equal(await wallet.balance(DAN), 9_999, 'the refused charge moved nothing');
+      const audit = await wallet.audit();
+      assert.equal(audit.unbalancedTransactions, 0);
+      assert.equal(audit.walletBalanceMismatches, 0);
+    }));
 });

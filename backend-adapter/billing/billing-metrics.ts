@@ -68,7 +68,7 @@ export class BillingMetrics implements BillingMetricsSink {
     });
     this.writes = new Histogram({
       name: 'v_supercore_billing_ledger_write_seconds',
-      help: 'Duration of one wallet deduction (a ledger write with its idempotency check), in seconds.',
+      help: 'How long one charge waited for the wallet to answer its deduction (the embedded ledger answers a round of owners together: each charge waited for its round), in seconds.',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });

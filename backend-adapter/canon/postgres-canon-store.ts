@@ -37,6 +37,7 @@ import { WorkspaceChangeError, type WorkspaceChange } from './workspace-changes.
 import {
   newSubjectRef,
   isSubjectRef,
+  isSystemActor,
   mapSubjects,
   privacyEntityId,
   subjectSlots,
@@ -307,6 +308,9 @@ function sessionInsert(row: SessionRow): { sql: string; params: unknown[] } {
  */
 const PING_FRESH_MS = 1000;
 
+/** Users whose subject row this replica has seen at a Genesis; forgotten all at once past this many. */
+const MAX_KNOWN_SUBJECTS = 100_000;
+
 /**
  * Canon Memory in PostgreSQL, shared by several orchestrator replicas. Same semantics as the SQLite adapter:
  * append-only canon_records (a trigger refuses UPDATE/DELETE/TRUNCATE), current-state tables written in
@@ -321,6 +325,13 @@ const PING_FRESH_MS = 1000;
  * aggregate and retry.
  */
 export class PostgresCanonStore implements CanonStore {
+  /**
+   * Users (tenant, user) whose subject row a Genesis here wrote or found: their next Genesis does not send
+   * the insert that ensures it. An erasure elsewhere meanwhile leaves the records without an actor, which
+   * the database refuses, and the general path writes a new subject (postgres-genesis-statement.ts).
+   */
+  private readonly knownSubjects = new Set<string>();
+
   private constructor(
     private readonly pool: pg.Pool,
     readonly schema: string,
@@ -503,11 +514,30 @@ export class PostgresCanonStore implements CanonStore {
       }
       for (const record of genesisRecords(s, actor)) await this.appendRecord(c, record);
     });
+    // Writing the records ensured the actor's subject.
+    if (!isSystemActor(actor)) this.rememberSubject(subjectKey(s.tenantId, actor));
+  }
+
+  private rememberSubject(key: string): void {
+    if (this.knownSubjects.size >= MAX_KNOWN_SUBJECTS) this.knownSubjects.clear();
+    this.knownSubjects.add(key);
   }
 
   /** A quota-checked Genesis in one round trip (postgres-genesis-statement.ts). */
   private async createChecked(row: SessionRow, actor: string, limits: GenesisLimits): Promise<void> {
-    const results = await pipelinedTransaction(this.pool, genesisStatements(row, actor, limits, this.schema));
+    const subject = subjectKey(row.session.tenantId, actor);
+    const known = this.knownSubjects.has(subject);
+    let results: pg.QueryResult[];
+    try {
+      results = await pipelinedTransaction(
+        this.pool,
+        genesisStatements(row, actor, limits, this.schema, known),
+      );
+    } catch (error) {
+      this.knownSubjects.delete(subject);
+      throw error;
+    }
+    if (!known) this.rememberSubject(subject);
     const fit = results.at(-1)?.rows[0] as (LiveDbRow & { fits: boolean }) | undefined;
     if (!fit) throw new Error('the Genesis statement returned no row');
     if (fit.fits) return;
@@ -930,6 +960,7 @@ export class PostgresCanonStore implements CanonStore {
         'UPDATE subjects SET user_id = NULL, erased_at = $1::timestamptz WHERE subject_ref = $2',
         [erasedAt, pseudonym],
       );
+      this.knownSubjects.delete(subjectKey(tenantId, userId));
       return { pseudonym, erasedAt, ...counts, auditRecordId };
     });
   }
@@ -1201,4 +1232,8 @@ export class PostgresCanonStore implements CanonStore {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+function subjectKey(tenantId: string, userId: string): string {
+  return `${tenantId}\u0000${userId}`;
 }

@@ -49,14 +49,16 @@ export interface Statement {
  * while the server runs the last statement and the COMMIT.
  *
  * The subject row is written before the lock and kept even when the session does not fit: a reference that
- * no record names yet, which an erasure of the user handles like any other. A subject missing all the same when the records are written
- * (an erasure in between) fails their NOT NULL actor, and the store takes its general path.
+ * no record names yet, which an erasure of the user handles like any other. `subjectKnown` leaves that insert
+ * out (a user whose row an earlier Genesis here ensured). A subject missing all the same when the records are
+ * written (an erasure in between) fails their NOT NULL actor, and the store takes its general path.
  */
 export function genesisStatements(
   row: SessionRow,
   actor: string,
   limits: GenesisLimits,
   schema: string,
+  subjectKnown = false,
 ): Statement[] {
   const s = row.session;
   const values: unknown[] = [s.tenantId, s.userId];
@@ -72,7 +74,7 @@ export function genesisStatements(
      recorded AS (${recordsInsert(s, actor, param)})
      SELECT * FROM fit`;
   const statements: Statement[] = [];
-  if (!isSystemActor(actor)) {
+  if (!isSystemActor(actor) && !subjectKnown) {
     statements.push({
       text: 'INSERT INTO subjects (subject_ref, tenant_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, user_id) DO NOTHING',
       values: [newSubjectRef(), s.tenantId, actor],

@@ -189,6 +189,66 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
     }
   });
 
+  it('sends no subject insert for a user it launched before, and one erased elsewhere meanwhile still launches', async () => {
+    const schema = randomName('canon_known');
+    const launching = await PostgresCanonStore.open(url(), { schema });
+    const erasing = await PostgresCanonStore.open(url(), { schema });
+    const owner = { tenantId: 't1', userId: 'u1' };
+    const roomy = limits({ maxLiveSessionsPerUser: 5 });
+    const statementsOf = async (launch: () => Promise<void>): Promise<number> => {
+      const before = launching.connections().statements ?? NaN;
+      await launch();
+      return (launching.connections().statements ?? NaN) - before;
+    };
+    try {
+      const create = (id: string) =>
+        launching.createSession(sessionRow(id, owner, 0, 'provisioning'), 'u1', roomy);
+      // BEGIN, the subject's insert, the Genesis lock, the checked insert, COMMIT.
+      assert.equal(await statementsOf(() => create('first')), 5);
+      assert.equal(await statementsOf(() => create('second')), 4, 'the subject is known: no insert');
+      for (const id of ['first', 'second']) {
+        const ended = await launching.transition({
+          sessionId: id,
+          from: ['provisioning'],
+          to: 'terminated',
+          action: 'termination.completed',
+          actor: 'u1',
+          at: new Date(),
+        });
+        assert.ok(ended);
+      }
+      // Another replica erases u1: the subject this one knew no longer names anyone.
+      const { pseudonym } = await erasing.eraseSubject({
+        subject: owner,
+        actor: 'admin',
+        at: new Date(),
+        details: {},
+      });
+      await create('third');
+      assert.deepEqual(
+        (await launching.listRecords('third')).map((r) => [r.action, r.actor]),
+        [
+          ['genesis.requested', 'u1'],
+          ['genesis.provisioning', 'u1'],
+        ],
+        'recorded under a new link to u1',
+      );
+      const actors = await rawPostgres(
+        url(),
+        schema,
+      )("SELECT DISTINCT actor FROM canon_records WHERE entity_id = 'third'");
+      assert.equal(actors.length, 1);
+      assert.notEqual(actors[0]?.actor, pseudonym, 'never under the erased pseudonym');
+      assert.equal((await launching.liveUsageOf(owner)).user.sessions, 1);
+      // Known again under the new subject: the next launch sends no insert either.
+      assert.equal(await statementsOf(() => create('fourth')), 4);
+    } finally {
+      await erasing.close();
+      await launching.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('makes a quota-checked Genesis in one round trip, or refuses it in one, writing no session', async () => {
     const schema = randomName('canon_genesis');
     const store = await PostgresCanonStore.open(url(), { schema });

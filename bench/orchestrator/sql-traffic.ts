@@ -3,9 +3,11 @@ import type { StoreKind } from './bench-adapter.ts';
 /**
  * The SQL a request costs, from the adapter's own counters on /metrics: on SQLite the write transactions,
  * the group commits they shared and the WAL flushes; on PostgreSQL the statements sent and the socket
- * writes that carried them, summed over its pools. Unlike latency and CPU time these do not move with what
- * else the shared machine is doing, so they show whether a change altered the work itself. The window also
- * holds the adapter's own background work (the metrics sampler, reconciliation): a small share at load.
+ * writes that carried them, summed over its pools. Unlike latency and CPU time these hardly move with what
+ * else the shared machine is doing (batched work, final metering above all, shares statements a little
+ * differently as timing changes: ±0.4 statements per request between runs of the same code), so they show
+ * whether a change altered the work itself. The window also holds the adapter's own background work (the
+ * metrics sampler, reconciliation): a small share at load.
  */
 const COUNTED: Record<StoreKind, ReadonlyArray<readonly [metric: string, label: string]>> = {
   sqlite: [

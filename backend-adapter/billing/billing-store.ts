@@ -299,6 +299,9 @@ export interface Registration {
   prices: PeriodPrices;
 }
 
+/** A hold's transaction (see `hold`). */
+const ON_COMMIT = { acknowledge: 'on-commit' } as const;
+
 const REGISTER_ROW = `INSERT INTO billing_sessions (${REGISTER_COLUMNS.map(([c]) => c).join(', ')}, charged_through)
    VALUES (${REGISTER_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, 0) ON CONFLICT DO NOTHING`;
 
@@ -688,6 +691,10 @@ export class BillingStore {
    * still in force, the reserve of their other running sessions and this session's own reserve; if it does,
    * this session's hold is taken (replacing an earlier one of the same session). Two launches racing for a
    * balance that covers one are thereby serialised: the second sees the first one's hold.
+   *
+   * Answered once committed, not once durable, so a launch waits for one flush less: a hold only reserves for
+   * a request in flight, which a crash ends too, and every door follows it with a Canon Memory transition,
+   * durable after it where both live in one database.
    */
   async hold(req: HoldRequest): Promise<HoldResult> {
     const { owner, sessionId, register } = req;
@@ -729,7 +736,7 @@ export class BillingStore {
       );
       if (registered) yield* run(REGISTER_ROW, registered);
       return result;
-    });
+    }, ON_COMMIT);
   }
 
   /** Ends the holds of these sessions (charged for the first time, ended, or never created). */

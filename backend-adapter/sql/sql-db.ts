@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { quoteIdent } from '../canon/postgres-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from './sqlite-connection.ts';
+import type { Acknowledge } from './sqlite-group-commit.ts';
 import { PreparingClient, type PreparingClientConfig } from './postgres-prepared-client.ts';
 import { PoolTraffic } from './pool-traffic.ts';
 import { beginPipelined, firstFailure, requireCommitted, sent } from './pipelined-transaction.ts';
@@ -92,10 +93,20 @@ export function* exec(text: string): Generator<SqlStatement, void, SqlResult> {
   yield { text, params: [], multi: true };
 }
 
+export interface TransactionOptions {
+  /**
+   * `on-commit`: settle once committed, before the write is durable (SQLite: without waiting for the WAL's
+   * flush; PostgreSQL: `synchronous_commit` off for this transaction). Either database flushes its log in
+   * order, so the write is durable once any later durable write is. Only for a write the caller tells nobody
+   * outside the database of before such a later write; a crash in between loses it, as it ends the request.
+   */
+  acknowledge?: Acknowledge;
+}
+
 export interface SqlDb {
   readonly dialect: SqlDialect;
   /** Runs `work` as one transaction (SQLite BEGIN IMMEDIATE; PostgreSQL READ COMMITTED). */
-  transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T>;
+  transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>, options?: TransactionOptions): Promise<T>;
   /** One statement on its own. */
   query(text: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
   /** The connection pool's state (PostgreSQL; SQLite shares one connection and has none). */
@@ -220,8 +231,11 @@ export class SqliteSqlDb implements SqlDb {
     return step.value;
   }
 
-  async transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T> {
-    return this.connection.commits.run(() => this.drive(work('sqlite')));
+  async transaction<T>(
+    work: (dialect: SqlDialect) => SqlWork<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    return this.connection.commits.run(() => this.drive(work('sqlite')), options.acknowledge);
   }
 
   async query(source: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
@@ -283,12 +297,18 @@ export class PostgresSqlDb implements SqlDb {
     return new PostgresSqlDb(pool);
   }
 
-  async transaction<T>(work: (dialect: SqlDialect) => SqlWork<T>): Promise<T> {
+  async transaction<T>(
+    work: (dialect: SqlDialect) => SqlWork<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     const body = work('postgres');
     // Statements sent but not yet answered (BEGIN, unread writes), in the order the server runs them.
     const unanswered: Array<Promise<unknown>> = [beginPipelined(client)];
+    if (options.acknowledge === 'on-commit') {
+      unanswered.push(sent(client.query('SET LOCAL synchronous_commit TO OFF')));
+    }
     try {
       let step = body.next();
       while (!step.done) {

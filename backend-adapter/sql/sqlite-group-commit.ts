@@ -1,7 +1,16 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
+
+/**
+ * When a job's promise settles: once its COMMIT is durable (the default), or as soon as it is committed. The
+ * WAL is flushed in order, so a write acknowledged on commit is durable once any later durable write is: it is
+ * for a write whose caller tells nobody outside the database of it before such a later write.
+ */
+export type Acknowledge = 'durable' | 'on-commit';
 
 interface Job {
   work: () => unknown;
+  acknowledge: Acknowledge;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -13,6 +22,35 @@ interface Done {
 
 /** Jobs beyond this wait for the next batch, so one batch cannot hold the event loop for long. */
 const MAX_BATCH = 256;
+/**
+ * Flushes running at once. A write that arrived while one ran waited for it to end, then for its own: a
+ * launch's writes, one after the other, each paid about one and a half flushes; beside a second flush, one.
+ * But each early COMMIT is a smaller one: at 1,000 requests/s that cost the event loop a fifth more time per
+ * request. So a batch goes beside a running flush only while the loop is mostly idle (`loopBusy`); when
+ * it is busy, CPU is what runs short, and batches gather as before.
+ */
+const MAX_SYNCS = 2;
+
+/** The event loop's busy share, over its last window, above which batches gather behind a running flush. */
+const BUSY_SHARE = 0.5;
+const BUSY_WINDOW_MS = 100;
+
+/** Whether the event loop was busy over its last BUSY_WINDOW_MS window (read again once a window has passed). */
+function eventLoopBusy(): () => boolean {
+  let at = performance.now();
+  let mark: EventLoopUtilization = performance.eventLoopUtilization();
+  let busy = false;
+  return () => {
+    const now = performance.now();
+    if (now - at >= BUSY_WINDOW_MS) {
+      const next = performance.eventLoopUtilization();
+      busy = performance.eventLoopUtilization(next, mark).utilization > BUSY_SHARE;
+      mark = next;
+      at = now;
+    }
+    return busy;
+  };
+}
 
 /** How a connection makes its COMMITs durable when the COMMIT itself does not (sqlite-connection.ts). */
 export interface GroupCommitDurability {
@@ -50,12 +88,15 @@ export class DurabilityLostError extends Error {
  *
  * With `durability` (a file in WAL mode, synchronous NORMAL), the flush is not inside the COMMIT: a batch is
  * acknowledged once the `sync()` that followed its COMMIT has finished, on the thread pool, while the event
- * loop goes on serving (the fsync in COMMIT had been half of its busy time under load). One sync runs at a
- * time, and the next batch gathers meanwhile. A lone write goes the same way: flushed on the event loop, it
- * held the loop for the whole fdatasync (a fifth to a quarter of its busy time at 1,000 requests/s, and far more on a
- * slower disk), where the thread pool's round trip costs it ~0.1 ms of latency. Without `durability`
- * (`:memory:`, or a file SQLite could not put in WAL mode, kept at synchronous FULL), the COMMIT is the
- * acknowledgement.
+ * loop goes on serving (the fsync in COMMIT had been half of its busy time under load). Up to MAX_SYNCS
+ * flushes run at once while the loop is mostly idle, one while it is busy; beyond that the next batch gathers
+ * until one ends. Batches are acknowledged in the order they committed, each once its own flush and every
+ * earlier one have succeeded: a later flush's success says nothing of an earlier one's pages (the kernel
+ * reports a failed writeback once, to one caller). A lone write goes the same way: flushed on the event loop,
+ * it held the loop for the whole fdatasync (a fifth to a quarter of its busy time at 1,000 requests/s, and far
+ * more on a slower disk), where the thread pool's round trip costs it ~0.1 ms of latency. Without
+ * `durability` (`:memory:`, or a file SQLite could not put in WAL mode, kept at synchronous FULL), the COMMIT
+ * is the acknowledgement.
  */
 export class SqliteGroupCommit {
   /** Batches committed, the jobs in them and the syncs that made them durable, since the connection opened. */
@@ -65,7 +106,9 @@ export class SqliteGroupCommit {
   private paused = false;
   /** Committed jobs waiting for a sync to start. */
   private unsynced: Done[] = [];
+  /** The latest flush's acknowledgement (each waits for the one before it); undefined when none runs. */
   private syncing: Promise<void> | undefined;
+  private syncsInFlight = 0;
   private lost: DurabilityLostError | undefined;
 
   private readonly begin: Database.Statement;
@@ -78,6 +121,7 @@ export class SqliteGroupCommit {
   constructor(
     private readonly db: Database.Database,
     private readonly durability?: GroupCommitDurability,
+    private readonly loopBusy: () => boolean = eventLoopBusy(),
   ) {
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commit = db.prepare('COMMIT');
@@ -87,11 +131,14 @@ export class SqliteGroupCommit {
     this.rollbackToSavepoint = db.prepare('ROLLBACK TO group_commit_job');
   }
 
-  /** Runs `work` (synchronous, statements only) in the next batch; settles once that is committed and durable. */
-  run<T>(work: () => T): Promise<T> {
+  /**
+   * Runs `work` (synchronous, statements only) in the next batch; settles once that is committed and durable,
+   * or (`on-commit`) once it is committed.
+   */
+  run<T>(work: () => T, acknowledge: Acknowledge = 'durable'): Promise<T> {
     if (this.lost) return Promise.reject(this.lost);
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ work, acknowledge, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -119,9 +166,10 @@ export class SqliteGroupCommit {
 
   private flush(): void {
     this.scheduled = false;
-    // While a sync runs, the next batch gathers: committed now, it would still wait for the sync after this
-    // one, so waiting costs its jobs nothing and makes fewer, larger COMMITs.
-    if (this.paused || this.syncing) return;
+    // While MAX_SYNCS flushes run (or one runs and the loop is busy), the next batch gathers: fewer, larger
+    // COMMITs.
+    if (this.paused || this.syncsInFlight >= MAX_SYNCS) return;
+    if (this.syncsInFlight > 0 && this.loopBusy()) return;
     if (this.lost) {
       for (const job of this.queue.splice(0)) job.reject(this.lost);
       return;
@@ -179,7 +227,10 @@ export class SqliteGroupCommit {
       return;
     }
     this.durability.afterCommit();
-    this.unsynced.push(...done);
+    for (const d of done) {
+      if (d.job.acknowledge === 'on-commit') d.job.resolve(d.value);
+      else this.unsynced.push(d);
+    }
     this.startSync();
   }
 
@@ -194,28 +245,43 @@ export class SqliteGroupCommit {
     for (const d of done) d.job.reject(this.lost);
   }
 
-  /** One sync at a time; the batches committed while it runs wait for the next, which starts when it ends. */
+  /**
+   * A flush for the batches committed since the last one started, unless MAX_SYNCS are running (it starts when
+   * one ends). Its batches are acknowledged once it and every earlier flush have succeeded, and refused at once
+   * if an earlier one failed.
+   */
   private startSync(): void {
     const durability = this.durability;
-    if (!durability || this.syncing || this.unsynced.length === 0) return;
+    if (!durability || this.syncsInFlight >= MAX_SYNCS || this.unsynced.length === 0) return;
     const cohort = this.unsynced;
     this.unsynced = [];
     if (this.lost) {
       this.refuse(this.lost, cohort);
       return;
     }
-    this.syncing = durability
-      .sync()
-      .then(
-        () => this.acknowledge(cohort),
-        (error: unknown) => this.refuse(error, cohort),
-      )
-      .finally(() => {
-        this.syncing = undefined;
-        // Batches committed meanwhile (a failed COMMIT's jobs, each run alone) before the queue's next one.
-        this.startSync();
-        if (this.queue.length > 0) this.schedule();
-      });
+    const own = durability.sync().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    const earlier = this.syncing;
+    this.syncsInFlight++;
+    const settled = (async () => {
+      await earlier;
+      if (this.lost) {
+        this.refuse(this.lost, cohort);
+        return;
+      }
+      const failed = await own;
+      if (failed) this.refuse(failed.error, cohort);
+      else this.acknowledge(cohort);
+    })().finally(() => {
+      this.syncsInFlight--;
+      if (this.syncing === settled) this.syncing = undefined;
+      // Batches committed meanwhile (a failed COMMIT's jobs, each run alone) before the queue's next one.
+      this.startSync();
+      if (this.queue.length > 0) this.schedule();
+    });
+    this.syncing = settled;
   }
 
   private inSavepoint(work: () => unknown): unknown {

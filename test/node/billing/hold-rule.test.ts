@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { BillingStore } from '../../../backend-adapter/billing/billing-store.ts';
 import type { HoldRequest } from '../../../backend-adapter/billing/holds.ts';
 import { PostgresSqlDb, SqliteSqlDb, run, type SqlDb } from '../../../backend-adapter/sql/sql-db.ts';
+import { openSqliteConnection } from '../../../backend-adapter/sql/sqlite-connection.ts';
 import { randomName, useTestDatabase } from '../canon/postgres-fixture.ts';
 import { socketWrites } from '../sql/socket-writes.ts';
 
@@ -152,6 +153,39 @@ describe('the hold rule, on both stores', () => {
       await rule(db);
     } finally {
       await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SQLite: a hold is answered once committed, without waiting for the WAL to be flushed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vsc-hold-'));
+    const file = join(dir, 'canon.sqlite');
+    let holding = false;
+    const held: Array<() => void> = [];
+    // The first opener sets how the file's shared connection flushes: at once, until `holding`.
+    const connection = openSqliteConnection(file, {
+      walFlush: () => ({
+        sync: () => (holding ? new Promise<void>((done) => held.push(done)) : Promise.resolve()),
+        close: () => undefined,
+      }),
+    });
+    const db = new SqliteSqlDb(file);
+    try {
+      const store = await BillingStore.on(db);
+      holding = true;
+      assert.equal((await store.hold(request('a', 30, 30))).ok, true, 'answered with no flush finished');
+      assert.deepEqual(await holdIds(store), ['a=30']);
+      // A durable write after it (the Genesis that follows a hold) waits for a flush, which covers both.
+      let flushed = false;
+      const genesis = connection.commits.run(() => 1).then(() => (flushed = true));
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(flushed, false);
+      holding = false;
+      for (const done of held) done();
+      await genesis;
+    } finally {
+      await db.close();
+      await connection.release();
       await rm(dir, { recursive: true, force: true });
     }
   });

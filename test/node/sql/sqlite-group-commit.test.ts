@@ -163,11 +163,11 @@ function heldSyncs(): GroupCommitDurability & {
 }
 
 /** A group commit on a fresh file of its own connection (no shared one), with `durability`. */
-function withDurability(name: string, durability: GroupCommitDurability) {
+function withDurability(name: string, durability: GroupCommitDurability, loopBusy = () => false) {
   const db = new Database(join(dir, `${name}.sqlite`));
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE items (id TEXT PRIMARY KEY, owner TEXT)');
-  const commits = new SqliteGroupCommit(db, durability);
+  const commits = new SqliteGroupCommit(db, durability, loopBusy);
   const write = (id: string) =>
     commits.run(() => db.prepare('INSERT INTO items (id) VALUES (?)').run(id).changes);
   return { db, commits, write };
@@ -189,7 +189,7 @@ function tracked<T>(promise: Promise<T>) {
 }
 
 describe('SQLite group commit with the flush off the event loop', () => {
-  it('acknowledges a batch only once its flush has finished, and gathers the next batch meanwhile', async () => {
+  it('acknowledges a batch only once its flush has finished; two flushes run at once, the next batch gathers', async () => {
     const syncs = heldSyncs();
     const { db, commits, write } = withDurability('held-flush', syncs);
     const a = tracked(write('a'));
@@ -198,24 +198,99 @@ describe('SQLite group commit with the flush off the event loop', () => {
     assert.deepEqual(storedIds('held-flush'), ['a']);
     assert.equal(syncs.asked.length, 1);
     assert.equal(a.settled, false);
+    // b commits beside the running flush, with a flush of its own: it does not wait for a's to end first.
     const b = tracked(write('b'));
-    const c = tracked(write('c'));
     await turns();
-    assert.deepEqual(storedIds('held-flush'), ['a'], 'b and c wait for the running flush');
-    assert.equal(syncs.asked.length, 1);
+    assert.deepEqual(storedIds('held-flush'), ['a', 'b']);
+    assert.equal(syncs.asked.length, 2);
+    // Two flushes run: c and d gather for one COMMIT once either ends.
+    const c = tracked(write('c'));
+    const d = tracked(write('d'));
+    await turns();
+    assert.deepEqual(storedIds('held-flush'), ['a', 'b'], 'c and d wait while two flushes run');
     syncs.asked[0]?.finish();
     await turns();
     assert.deepEqual({ settled: a.settled, value: a.value }, { settled: true, value: 1 });
-    // b and c went in one COMMIT once the flush ended, and wait for a flush of their own.
-    assert.deepEqual(storedIds('held-flush'), ['a', 'b', 'c']);
-    assert.deepEqual(commits.committed, { batches: 2, jobs: 3, syncs: 1 });
-    assert.equal(syncs.commits, 2);
-    assert.equal(syncs.asked.length, 2);
-    assert.equal(b.settled || c.settled, false);
+    assert.equal(b.settled, false, 'b waits for its own flush');
+    assert.deepEqual(storedIds('held-flush'), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(commits.committed, { batches: 3, jobs: 4, syncs: 1 });
+    assert.equal(syncs.commits, 3);
+    assert.equal(syncs.asked.length, 3);
+    syncs.asked[2]?.finish();
+    await turns();
+    assert.equal(c.settled || d.settled, false, 'acknowledged in commit order: after b');
     syncs.asked[1]?.finish();
     await turns();
-    assert.deepEqual([b.value, c.value], [1, 1]);
-    assert.equal(commits.committed.syncs, 2);
+    assert.deepEqual([b.value, c.value, d.value], [1, 1, 1]);
+    assert.equal(commits.committed.syncs, 3);
+    db.close();
+  });
+
+  it('while the event loop is busy, gathers the next batch behind a running flush instead of adding one', async () => {
+    const syncs = heldSyncs();
+    let busy = true;
+    const { db, commits, write } = withDurability('busy-loop', syncs, () => busy);
+    const a = tracked(write('a'));
+    await turns();
+    const b = tracked(write('b'));
+    const c = tracked(write('c'));
+    await turns();
+    // CPU is what runs short: no second, smaller COMMIT beside the running flush.
+    assert.deepEqual(storedIds('busy-loop'), ['a']);
+    assert.equal(syncs.asked.length, 1);
+    syncs.asked[0]?.finish();
+    await turns();
+    assert.equal(a.value, 1);
+    assert.deepEqual(storedIds('busy-loop'), ['a', 'b', 'c'], 'b and c in one COMMIT once it ended');
+    assert.equal(commits.committed.batches, 2);
+    // Idle again: the next batch goes beside the running flush.
+    busy = false;
+    const d = tracked(write('d'));
+    await turns();
+    assert.deepEqual(storedIds('busy-loop'), ['a', 'b', 'c', 'd']);
+    assert.equal(syncs.asked.length, 3);
+    for (const s of syncs.asked.slice(1)) s.finish();
+    await turns();
+    assert.deepEqual([b.value, c.value, d.value], [1, 1, 1]);
+    db.close();
+  });
+
+  it('refuses a later batch whose flush succeeded when an earlier flush fails', async () => {
+    const syncs = heldSyncs();
+    const { db, commits, write } = withDurability('earlier-fails', syncs);
+    const a = write('a');
+    await turns();
+    const b = write('b');
+    await turns();
+    assert.equal(syncs.asked.length, 2);
+    // The later flush reports success first: the kernel may have reported the earlier pages' error to the
+    // other call, so that success vouches for nothing.
+    syncs.asked[1]?.finish();
+    await turns();
+    syncs.asked[0]?.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await assert.rejects(a, { code: 'SQLITE_DURABILITY_LOST' });
+    await assert.rejects(b, { code: 'SQLITE_DURABILITY_LOST' });
+    await assert.rejects(write('later'), { code: 'SQLITE_DURABILITY_LOST' });
+    assert.equal(commits.committed.syncs, 0);
+    db.close();
+  });
+
+  it('settles an on-commit write at its COMMIT; the durable write after it waits for a flush that covers both', async () => {
+    const syncs = heldSyncs();
+    const { db, commits } = withDurability('on-commit', syncs);
+    const insert = (id: string) => () => db.prepare('INSERT INTO items (id) VALUES (?)').run(id).changes;
+    assert.equal(await commits.run(insert('1-hold'), 'on-commit'), 1, 'answered with no flush finished');
+    assert.deepEqual(storedIds('on-commit'), ['1-hold']);
+    const genesis = tracked(commits.run(insert('2-genesis')));
+    await turns();
+    assert.deepEqual(storedIds('on-commit'), ['1-hold', '2-genesis']);
+    // The hold asked for no flush: the genesis's, started after both committed, covers both.
+    assert.equal(syncs.asked.length, 1);
+    await turns();
+    assert.equal(genesis.settled, false, 'its flush has not ended');
+    syncs.asked[0]?.finish();
+    await turns();
+    assert.equal(genesis.value, 1);
     db.close();
   });
 

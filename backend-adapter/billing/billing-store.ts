@@ -692,9 +692,9 @@ export class BillingStore {
    * this session's hold is taken (replacing an earlier one of the same session). Two launches racing for a
    * balance that covers one are thereby serialised: the second sees the first one's hold.
    *
-   * Answered once committed, not once durable, so a launch waits for one flush less: a hold only reserves for
-   * a request in flight, which a crash ends too, and every door follows it with a Canon Memory transition,
-   * durable after it where both live in one database.
+   * On SQLite, answered once committed, not once durable, so a launch waits for one flush less: a hold only
+   * reserves for a request in flight, which a crash ends too, and every door follows it with a Canon Memory
+   * transition, durable after it in the same file.
    */
   async hold(req: HoldRequest): Promise<HoldResult> {
     const { owner, sessionId, register } = req;

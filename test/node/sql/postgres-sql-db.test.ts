@@ -38,22 +38,6 @@ describe('PostgresSqlDb (real PostgreSQL)', () => {
     assert.deepEqual(await ids(), ['a', 'b']);
   });
 
-  it('commits an on-commit transaction without waiting for its flush, and only that one', async () => {
-    const setting = (options?: { acknowledge: 'on-commit' }) =>
-      db.transaction(function* () {
-        yield* run('INSERT INTO items (id, n) VALUES ($1, $2)', [`sync-${options ? 'off' : 'on'}`, 0]);
-        return String((yield* q('SHOW synchronous_commit'))[0]?.synchronous_commit);
-      }, options);
-    assert.equal(await setting({ acknowledge: 'on-commit' }), 'off');
-    // SET LOCAL ended with that transaction: the next, on the same connection, waits for its flush again.
-    assert.equal(await setting(), 'on');
-    assert.deepEqual(
-      (await ids()).filter((id) => id.startsWith('sync-')),
-      ['sync-off', 'sync-on'],
-    );
-    await db.query("DELETE FROM items WHERE id LIKE 'sync-%'");
-  });
-
   it('rolls back the first statement when a later one fails: it ran inside the transaction', async () => {
     await assert.rejects(
       db.transaction(function* () {

@@ -5,9 +5,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Principal } from '../../../backend-adapter/auth/principal.ts';
 import type { Session } from '../../../protocol/session.ts';
-import { WalletUnavailableError, type DeductRequest } from '../../../backend-adapter/wallet/wallet.ts';
+import {
+  WalletUnavailableError,
+  type DeductRequest,
+  type Wallet,
+} from '../../../backend-adapter/wallet/wallet.ts';
 import { useTestDatabase } from '../canon/postgres-fixture.ts';
-import { billingRig, postgresBackend, sqliteBackend, type Backend } from './billing-fixture.ts';
+import type { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
+import {
+  billingRig,
+  postgresBackend,
+  sqliteBackend,
+  type Backend,
+  type BillingRig,
+} from './billing-fixture.ts';
 
 const MIN = 60_000;
 /** Basic, one minute, no discount (civic-commons). */
@@ -18,6 +29,39 @@ const user = (i: number): Principal => ({
   tenantId: 'civic-commons',
   subscription: 'enterprise',
 });
+
+/** The embedded ledger as the wallet, with some of its methods replaced (undefined: the wallet has none). */
+function ledgerWith(ledger: LedgerWallet, replaced: Partial<Record<keyof Wallet, unknown>>): Wallet {
+  return new Proxy(ledger, {
+    get(target, key) {
+      if (Object.hasOwn(replaced, key)) return replaced[key as keyof Wallet];
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * u1, u2 and u3 funded, each with a session of two started periods, ended and handed to final metering;
+ * `deducts(i)` counts uᵢ's deductions in the ledger.
+ */
+async function threeEnded(
+  rig: BillingRig,
+): Promise<{ ended: Session[]; deducts: (i: number) => Promise<number> }> {
+  const ended: Session[] = [];
+  for (const i of [1, 2, 3]) {
+    await rig.ledger.credit(user(i), 100 * BASIC, `fund-u${i}`);
+    ended.push(await rig.lifecycle.create(user(i), 'basic'));
+  }
+  rig.advance(MIN + 1_000); // two started periods each
+  for (const [n, s] of ended.entries()) {
+    ended[n] = await rig.lifecycle.terminate(user(n + 1), s.sessionId);
+  }
+  for (const s of ended) rig.metering.meterWhenFinished(s);
+  const deducts = async (i: number) =>
+    (await rig.ledger.listEntries(user(i))).filter((e) => e.kind === 'deduct').length;
+  return { ended, deducts };
+}
 
 async function endTogether(backend: Backend): Promise<void> {
   const rig = await billingRig({ backend });
@@ -110,33 +154,16 @@ describe('final metering of sessions that end together', () => {
       // A wallet that takes one deduction at a time, as the HTTP one does: u1's charges wait until released;
       // everything else goes straight to the ledger.
       wallet: (ledger) =>
-        new Proxy(ledger, {
-          get(target, key) {
-            if (key === 'deductMany') return undefined;
-            if (key === 'deduct') {
-              return async (request: DeductRequest) => {
-                if (request.owner.userId === 'u1') await held;
-                return target.deduct(request);
-              };
-            }
-            const value: unknown = Reflect.get(target, key);
-            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        ledgerWith(ledger, {
+          deductMany: undefined,
+          deduct: async (request: DeductRequest) => {
+            if (request.owner.userId === 'u1') await held;
+            return ledger.deduct(request);
           },
         }),
     });
     try {
-      const deducts = async (i: number) =>
-        (await rig.ledger.listEntries(user(i))).filter((e) => e.kind === 'deduct').length;
-      const ended: Session[] = [];
-      for (const i of [1, 2, 3]) {
-        await rig.ledger.credit(user(i), 100 * BASIC, `fund-u${i}`);
-        ended.push(await rig.lifecycle.create(user(i), 'basic'));
-      }
-      rig.advance(MIN + 1_000); // two started periods each
-      for (const [n, s] of ended.entries()) {
-        ended[n] = await rig.lifecycle.terminate(user(n + 1), s.sessionId);
-      }
-      for (const s of ended) rig.metering.meterWhenFinished(s);
+      const { ended, deducts } = await threeEnded(rig);
       for (let tries = 0; (await deducts(2)) + (await deducts(3)) < 4; tries++) {
         assert.ok(tries < 200, 'u2 and u3 were charged while u1’s charge hung');
         await new Promise((r) => setTimeout(r, 10));
@@ -160,34 +187,17 @@ describe('final metering of sessions that end together', () => {
     const rig = await billingRig({
       // The embedded ledger, refusing every charge of a batch as a wallet that did not answer, while `down`.
       wallet: (ledger) =>
-        new Proxy(ledger, {
-          get(target, key) {
-            if (key === 'deductMany') {
-              return async (requests: DeductRequest[]) => {
-                asked.push(requests.length);
-                return down
-                  ? requests.map(() => new WalletUnavailableError('injected: no answer'))
-                  : target.deductMany(requests);
-              };
-            }
-            const value: unknown = Reflect.get(target, key);
-            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        ledgerWith(ledger, {
+          deductMany: async (requests: DeductRequest[]) => {
+            asked.push(requests.length);
+            return down
+              ? requests.map(() => new WalletUnavailableError('injected: no answer'))
+              : ledger.deductMany(requests);
           },
         }),
     });
     try {
-      const deducts = async (i: number) =>
-        (await rig.ledger.listEntries(user(i))).filter((e) => e.kind === 'deduct').length;
-      const ended: Session[] = [];
-      for (const i of [1, 2, 3]) {
-        await rig.ledger.credit(user(i), 100 * BASIC, `fund-u${i}`);
-        ended.push(await rig.lifecycle.create(user(i), 'basic'));
-      }
-      rig.advance(MIN + 1_000); // two started periods each
-      for (const [n, s] of ended.entries()) {
-        ended[n] = await rig.lifecycle.terminate(user(n + 1), s.sessionId);
-      }
-      for (const s of ended) rig.metering.meterWhenFinished(s);
+      const { ended, deducts } = await threeEnded(rig);
       await rig.metering.idle();
       assert.deepEqual(
         asked,

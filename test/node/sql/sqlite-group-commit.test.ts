@@ -7,6 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import {
   SqliteGroupCommit,
+  type Acknowledge,
   type GroupCommitDurability,
 } from '../../../backend-adapter/sql/sqlite-group-commit.ts';
 import {
@@ -168,8 +169,8 @@ function withDurability(name: string, durability: GroupCommitDurability, loopBus
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE items (id TEXT PRIMARY KEY, owner TEXT)');
   const commits = new SqliteGroupCommit(db, durability, loopBusy);
-  const write = (id: string) =>
-    commits.run(() => db.prepare('INSERT INTO items (id) VALUES (?)').run(id).changes);
+  const write = (id: string, acknowledge?: Acknowledge) =>
+    commits.run(() => db.prepare('INSERT INTO items (id) VALUES (?)').run(id).changes, acknowledge);
   return { db, commits, write };
 }
 
@@ -277,11 +278,10 @@ describe('SQLite group commit with the flush off the event loop', () => {
 
   it('settles an on-commit write at its COMMIT; the durable write after it waits for a flush that covers both', async () => {
     const syncs = heldSyncs();
-    const { db, commits } = withDurability('on-commit', syncs);
-    const insert = (id: string) => () => db.prepare('INSERT INTO items (id) VALUES (?)').run(id).changes;
-    assert.equal(await commits.run(insert('1-hold'), 'on-commit'), 1, 'answered with no flush finished');
+    const { db, write } = withDurability('on-commit', syncs);
+    assert.equal(await write('1-hold', 'on-commit'), 1, 'answered with no flush finished');
     assert.deepEqual(storedIds('on-commit'), ['1-hold']);
-    const genesis = tracked(commits.run(insert('2-genesis')));
+    const genesis = tracked(write('2-genesis'));
     await turns();
     assert.deepEqual(storedIds('on-commit'), ['1-hold', '2-genesis']);
     // The hold asked for no flush: the genesis's, started after both committed, covers both.

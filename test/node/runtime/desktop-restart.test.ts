@@ -146,19 +146,21 @@ describe('restart of a stuck desktop (local runtime: real session agents and Xvn
   it('fails the session with the reason once every restart attempt failed', async () => {
     const session = await launch(t, token);
     const before = (await handleOf(t, session.sessionId)) as LocalRuntimeHandle;
-    // The session's directory replaced by a file: no new agent can start there. The running desktop's
-    // programs may create a directory under it again (mkdir -p of a cache) between the two steps: then again.
+    // The agent stops answering, and the desktop is frozen too so that none of its programs writes in the
+    // session's directory while it is replaced by a file (no new agent can start there). A program outside
+    // the desktop's group may still write meanwhile (rm then fails with ENOTEMPTY): then again.
+    process.kill(before.agentPid ?? 0, 'SIGSTOP');
+    process.kill(-before.pgid, 'SIGSTOP');
     for (let attempt = 1; ; attempt++) {
-      await rm(before.workDir, { recursive: true, force: true });
       try {
+        await rm(before.workDir, { recursive: true, force: true });
         await writeFile(before.workDir, 'not a directory', { flag: 'wx' });
         break;
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (attempt >= 10 || (code !== 'EISDIR' && code !== 'EEXIST')) throw error;
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        if (attempt >= 10 || !['ENOTEMPTY', 'EISDIR', 'EEXIST'].includes(code)) throw error;
       }
     }
-    process.kill(before.agentPid ?? 0, 'SIGSTOP');
     const records = await waitFor(
       () => transitions(t, session.sessionId),
       (r) => r.some((x) => x[1] === 'failed'),

@@ -372,6 +372,13 @@ export class KubernetesRuntime implements RuntimeProvider {
         const health = await agent.health();
         return { pod, display: health.display };
       } catch (error) {
+        // The pod may fail after it was ready (an OOM kill right after start): its reason, not the agent's
+        // silence until the deadline.
+        const now = this.pods.get(podName);
+        const failure = now
+          ? podFailure(now, resources.memoryMiB)
+          : 'the desktop pod was deleted while it started';
+        if (failure) throw new RuntimeStartError(`${failure}${await this.lastWarning(podName)}`);
         if (!(error instanceof AgentRequestError && error.status === 0) || Date.now() > deadline) {
           throw new RuntimeStartError(`the session agent did not answer: ${(error as Error).message}`);
         }

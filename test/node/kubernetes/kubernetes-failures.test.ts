@@ -127,6 +127,18 @@ describe('Kubernetes failures become clear session errors, and release what was 
     }
   });
 
+  it('OOMKilled just as it became ready: that reason, not the agent’s silence', async () => {
+    const runtime = await runtimeOn(cluster);
+    try {
+      cluster.kubelet.oomKillWhenReady = true;
+      const reason = await expectLaunchFailure(cluster, runtime, 'basic', /ran out of memory \(OOMKilled/);
+      assert.match(reason, /last event: OOMKilling/);
+    } finally {
+      cluster.kubelet.oomKillWhenReady = false;
+      await runtime.close();
+    }
+  });
+
   it('unschedulable after a deadline (a GPU tier on a cluster without GPUs)', async () => {
     const runtime = await runtimeOn(cluster, { K8S_UNSCHEDULABLE_TIMEOUT_MS: '300' });
     try {

@@ -138,6 +138,11 @@ export class FakeKubelet {
   private closed = false;
   /** The next container that starts is OOM-killed right away (a desktop that blows its memory limit). */
   oomKillNextStart = false;
+  /**
+   * The next container to pass its readiness probe is OOM-killed as it does: its main process is killed before
+   * the pod is reported ready, so whoever sees it ready finds its agent gone.
+   */
+  oomKillWhenReady = false;
   /** Pods this kubelet has started a container for. */
   started = 0;
 
@@ -503,6 +508,14 @@ export class FakeKubelet {
         if (this.closed || !this.containers.has(`${namespace}/${name}`)) return;
         if (ok !== ready) {
           ready = ok;
+          if (ok && this.oomKillWhenReady) {
+            this.oomKillWhenReady = false;
+            c.oomKilled = true;
+            c.child.kill('SIGKILL');
+            this.setReady(namespace, name, container.name, true);
+            this.oomKill(namespace, name);
+            return;
+          }
           this.setReady(namespace, name, container.name, ok);
         }
         c.probe = setTimeout(tick, ready ? 1000 : (this.options.probeIntervalMs ?? 100));

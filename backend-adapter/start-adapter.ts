@@ -25,6 +25,7 @@ import { TimeoutEnforcer } from './timeouts/timeout-enforcer.ts';
 import { openAnalytics } from './analytics/open-analytics.ts';
 import { startIntegrations, type Integrations } from './integrations.ts';
 import { openAuth, openCanon, openEventBuses } from './open-shared-state.ts';
+import { PostgresCanonStore } from './canon/postgres-canon-store.ts';
 import { closeAll, listen } from './serving.ts';
 
 export interface RunningAdapter {
@@ -67,6 +68,9 @@ export async function startAdapter(
   try {
     const canon = await openCanon(config);
     closers.push(() => canon.close());
+    if (canon instanceof PostgresCanonStore) {
+      for (const warning of await canon.maintenanceWarnings()) logger.warn(warning);
+    }
     const billing = await openBilling({
       config: config.billing,
       canon,

@@ -373,6 +373,28 @@ export class PostgresCanonStore implements CanonStore {
     return new PostgresCanonStore(pool, schema, contact);
   }
 
+  /**
+   * What the server's configuration means for this store's upkeep, as sentences for the log; empty when all is
+   * well. Without autovacuum (or the statistics it needs) nothing analyses the tables as they grow: a prepared
+   * statement keeps the plan it got while its table was small (a scan of the whole table, read in full on
+   * every call as it grows), and dead rows of every transition pile up. Measured: a create → terminate cost
+   * the server 1.50, then 1.70, then 1.95 ms a request over three 8 s runs, and 1.26–1.38 ms after one
+   * VACUUM ANALYZE.
+   */
+  async maintenanceWarnings(): Promise<string[]> {
+    const r = await this.pool.query<{ autovacuum: string; track_counts: string }>(
+      "SELECT current_setting('autovacuum') AS autovacuum, current_setting('track_counts') AS track_counts",
+    );
+    const row = r.rows[0];
+    if (!row || (row.autovacuum === 'on' && row.track_counts === 'on')) return [];
+    const off = row.autovacuum === 'on' ? 'track_counts' : 'autovacuum';
+    return [
+      `PostgreSQL runs with ${off} off: Canon Memory's tables are never analysed or vacuumed as they grow, so ` +
+        'queries keep the plans they got while the tables were small and slow down with every session ' +
+        '(turn autovacuum on, or run VACUUM ANALYZE regularly)',
+    ];
+  }
+
   async schemaVersion(): Promise<number> {
     const r = await this.pool.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
     return r.rows[0]?.v ?? 0;

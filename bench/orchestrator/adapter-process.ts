@@ -1,7 +1,8 @@
 // The bench adapter in a process of its own, so a load generator in the parent does not share (and slow) the
 // server's event loop. Prints one JSON line {url, tokens} on stdout once it listens, and closes (dropping its
 // temporary data and PostgreSQL database) when its stdin ends or on SIGTERM / SIGINT. A line `loop` on stdin
-// is answered with the event loop's busy time so far, in ms ({"loopActiveMs": n}).
+// is answered with the event loop's busy time so far, in ms ({"loopActiveMs": n}); a line `upkeep` runs the
+// database's upkeep (BenchAdapter.upkeep) and answers {"upkept": true|false}.
 //   node --import tsx bench/orchestrator/adapter-process.ts --store sqlite|postgres [--users 1]
 // Tokens are for users bench-user-0 … bench-user-(N-1), all of tenant "bench".
 import { performance } from 'node:perf_hooks';
@@ -33,6 +34,14 @@ process.stdin.on('end', () => void close());
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'loop') {
     process.stdout.write(`${JSON.stringify({ loopActiveMs: performance.eventLoopUtilization().active })}\n`);
+  } else if (line === 'upkeep') {
+    void bench.upkeep().then(
+      (upkept) => process.stdout.write(`${JSON.stringify({ upkept })}\n`),
+      (error: unknown) => {
+        console.error('the upkeep of the bench database failed:', error);
+        process.stdout.write(`${JSON.stringify({ upkept: false })}\n`);
+      },
+    );
   }
 });
 

@@ -20,6 +20,8 @@
 // `--sweep`: where a paced create → terminate misses the target at `--rate`, it is measured again (each time on a
 // new adapter and database, after a short warm-up) at 100 req/s
 // less each time until a rate meets it, and that rate is printed: how far this machine is from the target.
+// On a PostgreSQL server without autovacuum (this machine kind's), each line starts after a VACUUM ANALYZE of
+// the bench database, as autovacuum would have run between them; the line saying so is printed once.
 // The first lines are a control (control-server.ts): the same load against a server that does nothing, the
 // floor the machine puts under every other line at that moment. Each line also gives the adapter's CPU time
 // per request, which depends far less than latency on what else the shared machine is running, and the SQL a
@@ -146,7 +148,12 @@ interface Measured {
   pid: number;
   loopActiveMs(): Promise<number>;
   url?: string;
+  /** The database's upkeep before a measurement (spawn-adapter.ts); true when it ran. */
+  upkeep?(): Promise<boolean>;
 }
+
+/** Stores whose upkeep has been announced (once each). */
+const upkeepNoted = new Set<string>();
 
 /**
  * Runs one measurement and prints its line, with the server's CPU time per request (all its threads; unlike
@@ -165,6 +172,12 @@ async function measure(
 ): Promise<Figures> {
   const database = store === 'postgres';
   const sqlStore = store === 'sqlite' || store === 'postgres' ? store : undefined;
+  if ((await server.upkeep?.()) && !upkeepNoted.has(store)) {
+    upkeepNoted.add(store);
+    console.log(
+      `${store.padEnd(8)} this server runs without autovacuum: VACUUM ANALYZE before each line, as autovacuum would have run between them (without it a line pays for the rows the lines before it left)`,
+    );
+  }
   const sqlBefore = sqlStore && server.url ? await sqlTotals(server.url, sqlStore) : undefined;
   const cpuBefore = cpuMsOf(server.pid);
   const dbBefore = database ? postgresCpuMs() : undefined;

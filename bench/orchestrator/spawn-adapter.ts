@@ -11,6 +11,8 @@ export interface AdapterProcess {
   pid: number;
   /** The child's event loop busy time so far, in ms (its main thread: what queues requests behind each other). */
   loopActiveMs(): Promise<number>;
+  /** The database's upkeep between two measurements (BenchAdapter.upkeep); true when it ran. */
+  upkeep(): Promise<boolean>;
   /** Ends the child (it drops its data) and waits for it to exit. */
   close(): Promise<void>;
 }
@@ -48,6 +50,11 @@ export async function spawnBenchAdapter(
       const answer = nextLine('before reporting its event loop');
       child.stdin.write('loop\n');
       return (JSON.parse(await answer) as { loopActiveMs: number }).loopActiveMs;
+    },
+    async upkeep() {
+      const answer = nextLine('before its upkeep ended');
+      child.stdin.write('upkeep\n');
+      return (JSON.parse(await answer) as { upkept: boolean }).upkept;
     },
     async close() {
       lines.close();

@@ -1,6 +1,8 @@
 import type { AllocatedResources, Session, SessionState, TierId } from '../../protocol/session.ts';
 import type { RuntimeHandle } from '../runtime/runtime-provider.ts';
 import type { PoolConnections } from '../sql/pool-connections.ts';
+import type { TransactionOptions } from '../sql/sql-db.ts';
+import type { Acknowledge } from '../sql/sqlite-group-commit.ts';
 import type { Workspace } from '../../protocol/workspaces.ts';
 import type { ErasureRequest, ErasureResult } from './subjects.ts';
 import type { WorkspaceChange } from './workspace-changes.ts';
@@ -65,6 +67,8 @@ export interface TransitionRequest {
    * when the new resources would pass one. The record's payload carries `tier`, `fromTier` and `resources`.
    */
   tierChange?: { tier: TierId; resources: AllocatedResources; limits?: GenesisLimits };
+  /** When the write is answered (TransactionOptions): durable by default. */
+  acknowledge?: Acknowledge;
 }
 
 /**
@@ -174,7 +178,12 @@ export interface CanonStore {
    * provisioning is recorded as requested, then provisioning); with `limits`, atomically refuses
    * (QuotaExceededError) past any of them.
    */
-  createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void>;
+  createSession(
+    row: SessionRow,
+    actor: string,
+    limits?: GenesisLimits,
+    options?: TransactionOptions,
+  ): Promise<void>;
   getSession(sessionId: string): Promise<SessionRow | undefined>;
   /** The rows of these sessions that exist, in one read (a batch job's page). */
   getSessions(sessionIds: readonly string[]): Promise<Map<string, SessionRow>>;

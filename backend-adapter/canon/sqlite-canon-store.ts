@@ -31,6 +31,7 @@ import type {
 import { applySqliteMigrations } from './sqlite-migrations.ts';
 import { openSqliteConnection, type SqliteConnection } from '../sql/sqlite-connection.ts';
 import type { SqliteGroupCommit } from '../sql/sqlite-group-commit.ts';
+import type { TransactionOptions } from '../sql/sql-db.ts';
 import { SqliteSnapshotReader } from '../sql/sqlite-snapshot-reader.ts';
 import {
   newSubjectRef,
@@ -379,7 +380,12 @@ export class SqliteCanonStore implements CanonStore {
     ).run(...allocationValues(s, at));
   }
 
-  async createSession(row: SessionRow, actor: string, limits?: GenesisLimits): Promise<void> {
+  async createSession(
+    row: SessionRow,
+    actor: string,
+    limits?: GenesisLimits,
+    options: TransactionOptions = {},
+  ): Promise<void> {
     const s = row.session;
     return this.commits.run(() => {
       if (limits) {
@@ -391,7 +397,7 @@ export class SqliteCanonStore implements CanonStore {
       ).run(...sessionValues(row));
       for (const record of genesisRecords(s, actor)) this.appendRecord(record);
       if (!isFinished(s.state)) this.openAllocation(s, s.createdAt);
-    });
+    }, options.acknowledge);
   }
 
   private selectSession(sessionId: string): SessionDbRow | undefined {
@@ -539,7 +545,7 @@ export class SqliteCanonStore implements CanonStore {
         runtime,
         canon_timestamp: at,
       });
-    });
+    }, req.acknowledge);
   }
 
   /** A tier change inside the caller's transaction: the old allocation released, the new one checked and taken. */

@@ -52,7 +52,16 @@ export interface LifecycleDeps {
 
 const SYSTEM_ACTOR = 'system:lifecycle';
 const RECONCILE_ACTOR = 'system:reconcile';
-/** States in which a desktop exists and can be streamed. */
+/**
+ * A launch's Genesis and an action's first move (→ pausing, resuming, terminating) are answered once committed,
+ * not once flushed (SQLite: TransactionOptions): the move that ends the action is durable before anyone is
+ * answered, and the WAL is flushed in order, so it makes them durable too. Each had waited for a flush of its
+ * own, in sequence with the last one's. Only a power loss between the two can lose such a move, with the
+ * request unanswered; recovery then settles the session from what the runtime has (reconcile: a desktop no
+ * session accounts for is reclaimed, a stopped one of an active session resumed, a gone one failed), as it
+ * does after an adapter that died mid-action.
+ */
+const FIRST_MOVE = { acknowledge: 'on-commit' } as const;
 
 class TransitionTimeout extends Error {}
 
@@ -150,7 +159,12 @@ export class SessionLifecycle {
     try {
       return await this.locked(sessionId, async () => {
         await this.deps.canon
-          .createSession({ session, runtime: null, lastActivityAt: now }, principal.userId, limits)
+          .createSession(
+            { session, runtime: null, lastActivityAt: now },
+            principal.userId,
+            limits,
+            FIRST_MOVE,
+          )
           .catch((error: unknown) => {
             throw quotaError(error);
           });
@@ -401,7 +415,7 @@ export class SessionLifecycle {
     await this.requireComponentReady();
     await admit?.();
     try {
-      return await this.move(sessionId, [state], rule.via, `${action}.started`, actor);
+      return await this.move(sessionId, [state], rule.via, `${action}.started`, actor, FIRST_MOVE);
     } catch (error) {
       if (!strict && error instanceof ApiError && error.code === 'ILLEGAL_TRANSITION') return undefined;
       throw error;
@@ -731,6 +745,7 @@ export class SessionLifecycle {
       failureReason?: string;
       usage?: UsageRecord;
       tierChange?: TransitionRequest['tierChange'];
+      acknowledge?: TransitionRequest['acknowledge'];
     } = {},
   ): Promise<SessionRow> {
     const at = this.clock();

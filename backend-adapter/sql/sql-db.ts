@@ -99,8 +99,9 @@ export interface TransactionOptions {
    * for the WAL's flush; its WAL is flushed in order, so the write is durable once any later durable write is.
    * PostgreSQL does nothing different: its COMMIT waits for the flush inside the server, and turning
    * `synchronous_commit` off for the transaction cost a statement on a server short of CPU (more CPU per
-   * request, no lower latency, measured). Only for a write the caller tells nobody outside the database of
-   * before such a later write; a crash in between loses it, as it ends the request.
+   * request, no lower latency, measured). Only for a write that a durable one follows before the caller is
+   * answered, and whose loss is repaired by recovery: a power loss in between (not a crash of the process:
+   * the committed WAL is then in the kernel's cache) loses it with the request unanswered.
    */
   acknowledge?: Acknowledge;
 }

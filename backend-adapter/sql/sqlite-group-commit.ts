@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 /**
  * When a job's promise settles: once its COMMIT is durable (the default), or as soon as it is committed. The
  * WAL is flushed in order, so a write acknowledged on commit is durable once any later durable write is: it is
- * for a write whose caller tells nobody outside the database of it before such a later write.
+ * for a write that such a later write follows before anyone is answered (TransactionOptions).
  */
 export type Acknowledge = 'durable' | 'on-commit';
 

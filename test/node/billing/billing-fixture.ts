@@ -29,7 +29,7 @@ import type {
 } from '../../../backend-adapter/runtime/runtime-provider.ts';
 import { TenantRegistry } from '../../../backend-adapter/tenants/tenant-registry.ts';
 import { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
-import type { Wallet } from '../../../backend-adapter/wallet/wallet.ts';
+import type { Wallet, WalletOwner } from '../../../backend-adapter/wallet/wallet.ts';
 import { randomName, rawPostgres } from '../canon/postgres-fixture.ts';
 
 /** A runtime that starts nothing and records what it was asked to do. */
@@ -135,6 +135,26 @@ export async function postgresBackend(url: string): Promise<Backend> {
 }
 
 export const silent: Logger = pino({ level: 'silent' });
+
+/** A deduction for `sessionId` that no charge of billing's accounts for (what reconciliation must find). */
+export async function rogueDeduction(
+  ledger: LedgerWallet,
+  owner: WalletOwner,
+  sessionId: string,
+  amount: number,
+  idempotencyKey: string,
+): Promise<void> {
+  await ledger.deduct({
+    owner,
+    amount,
+    idempotencyKey,
+    description: 'unaccounted',
+    category: 'compute',
+    module: 'v-supercore',
+    distribution: [{ shareId: 'platform', account: 'n3xus:platform-treasury', amount }],
+    metadata: { sessionId, period: '2' },
+  });
+}
 
 export interface BillingRig {
   backend: Backend;

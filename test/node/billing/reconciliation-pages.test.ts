@@ -8,6 +8,7 @@ import { useTestDatabase } from '../canon/postgres-fixture.ts';
 import {
   billingRig,
   postgresBackend,
+  rogueDeduction,
   sqliteBackend,
   type Backend,
   type BillingRig,
@@ -66,16 +67,7 @@ async function listsEverySessionOnce(backend: Backend): Promise<void> {
     // that owner's sessions, whichever page of owners they were read in.
     const owner = { tenantId: 'paging', userId: 'user-46' };
     await rig.ledger.credit(owner, 1_000_000, 'fund:user-46');
-    await rig.ledger.deduct({
-      owner,
-      amount: 8_334,
-      idempotencyKey: 'rogue-deduction',
-      description: 'unaccounted',
-      category: 'compute',
-      module: 'v-supercore',
-      distribution: [{ shareId: 'platform', account: 'n3xus:platform-treasury', amount: 8_334 }],
-      metadata: { sessionId: open, period: '0' },
-    });
+    await rogueDeduction(rig.ledger, owner, open, 8_334, 'rogue-deduction');
     assert.equal(expected.length, 1102);
     const from = new Date(rig.clock.now - 2 * 24 * HOUR).toISOString();
     const to = new Date(rig.clock.now).toISOString();

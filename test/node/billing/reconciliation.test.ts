@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { ApiError } from '../../../backend-adapter/api-error.ts';
 import type { LedgerWallet } from '../../../backend-adapter/wallet/ledger-wallet.ts';
 import type { Wallet } from '../../../backend-adapter/wallet/wallet.ts';
-import { FakeRuntime, billingRig, type BillingRig } from './billing-fixture.ts';
+import { FakeRuntime, billingRig, rogueDeduction, type BillingRig } from './billing-fixture.ts';
 
 /** A desktop that dies when it is paused: the session fails after it ran. */
 class DiesOnPause extends FakeRuntime {
@@ -77,16 +77,13 @@ describe('billing reconciliation', () => {
       const { ids, window } = await billedSessions();
       const [a, b, c] = ids as [string, string, string];
       // 1. Someone charged session a twice for minute 2 under another key.
-      await rig.ledger.deduct({
-        owner: { tenantId: 'puabo', userId: 'ann' },
-        amount: 33_334,
-        idempotencyKey: 'rogue-retry-without-key',
-        description: 'duplicate',
-        category: 'compute',
-        module: 'v-supercore',
-        distribution: [{ shareId: 'platform', account: 'n3xus:platform-treasury', amount: 33_334 }],
-        metadata: { sessionId: a, period: '2' },
-      });
+      await rogueDeduction(
+        rig.ledger,
+        { tenantId: 'puabo', userId: 'ann' },
+        a,
+        33_334,
+        'rogue-retry-without-key',
+      );
       // 2. Session b's usage record says one micro-NexCoin less than was billed.
       assert.ok(rig.backend.file);
       const raw = new Database(rig.backend.file);

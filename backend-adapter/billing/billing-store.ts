@@ -438,10 +438,10 @@ export class BillingStore {
     ).map(sessionOf);
   }
 
-  /** Sessions whose metering ended in [from, to), and every session still being metered. */
   /**
-   * Sessions closed in [from, to) or still open, by session id, read RECONCILIATION_PAGE at a time with a turn
-   * of the event loop between pages: in one read, two days of sessions held SQLite's event loop for tens of ms.
+   * Sessions whose metering ended in [from, to), and every session still being metered, by session id: read
+   * RECONCILIATION_PAGE at a time with a turn of the event loop between pages (in one read, two days of
+   * sessions held SQLite's event loop for tens of ms).
    */
   async listForReconciliation(from: string, to: string): Promise<BillingSessionRow[]> {
     const out: BillingSessionRow[] = [];

@@ -374,9 +374,9 @@ export class KubernetesRuntime implements RuntimeProvider {
       } catch (error) {
         // The pod may fail after it was ready (an OOM kill right after start): its reason, not the agent's
         // silence until the deadline.
-        const now = this.pods.get(podName);
-        const failure = now
-          ? podFailure(now, resources.memoryMiB)
+        const view = this.pods.get(podName);
+        const failure = view
+          ? podFailure(view, resources.memoryMiB)
           : 'the desktop pod was deleted while it started';
         if (failure) throw new RuntimeStartError(`${failure}${await this.lastWarning(podName)}`);
         if (!(error instanceof AgentRequestError && error.status === 0) || Date.now() > deadline) {

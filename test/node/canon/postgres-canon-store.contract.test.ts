@@ -19,6 +19,33 @@ async function dropSchema(schema: string): Promise<void> {
   await rawPostgres(url(), 'public')(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
 
+/**
+ * The session's Genesis records name u1 through a live subject link: one actor, never the erased `pseudonym`
+ * (a launch racing or following an erasure of u1).
+ */
+async function recordedUnderLiveLink(
+  store: PostgresCanonStore,
+  schema: string,
+  sessionId: string,
+  pseudonym: string,
+  message: string,
+): Promise<void> {
+  assert.deepEqual(
+    (await store.listRecords(sessionId)).map((r) => [r.action, r.actor]),
+    [
+      ['genesis.requested', 'u1'],
+      ['genesis.provisioning', 'u1'],
+    ],
+    message,
+  );
+  const actors = await rawPostgres(
+    url(),
+    schema,
+  )(`SELECT DISTINCT actor FROM canon_records WHERE entity_id = '${sessionId}'`);
+  assert.equal(actors.length, 1);
+  assert.notEqual(actors[0]?.actor, pseudonym, 'never under the erased pseudonym');
+}
+
 describeCanonStoreContract(
   'PostgreSQL',
   async () => {
@@ -165,21 +192,7 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
       const { pseudonym } = await erased;
       await launched;
       assert.equal(before[0]?.subject_ref, pseudonym, 'the subject the launch had found was the one erased');
-      const records = await launching.listRecords('after');
-      assert.deepEqual(
-        records.map((r) => [r.action, r.actor]),
-        [
-          ['genesis.requested', 'u1'],
-          ['genesis.provisioning', 'u1'],
-        ],
-        'recorded under a live link to u1',
-      );
-      const actors = await rawPostgres(
-        url(),
-        schema,
-      )("SELECT DISTINCT actor FROM canon_records WHERE entity_id = 'after'");
-      assert.equal(actors.length, 1);
-      assert.notEqual(actors[0]?.actor, pseudonym, 'never under the erased pseudonym');
+      await recordedUnderLiveLink(launching, schema, 'after', pseudonym, 'recorded under a live link to u1');
       assert.equal((await launching.liveUsageOf(owner)).user.sessions, 1, 'its allocation was opened');
     } finally {
       await holder.end();
@@ -225,20 +238,7 @@ describe('PostgreSQL Canon Memory, beyond the contract', () => {
         details: {},
       });
       await create('third');
-      assert.deepEqual(
-        (await launching.listRecords('third')).map((r) => [r.action, r.actor]),
-        [
-          ['genesis.requested', 'u1'],
-          ['genesis.provisioning', 'u1'],
-        ],
-        'recorded under a new link to u1',
-      );
-      const actors = await rawPostgres(
-        url(),
-        schema,
-      )("SELECT DISTINCT actor FROM canon_records WHERE entity_id = 'third'");
-      assert.equal(actors.length, 1);
-      assert.notEqual(actors[0]?.actor, pseudonym, 'never under the erased pseudonym');
+      await recordedUnderLiveLink(launching, schema, 'third', pseudonym, 'recorded under a new link to u1');
       assert.equal((await launching.liveUsageOf(owner)).user.sessions, 1);
       // Known again under the new subject: the next launch sends no insert either.
       assert.equal(await statementsOf(() => create('fourth')), 4);

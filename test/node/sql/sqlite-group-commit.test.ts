@@ -53,6 +53,9 @@ function storedIds(name: string): string[] {
   }
 }
 
+/** The error a failed fdatasync gives (a disk I/O error). */
+const eio = (): Error => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+
 describe('SQLite group commit', () => {
   it('commits the writes asked for in one turn together, each acknowledged only once it is on disk', async () => {
     const c = fresh('together');
@@ -268,7 +271,7 @@ describe('SQLite group commit with the flush off the event loop', () => {
     // other call, so that success vouches for nothing.
     syncs.asked[1]?.finish();
     await turns();
-    syncs.asked[0]?.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    syncs.asked[0]?.fail(eio());
     await assert.rejects(a, { code: 'SQLITE_DURABILITY_LOST' });
     await assert.rejects(b, { code: 'SQLITE_DURABILITY_LOST' });
     await assert.rejects(write('later'), { code: 'SQLITE_DURABILITY_LOST' });
@@ -300,7 +303,7 @@ describe('SQLite group commit with the flush off the event loop', () => {
     const a = write('a');
     await turns();
     const queued = write('queued');
-    syncs.asked[0]?.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    syncs.asked[0]?.fail(eio());
     await assert.rejects(a, (error: { code?: string; message?: string }) => {
       assert.equal(error.code, 'SQLITE_DURABILITY_LOST');
       assert.match(String(error.message), /could not make a write durable: Error: EIO/);

@@ -24,17 +24,21 @@
 // database a history. On a PostgreSQL server without autovacuum (this machine kind's), each line starts after a
 // VACUUM ANALYZE of the bench database, as autovacuum would have run between them (printed once).
 // The first lines are a control (control-server.ts): the same load against a server that does nothing, the
-// floor the machine puts under every other line at that moment. Each line also gives the adapter's CPU time
-// per request, which depends far less than latency on what else the shared machine is running, and the SQL a
-// request cost (sql-traffic.ts), which does not depend on it at all.
+// floor the machine puts under every other line at that moment; before the PostgreSQL lines, pgbench's simplest
+// write transaction on the same server (postgres-control.ts) gives what a statement costs there at the least.
+// Each line also gives the adapter's CPU time per request, which depends far less than latency on what else
+// the shared machine is running, the SQL a request cost (sql-traffic.ts), which does not depend on it at all,
+// and the rate this machine's cores could serve at that CPU time.
+import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
-import type { StoreKind } from './bench-adapter.ts';
+import { ADMIN_URL, type StoreKind } from './bench-adapter.ts';
 import { spawnControlServer } from './control-server.ts';
 import { cpuMsOf, postgresCpuMs } from './process-cpu.ts';
 import { pacedLoad, type PacedResult, type PacedWork } from './paced-load.ts';
+import { measurePostgresControl } from './postgres-control.ts';
 import { spawnBenchAdapter, type AdapterProcess } from './spawn-adapter.ts';
-import { sqlPerRequest, sqlTotals } from './sql-traffic.ts';
+import { POSTGRES_STATEMENTS, sqlPerRequest, sqlTotals } from './sql-traffic.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,6 +51,7 @@ const users = Math.max(1, Number(arg('users', '100')));
 const profileDir = arg('profile', '');
 const sweep = process.argv.includes('--sweep');
 const TARGET_P99_MS = 10;
+const CORES = availableParallelism();
 const SWEEP_STEP = 100;
 const WARM_UP_SECONDS = 3;
 const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -188,21 +193,32 @@ async function measure(
   const cpuAfter = cpuMsOf(server.pid);
   const dbAfter = database ? postgresCpuMs() : undefined;
   const loopAfter = await server.loopActiveMs();
+  const sqlAfter = sqlStore && server.url && sqlBefore ? await sqlTotals(server.url, sqlStore) : undefined;
   const sql =
-    sqlStore && server.url && sqlBefore
-      ? `  ${sqlPerRequest(sqlStore, sqlBefore, await sqlTotals(server.url, sqlStore), r.completed)}`
-      : '';
+    sqlStore && sqlBefore && sqlAfter ? `  ${sqlPerRequest(sqlStore, sqlBefore, sqlAfter, r.completed)}` : '';
   const perRequest = (ms: number) =>
     r.completed === 0 ? '   n/a' : ((1000 * ms) / r.completed).toFixed(0).padStart(6);
-  const cpu = cpuBefore === undefined || cpuAfter === undefined ? '   n/a' : perRequest(cpuAfter - cpuBefore);
-  const dbCpu =
-    dbBefore === undefined || dbAfter === undefined
-      ? ''
-      : `  PostgreSQL CPU ${perRequest(dbAfter - dbBefore)} µs/req`;
+  const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  const dbMs = dbBefore === undefined || dbAfter === undefined ? undefined : dbAfter - dbBefore;
+  const cpu = cpuMs === undefined ? '   n/a' : perRequest(cpuMs);
+  let dbCpu = '';
+  if (dbMs !== undefined) {
+    const statements =
+      (sqlAfter?.get(POSTGRES_STATEMENTS) ?? NaN) - (sqlBefore?.get(POSTGRES_STATEMENTS) ?? NaN);
+    const perStatement = statements > 0 ? `, ${((1000 * dbMs) / statements).toFixed(0)} µs/statement` : '';
+    dbCpu = `  PostgreSQL CPU ${perRequest(dbMs)} µs/req${perStatement}`;
+  }
   const achieved = Math.round(r.rate);
   console.log(
     `${store.padEnd(8)} ${name.padEnd(40)} ${how.padEnd(15)} ${String(achieved).padStart(5)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms  server CPU ${cpu} µs/req  loop busy ${perRequest(loopAfter - loopBefore)} µs/req${dbCpu}${sql}  non-2xx ${r.non2xx}  errors ${r.errors}${achieved < offered * 0.95 ? `  (below the offered ${offered} req/s)` : ''}`,
   );
+  if (cpuMs !== undefined && r.completed > 0) {
+    // The adapter and the database share the machine's cores (with the load generator, left out here).
+    const busyMsPerRequest = (cpuMs + (dbMs ?? 0)) / r.completed;
+    console.log(
+      `${''.padEnd(9)}  ↳ at that CPU per request, ${CORES} cores serve at most ${Math.floor((CORES * 1000) / busyMsPerRequest)} req/s`,
+    );
+  }
   if (r.unfinished)
     console.log(
       `${''.padEnd(9)}  ↳ ${r.unfinished} requests unanswered 5 s after the last one was due (∞ above)`,
@@ -246,6 +262,15 @@ console.log(
   }
 }
 for (const store of stores) {
+  if (store === 'postgres') {
+    // The database's floor, before its lines: pgbench's simplest write transaction on the same server.
+    const floor = await measurePostgresControl(ADMIN_URL, seconds);
+    if (floor)
+      console.log(
+        `postgres control: pgbench ${floor.transactionsPerSecond.toFixed(0)} transactions/s = ${floor.statementsPerSecond.toFixed(0)} statements/s (BEGIN, UPDATE, SELECT, INSERT, END; prepared)  PostgreSQL CPU ${floor.cpuPerStatementUs.toFixed(0)} µs/statement`,
+      );
+    await settle();
+  }
   const child = await spawnBenchAdapter(store, users, nodeArgs);
   try {
     const [listToken] = child.tokens as [string];

@@ -22,7 +22,8 @@ export interface BenchAdapter {
   close(): Promise<void>;
 }
 
-const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The server the PostgreSQL lines create their databases on. */
+export const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /**
  * The real adapter (API, lifecycle, Canon Memory on SQLite or a fresh PostgreSQL database) with the inert

@@ -9,6 +9,9 @@ import type { StoreKind } from './bench-adapter.ts';
  * whether a change altered the work itself. The window also holds the adapter's own background work (the
  * metrics sampler, reconciliation): a small share at load.
  */
+/** The statements the adapter's PostgreSQL pools sent. */
+export const POSTGRES_STATEMENTS = 'v_supercore_postgres_statements_total';
+
 const COUNTED: Record<StoreKind, ReadonlyArray<readonly [metric: string, label: string]>> = {
   sqlite: [
     ['v_supercore_canon_writes_total', 'writes'],
@@ -16,7 +19,7 @@ const COUNTED: Record<StoreKind, ReadonlyArray<readonly [metric: string, label: 
     ['v_supercore_canon_wal_flushes_total', 'flushes'],
   ],
   postgres: [
-    ['v_supercore_postgres_statements_total', 'statements'],
+    [POSTGRES_STATEMENTS, 'statements'],
     ['v_supercore_postgres_socket_writes_total', 'socket writes'],
   ],
 };

@@ -32,7 +32,7 @@
 import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import { HANDSHAKE, HANDSHAKE_HEADER } from '../../protocol/handshake.ts';
-import { ADMIN_URL, type StoreKind } from './bench-adapter.ts';
+import type { StoreKind } from './bench-adapter.ts';
 import { spawnControlServer } from './control-server.ts';
 import { cpuMsOf, postgresCpuMs } from './process-cpu.ts';
 import { pacedLoad, type PacedResult, type PacedWork } from './paced-load.ts';
@@ -264,10 +264,10 @@ console.log(
 for (const store of stores) {
   if (store === 'postgres') {
     // The database's floor, before its lines: pgbench's simplest write transaction on the same server.
-    const floor = await measurePostgresControl(ADMIN_URL, seconds);
+    const floor = await measurePostgresControl(seconds);
     if (floor)
       console.log(
-        `postgres control: pgbench ${floor.transactionsPerSecond.toFixed(0)} transactions/s = ${floor.statementsPerSecond.toFixed(0)} statements/s (BEGIN, UPDATE, SELECT, INSERT, END; prepared)  PostgreSQL CPU ${floor.cpuPerStatementUs.toFixed(0)} µs/statement`,
+        `postgres control: pgbench ${floor.transactionsPerSecond.toFixed(0)} transactions/s = ${floor.statementsPerSecond.toFixed(0)} statements/s (${floor.commands}; prepared)  PostgreSQL CPU ${floor.cpuPerStatementUs.toFixed(0)} µs/statement`,
       );
     await settle();
   }

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { loadConfig, type AdapterConfig } from '../../backend-adapter/config.ts';
 import { startAdapter, type RunningAdapter } from '../../backend-adapter/start-adapter.ts';
 import { InertRuntime } from './inert-runtime.ts';
+import { createScratchDatabase, type ScratchDatabase } from './scratch-database.ts';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -22,9 +23,6 @@ export interface BenchAdapter {
   close(): Promise<void>;
 }
 
-/** The server the PostgreSQL lines create their databases on. */
-export const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
 /**
  * The real adapter (API, lifecycle, Canon Memory on SQLite or a fresh PostgreSQL database) with the inert
  * runtime and limits raised out of the way, logging nothing.
@@ -34,7 +32,7 @@ export async function startBenchAdapter(
   tune: (c: AdapterConfig) => void = () => undefined,
 ): Promise<BenchAdapter> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vsc-bench-'));
-  let database: string | undefined;
+  let database: ScratchDatabase | undefined;
   const env: NodeJS.ProcessEnv = {
     PORT: '0',
     DATA_DIR: dataDir,
@@ -49,12 +47,8 @@ export async function startBenchAdapter(
     RATE_LIMIT_PER_MINUTE: '1000000',
   };
   if (store === 'postgres') {
-    database = `vsc_bench_${process.pid}_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-    env.CANON_DATABASE_URL = ADMIN_URL.replace(/\/[^/]*$/, `/${database}`);
+    database = await createScratchDatabase('vsc_bench');
+    env.CANON_DATABASE_URL = database.url;
   }
   const config = loadConfig(env);
   config.policy.limits.cluster = {
@@ -89,12 +83,7 @@ export async function startBenchAdapter(
     async close() {
       await adapter.close();
       await rm(dataDir, { recursive: true, force: true });
-      if (database) {
-        const admin = new pg.Client({ connectionString: ADMIN_URL });
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-        await admin.end();
-      }
+      await database?.drop();
     },
   };
 }

@@ -1,15 +1,18 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { postgresCpuMs } from './process-cpu.ts';
+import { createScratchDatabase } from './scratch-database.ts';
 
 const run = promisify(execFile);
 
 /** pgbench's own write transaction, the simplest it has: BEGIN, an UPDATE, a SELECT, an INSERT, END. */
 const SCRIPT = 'simple-update';
+/** As many as Canon Memory's pool holds. */
 const CLIENTS = 10;
 
 export interface PostgresControl {
+  /** The transaction's SQL commands, e.g. "BEGIN, UPDATE, SELECT, INSERT, END". */
+  commands: string;
   transactionsPerSecond: number;
   statementsPerSecond: number;
   /** PostgreSQL's CPU time (every process of the server) per statement, in µs. */
@@ -18,16 +21,13 @@ export interface PostgresControl {
 
 /**
  * The database's control, as control-server.ts is the HTTP one: pgbench's simplest write transaction on the
- * same server, prepared, with as many clients as the adapter's pools hold, for `seconds`. Its PostgreSQL CPU
+ * same server, prepared, with as many clients as Canon Memory's pool holds, for `seconds`. Its PostgreSQL CPU
  * per statement is what a statement costs this server on this machine at the least; the adapter's lines
  * give theirs, so the two show whether the adapter's statements are dear or the machine is slow. pgbench
  * itself runs on the same cores, as the load generator does beside the adapter. Undefined (with the reason
  * printed) where pgbench is not installed.
  */
-export async function measurePostgresControl(
-  adminUrl: string,
-  seconds: number,
-): Promise<PostgresControl | undefined> {
+export async function measurePostgresControl(seconds: number): Promise<PostgresControl | undefined> {
   let script: string;
   try {
     script = (await run('pgbench', [`--show-script=${SCRIPT}`])).stderr;
@@ -38,14 +38,11 @@ export async function measurePostgresControl(
     return undefined;
   }
   // The SQL commands of the script (its other lines are comments and \set meta-commands).
-  const statements = script.split('\n').filter((l) => /^[A-Z]/.test(l)).length;
-  const database = `vsc_pgbench_${process.pid}_${Date.now()}`;
-  const url = adminUrl.replace(/\/[^/]*$/, `/${database}`);
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
+  const commands = script.split('\n').flatMap((l) => /^([A-Z]+)/.exec(l)?.[1] ?? []);
+  if (commands.length === 0) throw new Error(`pgbench's ${SCRIPT} script was not understood:\n${script}`);
+  const database = await createScratchDatabase('vsc_pgbench');
   try {
-    await admin.query(`CREATE DATABASE ${database}`);
-    await run('pgbench', ['-i', '-q', '-s', '1', url]);
+    await run('pgbench', ['-i', '-q', '-s', '1', database.url]);
     const before = postgresCpuMs();
     const { stdout } = await run('pgbench', [
       '-n',
@@ -59,20 +56,21 @@ export async function measurePostgresControl(
       '1',
       '-T',
       String(seconds),
-      url,
+      database.url,
     ]);
     const after = postgresCpuMs();
     const done = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]);
     if (!(done > 0) || before === undefined || after === undefined) {
       throw new Error(`pgbench's report was not understood:\n${stdout}`);
     }
+    const statements = done * commands.length;
     return {
+      commands: commands.join(', '),
       transactionsPerSecond: done / seconds,
-      statementsPerSecond: (done * statements) / seconds,
-      cpuPerStatementUs: ((after - before) * 1000) / (done * statements),
+      statementsPerSecond: statements / seconds,
+      cpuPerStatementUs: ((after - before) * 1000) / statements,
     };
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }

@@ -1,5 +1,8 @@
 import type { StoreKind } from './bench-adapter.ts';
 
+/** The statements the adapter's PostgreSQL pools sent. */
+export const POSTGRES_STATEMENTS = 'v_supercore_postgres_statements_total';
+
 /**
  * The SQL a request costs, from the adapter's own counters on /metrics: on SQLite the write transactions,
  * the group commits they shared and the WAL flushes; on PostgreSQL the statements sent and the socket
@@ -9,9 +12,6 @@ import type { StoreKind } from './bench-adapter.ts';
  * whether a change altered the work itself. The window also holds the adapter's own background work (the
  * metrics sampler, reconciliation): a small share at load.
  */
-/** The statements the adapter's PostgreSQL pools sent. */
-export const POSTGRES_STATEMENTS = 'v_supercore_postgres_statements_total';
-
 const COUNTED: Record<StoreKind, ReadonlyArray<readonly [metric: string, label: string]>> = {
   sqlite: [
     ['v_supercore_canon_writes_total', 'writes'],
